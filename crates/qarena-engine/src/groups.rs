@@ -1,0 +1,81 @@
+//! The process-wide registry of engine process groups, and signal handling.
+//!
+//! Invariants: a group id is registered from just before its leader is
+//! spawned until just before the leader is reaped, and removal happens
+//! under the same lock as the final `SIGKILL`. So [`kill_all`] never signals
+//! a group id after the kernel could have reused it (an unreaped leader keeps
+//! its pid, and with it the group id, reserved).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
+
+use nix::sys::signal::{killpg, Signal};
+use nix::unistd::Pid;
+
+static GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+pub(crate) fn lock() -> MutexGuard<'static, Vec<i32>> {
+    // The list stays consistent even if a holder panicked: every operation
+    // on it is a single push or retain.
+    GROUPS.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Sends SIGKILL to a whole group; a group that is already gone is fine.
+pub(crate) fn kill_group(pgid: i32) {
+    let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+/// Process groups started by this process whose leader has not been reaped yet.
+pub fn live_process_groups() -> Vec<i32> {
+    lock().clone()
+}
+
+/// Sends SIGKILL to every registered engine process group. For emergency
+/// exits (Ctrl-C, SIGTERM): the `Engine` handles still reap their leaders
+/// when they are dropped.
+pub fn kill_all() {
+    for &pgid in lock().iter() {
+        kill_group(pgid);
+    }
+}
+
+static SHUTDOWN: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Returns a flag that becomes true on the first SIGINT or SIGTERM, so the
+/// match loop can stop cleanly (finish bookkeeping, shut engines down).
+/// A second signal means the user insists: every engine group is killed
+/// and the process exits at once with status 128 + signal number.
+///
+/// Idempotent: later calls return the same flag. If the signal watcher
+/// cannot be installed, a warning is printed and the flag simply never
+/// turns true.
+pub fn install_shutdown_flag() -> Arc<AtomicBool> {
+    SHUTDOWN
+        .get_or_init(|| {
+            let flag = Arc::new(AtomicBool::new(false));
+            let sigs = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+            match signal_hook::iterator::Signals::new(sigs) {
+                Ok(mut signals) => {
+                    let watched = Arc::clone(&flag);
+                    // The watcher runs on an ordinary thread, not in a signal
+                    // handler, so it may take locks and kill groups safely.
+                    let spawned = std::thread::Builder::new()
+                        .name("qarena-signals".into())
+                        .spawn(move || {
+                            for sig in signals.forever() {
+                                if watched.swap(true, Ordering::SeqCst) {
+                                    kill_all();
+                                    std::process::exit(128 + sig);
+                                }
+                            }
+                        });
+                    if let Err(e) = spawned {
+                        eprintln!("warning: cannot start the signal watcher thread: {e}");
+                    }
+                }
+                Err(e) => eprintln!("warning: cannot install SIGINT/SIGTERM handlers: {e}"),
+            }
+            flag
+        })
+        .clone()
+}
