@@ -1,4 +1,73 @@
 //! The `qarena` command line: parses arguments and calls the library crates.
-fn main() {
-    println!("qarena {}", env!("CARGO_PKG_VERSION"));
+//!
+//! Exit codes: 0 success; 1 a check or gate failed; 2 usage or input error
+//! (bad flags, config, model file, database path); 3 an engine failed beyond
+//! recovery.
+
+mod cli;
+mod matches;
+mod runs;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// An error with the exit code it maps to.
+#[derive(Debug)]
+pub struct Exit {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Exit {
+    pub fn input(e: impl Into<anyhow::Error>) -> Exit {
+        Exit {
+            code: 2,
+            error: e.into(),
+        }
+    }
+    pub fn engine(e: impl Into<anyhow::Error>) -> Exit {
+        Exit {
+            code: 3,
+            error: e.into(),
+        }
+    }
+    pub fn check_failed(e: impl Into<anyhow::Error>) -> Exit {
+        Exit {
+            code: 1,
+            error: e.into(),
+        }
+    }
+}
+
+impl From<qarena_arena::RunError> for Exit {
+    fn from(e: qarena_arena::RunError) -> Exit {
+        match e {
+            qarena_arena::RunError::Engine(_) => Exit::engine(e),
+            other => Exit::input(other),
+        }
+    }
+}
+
+impl From<qarena_store::StoreError> for Exit {
+    fn from(e: qarena_store::StoreError) -> Exit {
+        Exit::input(e)
+    }
+}
+
+pub type CliResult = Result<(), Exit>;
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cli::dispatch(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(exit) => {
+            let mut msg = format!("error: {}", exit.error);
+            for cause in exit.error.chain().skip(1) {
+                msg.push_str(&format!(": {cause}"));
+            }
+            eprintln!("{msg}");
+            ExitCode::from(exit.code)
+        }
+    }
 }

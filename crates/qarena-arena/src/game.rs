@@ -1,0 +1,107 @@
+//! The outcome of one game, whatever the protocol: what the runner stores.
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::{Failure, Termination};
+
+/// Which engine of the match: A (usually the variant under test) or B (the baseline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Slot {
+    A,
+    B,
+}
+
+impl Slot {
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+    pub fn index(self) -> usize {
+        match self {
+            Slot::A => 0,
+            Slot::B => 1,
+        }
+    }
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Slot::A => "a",
+            Slot::B => "b",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlayedMove {
+    /// `B`/`W` for Go, `w`/`b` for chess.
+    pub color: String,
+    /// GTP vertex, `pass`, `resign`, or a UCI move.
+    pub mv: String,
+    pub time_ms: u64,
+}
+
+/// What the engine that moved believed at move time.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct SelfEval {
+    pub ply: u32,
+    pub slot: Option<Slot>,
+    /// Win probability for the side to move, 0..1.
+    pub winrate: Option<f64>,
+    /// Go: points ahead for the side to move.
+    pub score_lead: Option<f64>,
+    pub score_cp: Option<i64>,
+    pub mate: Option<i64>,
+    pub depth: Option<i64>,
+    pub nodes: Option<i64>,
+    pub visits: Option<i64>,
+    pub time_ms: Option<i64>,
+    pub pv: Option<String>,
+    pub top_k: Option<serde_json::Value>,
+}
+
+/// Something worth recording that happened during a game.
+#[derive(Debug, Clone)]
+pub struct GameEvent {
+    pub kind: &'static str,
+    pub slot: Option<Slot>,
+    pub message: String,
+    pub stderr_tail: Option<String>,
+}
+
+#[derive(Debug)]
+pub struct GameOutcome {
+    /// `B+3.5`, `W+R`, `B+F`, `1-0`, `1/2-1/2`; `None` when aborted.
+    pub result: Option<String>,
+    /// The winning slot; `None` for a draw or an aborted game.
+    pub winner: Option<Slot>,
+    /// Go: area score from Black's point of view (komi included).
+    pub score: Option<f64>,
+    pub termination: Termination,
+    pub moves: Vec<PlayedMove>,
+    pub self_evals: Vec<SelfEval>,
+    pub events: Vec<GameEvent>,
+    pub record: String,
+    pub record_format: &'static str,
+    /// Chess: the opening (FEN or name) this game started from.
+    pub opening: Option<String>,
+    /// The per-game seed (node jitter), when one was used.
+    pub seed: Option<i64>,
+    /// The engine whose fault ended the game, with the fault.
+    pub fault: Option<(Slot, Failure)>,
+}
+
+impl GameOutcome {
+    /// Score of slot A in this game: 1, ½ or 0; `None` when aborted.
+    pub fn score_of_a(&self) -> Option<f64> {
+        if self.termination == Termination::Aborted {
+            return None;
+        }
+        Some(match self.winner {
+            Some(Slot::A) => 1.0,
+            Some(Slot::B) => 0.0,
+            None => 0.5,
+        })
+    }
+}

@@ -1,0 +1,792 @@
+//! The match runner: plays the games of a run on K workers, each with its own
+//! pair of engine processes, and commits every finished game to the store.
+//!
+//! Invariants:
+//! - a game reaches the database in one transaction, when it ends; a game in
+//!   progress at shutdown is stored as `aborted` and replayed on resume;
+//! - on resume, only game indices without a finished game are played, so no
+//!   game is ever duplicated;
+//! - an engine process never outlives the worker that started it (engines are
+//!   killed on fault, on shutdown and on drop; `kill_all` sweeps the rest).
+
+use std::collections::{BTreeMap, VecDeque};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use qarena_engine::EngineSpec;
+use qarena_store::{EngineId, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval, RunId, RunStatus, Store};
+use serde::Serialize;
+
+use crate::chess::{play_chess_game, ChessGameMeta, UciEngine};
+use crate::failure::{Failure, Termination};
+use crate::game::{GameOutcome, Slot};
+use crate::go_game::{play_go_game, GoGameMeta};
+use crate::gtp_client::GtpEngine;
+use crate::runfolder::{Environment, RunFolder};
+use crate::settings::{EngineConfig, MatchConfig, Protocol};
+
+/// Why a run could not be carried out. The CLI maps these to exit codes.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: config, command, run tag, paths (exit code 2).
+    #[error("{0}")]
+    Input(String),
+    /// An engine failed beyond recovery (exit code 3).
+    #[error("{0}")]
+    Engine(String),
+    #[error(transparent)]
+    Store(#[from] qarena_store::StoreError),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+}
+
+/// What to run.
+#[derive(Debug, Clone)]
+pub struct MatchRequest {
+    pub tag: String,
+    pub db: PathBuf,
+    pub runs_dir: PathBuf,
+    pub config: MatchConfig,
+    pub argv: Vec<String>,
+    /// Continue an existing run (its stored config wins over `config`).
+    pub resume: bool,
+    pub kind: String,
+    /// Extra JSON stored on every game (e.g. the variant parameters of a sweep point).
+    pub variant_params: Option<serde_json::Value>,
+    pub point_index: i64,
+    /// Show a progress bar (when stderr is a terminal) or per-game lines.
+    pub progress: bool,
+}
+
+/// Per-slot results after a run, from slot A's point of view.
+#[derive(Debug, Clone, Serialize)]
+pub struct MatchSummary {
+    pub tag: String,
+    pub engine_a: String,
+    pub engine_b: String,
+    pub games: u32,
+    pub wins_a: u32,
+    pub wins_b: u32,
+    pub draws: u32,
+    pub aborted: u32,
+    pub terminations: BTreeMap<String, u32>,
+    /// Pair scores of A (both games of an opening), for pentanomial statistics.
+    pub pairs: Vec<(f64, f64)>,
+    pub elapsed_s: f64,
+    pub games_per_minute: f64,
+    pub status: String,
+    pub run_folder: PathBuf,
+}
+
+impl MatchSummary {
+    pub fn score_a(&self) -> Option<f64> {
+        let n = self.wins_a + self.wins_b + self.draws;
+        (n > 0).then(|| (f64::from(self.wins_a) + 0.5 * f64::from(self.draws)) / f64::from(n))
+    }
+}
+
+/// A started engine of either protocol.
+enum Player {
+    Gtp(GtpEngine),
+    Uci(UciEngine),
+}
+
+impl Player {
+    fn name_version(&self) -> (Option<String>, Option<String>) {
+        match self {
+            Player::Gtp(g) => (g.name.clone(), g.version.clone()),
+            Player::Uci(u) => (u.name.clone(), None),
+        }
+    }
+    fn stderr_tail(&self) -> String {
+        match self {
+            Player::Gtp(g) => g.stderr_tail(),
+            Player::Uci(u) => u.stderr_tail(),
+        }
+    }
+    fn kill(self) {
+        match self {
+            Player::Gtp(g) => g.kill(),
+            Player::Uci(u) => u.kill(),
+        }
+    }
+    fn shutdown(self) {
+        match self {
+            Player::Gtp(g) => g.shutdown(),
+            Player::Uci(u) => u.shutdown(),
+        }
+    }
+}
+
+struct Shared<'a> {
+    store: Store,
+    run: RunId,
+    cfg: &'a MatchConfig,
+    req: &'a MatchRequest,
+    folder: RunFolder,
+    argv: [Vec<String>; 2],
+    engine_ids: [EngineId; 2],
+    queue: Mutex<VecDeque<u32>>,
+    restarts: [AtomicU32; 2],
+    user_stop: Arc<AtomicBool>,
+    /// Set by the user's stop or by a fatal engine failure: workers stop.
+    stop: Arc<AtomicBool>,
+    fatal: Mutex<Option<String>>,
+    tally: Mutex<Tally>,
+    progress: ProgressBar,
+    lines: bool,
+    names: [String; 2],
+    engine_info_saved: [AtomicBool; 2],
+}
+
+#[derive(Default)]
+struct Tally {
+    wins_a: u32,
+    wins_b: u32,
+    draws: u32,
+    aborted: u32,
+    done: u32,
+}
+
+/// Runs (or resumes) a match and returns its summary.
+pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<MatchSummary, RunError> {
+    let store = Store::open(&req.db)?;
+    let run = if req.resume {
+        let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| {
+            RunError::Input(format!(
+                "no run tagged '{}' in {} — `qarena runs list` shows the runs there",
+                req.tag,
+                req.db.display()
+            ))
+        })?;
+        if let Some(m) = rec.settings.get("match") {
+            req.config = serde_json::from_value(m.clone()).map_err(|e| {
+                RunError::Input(format!(
+                    "run '{}' has settings this version cannot read: {e}",
+                    req.tag
+                ))
+            })?;
+        }
+        store.set_run_status(rec.id, RunStatus::Running)?;
+        rec.id
+    } else {
+        if store.run_by_tag(&req.tag)?.is_some() {
+            return Err(RunError::Input(format!(
+                "a run tagged '{}' already exists in {} — use `--resume {}` to finish it or pick another `--run-tag`",
+                req.tag,
+                req.db.display(),
+                req.tag
+            )));
+        }
+        let argv = [
+            resolve_argv(&req.config.engine_a)?,
+            resolve_argv(&req.config.engine_b)?,
+        ];
+        drop(argv);
+        store.create_run(&NewRun {
+            tag: req.tag.clone(),
+            kind: req.kind.clone(),
+            argv: req.argv.clone(),
+            settings: serde_json::json!({ "match": req.config }),
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+        })?
+    };
+    let cfg = req.config.clone();
+    cfg.validate().map_err(RunError::Input)?;
+    let argv = [resolve_argv(&cfg.engine_a)?, resolve_argv(&cfg.engine_b)?];
+
+    let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| RunError::Io {
+        context: format!("creating run folder under {}", req.runs_dir.display()),
+        source: e,
+    })?;
+    let io = |what: &str, e: std::io::Error| RunError::Io {
+        context: what.to_string(),
+        source: e,
+    };
+    folder
+        .write_json(&folder.configs().join("match.json"), &cfg)
+        .map_err(|e| io("writing configs/match.json", e))?;
+    folder
+        .write_json(
+            &folder.manifests().join("environment.json"),
+            &Environment::capture(),
+        )
+        .map_err(|e| io("writing manifests/environment.json", e))?;
+
+    let mut engine_ids = Vec::new();
+    let mut model_manifest = Vec::new();
+    for (slot, (ec, av)) in [(Slot::A, (&cfg.engine_a, &argv[0])), (Slot::B, (&cfg.engine_b, &argv[1]))] {
+        let model = ec
+            .model
+            .as_ref()
+            .map(|p| crate::command::absolute(p).display().to_string())
+            .or_else(|| crate::command::model_in_argv(av));
+        let sha = model.as_deref().and_then(|m| sha256_of(Path::new(m)));
+        model_manifest.push(serde_json::json!({"slot": slot.as_str(), "engine": ec.name, "command": av, "model": model, "sha256": sha}));
+        engine_ids.push(store.add_engine(&NewEngine {
+            run,
+            slot: slot.as_str().to_string(),
+            label: ec.name.clone(),
+            command: av.clone(),
+            protocol: ec.protocol.as_str().to_string(),
+            name: None,
+            version: None,
+            model_path: model,
+            model_sha256: sha,
+        })?);
+    }
+    folder
+        .write_json(&folder.manifests().join("models.json"), &model_manifest)
+        .map_err(|e| io("writing manifests/models.json", e))?;
+
+    // Games already finished are never replayed; aborted ones are.
+    let finished: std::collections::HashSet<i64> = store
+        .finished_games(run)?
+        .into_iter()
+        .filter(|(p, _)| *p == req.point_index)
+        .map(|(_, g)| g)
+        .collect();
+    let pending: VecDeque<u32> = (0..cfg.games)
+        .filter(|g| !finished.contains(&i64::from(*g)))
+        .collect();
+
+    let lines = req.progress && !std::io::stderr().is_terminal();
+    let progress = if req.progress && !lines {
+        let pb = ProgressBar::new(u64::from(cfg.games));
+        pb.set_style(
+            ProgressStyle::with_template(
+                "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} games  {msg}",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        pb.set_position(finished.len() as u64);
+        pb
+    } else {
+        ProgressBar::hidden()
+    };
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let shared = Shared {
+        store: store.clone(),
+        run,
+        cfg: &cfg,
+        req: &req,
+        folder: folder.clone(),
+        argv,
+        engine_ids: [engine_ids[0], engine_ids[1]],
+        queue: Mutex::new(pending),
+        restarts: [AtomicU32::new(0), AtomicU32::new(0)],
+        user_stop: user_stop.clone(),
+        stop: stop.clone(),
+        fatal: Mutex::new(None),
+        tally: Mutex::new(Tally::default()),
+        progress,
+        lines,
+        names: [cfg.engine_a.name.clone(), cfg.engine_b.name.clone()],
+        engine_info_saved: [AtomicBool::new(false), AtomicBool::new(false)],
+    };
+    // Count already-finished games into the tally so the summary covers the run.
+    {
+        let mut t = lock(&shared.tally);
+        for g in store.games(run)? {
+            if g.point_index != req.point_index || g.termination == "aborted" {
+                continue;
+            }
+            t.done += 1;
+            match g.winner.as_deref() {
+                Some("a") => t.wins_a += 1,
+                Some("b") => t.wins_b += 1,
+                _ => t.draws += 1,
+            }
+        }
+    }
+
+    // Forward the user's Ctrl-C to the workers' stop flag.
+    let started = Instant::now();
+    let workers = cfg.concurrency.min(cfg.games as usize).max(1);
+    std::thread::scope(|s| {
+        let watcher = s.spawn(|| {
+            while !shared.stop.load(Ordering::SeqCst) {
+                if shared.user_stop.load(Ordering::SeqCst) {
+                    shared.stop.store(true, Ordering::SeqCst);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        });
+        let handles: Vec<_> = (0..workers).map(|w| {
+            let sh = &shared;
+            s.spawn(move || worker(sh, w))
+        }).collect();
+        for h in handles {
+            let _ = h.join();
+        }
+        shared.stop.store(true, Ordering::SeqCst);
+        let _ = watcher.join();
+    });
+    qarena_engine::kill_all();
+    shared.progress.finish_and_clear();
+
+    let fatal = lock(&shared.fatal).clone();
+    let interrupted = user_stop.load(Ordering::SeqCst);
+    let status = if fatal.is_some() {
+        RunStatus::Failed
+    } else if interrupted {
+        RunStatus::Interrupted
+    } else {
+        RunStatus::Completed
+    };
+    store.set_run_status(run, status)?;
+    let summary = summarize(&store, run, &req, &cfg, &folder, started, status)?;
+    folder
+        .write_json(
+            &folder.results().join(format!("point-{}.json", req.point_index)),
+            &summary,
+        )
+        .map_err(|e| io("writing the results summary", e))?;
+    if let Some(msg) = fatal {
+        return Err(RunError::Engine(msg));
+    }
+    Ok(summary)
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// Expands the command template and checks the program exists, so a typo is
+/// an input error before any game starts.
+pub fn resolve_argv(ec: &EngineConfig) -> Result<Vec<String>, RunError> {
+    let argv = crate::command::expand_command(&ec.command, &ec.placeholders())
+        .map_err(|e| RunError::Input(format!("engine '{}': {e}", ec.name)))?;
+    let mut argv = argv;
+    let prog = argv[0].clone();
+    match find_program(&prog) {
+        // Spawn the resolved path: `/usr/games` is searched too, though
+        // it is often missing from PATH.
+        Some(found) => argv[0] = found.display().to_string(),
+        None => {
+            return Err(RunError::Input(format!(
+                "engine '{}': program `{prog}` not found or not executable — check the command `{}` (install the engine or give its full path)",
+                ec.name, ec.command
+            )))
+        }
+    }
+    for (flag, p) in [("model", &ec.model), ("config", &ec.config)] {
+        if let Some(p) = p {
+            if !p.exists() {
+                return Err(RunError::Input(format!(
+                    "engine '{}': {flag} file {} does not exist",
+                    ec.name,
+                    p.display()
+                )));
+            }
+        }
+    }
+    Ok(argv)
+}
+
+fn find_program(prog: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+            .unwrap_or(false)
+    };
+    if prog.contains('/') {
+        let p = PathBuf::from(prog);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .chain([PathBuf::from("/usr/games")])
+        .map(|d| d.join(prog))
+        .find(|p| executable(p))
+}
+
+fn sha256_of(path: &Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).ok()?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h).ok()?;
+    Some(format!("{:x}", h.finalize()))
+}
+
+fn start_player(sh: &Shared<'_>, worker: usize, slot: Slot) -> Result<Player, Failure> {
+    let ec = if slot == Slot::A { &sh.cfg.engine_a } else { &sh.cfg.engine_b };
+    let mut spec = EngineSpec::new(
+        format!("{}[{}]", ec.name, slot.as_str()),
+        sh.argv[slot.index()].clone(),
+    );
+    spec.cwd = ec.cwd.clone();
+    spec.transcript = Some(
+        sh.folder
+            .logs()
+            .join(format!("p{}-w{}-{}.log", sh.req.point_index, worker, slot.as_str())),
+    );
+    match ec.protocol {
+        Protocol::Gtp => {
+            let mut g = GtpEngine::start(spec, sh.cfg.timeouts, sh.stop.clone())?;
+            for cmd in &ec.init {
+                g.expect_ok(cmd)?;
+            }
+            Ok(Player::Gtp(g))
+        }
+        Protocol::Uci => Ok(Player::Uci(UciEngine::start(
+            spec,
+            sh.cfg.timeouts,
+            &ec.options,
+            sh.stop.clone(),
+        )?)),
+    }
+}
+
+fn worker(sh: &Shared<'_>, w: usize) {
+    let mut players: [Option<Player>; 2] = [None, None];
+    loop {
+        if sh.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let Some(gi) = lock(&sh.queue).pop_front() else {
+            break;
+        };
+        let started_at = qarena_store::now_rfc3339();
+        let t0 = Instant::now();
+        // Game 2k and 2k+1 form a pair: same opening, colours swapped.
+        let first = if gi % 2 == 0 { Slot::A } else { Slot::B };
+        let mut outcome = None;
+        for slot in [Slot::A, Slot::B] {
+            if players[slot.index()].is_none() {
+                match start_player(sh, w, slot) {
+                    Ok(p) => {
+                        save_engine_info(sh, slot, &p);
+                        players[slot.index()] = Some(p);
+                    }
+                    Err(f) => {
+                        outcome = Some(start_failure_outcome(slot, f, first));
+                        break;
+                    }
+                }
+            }
+        }
+        let outcome = match outcome {
+            Some(o) => o,
+            None => play_one(sh, &mut players, gi, first),
+        };
+        let ended_at = qarena_store::now_rfc3339();
+        let duration_ms = t0.elapsed().as_millis() as i64;
+        record_game(sh, gi, first, &outcome, started_at, ended_at, duration_ms);
+        if let Some((slot, f)) = &outcome.fault {
+            let tail = players[slot.index()]
+                .as_ref()
+                .map(|p| p.stderr_tail())
+                .unwrap_or_default();
+            if let Some(p) = players[slot.index()].take() {
+                p.kill();
+            }
+            let n = sh.restarts[slot.index()].fetch_add(1, Ordering::SeqCst) + 1;
+            let allowed = sh.cfg.restarts;
+            let _ = sh.store.record_event(&NewEvent {
+                run: sh.run,
+                game_index: Some(i64::from(gi)),
+                engine: Some(sh.engine_ids[slot.index()]),
+                kind: qarena_store::EventKind::Restart,
+                message: format!(
+                    "engine '{}' killed after: {f}; restart {n} of {allowed} allowed",
+                    sh.names[slot.index()]
+                ),
+                stderr_tail: (!tail.is_empty()).then_some(tail),
+            });
+            if n > allowed || matches!(f, Failure::Rejected { .. } | Failure::Spawn { .. }) {
+                let msg = format!(
+                    "engine '{}' failed {n} times (last: {f}); stopping the run — the finished games are kept, `--resume {}` continues it. Raise `restarts` in the config to tolerate more faults.",
+                    sh.names[slot.index()],
+                    sh.req.tag
+                );
+                *lock(&sh.fatal) = Some(msg);
+                sh.stop.store(true, Ordering::SeqCst);
+            }
+        }
+        if outcome.termination == Termination::Aborted {
+            break;
+        }
+    }
+    for p in players.into_iter().flatten() {
+        p.shutdown();
+    }
+}
+
+fn save_engine_info(sh: &Shared<'_>, slot: Slot, p: &Player) {
+    if sh.engine_info_saved[slot.index()].swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let (name, version) = p.name_version();
+    let ec = if slot == Slot::A { &sh.cfg.engine_a } else { &sh.cfg.engine_b };
+    let model = ec
+        .model
+        .as_ref()
+        .map(|p| crate::command::absolute(p).display().to_string())
+        .or_else(|| crate::command::model_in_argv(&sh.argv[slot.index()]));
+    let sha = model.as_deref().and_then(|m| sha256_of(Path::new(m)));
+    let _ = sh.store.add_engine(&NewEngine {
+        run: sh.run,
+        slot: slot.as_str().to_string(),
+        label: ec.name.clone(),
+        command: sh.argv[slot.index()].clone(),
+        protocol: ec.protocol.as_str().to_string(),
+        name,
+        version,
+        model_path: model,
+        model_sha256: sha,
+    });
+}
+
+fn start_failure_outcome(slot: Slot, f: Failure, first: Slot) -> GameOutcome {
+    let term = f.termination();
+    let aborted = term == Termination::Aborted;
+    let loser_first = slot == first;
+    GameOutcome {
+        result: (!aborted).then(|| if loser_first { "W+F" } else { "B+F" }.to_string()),
+        winner: (!aborted).then_some(slot.other()),
+        score: None,
+        termination: term,
+        moves: Vec::new(),
+        self_evals: Vec::new(),
+        events: if aborted {
+            Vec::new()
+        } else {
+            vec![crate::game::GameEvent {
+                kind: if term == Termination::Timeout { "timeout" } else { "crash" },
+                slot: Some(slot),
+                message: format!("engine failed to start: {f}"),
+                stderr_tail: None,
+            }]
+        },
+        record: String::new(),
+        record_format: "none",
+        opening: None,
+        seed: None,
+        fault: (!aborted).then_some((slot, f)),
+    }
+}
+
+fn play_one(sh: &Shared<'_>, players: &mut [Option<Player>; 2], gi: u32, first: Slot) -> GameOutcome {
+    let date = qarena_store::now_rfc3339().chars().take(10).collect::<String>();
+    let game_name = format!("{} point {} game {}", sh.req.tag, sh.req.point_index, gi + 1);
+    let [pa, pb] = players;
+    match (pa.as_mut(), pb.as_mut()) {
+        (Some(Player::Gtp(a)), Some(Player::Gtp(b))) => {
+            let meta = GoGameMeta {
+                names: [&sh.names[0], &sh.names[1]],
+                seed: gi + 1,
+                date,
+                game_name,
+            };
+            play_go_game([a, b], first, &sh.cfg.go, &meta)
+        }
+        (Some(Player::Uci(a)), Some(Player::Uci(b))) => {
+            let meta = ChessGameMeta {
+                names: [&sh.names[0], &sh.names[1]],
+                date,
+                game_name,
+                round: gi + 1,
+                pair_index: gi / 2,
+                game_index: gi,
+            };
+            play_chess_game([a, b], first, sh.cfg.chess.as_ref(), &meta)
+        }
+        _ => start_failure_outcome(
+            Slot::A,
+            Failure::BadResponse {
+                label: sh.names[0].clone(),
+                detail: "engines speak different protocols".to_string(),
+            },
+            first,
+        ),
+    }
+}
+
+fn record_game(
+    sh: &Shared<'_>,
+    gi: u32,
+    first: Slot,
+    o: &GameOutcome,
+    started_at: String,
+    ended_at: String,
+    duration_ms: i64,
+) {
+    let ids = sh.engine_ids;
+    let (black, white) = (ids[first.index()], ids[first.other().index()]);
+    let game = NewGame {
+        run: sh.run,
+        point_index: sh.req.point_index,
+        game_index: i64::from(gi),
+        pair_index: Some(i64::from(gi / 2)),
+        opening: o.opening.clone(),
+        seed: o.seed,
+        black_engine: black,
+        white_engine: white,
+        result: o.result.clone(),
+        winner: o.winner.map(|s| s.as_str().to_string()),
+        score: o.score,
+        termination: o.termination.as_str().to_string(),
+        record: o.record.clone(),
+        record_format: o.record_format.to_string(),
+        started_at,
+        ended_at,
+        duration_ms,
+        variant_params: sh.req.variant_params.clone(),
+        settings: None,
+        moves: o
+            .moves
+            .iter()
+            .enumerate()
+            .map(|(i, m)| NewMove {
+                ply: i as i64,
+                color: m.color.clone(),
+                mv: m.mv.clone(),
+                time_ms: m.time_ms as i64,
+            })
+            .collect(),
+        self_evals: o
+            .self_evals
+            .iter()
+            .map(|e| NewSelfEval {
+                ply: i64::from(e.ply),
+                engine: ids[e.slot.unwrap_or(Slot::A).index()],
+                winrate: e.winrate,
+                score_lead: e.score_lead,
+                score_cp: e.score_cp,
+                mate: e.mate,
+                depth: e.depth,
+                nodes: e.nodes,
+                visits: e.visits,
+                time_ms: e.time_ms,
+                pv: e.pv.clone(),
+                top_k: e.top_k.clone(),
+            })
+            .collect(),
+    };
+    if let Err(e) = sh.store.insert_game(&game) {
+        *lock(&sh.fatal) = Some(format!("cannot store game {}: {e}", gi + 1));
+        sh.stop.store(true, Ordering::SeqCst);
+        return;
+    }
+    for ev in &o.events {
+        let _ = sh.store.record_event(&NewEvent {
+            run: sh.run,
+            game_index: Some(i64::from(gi)),
+            engine: ev.slot.map(|s| ids[s.index()]),
+            kind: qarena_store::EventKind::parse(ev.kind).unwrap_or(qarena_store::EventKind::Warning),
+            message: ev.message.clone(),
+            stderr_tail: ev.stderr_tail.clone(),
+        });
+    }
+    let mut t = lock(&sh.tally);
+    if o.termination == Termination::Aborted {
+        t.aborted += 1;
+        let _ = sh.store.record_event(&NewEvent {
+            run: sh.run,
+            game_index: Some(i64::from(gi)),
+            engine: None,
+            kind: qarena_store::EventKind::Interrupted,
+            message: format!("game {} aborted after {} moves by a stop request", gi + 1, o.moves.len()),
+            stderr_tail: None,
+        });
+    } else {
+        t.done += 1;
+        match o.winner {
+            Some(Slot::A) => t.wins_a += 1,
+            Some(Slot::B) => t.wins_b += 1,
+            None => t.draws += 1,
+        }
+    }
+    let msg = format!(
+        "{} {}-{}-{} {}",
+        sh.names[0], t.wins_a, t.draws, t.wins_b, sh.names[1]
+    );
+    sh.progress.set_message(msg.clone());
+    sh.progress.inc(1);
+    if sh.lines {
+        eprintln!(
+            "game {:>4}/{}: {:<8} {:<14} ({})",
+            gi + 1,
+            sh.cfg.games,
+            o.result.as_deref().unwrap_or("-"),
+            o.termination.as_str(),
+            msg
+        );
+    }
+}
+
+fn summarize(
+    store: &Store,
+    run: RunId,
+    req: &MatchRequest,
+    cfg: &MatchConfig,
+    folder: &RunFolder,
+    started: Instant,
+    status: RunStatus,
+) -> Result<MatchSummary, RunError> {
+    let games = store.games(run)?;
+    let mut s = MatchSummary {
+        tag: req.tag.clone(),
+        engine_a: cfg.engine_a.name.clone(),
+        engine_b: cfg.engine_b.name.clone(),
+        games: 0,
+        wins_a: 0,
+        wins_b: 0,
+        draws: 0,
+        aborted: 0,
+        terminations: BTreeMap::new(),
+        pairs: Vec::new(),
+        elapsed_s: started.elapsed().as_secs_f64(),
+        games_per_minute: 0.0,
+        status: status.as_str().to_string(),
+        run_folder: folder.root.clone(),
+    };
+    let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    let mut played_now = 0u32;
+    for g in games.iter().filter(|g| g.point_index == req.point_index) {
+        *s.terminations.entry(g.termination.clone()).or_default() += 1;
+        if g.termination == "aborted" {
+            s.aborted += 1;
+            continue;
+        }
+        s.games += 1;
+        played_now += 1;
+        let sc = match g.winner.as_deref() {
+            Some("a") => {
+                s.wins_a += 1;
+                1.0
+            }
+            Some("b") => {
+                s.wins_b += 1;
+                0.0
+            }
+            _ => {
+                s.draws += 1;
+                0.5
+            }
+        };
+        if let Some(p) = g.pair_index {
+            by_pair.entry(p).or_default().push(sc);
+        }
+    }
+    s.pairs = by_pair
+        .into_values()
+        .filter(|v| v.len() == 2)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    if s.elapsed_s > 0.0 {
+        s.games_per_minute = f64::from(played_now) * 60.0 / s.elapsed_s;
+    }
+    Ok(s)
+}

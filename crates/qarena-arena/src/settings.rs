@@ -1,0 +1,265 @@
+//! Match settings: what a `qarena match` config file holds, also stored as
+//! JSON on the run so `--resume` replays under identical conditions.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Which protocol an engine speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    #[default]
+    Gtp,
+    Uci,
+}
+
+impl Protocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Gtp => "gtp",
+            Protocol::Uci => "uci",
+        }
+    }
+}
+
+/// One engine: a command template and how to talk to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineConfig {
+    /// Short name used in tables and records.
+    pub name: String,
+    /// Command line; `{model}` and `{config}` are replaced by the values below.
+    pub command: String,
+    #[serde(default)]
+    pub protocol: Protocol,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    /// Working directory for the process.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<PathBuf>,
+    /// GTP commands sent once after start-up (e.g. `kata-set-param maxVisits 16`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<String>,
+    /// UCI options sent with `setoption` (e.g. `Threads = "1"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+impl EngineConfig {
+    pub fn from_command(name: &str, command: &str, protocol: Protocol) -> EngineConfig {
+        EngineConfig {
+            name: name.to_string(),
+            command: command.to_string(),
+            protocol,
+            model: None,
+            config: None,
+            cwd: None,
+            init: Vec::new(),
+            options: BTreeMap::new(),
+        }
+    }
+
+    /// Placeholder values for the command template (absolute paths).
+    pub fn placeholders(&self) -> BTreeMap<String, String> {
+        let mut m = BTreeMap::new();
+        if let Some(p) = &self.model {
+            m.insert(
+                "model".to_string(),
+                crate::command::absolute(p).display().to_string(),
+            );
+        }
+        if let Some(p) = &self.config {
+            m.insert(
+                "config".to_string(),
+                crate::command::absolute(p).display().to_string(),
+            );
+        }
+        m
+    }
+}
+
+/// Deadlines, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Timeouts {
+    /// From spawn to the first reply.
+    #[serde(default = "default_startup")]
+    pub startup: f64,
+    /// For a move (`genmove` / `go`).
+    #[serde(default = "default_move", rename = "move")]
+    pub mv: f64,
+    /// For every other command.
+    #[serde(default = "default_command")]
+    pub command: f64,
+}
+
+fn default_startup() -> f64 {
+    30.0
+}
+fn default_move() -> f64 {
+    60.0
+}
+fn default_command() -> f64 {
+    10.0
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            startup: default_startup(),
+            mv: default_move(),
+            command: default_command(),
+        }
+    }
+}
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(if s.is_finite() && s > 0.0 { s } else { 0.001 })
+}
+
+impl Timeouts {
+    pub fn startup(&self) -> Duration {
+        secs(self.startup)
+    }
+    pub fn mv(&self) -> Duration {
+        secs(self.mv)
+    }
+    pub fn command(&self) -> Duration {
+        secs(self.command)
+    }
+}
+
+/// Go game settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GoSettings {
+    #[serde(default = "default_size")]
+    pub board_size: u8,
+    #[serde(default = "default_komi")]
+    pub komi: f32,
+    /// Moves (plies) after which the game stops and is scored by area.
+    /// 0 means 3 × board points.
+    #[serde(default)]
+    pub move_cap: u32,
+    /// Ask engines that support `kata-genmove_analyze` for their beliefs.
+    #[serde(default = "yes")]
+    pub self_eval: bool,
+    /// Compare qarena's area score with the engines' `final_score`.
+    #[serde(default = "yes")]
+    pub check_final_score: bool,
+}
+
+fn default_size() -> u8 {
+    9
+}
+fn default_komi() -> f32 {
+    7.0
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for GoSettings {
+    fn default() -> Self {
+        GoSettings {
+            board_size: default_size(),
+            komi: default_komi(),
+            move_cap: 0,
+            self_eval: true,
+            check_final_score: true,
+        }
+    }
+}
+
+impl GoSettings {
+    pub fn effective_move_cap(&self) -> u32 {
+        if self.move_cap == 0 {
+            3 * u32::from(self.board_size) * u32::from(self.board_size)
+        } else {
+            self.move_cap
+        }
+    }
+}
+
+/// Everything a match needs; stored on the run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MatchConfig {
+    pub engine_a: EngineConfig,
+    pub engine_b: EngineConfig,
+    #[serde(default = "default_games")]
+    pub games: u32,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    /// How many times each engine slot may be restarted after a fault
+    /// before the run stops (exit code 3).
+    #[serde(default = "default_restarts")]
+    pub restarts: u32,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub go: GoSettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chess: Option<crate::chess::ChessSettings>,
+}
+
+fn default_games() -> u32 {
+    20
+}
+fn default_concurrency() -> usize {
+    1
+}
+fn default_restarts() -> u32 {
+    20
+}
+
+impl MatchConfig {
+    pub fn new(engine_a: EngineConfig, engine_b: EngineConfig) -> MatchConfig {
+        MatchConfig {
+            engine_a,
+            engine_b,
+            games: default_games(),
+            concurrency: default_concurrency(),
+            restarts: default_restarts(),
+            timeouts: Timeouts::default(),
+            go: GoSettings::default(),
+            chess: None,
+        }
+    }
+
+    pub fn protocol(&self) -> Protocol {
+        self.engine_a.protocol
+    }
+
+    /// Checks what serde cannot: both engines speak the same protocol, sizes
+    /// are in range.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.engine_a.protocol != self.engine_b.protocol {
+            return Err(format!(
+                "engine '{}' speaks {} but engine '{}' speaks {}: both must use the same protocol",
+                self.engine_a.name,
+                self.engine_a.protocol.as_str(),
+                self.engine_b.name,
+                self.engine_b.protocol.as_str()
+            ));
+        }
+        if !(2..=25).contains(&self.go.board_size) {
+            return Err(format!(
+                "board size {} is out of range (2..25)",
+                self.go.board_size
+            ));
+        }
+        if self.games == 0 {
+            return Err("games must be at least 1".to_string());
+        }
+        if self.concurrency == 0 {
+            return Err("concurrency must be at least 1".to_string());
+        }
+        Ok(())
+    }
+}

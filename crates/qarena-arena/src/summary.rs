@@ -1,0 +1,70 @@
+//! Text rendering of a match summary: results from engine A's point of view
+//! with Elo and its 95% interval (pentanomial when complete pairs exist).
+
+use std::fmt::Write;
+
+use qarena_stats::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Wdl};
+
+use crate::runner::MatchSummary;
+
+/// Elo statistics for a summary: pentanomial over complete pairs when every
+/// finished game belongs to one, trinomial otherwise.
+pub fn elo_report(s: &MatchSummary) -> EloReport {
+    let wdl = Wdl {
+        wins: u64::from(s.wins_a),
+        draws: u64::from(s.draws),
+        losses: u64::from(s.wins_b),
+    };
+    if !s.pairs.is_empty() && 2 * s.pairs.len() as u32 == s.games {
+        elo_penta(&penta_from_pairs(&s.pairs), 0.95)
+    } else {
+        elo_wdl(&wdl, 0.95)
+    }
+}
+
+pub fn render(s: &MatchSummary) -> String {
+    let mut out = String::new();
+    let r = elo_report(s);
+    let _ = writeln!(out);
+    let _ = writeln!(out, "run {}  ({})", s.tag, s.status);
+    let _ = writeln!(
+        out,
+        "{:<22} {:>6} {:>6} {:>6} {:>6} {:>8}  Elo (95% CI, {})",
+        "A vs B", "games", "W", "D", "L", "score", r.model
+    );
+    let score = s
+        .score_a()
+        .map(|v| format!("{:.1}%", 100.0 * v))
+        .unwrap_or_else(|| "-".to_string());
+    let _ = writeln!(
+        out,
+        "{:<22} {:>6} {:>6} {:>6} {:>6} {:>8}  {}",
+        format!("{} vs {}", s.engine_a, s.engine_b),
+        s.games,
+        s.wins_a,
+        s.draws,
+        s.wins_b,
+        score,
+        r.elo
+    );
+    if let Some(los) = r.los {
+        let _ = writeln!(out, "LOS {:.1}%  draw ratio {:.1}%", 100.0 * los, 100.0 * r.draw_ratio);
+    }
+    let terms: Vec<String> = s
+        .terminations
+        .iter()
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect();
+    let _ = writeln!(out, "terminations: {}", terms.join(", "));
+    if s.aborted > 0 {
+        let _ = writeln!(out, "aborted games (replayed on resume): {}", s.aborted);
+    }
+    let _ = writeln!(
+        out,
+        "{:.1} games/min over {:.1} s; run folder {}",
+        s.games_per_minute,
+        s.elapsed_s,
+        s.run_folder.display()
+    );
+    out
+}

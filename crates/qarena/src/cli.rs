@@ -1,0 +1,196 @@
+//! Argument definitions. Every subcommand's `--help` says what it does,
+//! what it writes and how it fails.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::CliResult;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a check or gate failed
+  2  usage or input error (flags, config, model file, database path)
+  3  an engine failed beyond recovery (see the run's events and logs/)";
+
+/// qarena measures what quantization costs a neural network by making the
+/// quantized variants compete against a baseline: every engine runs as its own
+/// process (GTP for Go, UCI for chess), every game and engine belief lands in
+/// one SQLite database, and results come with honest statistics.
+#[derive(Debug, Parser)]
+#[command(name = "qarena", version, after_long_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Play a match between two engines and store every game.
+    ///
+    /// Engines are command templates (`{model}` and `{config}` are replaced
+    /// by the engine's model/config paths). Games alternate colours: games
+    /// 2k and 2k+1 form a pair with colours swapped. Each finished game is
+    /// committed at once; Ctrl-C stops cleanly (the game in progress is
+    /// stored as aborted) and `--resume TAG` finishes the run.
+    ///
+    /// Example:
+    ///   qarena match --engine-a "gnugo --mode gtp --level 1" \
+    ///                --engine-b "gnugo --mode gtp --level 5" --games 20
+    #[command(after_long_help = EXIT_CODES)]
+    Match(MatchArgs),
+    /// The built-in demo: a short GNU Go vs GNU Go 9x9 match with a summary.
+    #[command(after_long_help = EXIT_CODES)]
+    Demo(DemoArgs),
+    /// List, show and prune runs.
+    Runs {
+        #[command(subcommand)]
+        command: RunsCommand,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Export game records of a run (SGF for Go, PGN for chess).
+    Export {
+        #[command(subcommand)]
+        command: ExportCommand,
+    },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DbArgs {
+    /// The workspace database.
+    #[arg(long, global = true, default_value = "qarena.sqlite")]
+    pub db: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    /// TOML match config ([engine_a], [engine_b], [go], [chess], [timeouts],
+    /// games, concurrency, restarts); flags override it.
+    #[arg(long, short)]
+    pub config: Option<PathBuf>,
+    /// Command line of engine A (the engine under test).
+    #[arg(long)]
+    pub engine_a: Option<String>,
+    /// Command line of engine B (the baseline).
+    #[arg(long)]
+    pub engine_b: Option<String>,
+    /// Display name of engine A.
+    #[arg(long)]
+    pub name_a: Option<String>,
+    /// Display name of engine B.
+    #[arg(long)]
+    pub name_b: Option<String>,
+    /// Protocol both engines speak.
+    #[arg(long, value_parser = ["gtp", "uci"])]
+    pub protocol: Option<String>,
+    /// Number of games (even numbers give complete colour-swapped pairs).
+    #[arg(long, short = 'n')]
+    pub games: Option<u32>,
+    /// Games played in parallel, each with its own pair of engine processes.
+    #[arg(long, short = 'j')]
+    pub concurrency: Option<usize>,
+    /// Go board size (2..25).
+    #[arg(long)]
+    pub board_size: Option<u8>,
+    /// Go komi.
+    #[arg(long, allow_hyphen_values = true)]
+    pub komi: Option<f32>,
+    /// Go move cap in plies (0: 3 x board points); the game is scored by area.
+    #[arg(long)]
+    pub move_cap: Option<u32>,
+    /// Do not ask engines for their self-evaluation.
+    #[arg(long)]
+    pub no_self_eval: bool,
+    /// Seconds an engine may take to start and answer its first command.
+    #[arg(long)]
+    pub timeout_startup: Option<f64>,
+    /// Seconds an engine may take for one move.
+    #[arg(long)]
+    pub timeout_move: Option<f64>,
+    /// Seconds an engine may take for any other command.
+    #[arg(long)]
+    pub timeout_command: Option<f64>,
+    /// Restarts allowed per engine after faults before the run stops (exit 3).
+    #[arg(long)]
+    pub restarts: Option<u32>,
+    /// Tag of the run (default: match-<timestamp>).
+    #[arg(long)]
+    pub run_tag: Option<String>,
+    /// Finish an interrupted run: plays only the games it does not have yet.
+    #[arg(long, value_name = "RUN_TAG", conflicts_with = "run_tag")]
+    pub resume: Option<String>,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// A shorter demo (4 games).
+    #[arg(long)]
+    pub quick: bool,
+    /// Number of games.
+    #[arg(long)]
+    pub games: Option<u32>,
+    /// Games in parallel (default: number of CPUs, at most 2).
+    #[arg(long, short = 'j')]
+    pub concurrency: Option<usize>,
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs with their status and game counts.
+    List,
+    /// Show one run: settings, engines, results, terminations, events.
+    Show { tag: String },
+    /// Delete runs with no games or status failed (database rows and folder).
+    Prune {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, default_value = "runs")]
+        runs_dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExportCommand {
+    /// Write one SGF file per Go game of a run into a directory.
+    Sgf {
+        #[arg(long)]
+        run: String,
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Write all chess games of a run into one PGN file.
+    Pgn {
+        #[arg(long)]
+        run: String,
+        #[arg(long, short)]
+        output: PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+pub fn dispatch(cli: Cli) -> CliResult {
+    match cli.command {
+        Command::Match(a) => crate::matches::run(a),
+        Command::Demo(a) => crate::matches::demo(a),
+        Command::Runs { command, db } => crate::runs::run(command, &db.db),
+        Command::Export { command } => crate::runs::export(command),
+    }
+}

@@ -1,0 +1,194 @@
+//! `qarena match` and `qarena demo`: build a match config from the config
+//! file and flags, run it, print the summary.
+
+use std::path::Path;
+
+use anyhow::Context;
+use qarena_arena::{run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol};
+
+use crate::cli::{DemoArgs, MatchArgs};
+use crate::{CliResult, Exit};
+
+fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
+    let text = fs_err::read_to_string(path).map_err(Exit::input)?;
+    toml::from_str::<MatchConfig>(&text).map_err(|e| {
+        Exit::input(anyhow::anyhow!(
+            "malformed match config {}: {}",
+            path.display(),
+            e.to_string().trim_end().replace('\n', " ")
+        ))
+    })
+}
+
+pub fn default_tag(prefix: &str) -> String {
+    let now = qarena_store::now_rfc3339();
+    let compact: String = now
+        .chars()
+        .filter(|c| c.is_ascii_digit())
+        .take(14)
+        .collect();
+    format!("{prefix}-{compact}-{}", std::process::id() % 10000)
+}
+
+pub fn run(a: MatchArgs) -> CliResult {
+    let protocol = match a.protocol.as_deref() {
+        Some("uci") => Some(Protocol::Uci),
+        Some(_) => Some(Protocol::Gtp),
+        None => None,
+    };
+    let mut cfg = match (&a.config, &a.resume) {
+        (Some(p), _) => Some(load_config(p)?),
+        (None, Some(_)) => None,
+        (None, None) => {
+            let (Some(ea), Some(eb)) = (&a.engine_a, &a.engine_b) else {
+                return Err(Exit::input(anyhow::anyhow!(
+                    "give both --engine-a and --engine-b, or --config FILE (see `qarena match --help`)"
+                )));
+            };
+            let p = protocol.unwrap_or_default();
+            Some(MatchConfig::new(
+                EngineConfig::from_command(a.name_a.as_deref().unwrap_or("A"), ea, p),
+                EngineConfig::from_command(a.name_b.as_deref().unwrap_or("B"), eb, p),
+            ))
+        }
+    };
+    if let Some(cfg) = cfg.as_mut() {
+        if let Some(e) = &a.engine_a {
+            cfg.engine_a.command = e.clone();
+        }
+        if let Some(e) = &a.engine_b {
+            cfg.engine_b.command = e.clone();
+        }
+        if let Some(n) = &a.name_a {
+            cfg.engine_a.name = n.clone();
+        }
+        if let Some(n) = &a.name_b {
+            cfg.engine_b.name = n.clone();
+        }
+        if let Some(p) = protocol {
+            cfg.engine_a.protocol = p;
+            cfg.engine_b.protocol = p;
+        }
+        if let Some(v) = a.games {
+            cfg.games = v;
+        }
+        if let Some(v) = a.concurrency {
+            cfg.concurrency = v;
+        }
+        if let Some(v) = a.board_size {
+            cfg.go.board_size = v;
+        }
+        if let Some(v) = a.komi {
+            cfg.go.komi = v;
+        }
+        if let Some(v) = a.move_cap {
+            cfg.go.move_cap = v;
+        }
+        if a.no_self_eval {
+            cfg.go.self_eval = false;
+        }
+        if let Some(v) = a.timeout_startup {
+            cfg.timeouts.startup = v;
+        }
+        if let Some(v) = a.timeout_move {
+            cfg.timeouts.mv = v;
+        }
+        if let Some(v) = a.timeout_command {
+            cfg.timeouts.command = v;
+        }
+        if let Some(v) = a.restarts {
+            cfg.restarts = v;
+        }
+        cfg.validate().map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
+    }
+    let resume = a.resume.is_some();
+    let tag = a
+        .resume
+        .clone()
+        .or(a.run_tag.clone())
+        .unwrap_or_else(|| default_tag("match"));
+    let req = MatchRequest {
+        tag,
+        db: a.db.db.clone(),
+        runs_dir: a.runs_dir.clone(),
+        // On resume the stored config replaces this placeholder.
+        config: cfg.unwrap_or_else(|| {
+            MatchConfig::new(
+                EngineConfig::from_command("A", "true", Protocol::Gtp),
+                EngineConfig::from_command("B", "true", Protocol::Gtp),
+            )
+        }),
+        argv: std::env::args().collect(),
+        resume,
+        kind: "match".to_string(),
+        variant_params: None,
+        point_index: 0,
+        progress: true,
+    };
+    let summary = play(req)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).context("serialising the summary").map_err(Exit::input)?
+        );
+    } else {
+        print!("{}", qarena_arena::summary::render(&summary));
+    }
+    Ok(())
+}
+
+fn play(req: MatchRequest) -> Result<MatchSummary, Exit> {
+    let stop = qarena_engine::install_shutdown_flag();
+    let tag = req.tag.clone();
+    let summary = run_match(req, stop)?;
+    if summary.status == "interrupted" {
+        eprintln!(
+            "stopped: finished games are stored; `qarena match --resume {tag}` plays the rest"
+        );
+    }
+    Ok(summary)
+}
+
+pub fn demo(a: DemoArgs) -> CliResult {
+    let games = a.games.unwrap_or(if a.quick { 4 } else { 20 });
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    let gnugo = |level: u32| {
+        format!("gnugo --mode gtp --level {level} --chinese-rules --capture-all-dead")
+    };
+    let mut cfg = MatchConfig::new(
+        EngineConfig::from_command("gnugo-l1", &gnugo(1), Protocol::Gtp),
+        EngineConfig::from_command("gnugo-l8", &gnugo(8), Protocol::Gtp),
+    );
+    cfg.games = games;
+    cfg.concurrency = a.concurrency.unwrap_or(cpus.min(2));
+    cfg.go.board_size = 9;
+    cfg.go.komi = 7.0;
+    let tag = default_tag("demo");
+    println!(
+        "qarena demo: GNU Go level 1 (A) vs GNU Go level 8 (B), 9x9, komi 7, {games} games, {} in parallel",
+        cfg.concurrency
+    );
+    let req = MatchRequest {
+        tag,
+        db: a.db.db.clone(),
+        runs_dir: a.runs_dir.clone(),
+        config: cfg,
+        argv: std::env::args().collect(),
+        resume: false,
+        kind: "demo".to_string(),
+        variant_params: None,
+        point_index: 0,
+        progress: true,
+    };
+    let summary = play(req)?;
+    print!("{}", qarena_arena::summary::render(&summary));
+    println!(
+        "database: {}   (try `qarena runs show {}` or `qarena export sgf --run {} -o sgf/`)",
+        a.db.db.display(),
+        summary.tag,
+        summary.tag
+    );
+    Ok(())
+}

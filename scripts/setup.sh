@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs what qarena needs on a Debian machine (idempotent) and builds it.
+#   Debian packages: gnugo, stockfish, sqlite3, libzip4 (for the shared KataGo binary)
+#   Python packages (into .venv): the independent checkers used by the tests
+# Usage: bash scripts/setup.sh [--no-build]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need=()
+for pkg in gnugo stockfish sqlite3 libzip4 python3-venv; do
+  dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
+done
+if ((${#need[@]})); then
+  echo "setup: installing Debian packages: ${need[*]}"
+  SUDO=""
+  if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq || echo "setup: apt-get update failed; trying to install from the current package lists"
+  $SUDO apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv for the Python checkers"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import sgfmill, chess, nbclient, nbformat, ipykernel" 2>/dev/null; then
+  echo "setup: installing Python packages from requirements.txt"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
+fi
+
+if [ "${1:-}" != "--no-build" ]; then
+  echo "setup: building qarena (release)"
+  cargo build --release --quiet --workspace --bins
+fi
+echo "setup: done"
