@@ -1,0 +1,684 @@
+//! Fake quantization of one tensor: values go onto the scheme's grid and
+//! straight back to `f32`, and the bytes a real packed file would need are
+//! counted alongside.
+//!
+//! How a tensor is cut: rows are output channels (first axis; rank <= 1 is
+//! one row), scale groups are runs within a row (see [`Granularity`]).
+//! Each group is fitted independently (scale, zero point or palette), so
+//! rows are processed in parallel and results never depend on the number
+//! of threads. A single huge group (per-tensor granularity) is parallelised
+//! inside its own passes instead.
+//!
+//! Invariants:
+//! - output has the input's length; outliers are bit-exact copies;
+//! - scales are rounded *up* to the scale type, so the simulated grid is
+//!   one a file could store and no value inside the fitted range clamps;
+//! - integer storage (`TensorInfo::dtype.is_integer()`): the scale lives in
+//!   the integer domain and every output value is an integer within the
+//!   storage type's range, so a format writer can store it unchanged;
+//! - `bytes` counts the packed codes plus every scale, zero point, palette
+//!   entry and outlier (value + index), rounded up to whole bytes.
+//!
+//! Idempotence (quantizing an output again changes nothing) holds for
+//! float storage with symmetric grids, tables and palettes: the refitted
+//! scale equals the stored one because absmax lands on a grid end point.
+//! In the integer domain the extra rounding to integers can move absmax by
+//! less than one unit, so there it holds only approximately.
+
+use rand::RngCore;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::codes::{self, nearest_index, round_nearest_to, round_up_to};
+use crate::error::QuantError;
+use crate::kmeans::kmeans_1d;
+use crate::metrics::{compare, ErrorMetrics, PAR_CHUNK};
+use crate::scheme::{Clipping, Granularity, QuantSpec, Rounding, Scheme};
+use crate::tensor::{StorageType, TensorInfo};
+
+/// Clip ratios tried by [`Clipping::Mse`]: 1.0 down to 0.5 in 21 steps.
+const MSE_STEPS: usize = 21;
+const MSE_MIN_RATIO: f64 = 0.5;
+
+/// Base seed of k-means++ seeding; each group mixes in its index.
+const LUT_SEED: u64 = 0x5eed_0f_0a12e4a;
+
+/// Result of quantizing one tensor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct QuantOutput {
+    /// Dequantized values, same length and order as the input.
+    pub values: Vec<f32>,
+    /// Packed size including scales, zero points, palettes and outliers.
+    pub bytes: u64,
+    /// `bytes * 8 / numel` (0 for an empty tensor).
+    pub effective_bits: f64,
+    pub metrics: ErrorMetrics,
+}
+
+/// The grid fitted to one scale group.
+enum Grid {
+    /// Nothing to represent (all zeros or all outliers).
+    Zero,
+    /// `y = (clamp(round(x/scale + zero), qmin, qmax) - zero) * scale`.
+    Uniform {
+        scale: f32,
+        zero: f32,
+        qmin: f32,
+        qmax: f32,
+    },
+    /// `y = scale * nearest(table, x/scale)` with a signed sorted table.
+    Table { scale: f32, table: &'static [f32] },
+    /// `y = nearest(palette, x)`.
+    Palette(Vec<f32>),
+}
+
+/// What happens after dequantization: nothing (float storage) or rounding
+/// to an integer of the storage range.
+#[derive(Clone, Copy)]
+enum Post {
+    Float,
+    /// Storage range within ±2^22: magic-number rounding is exact there.
+    SmallInt {
+        lo: f32,
+        hi: f32,
+    },
+    /// i32 storage: values may exceed 2^22, use `round`.
+    WideInt {
+        lo: f32,
+        hi: f32,
+    },
+}
+
+impl Post {
+    fn for_storage(t: StorageType) -> Post {
+        match t {
+            StorageType::I8 => Post::SmallInt {
+                lo: -128.0,
+                hi: 127.0,
+            },
+            StorageType::I16 => Post::SmallInt {
+                lo: -32768.0,
+                hi: 32767.0,
+            },
+            // 2^31 - 1 is not an f32; the largest f32 below 2^31 is.
+            StorageType::I32 => Post::WideInt {
+                lo: -2_147_483_648.0,
+                hi: 2_147_483_520.0,
+            },
+            StorageType::F32 | StorageType::F16 | StorageType::Bf16 => Post::Float,
+        }
+    }
+}
+
+/// Round half to even for |x| < 2^22 without a libm call: adding 1.5·2^23
+/// pushes the fraction out of the significand. Plain arithmetic, so the
+/// loops around it vectorise on baseline x86-64 (no SSE4.1 `roundps`).
+#[inline(always)]
+fn rne(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0;
+    (x + MAGIC) - MAGIC
+}
+
+/// An element-wise pass over a group, generic over the dequantizer so each
+/// (grid, post) combination compiles to its own tight loop.
+trait Pass {
+    type Out;
+    fn run<F: Fn(f32) -> f32 + Sync + Send + Copy>(self, f: F) -> Self::Out;
+}
+
+struct Apply<'a> {
+    src: &'a [f32],
+    dst: &'a mut [f32],
+}
+
+impl Pass for Apply<'_> {
+    type Out = ();
+    fn run<F: Fn(f32) -> f32 + Sync + Send + Copy>(self, f: F) {
+        if self.src.len() > PAR_CHUNK {
+            self.dst
+                .par_chunks_mut(PAR_CHUNK)
+                .zip(self.src.par_chunks(PAR_CHUNK))
+                .for_each(|(d, s)| d.iter_mut().zip(s).for_each(|(d, &x)| *d = f(x)));
+        } else {
+            self.dst
+                .iter_mut()
+                .zip(self.src)
+                .for_each(|(d, &x)| *d = f(x));
+        }
+    }
+}
+
+/// Sum of squared errors of a candidate grid (for MSE clipping).
+struct Sse<'a> {
+    src: &'a [f32],
+}
+
+impl Pass for Sse<'_> {
+    type Out = f64;
+    fn run<F: Fn(f32) -> f32 + Sync + Send + Copy>(self, f: F) -> f64 {
+        let chunk = |s: &[f32]| -> f64 {
+            // f32 partial sums vectorise; f64 per chunk keeps precision.
+            let mut acc = 0.0f64;
+            for c in s.chunks(256) {
+                let part: f32 = c
+                    .iter()
+                    .map(|&x| {
+                        let e = x - f(x);
+                        e * e
+                    })
+                    .sum();
+                acc += f64::from(part);
+            }
+            acc
+        };
+        if self.src.len() > PAR_CHUNK {
+            self.src.par_chunks(PAR_CHUNK).map(chunk).sum()
+        } else {
+            chunk(self.src)
+        }
+    }
+}
+
+fn dispatch<P: Pass>(grid: &Grid, post: Post, pass: P) -> P::Out {
+    match post {
+        Post::Float => with_grid(grid, pass, |y| y),
+        Post::SmallInt { lo, hi } => with_grid(grid, pass, move |y| rne(y.clamp(lo, hi))),
+        Post::WideInt { lo, hi } => with_grid(grid, pass, move |y| y.clamp(lo, hi).round()),
+    }
+}
+
+fn with_grid<P: Pass, G: Fn(f32) -> f32 + Sync + Send + Copy>(
+    grid: &Grid,
+    pass: P,
+    post: G,
+) -> P::Out {
+    match *grid {
+        Grid::Zero => pass.run(move |_| post(0.0)),
+        Grid::Uniform {
+            scale,
+            zero,
+            qmin,
+            qmax,
+        } => pass.run(move |x| {
+            // Clamp before rounding: keeps `rne` in its exact range even
+            // for values far outside a clipped range.
+            let q = (x / scale + zero).clamp(qmin, qmax);
+            post((rne(q) - zero) * scale)
+        }),
+        Grid::Table { scale, table } => {
+            pass.run(move |x| post(table[nearest_index(table, x / scale)] * scale))
+        }
+        Grid::Palette(ref p) => {
+            let p: &[f32] = p;
+            pass.run(move |x| post(p[nearest_index(p, x)]))
+        }
+    }
+}
+
+/// Signed sorted code table of a table scheme.
+fn signed_table(scheme: Scheme) -> &'static [f32] {
+    use std::sync::OnceLock;
+    fn signed(m: &[f32]) -> Vec<f32> {
+        let mut v: Vec<f32> = m.iter().rev().filter(|&&x| x > 0.0).map(|x| -x).collect();
+        v.extend_from_slice(m);
+        v
+    }
+    static FP4: OnceLock<Vec<f32>> = OnceLock::new();
+    static E4M3: OnceLock<Vec<f32>> = OnceLock::new();
+    static E5M2: OnceLock<Vec<f32>> = OnceLock::new();
+    match scheme {
+        Scheme::Nf4 => &codes::NF4,
+        Scheme::Fp4 => FP4.get_or_init(|| signed(codes::fp4_e2m1())),
+        Scheme::Fp8E4M3 => E4M3.get_or_init(|| signed(codes::fp8_e4m3())),
+        Scheme::Fp8E5M2 => E5M2.get_or_init(|| signed(codes::fp8_e5m2())),
+        _ => unreachable!("signed_table called for {scheme}"),
+    }
+}
+
+/// Per-call context shared by all groups.
+struct Ctx<'a> {
+    info: &'a TensorInfo,
+    spec: &'a QuantSpec,
+    post: Post,
+}
+
+/// The extent a grid must cover: `[-neg, pos]` with both >= 0.
+#[derive(Clone, Copy)]
+struct Range {
+    neg: f64,
+    pos: f64,
+}
+
+impl Range {
+    fn of(values: &[f32]) -> Range {
+        let fold = |s: &[f32]| {
+            s.iter()
+                .fold((0.0f32, 0.0f32), |(lo, hi), &x| (lo.min(x), hi.max(x)))
+        };
+        let (lo, hi) = if values.len() > PAR_CHUNK {
+            values
+                .par_chunks(PAR_CHUNK)
+                .map(fold)
+                .reduce(|| (0.0, 0.0), |a, b| (a.0.min(b.0), a.1.max(b.1)))
+        } else {
+            fold(values)
+        };
+        // Including zero in the range keeps 0 exactly representable, which
+        // matters for padding, ReLU-sparse weights and zero points.
+        Range {
+            neg: -f64::from(lo),
+            pos: f64::from(hi),
+        }
+    }
+    fn scaled(self, r: f64) -> Range {
+        Range {
+            neg: self.neg * r,
+            pos: self.pos * r,
+        }
+    }
+    fn absmax(self) -> f64 {
+        self.neg.max(self.pos)
+    }
+}
+
+/// Nearest-rank percentile `p` (0..=100) of `values`, reordering a copy.
+fn percentile(mut v: Vec<f32>, p: f64) -> f32 {
+    let n = v.len();
+    let k = ((p / 100.0 * n as f64).ceil() as usize).clamp(1, n) - 1;
+    *v.select_nth_unstable_by(k, f32::total_cmp).1
+}
+
+impl Ctx<'_> {
+    fn scale(&self, raw: f64) -> Result<Option<f32>, QuantError> {
+        if raw <= 0.0 {
+            return Ok(None);
+        }
+        let s =
+            round_up_to(raw, self.spec.scale_type).ok_or_else(|| QuantError::ScaleOverflow {
+                name: self.info.name.clone(),
+                what: "scale",
+                value: raw,
+                storage: self.spec.scale_type.as_str(),
+            })?;
+        Ok(Some(s as f32))
+    }
+
+    /// Grid for a given covered range (scale-based schemes).
+    fn grid_for(&self, range: Range) -> Result<Grid, QuantError> {
+        let grid = match self.spec.scheme {
+            Scheme::Int {
+                bits,
+                symmetric: true,
+            } => {
+                // Codes -2^(b-1) ..= 2^(b-1)-1: the negative side has one
+                // more level, so each side gets its own bound and the
+                // tighter scale wins (an int8 row spanning [-128, 127]
+                // gets scale 1 and survives exactly).
+                let qpos = f64::from((1u32 << (bits - 1)) - 1);
+                let qneg = f64::from(1u32 << (bits - 1));
+                match self.scale((range.pos / qpos).max(range.neg / qneg))? {
+                    None => Grid::Zero,
+                    Some(scale) => Grid::Uniform {
+                        scale,
+                        zero: 0.0,
+                        qmin: -qneg as f32,
+                        qmax: qpos as f32,
+                    },
+                }
+            }
+            Scheme::Int {
+                bits,
+                symmetric: false,
+            } => {
+                let qmax = f64::from((1u32 << bits) - 1);
+                match self.scale((range.pos + range.neg) / qmax)? {
+                    None => Grid::Zero,
+                    Some(scale) => Grid::Uniform {
+                        scale,
+                        zero: (range.neg / f64::from(scale)).round().clamp(0.0, qmax) as f32,
+                        qmin: 0.0,
+                        qmax: qmax as f32,
+                    },
+                }
+            }
+            Scheme::Levels { levels } => {
+                let l = f64::from(levels);
+                match self.scale(range.absmax() / l)? {
+                    None => Grid::Zero,
+                    Some(scale) => Grid::Uniform {
+                        scale,
+                        zero: 0.0,
+                        qmin: -l as f32,
+                        qmax: l as f32,
+                    },
+                }
+            }
+            Scheme::Nf4 | Scheme::Fp4 | Scheme::Fp8E4M3 | Scheme::Fp8E5M2 => {
+                let table = signed_table(self.spec.scheme);
+                let tmax = f64::from(*table.last().expect("non-empty table"));
+                match self.scale(range.absmax() / tmax)? {
+                    None => Grid::Zero,
+                    Some(scale) => Grid::Table { scale, table },
+                }
+            }
+            Scheme::Keep | Scheme::Lut { .. } => unreachable!("not a scaled scheme"),
+        };
+        Ok(grid)
+    }
+
+    fn fit(&self, fit: &[f32], group_index: u64) -> Result<Grid, QuantError> {
+        if fit.is_empty() {
+            return Ok(Grid::Zero);
+        }
+        if let Scheme::Lut { bits } = self.spec.scheme {
+            return self.fit_palette(fit, bits, group_index);
+        }
+        let symmetric = !matches!(
+            self.spec.scheme,
+            Scheme::Int {
+                symmetric: false,
+                ..
+            }
+        );
+        let full = Range::of(fit);
+        match self.spec.clipping {
+            Clipping::None => self.grid_for(full),
+            Clipping::Percentile(p) => {
+                let range = if symmetric {
+                    let c = f64::from(percentile(fit.iter().map(|x| x.abs()).collect(), p));
+                    Range { neg: c, pos: c }
+                } else {
+                    let hi = f64::from(percentile(fit.to_vec(), p)).max(0.0);
+                    let lo = f64::from(percentile(fit.to_vec(), 100.0 - p)).min(0.0);
+                    Range { neg: -lo, pos: hi }
+                };
+                // A percentile never widens the range.
+                self.grid_for(Range {
+                    neg: range.neg.min(full.neg),
+                    pos: range.pos.min(full.pos),
+                })
+            }
+            Clipping::Mse => {
+                let mut best: Option<(f64, Grid)> = None;
+                for i in 0..MSE_STEPS {
+                    let r = 1.0 - (1.0 - MSE_MIN_RATIO) * i as f64 / (MSE_STEPS - 1) as f64;
+                    let grid = self.grid_for(full.scaled(r))?;
+                    let err = dispatch(&grid, self.post, Sse { src: fit });
+                    // Strictly better only: ties keep the wider range, so an
+                    // already-quantized group refits to its own grid.
+                    let better = match &best {
+                        None => true,
+                        Some((e, _)) => err < *e,
+                    };
+                    if better {
+                        best = Some((err, grid));
+                    }
+                }
+                Ok(best.expect("at least one candidate").1)
+            }
+        }
+    }
+
+    fn fit_palette(&self, fit: &[f32], bits: u8, group_index: u64) -> Result<Grid, QuantError> {
+        let mut sorted = fit.to_vec();
+        if sorted.len() > PAR_CHUNK {
+            sorted.par_sort_unstable_by(f32::total_cmp);
+        } else {
+            sorted.sort_unstable_by(f32::total_cmp);
+        }
+        let seed = {
+            // Decorrelate neighbouring groups' seeds.
+            let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(
+                LUT_SEED ^ group_index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            );
+            rng.next_u64()
+        };
+        let centroids = kmeans_1d(&sorted, 1usize << bits, seed);
+        let mut palette = Vec::with_capacity(centroids.len());
+        for c in centroids {
+            // Palette entries are stored: in the storage type for integer
+            // tensors, in the scale type otherwise. Assign to the stored
+            // values, not the ideal ones.
+            let stored = match self.post {
+                Post::SmallInt { lo, hi } | Post::WideInt { lo, hi } => {
+                    c.round().clamp(f64::from(lo), f64::from(hi))
+                }
+                Post::Float => round_nearest_to(c, self.spec.scale_type).ok_or_else(|| {
+                    QuantError::ScaleOverflow {
+                        name: self.info.name.clone(),
+                        what: "palette entry",
+                        value: c,
+                        storage: self.spec.scale_type.as_str(),
+                    }
+                })?,
+            };
+            palette.push(stored as f32);
+        }
+        palette.sort_by(f32::total_cmp);
+        palette.dedup();
+        Ok(Grid::Palette(palette))
+    }
+
+    /// Quantize one group `src` into `dst`; `outliers` are the group-local
+    /// indices kept exact (they are excluded from fitting and written back
+    /// by the caller).
+    fn group(
+        &self,
+        src: &[f32],
+        dst: &mut [f32],
+        outliers: &[usize],
+        group_index: u64,
+    ) -> Result<(), QuantError> {
+        let grid = if outliers.is_empty() {
+            self.fit(src, group_index)?
+        } else {
+            let mut keep = Vec::with_capacity(src.len() - outliers.len());
+            let mut o = outliers.iter().peekable();
+            for (i, &x) in src.iter().enumerate() {
+                if o.peek() == Some(&&i) {
+                    o.next();
+                } else {
+                    keep.push(x);
+                }
+            }
+            self.fit(&keep, group_index)?
+        };
+        dispatch(&grid, self.post, Apply { src, dst });
+        Ok(())
+    }
+}
+
+/// Indices (ascending) of the `round(fraction * n)` largest magnitudes;
+/// ties at the threshold are taken in index order, so the set is unique.
+fn outlier_indices(values: &[f32], fraction: f64) -> Vec<usize> {
+    let n = values.len();
+    let count = ((n as f64 * fraction).round() as usize).min(n);
+    if count == 0 {
+        return Vec::new();
+    }
+    let mut mags: Vec<f32> = values.par_iter().map(|x| x.abs()).collect();
+    let threshold = *mags.select_nth_unstable_by(n - count, f32::total_cmp).1;
+    drop(mags);
+    let above = values.iter().filter(|x| x.abs() > threshold).count();
+    let mut ties = count - above;
+    let mut out = Vec::with_capacity(count);
+    for (i, x) in values.iter().enumerate() {
+        let a = x.abs();
+        if a > threshold {
+            out.push(i);
+        } else if a == threshold && ties > 0 {
+            ties -= 1;
+            out.push(i);
+        }
+    }
+    out
+}
+
+/// Rows (output channels) and row length used for scale groups.
+fn layout(info: &TensorInfo, numel: usize) -> (usize, usize) {
+    if info.shape.len() <= 1 || numel == 0 {
+        (1, numel)
+    } else {
+        (info.shape[0], numel / info.shape[0])
+    }
+}
+
+/// Quantize `values` (row-major, `info.shape`) with `spec`.
+///
+/// Errors: an invalid spec, a length that does not match the shape, a
+/// non-finite value, a scale beyond the scale type, or
+/// [`Rounding::ErrorCompensating`] (needs calibration data; not yet
+/// available through this function).
+pub fn quantize_tensor(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+) -> Result<QuantOutput, QuantError> {
+    spec.validate().map_err(QuantError::InvalidSpec)?;
+    let numel = info.numel();
+    if values.len() != numel {
+        return Err(QuantError::LengthMismatch {
+            name: info.name.clone(),
+            shape: info.shape.clone(),
+            expected: numel,
+            got: values.len(),
+        });
+    }
+    if let Some(index) = values.par_iter().position_first(|x| !x.is_finite()) {
+        return Err(QuantError::NonFinite {
+            name: info.name.clone(),
+            index,
+            value: values[index],
+        });
+    }
+    if spec.scheme == Scheme::Keep {
+        let metrics = compare(values, values);
+        return Ok(QuantOutput {
+            values: values.to_vec(),
+            bytes: info.bytes(),
+            effective_bits: if numel == 0 {
+                0.0
+            } else {
+                f64::from(info.dtype.bits())
+            },
+            metrics,
+        });
+    }
+    if spec.rounding == Rounding::ErrorCompensating {
+        return Err(QuantError::Unsupported {
+            name: info.name.clone(),
+            what: "error-compensating rounding",
+            why: "it needs calibration activations, which this entry point does not take; \
+                  use rounding = \"nearest\"",
+        });
+    }
+
+    let (rows, row_len) = layout(info, numel);
+    let (row_len, group_len) = match spec.granularity {
+        Granularity::Tensor => (numel, numel),
+        Granularity::Channel => (row_len, row_len),
+        Granularity::Group(g) => (row_len, (g as usize).min(row_len)),
+    };
+    let rows = if spec.granularity == Granularity::Tensor {
+        1
+    } else {
+        rows
+    };
+    let groups_per_row = if group_len == 0 {
+        0
+    } else {
+        row_len.div_ceil(group_len)
+    };
+
+    let outliers = if spec.outlier_fraction > 0.0 {
+        outlier_indices(values, spec.outlier_fraction)
+    } else {
+        Vec::new()
+    };
+
+    let ctx = Ctx {
+        info,
+        spec,
+        post: Post::for_storage(info.dtype),
+    };
+    let mut out = vec![0.0f32; numel];
+    if numel > 0 {
+        let ctx = &ctx;
+        let outliers = &outliers;
+        out.par_chunks_mut(row_len)
+            .zip(values.par_chunks(row_len))
+            .enumerate()
+            .try_for_each(|(r, (dst, src))| -> Result<(), QuantError> {
+                let mut local = Vec::new();
+                for (g, (d, s)) in dst
+                    .chunks_mut(group_len)
+                    .zip(src.chunks(group_len))
+                    .enumerate()
+                {
+                    let start = r * row_len + g * group_len;
+                    let a = outliers.partition_point(|&i| i < start);
+                    let b = outliers.partition_point(|&i| i < start + s.len());
+                    local.clear();
+                    local.extend(outliers[a..b].iter().map(|&i| i - start));
+                    let gi = (r * groups_per_row + g) as u64;
+                    ctx.group(s, d, &local, gi)?;
+                }
+                Ok(())
+            })?;
+        for &i in outliers {
+            out[i] = values[i];
+        }
+    }
+
+    let bits = payload_bits(info, spec, rows * groups_per_row, outliers.len());
+    let bytes = (bits / 8.0).ceil() as u64;
+    let effective_bits = if numel == 0 {
+        0.0
+    } else {
+        bytes as f64 * 8.0 / numel as f64
+    };
+    let metrics = compare(values, &out);
+    Ok(QuantOutput {
+        values: out,
+        bytes,
+        effective_bits,
+        metrics,
+    })
+}
+
+/// Bits a packed file needs for a quantized tensor:
+/// - codes: `numel * code_bits` (fractional for `levels`, as if entropy
+///   coded; the bound a real packer approaches);
+/// - per group: one scale in the scale type; an asymmetric zero point at
+///   the code width (packed like the codes, as GPTQ-style formats do);
+///   a LUT palette of `2^bits` entries (all slots counted, used or not),
+///   each in the storage type for integer tensors, else the scale type;
+/// - per outlier: its original value plus a 16-bit index (tensors up to
+///   65536 elements) or a 32-bit index.
+fn payload_bits(info: &TensorInfo, spec: &QuantSpec, groups: usize, outliers: usize) -> f64 {
+    let numel = info.numel() as f64;
+    let code = spec.scheme.code_bits().expect("not keep");
+    let mut per_group = 0.0;
+    if spec.scheme.has_scale() {
+        per_group += f64::from(spec.scale_type.bits());
+    }
+    match spec.scheme {
+        Scheme::Int {
+            bits,
+            symmetric: false,
+        } => per_group += f64::from(bits),
+        Scheme::Lut { bits } => {
+            let entry = if info.dtype.is_integer() {
+                info.dtype.bits()
+            } else {
+                spec.scale_type.bits()
+            };
+            per_group += f64::from(1u32 << bits) * f64::from(entry);
+        }
+        _ => {}
+    }
+    let index_bits = if info.numel() <= 1 << 16 { 16 } else { 32 };
+    numel * code
+        + groups as f64 * per_group
+        + outliers as f64 * f64::from(info.dtype.bits() + index_bits)
+}
