@@ -1,0 +1,510 @@
+//! Ids, vocabularies and the plain data types that go in and out of the
+//! store. Inputs are `New*` structs; outputs are `*Record` structs with every
+//! column parsed (JSON columns as `serde_json::Value` or typed vectors).
+
+use std::fmt;
+use std::str::FromStr;
+
+use rusqlite::types::{FromSql, FromSqlError, FromSqlResult, ToSql, ToSqlOutput, ValueRef};
+use serde::{Deserialize, Serialize};
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.0))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                i64::column_result(value).map($name)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// Row id of a run.
+    RunId
+);
+id_type!(
+    /// Row id of a game.
+    GameId
+);
+id_type!(
+    /// Row id of an engine (one slot of one run).
+    EngineId
+);
+id_type!(
+    /// Row id of a model file, keyed by content hash.
+    ModelId
+);
+id_type!(
+    /// Row id of a quantization strategy, keyed by content hash.
+    StrategyId
+);
+id_type!(
+    /// Row id of a variant (a strategy applied to a model).
+    VariantId
+);
+id_type!(
+    /// Row id of a sweep.
+    SweepId
+);
+id_type!(
+    /// Row id of one point of a sweep.
+    SweepPointId
+);
+id_type!(
+    /// Row id of a judge run.
+    JudgeRunId
+);
+
+/// A string that is not one of an enum's spellings.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {what} '{value}' (expected one of: {expected})")]
+pub struct UnknownValue {
+    pub what: &'static str,
+    pub value: String,
+    pub expected: &'static str,
+}
+
+macro_rules! str_enum {
+    ($(#[$doc:meta])* $name:ident, $what:literal { $($(#[$vdoc:meta])* $variant:ident = $s:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $s)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The spelling stored in the database and shown to users.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $s),+
+                }
+            }
+
+            /// The inverse of [`Self::as_str`].
+            pub fn parse(s: &str) -> Option<Self> {
+                match s {
+                    $($s => Some($name::$variant),)+
+                    _ => None,
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, UnknownValue> {
+                $name::parse(s).ok_or_else(|| UnknownValue {
+                    what: $what,
+                    value: s.to_string(),
+                    expected: concat!($($s, ", "),+).trim_end_matches(", "),
+                })
+            }
+        }
+
+        impl ToSql for $name {
+            fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+                Ok(ToSqlOutput::from(self.as_str()))
+            }
+        }
+
+        impl FromSql for $name {
+            fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+                let s = value.as_str()?;
+                s.parse().map_err(|e: UnknownValue| FromSqlError::Other(Box::new(e)))
+            }
+        }
+    };
+}
+
+str_enum!(
+    /// Lifecycle of a run. Only `running` is non-terminal.
+    RunStatus, "run status" {
+        Running = "running",
+        Completed = "completed",
+        Failed = "failed",
+        /// Stopped by a signal or by the user; can be resumed.
+        Interrupted = "interrupted",
+    }
+);
+
+impl RunStatus {
+    /// Terminal states get a `finished_at` timestamp.
+    pub fn is_terminal(self) -> bool {
+        self != RunStatus::Running
+    }
+}
+
+str_enum!(
+    /// What an event row reports.
+    EventKind, "event kind" {
+        Warning = "warning",
+        Timeout = "timeout",
+        Restart = "restart",
+        Crash = "crash",
+        BadResponse = "bad_response",
+        IllegalMove = "illegal_move",
+        ScoreMismatch = "score_mismatch",
+        Interrupted = "interrupted",
+        Error = "error",
+    }
+);
+
+/// The current UTC time as RFC 3339 with exactly three fractional digits,
+/// e.g. `2024-05-01T12:00:00.000Z`. The fixed width makes stored timestamps
+/// sort correctly as text.
+pub fn now_rfc3339() -> String {
+    const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    time::OffsetDateTime::now_utc()
+        .format(FORMAT)
+        // Formatting a complete UTC date-time into a String with a static,
+        // valid description has no failure path left.
+        .expect("formatting the current time cannot fail")
+}
+
+// ---------------------------------------------------------------- runs
+
+/// A run to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    pub tag: String,
+    /// `match`, `sweep`, `judge`, `demo`, ...
+    pub kind: String,
+    pub argv: Vec<String>,
+    pub settings: serde_json::Value,
+    pub software_version: String,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: RunId,
+    pub tag: String,
+    pub kind: String,
+    pub created_at: String,
+    pub argv: Vec<String>,
+    pub settings: serde_json::Value,
+    pub software_version: String,
+    pub status: RunStatus,
+    pub finished_at: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// A run with row counts, for listings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunSummary {
+    pub run: RunRecord,
+    pub games: i64,
+    pub events: i64,
+}
+
+// ---------------------------------------------------------------- engines
+
+/// An engine slot of a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEngine {
+    pub run: RunId,
+    /// `a`, `b`, `judge`, ...
+    pub slot: String,
+    pub label: String,
+    /// The argv the process was started with.
+    pub command: Vec<String>,
+    /// `gtp` or `uci`.
+    pub protocol: String,
+    /// Name and version as the engine reports them.
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub model_path: Option<String>,
+    pub model_sha256: Option<String>,
+}
+
+/// A stored engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EngineRecord {
+    pub id: EngineId,
+    pub run: RunId,
+    pub slot: String,
+    pub label: String,
+    pub command: Vec<String>,
+    pub protocol: String,
+    pub name: Option<String>,
+    pub version: Option<String>,
+    pub model_path: Option<String>,
+    pub model_sha256: Option<String>,
+    pub variant: Option<VariantId>,
+}
+
+// ---------------------------------------------------------------- games
+
+/// A finished (or aborted) game with its moves and self-evaluations, written
+/// in one transaction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewGame {
+    pub run: RunId,
+    /// Which sweep point the game belongs to; 0 outside sweeps.
+    pub point_index: i64,
+    pub game_index: i64,
+    /// Games sharing an opening with colours swapped share a pair index.
+    pub pair_index: Option<i64>,
+    pub opening: Option<String>,
+    pub seed: Option<i64>,
+    /// For chess, black/white mean the same colours.
+    pub black_engine: EngineId,
+    pub white_engine: EngineId,
+    /// `B+3.5`, `W+R`, `1-0`, `0-1`, `1/2-1/2`, `0`; `None` if aborted.
+    pub result: Option<String>,
+    /// Slot of the winner (`a`, `b`); `None` for a draw or no result.
+    pub winner: Option<String>,
+    pub score: Option<f64>,
+    pub termination: String,
+    /// SGF or PGN text.
+    pub record: String,
+    /// `sgf` or `pgn`.
+    pub record_format: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: i64,
+    pub variant_params: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Value>,
+    pub moves: Vec<NewMove>,
+    pub self_evals: Vec<NewSelfEval>,
+}
+
+/// One move of a game.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewMove {
+    pub ply: i64,
+    pub color: String,
+    pub mv: String,
+    pub time_ms: i64,
+}
+
+/// What the engine to move believed at that ply.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSelfEval {
+    pub ply: i64,
+    pub engine: EngineId,
+    pub winrate: Option<f64>,
+    pub score_lead: Option<f64>,
+    pub score_cp: Option<i64>,
+    pub mate: Option<i64>,
+    pub depth: Option<i64>,
+    pub nodes: Option<i64>,
+    pub visits: Option<i64>,
+    pub time_ms: Option<i64>,
+    pub pv: Option<String>,
+    pub top_k: Option<serde_json::Value>,
+}
+
+/// A stored game (without moves; see `Store::game_moves`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameRecord {
+    pub id: GameId,
+    pub run: RunId,
+    pub point_index: i64,
+    pub game_index: i64,
+    pub pair_index: Option<i64>,
+    pub opening: Option<String>,
+    pub seed: Option<i64>,
+    pub black_engine: EngineId,
+    pub white_engine: EngineId,
+    pub result: Option<String>,
+    pub winner: Option<String>,
+    pub score: Option<f64>,
+    pub termination: String,
+    pub move_count: i64,
+    pub record: String,
+    pub record_format: String,
+    pub started_at: String,
+    pub ended_at: String,
+    pub duration_ms: i64,
+    pub variant_params: Option<serde_json::Value>,
+    pub settings: Option<serde_json::Value>,
+}
+
+/// A stored move.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveRecord {
+    pub game: GameId,
+    pub ply: i64,
+    pub color: String,
+    pub mv: String,
+    pub time_ms: i64,
+}
+
+/// A stored self-evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SelfEvalRecord {
+    pub game: GameId,
+    pub ply: i64,
+    pub engine: EngineId,
+    pub winrate: Option<f64>,
+    pub score_lead: Option<f64>,
+    pub score_cp: Option<i64>,
+    pub mate: Option<i64>,
+    pub depth: Option<i64>,
+    pub nodes: Option<i64>,
+    pub visits: Option<i64>,
+    pub time_ms: Option<i64>,
+    pub pv: Option<String>,
+    pub top_k: Option<serde_json::Value>,
+}
+
+// ---------------------------------------------------------------- events
+
+/// Something worth keeping that is not a game: a timeout, a restart, a crash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    pub run: RunId,
+    pub game_index: Option<i64>,
+    pub engine: Option<EngineId>,
+    pub kind: EventKind,
+    pub message: String,
+    pub stderr_tail: Option<String>,
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub run: RunId,
+    pub game_index: Option<i64>,
+    pub engine: Option<EngineId>,
+    pub at: String,
+    pub kind: EventKind,
+    pub message: String,
+    pub stderr_tail: Option<String>,
+}
+
+// ---------------------------------------------------------------- catalogue
+
+/// A stored model file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRecord {
+    pub id: ModelId,
+    pub path: String,
+    pub sha256: String,
+    pub format: String,
+    pub bytes: i64,
+    pub created_at: String,
+}
+
+/// A stored strategy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StrategyRecord {
+    pub id: StrategyId,
+    pub name: String,
+    pub toml: String,
+    pub sha256: String,
+}
+
+/// A variant to store (or refresh) for a (model, strategy) pair.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewVariant {
+    pub model: ModelId,
+    pub strategy: StrategyId,
+    pub path: String,
+    pub sha256: String,
+    pub manifest: serde_json::Value,
+    pub effective_bits: Option<f64>,
+    pub bytes: Option<i64>,
+}
+
+/// A stored variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VariantRecord {
+    pub id: VariantId,
+    pub model: ModelId,
+    pub strategy: StrategyId,
+    pub path: String,
+    pub sha256: String,
+    pub manifest: serde_json::Value,
+    pub effective_bits: Option<f64>,
+    pub bytes: Option<i64>,
+    pub created_at: String,
+}
+
+/// A stored sweep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepRecord {
+    pub id: SweepId,
+    pub run: RunId,
+    pub name: String,
+    pub definition: serde_json::Value,
+}
+
+/// A sweep point to store (or refresh).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewSweepPoint {
+    pub sweep: SweepId,
+    pub point_index: i64,
+    pub label: String,
+    pub variant: Option<VariantId>,
+    pub params: serde_json::Value,
+}
+
+/// A stored sweep point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SweepPointRecord {
+    pub id: SweepPointId,
+    pub sweep: SweepId,
+    pub point_index: i64,
+    pub label: String,
+    pub variant: Option<VariantId>,
+    pub params: serde_json::Value,
+}
+
+// ---------------------------------------------------------------- judge
+
+/// A stored judge run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeRunRecord {
+    pub id: JudgeRunId,
+    pub run: RunId,
+    pub engine: EngineId,
+    pub settings: serde_json::Value,
+    pub created_at: String,
+}
+
+/// The judge's verdict on one played move. Losses are from the mover's view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JudgeMove {
+    pub game: GameId,
+    pub ply: i64,
+    pub before_winrate: Option<f64>,
+    pub after_winrate: Option<f64>,
+    pub before_score: Option<f64>,
+    pub after_score: Option<f64>,
+    pub best_move: Option<String>,
+    pub loss_winrate: Option<f64>,
+    pub loss_score: Option<f64>,
+    pub loss_cp: Option<i64>,
+    pub blunder: bool,
+    pub top_k: Option<serde_json::Value>,
+}
