@@ -65,6 +65,9 @@ const STDOUT_QUEUE: usize = 1024;
 /// and for its last stderr lines, so the error can tell why it died.
 const EXIT_SETTLE: Duration = Duration::from_millis(250);
 
+/// How often a long read checks whether the engine's leader is still there.
+const EXIT_CHECK_EVERY: Duration = Duration::from_millis(200);
+
 /// How to start an engine and what to record about it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineSpec {
@@ -307,11 +310,23 @@ impl Engine {
         let event = match self.pending.take() {
             Some(ev) => ev,
             None if self.stdout_closed => return Err(self.exited_error()),
-            None => {
-                let wait = deadline.saturating_duration_since(Instant::now());
+            None => loop {
+                // Wait in slices so a leader that died while a helper keeps
+                // stdout open is noticed long before a distant deadline:
+                // reaping it kills the helper, which ends the stream. The
+                // last slice ends exactly at the deadline.
+                let now = Instant::now();
+                let wait = deadline
+                    .saturating_duration_since(now)
+                    .min(EXIT_CHECK_EVERY);
                 match self.stdout.recv_timeout(wait) {
-                    Ok(ev) => ev,
-                    Err(RecvTimeoutError::Disconnected) => LineEvent::Eof,
+                    Ok(ev) => break ev,
+                    Err(RecvTimeoutError::Disconnected) => break LineEvent::Eof,
+                    Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
+                        if !self.reaped && self.leader_exited() {
+                            self.reap();
+                        }
+                    }
                     Err(RecvTimeoutError::Timeout) => {
                         let waited = called.elapsed();
                         self.transcript.record(
@@ -329,7 +344,7 @@ impl Engine {
                         });
                     }
                 }
-            }
+            },
         };
         self.deliver(event)
     }
