@@ -144,6 +144,20 @@ impl Store {
         })
     }
 
+    /// Deletes the aborted games of one sweep point of a run (with their
+    /// moves and self-evaluations, by cascade) so that a resume replays
+    /// them. Returns how many were deleted.
+    pub fn delete_aborted_games(&self, run: RunId, point_index: i64) -> Result<usize> {
+        self.write("deleting aborted games", |tx| {
+            tx.execute(
+                "DELETE FROM games WHERE run_id = ?1 AND point_index = ?2
+                 AND termination = 'aborted'",
+                params![run, point_index],
+            )
+            .map_err(|e| self.sql_error("deleting aborted games", e))
+        })
+    }
+
     /// Every game of a run, ordered by sweep point and game index.
     pub fn games(&self, run: RunId) -> Result<Vec<GameRecord>> {
         self.call("reading games", |c| {
