@@ -41,7 +41,7 @@ const MSE_STEPS: usize = 21;
 const MSE_MIN_RATIO: f64 = 0.5;
 
 /// Base seed of k-means++ seeding; each group mixes in its index.
-const LUT_SEED: u64 = 0x5eed_0f_0a12e4a;
+const LUT_SEED: u64 = 0x5eed_0f0a_12e4_a001;
 
 /// Result of quantizing one tensor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -590,8 +590,8 @@ pub fn quantize_tensor(
         row_len.div_ceil(group_len)
     };
 
-    let outliers = if spec.outlier_fraction > 0.0 {
-        outlier_indices(values, spec.outlier_fraction)
+    let outliers = if spec.outlier_percent > 0.0 {
+        outlier_indices(values, spec.outlier_percent / 100.0)
     } else {
         Vec::new()
     };
@@ -682,3 +682,7 @@ fn payload_bits(info: &TensorInfo, spec: &QuantSpec, groups: usize, outliers: us
         + groups as f64 * per_group
         + outliers as f64 * f64::from(info.dtype.bits() + index_bits)
 }
+
+#[cfg(test)]
+#[path = "quantize_tests.rs"]
+mod tests;

@@ -339,9 +339,10 @@ pub struct QuantSpec {
     pub scheme: Scheme,
     pub granularity: Granularity,
     pub clipping: Clipping,
-    /// Fraction (not percent) of elements, by magnitude, kept exact:
-    /// `0.001` keeps the top 0.1%. Must lie in `[0, 0.5]`.
-    pub outlier_fraction: f64,
+    /// Percentage of elements, by magnitude, kept exact: `0.1` keeps the
+    /// top 0.1%. Must lie in `[0, 50]`. A percentage, not a fraction, so
+    /// the value in a strategy file is the value here, bit for bit.
+    pub outlier_percent: f64,
     pub rounding: Rounding,
     pub scale_type: ScaleType,
 }
@@ -352,7 +353,7 @@ impl QuantSpec {
         scheme: Scheme::Keep,
         granularity: Granularity::Channel,
         clipping: Clipping::None,
-        outlier_fraction: 0.0,
+        outlier_percent: 0.0,
         rounding: Rounding::Nearest,
         scale_type: ScaleType::F16,
     };
@@ -374,8 +375,8 @@ impl QuantSpec {
         self.clipping = c;
         self
     }
-    pub fn with_outlier_fraction(mut self, f: f64) -> Self {
-        self.outlier_fraction = f;
+    pub fn with_outlier_percent(mut self, p: f64) -> Self {
+        self.outlier_percent = p;
         self
     }
     pub fn with_rounding(mut self, r: Rounding) -> Self {
@@ -398,10 +399,10 @@ impl QuantSpec {
                 return Err(format!("percentile must be in (0, 100], got {p}"));
             }
         }
-        if !(0.0..=0.5).contains(&self.outlier_fraction) {
+        if !(0.0..=50.0).contains(&self.outlier_percent) {
             return Err(format!(
-                "outlier fraction must be in [0, 0.5] (0..50 percent), got {}",
-                self.outlier_fraction
+                "outliers is a percentage in [0, 50], got {}",
+                self.outlier_percent
             ));
         }
         if matches!(self.scheme, Scheme::Lut { .. }) && self.clipping != Clipping::None {
@@ -426,8 +427,8 @@ impl fmt::Display for QuantSpec {
         if self.clipping != Clipping::None {
             write!(f, " clip={}", self.clipping)?;
         }
-        if self.outlier_fraction > 0.0 {
-            write!(f, " out={}%", self.outlier_fraction * 100.0)?;
+        if self.outlier_percent > 0.0 {
+            write!(f, " out={}%", self.outlier_percent)?;
         }
         if self.rounding != Rounding::Nearest {
             write!(f, " round={}", self.rounding)?;

@@ -337,8 +337,10 @@ impl Strategy {
             if s.clipping != Clipping::None {
                 *out += &format!("clip = {}\n", q(&s.clipping.to_string()));
             }
-            if s.outlier_fraction != 0.0 {
-                *out += &format!("outliers = {}\n", percent_text(s.outlier_fraction));
+            if s.outlier_percent != 0.0 {
+                // `{:?}` always prints a decimal point or exponent (a TOML
+                // float) and the shortest text that reads back exactly.
+                *out += &format!("outliers = {:?}\n", s.outlier_percent);
             }
             if s.rounding != Rounding::Nearest {
                 *out += &format!("rounding = {}\n", q(&s.rounding.to_string()));
@@ -375,24 +377,6 @@ impl Strategy {
         }
         out
     }
-}
-
-/// Percent text for a fraction that parses (÷100) back to the same f64.
-/// `f * 100` usually does; when it does not, a neighbouring float will.
-fn percent_text(fraction: f64) -> String {
-    let mut p = fraction * 100.0;
-    for _ in 0..64 {
-        if p / 100.0 == fraction {
-            break;
-        }
-        p = if p / 100.0 < fraction {
-            f64::from_bits(p.to_bits() + 1)
-        } else {
-            f64::from_bits(p.to_bits() - 1)
-        };
-    }
-    // `{:?}` always prints a decimal point or exponent: a TOML float.
-    format!("{p:?}")
 }
 
 /// 1-based line and column (in characters) of a byte offset.
@@ -523,15 +507,13 @@ impl RawSpec {
             .with_rounding(field(&self.rounding, "rounding", Rounding::Nearest)?)
             .with_scale_type(field(&self.scale, "scale", ScaleType::F16)?);
         if let Some(o) = &self.outliers {
-            let p = *o.get_ref();
-            if !(0.0..=50.0).contains(&p) {
-                return Err((
-                    o.span(),
-                    "outliers",
-                    format!("outliers is a percentage in [0, 50], got {p}"),
-                ));
+            spec.outlier_percent = *o.get_ref();
+            if let Err(m) = QuantSpec::KEEP
+                .with_outlier_percent(spec.outlier_percent)
+                .validate()
+            {
+                return Err((o.span(), "outliers", m));
             }
-            spec.outlier_fraction = p / 100.0;
         }
         if let Err(m) = spec.validate() {
             // Only cross-key checks remain; point at the key that adds the
@@ -542,3 +524,7 @@ impl RawSpec {
         Ok(spec)
     }
 }
+
+#[cfg(test)]
+#[path = "strategy_tests.rs"]
+mod tests;
