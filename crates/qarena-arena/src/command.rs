@@ -141,7 +141,14 @@ pub fn absolute(path: &Path) -> PathBuf {
 /// style flag, or an argument with a known network extension.
 pub fn model_in_argv(argv: &[String]) -> Option<String> {
     const FLAGS: [&str; 4] = ["-model", "--model", "-m", "--weights"];
-    const EXTS: [&str; 6] = [".bin.gz", ".txt.gz", ".nnue", ".safetensors", ".gguf", ".pb.gz"];
+    const EXTS: [&str; 6] = [
+        ".bin.gz",
+        ".txt.gz",
+        ".nnue",
+        ".safetensors",
+        ".gguf",
+        ".pb.gz",
+    ];
     for (i, a) in argv.iter().enumerate().skip(1) {
         if FLAGS.contains(&a.as_str()) {
             if let Some(v) = argv.get(i + 1) {

@@ -161,9 +161,7 @@ impl Failure {
             Failure::Crash { .. }
             | Failure::Spawn { .. }
             | Failure::Io { .. }
-            | Failure::Rejected { .. } => {
-                Termination::EngineCrash
-            }
+            | Failure::Rejected { .. } => Termination::EngineCrash,
             Failure::BadResponse { .. } => Termination::BadResponse,
             Failure::Interrupted => Termination::Aborted,
         }

@@ -122,7 +122,7 @@ pub fn play_go_game(
         let e = &mut eng[mover.index()];
         let analyze = settings.self_eval && e.supports("kata-genmove_analyze");
         let cmd = if analyze {
-            format!("kata-genmove_analyze {c} maxmoves 10")
+            format!("kata-genmove_analyze {c} rootInfo true maxmoves 10")
         } else {
             format!("genmove {c}")
         };
@@ -156,9 +156,24 @@ pub fn play_go_game(
                     let ev = SelfEval {
                         ply,
                         slot: Some(mover),
-                        winrate: ga.root_winrate,
-                        score_lead: ga.root_score_lead,
-                        visits: ga.total_visits.map(|v| v as i64),
+                        // The root's value is the search's overall belief;
+                        // fall back to the played candidate's.
+                        winrate: ga
+                            .root_info
+                            .as_ref()
+                            .and_then(|r| r.winrate)
+                            .or(ga.root_winrate),
+                        score_lead: ga
+                            .root_info
+                            .as_ref()
+                            .and_then(|r| r.score_lead)
+                            .or(ga.root_score_lead),
+                        visits: ga
+                            .root_info
+                            .as_ref()
+                            .and_then(|r| r.visits)
+                            .or(ga.total_visits)
+                            .map(|v| v as i64),
                         time_ms: Some(time_ms as i64),
                         pv,
                         top_k: Some(serde_json::Value::Array(top)),
@@ -197,13 +212,23 @@ pub fn play_go_game(
             }
             let winner = mover.other();
             let result = format!("{}+R", color_str(color.opposite()));
-            return finish_with(ctx, Termination::Resign, Some(winner), Some(result), None, meta);
+            return finish_with(
+                ctx,
+                Termination::Resign,
+                Some(winner),
+                Some(result),
+                None,
+                meta,
+            );
         }
         let mv = match qarena_go::parse_vertex(&mv_text, settings.board_size) {
             Ok(m) => m,
             Err(err) => {
                 let looks_like_vertex = mv_text.len() >= 2
-                    && mv_text.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                    && mv_text
+                        .chars()
+                        .next()
+                        .is_some_and(|c| c.is_ascii_alphabetic())
                     && mv_text[1..].chars().all(|c| c.is_ascii_digit());
                 let label = e.label().to_string();
                 if looks_like_vertex {
@@ -230,11 +255,7 @@ pub fn play_go_game(
             mv: vertex.clone(),
             time_ms,
         });
-        ctx.sgf_moves.push(SgfMove {
-            color,
-            mv,
-            comment,
-        });
+        ctx.sgf_moves.push(SgfMove { color, mv, comment });
         let opp = &mut eng[mover.other().index()];
         match opp.command(&format!("play {c} {vertex}")) {
             Ok(r) if r.success => {}

@@ -115,7 +115,9 @@ impl GtpEngine {
         let id = self.next_id;
         self.next_id += 1;
         let line = qarena_gtp::format_command(Some(id), cmd);
-        self.engine.write_line(&line).map_err(Failure::from_engine)?;
+        self.engine
+            .write_line(&line)
+            .map_err(Failure::from_engine)?;
         let mut reader = ResponseReader::new();
         loop {
             let line = self.read_line(deadline, cmd)?;

@@ -18,7 +18,9 @@ use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use qarena_engine::EngineSpec;
-use qarena_store::{EngineId, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval, RunId, RunStatus, Store};
+use qarena_store::{
+    EngineId, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval, RunId, RunStatus, Store,
+};
 use serde::Serialize;
 
 use crate::chess::{play_chess_game, ChessGameMeta, UciEngine};
@@ -153,10 +155,15 @@ struct Tally {
     draws: u32,
     aborted: u32,
     done: u32,
+    /// Finished games played by this invocation (for games per minute).
+    played_now: u32,
 }
 
 /// Runs (or resumes) a match and returns its summary.
-pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<MatchSummary, RunError> {
+pub fn run_match(
+    mut req: MatchRequest,
+    user_stop: Arc<AtomicBool>,
+) -> Result<MatchSummary, RunError> {
     let store = Store::open(&req.db)?;
     let run = if req.resume {
         let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| {
@@ -222,7 +229,10 @@ pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<Ma
 
     let mut engine_ids = Vec::new();
     let mut model_manifest = Vec::new();
-    for (slot, (ec, av)) in [(Slot::A, (&cfg.engine_a, &argv[0])), (Slot::B, (&cfg.engine_b, &argv[1]))] {
+    for (slot, (ec, av)) in [
+        (Slot::A, (&cfg.engine_a, &argv[0])),
+        (Slot::B, (&cfg.engine_b, &argv[1])),
+    ] {
         let model = ec
             .model
             .as_ref()
@@ -247,6 +257,7 @@ pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<Ma
         .map_err(|e| io("writing manifests/models.json", e))?;
 
     // Games already finished are never replayed; aborted ones are.
+    store.delete_aborted_games(run, req.point_index)?;
     let finished: std::collections::HashSet<i64> = store
         .finished_games(run)?
         .into_iter()
@@ -321,10 +332,12 @@ pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<Ma
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         });
-        let handles: Vec<_> = (0..workers).map(|w| {
-            let sh = &shared;
-            s.spawn(move || worker(sh, w))
-        }).collect();
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let sh = &shared;
+                s.spawn(move || worker(sh, w))
+            })
+            .collect();
         for h in handles {
             let _ = h.join();
         }
@@ -344,10 +357,19 @@ pub fn run_match(mut req: MatchRequest, user_stop: Arc<AtomicBool>) -> Result<Ma
         RunStatus::Completed
     };
     store.set_run_status(run, status)?;
-    let summary = summarize(&store, run, &req, &cfg, &folder, started, status)?;
+    let played_now = lock(&shared.tally).played_now;
+    let mut summary = summarize(&store, run, &req, &cfg)?;
+    summary.elapsed_s = started.elapsed().as_secs_f64();
+    if summary.elapsed_s > 0.0 {
+        summary.games_per_minute = f64::from(played_now) * 60.0 / summary.elapsed_s;
+    }
+    summary.status = status.as_str().to_string();
+    summary.run_folder = folder.root.clone();
     folder
         .write_json(
-            &folder.results().join(format!("point-{}.json", req.point_index)),
+            &folder
+                .results()
+                .join(format!("point-{}.json", req.point_index)),
             &summary,
         )
         .map_err(|e| io("writing the results summary", e))?;
@@ -420,17 +442,22 @@ fn sha256_of(path: &Path) -> Option<String> {
 }
 
 fn start_player(sh: &Shared<'_>, worker: usize, slot: Slot) -> Result<Player, Failure> {
-    let ec = if slot == Slot::A { &sh.cfg.engine_a } else { &sh.cfg.engine_b };
+    let ec = if slot == Slot::A {
+        &sh.cfg.engine_a
+    } else {
+        &sh.cfg.engine_b
+    };
     let mut spec = EngineSpec::new(
         format!("{}[{}]", ec.name, slot.as_str()),
         sh.argv[slot.index()].clone(),
     );
     spec.cwd = ec.cwd.clone();
-    spec.transcript = Some(
-        sh.folder
-            .logs()
-            .join(format!("p{}-w{}-{}.log", sh.req.point_index, worker, slot.as_str())),
-    );
+    spec.transcript = Some(sh.folder.logs().join(format!(
+        "p{}-w{}-{}.log",
+        sh.req.point_index,
+        worker,
+        slot.as_str()
+    )));
     match ec.protocol {
         Protocol::Gtp => {
             let mut g = GtpEngine::start(spec, sh.cfg.timeouts, sh.stop.clone())?;
@@ -528,7 +555,11 @@ fn save_engine_info(sh: &Shared<'_>, slot: Slot, p: &Player) {
         return;
     }
     let (name, version) = p.name_version();
-    let ec = if slot == Slot::A { &sh.cfg.engine_a } else { &sh.cfg.engine_b };
+    let ec = if slot == Slot::A {
+        &sh.cfg.engine_a
+    } else {
+        &sh.cfg.engine_b
+    };
     let model = ec
         .model
         .as_ref()
@@ -563,7 +594,11 @@ fn start_failure_outcome(slot: Slot, f: Failure, first: Slot) -> GameOutcome {
             Vec::new()
         } else {
             vec![crate::game::GameEvent {
-                kind: if term == Termination::Timeout { "timeout" } else { "crash" },
+                kind: if term == Termination::Timeout {
+                    "timeout"
+                } else {
+                    "crash"
+                },
                 slot: Some(slot),
                 message: format!("engine failed to start: {f}"),
                 stderr_tail: None,
@@ -577,9 +612,22 @@ fn start_failure_outcome(slot: Slot, f: Failure, first: Slot) -> GameOutcome {
     }
 }
 
-fn play_one(sh: &Shared<'_>, players: &mut [Option<Player>; 2], gi: u32, first: Slot) -> GameOutcome {
-    let date = qarena_store::now_rfc3339().chars().take(10).collect::<String>();
-    let game_name = format!("{} point {} game {}", sh.req.tag, sh.req.point_index, gi + 1);
+fn play_one(
+    sh: &Shared<'_>,
+    players: &mut [Option<Player>; 2],
+    gi: u32,
+    first: Slot,
+) -> GameOutcome {
+    let date = qarena_store::now_rfc3339()
+        .chars()
+        .take(10)
+        .collect::<String>();
+    let game_name = format!(
+        "{} point {} game {}",
+        sh.req.tag,
+        sh.req.point_index,
+        gi + 1
+    );
     let [pa, pb] = players;
     match (pa.as_mut(), pb.as_mut()) {
         (Some(Player::Gtp(a)), Some(Player::Gtp(b))) => {
@@ -684,7 +732,8 @@ fn record_game(
             run: sh.run,
             game_index: Some(i64::from(gi)),
             engine: ev.slot.map(|s| ids[s.index()]),
-            kind: qarena_store::EventKind::parse(ev.kind).unwrap_or(qarena_store::EventKind::Warning),
+            kind: qarena_store::EventKind::parse(ev.kind)
+                .unwrap_or(qarena_store::EventKind::Warning),
             message: ev.message.clone(),
             stderr_tail: ev.stderr_tail.clone(),
         });
@@ -697,11 +746,16 @@ fn record_game(
             game_index: Some(i64::from(gi)),
             engine: None,
             kind: qarena_store::EventKind::Interrupted,
-            message: format!("game {} aborted after {} moves by a stop request", gi + 1, o.moves.len()),
+            message: format!(
+                "game {} aborted after {} moves by a stop request",
+                gi + 1,
+                o.moves.len()
+            ),
             stderr_tail: None,
         });
     } else {
         t.done += 1;
+        t.played_now += 1;
         match o.winner {
             Some(Slot::A) => t.wins_a += 1,
             Some(Slot::B) => t.wins_b += 1,
@@ -731,62 +785,13 @@ fn summarize(
     run: RunId,
     req: &MatchRequest,
     cfg: &MatchConfig,
-    folder: &RunFolder,
-    started: Instant,
-    status: RunStatus,
 ) -> Result<MatchSummary, RunError> {
     let games = store.games(run)?;
-    let mut s = MatchSummary {
-        tag: req.tag.clone(),
-        engine_a: cfg.engine_a.name.clone(),
-        engine_b: cfg.engine_b.name.clone(),
-        games: 0,
-        wins_a: 0,
-        wins_b: 0,
-        draws: 0,
-        aborted: 0,
-        terminations: BTreeMap::new(),
-        pairs: Vec::new(),
-        elapsed_s: started.elapsed().as_secs_f64(),
-        games_per_minute: 0.0,
-        status: status.as_str().to_string(),
-        run_folder: folder.root.clone(),
-    };
-    let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-    let mut played_now = 0u32;
-    for g in games.iter().filter(|g| g.point_index == req.point_index) {
-        *s.terminations.entry(g.termination.clone()).or_default() += 1;
-        if g.termination == "aborted" {
-            s.aborted += 1;
-            continue;
-        }
-        s.games += 1;
-        played_now += 1;
-        let sc = match g.winner.as_deref() {
-            Some("a") => {
-                s.wins_a += 1;
-                1.0
-            }
-            Some("b") => {
-                s.wins_b += 1;
-                0.0
-            }
-            _ => {
-                s.draws += 1;
-                0.5
-            }
-        };
-        if let Some(p) = g.pair_index {
-            by_pair.entry(p).or_default().push(sc);
-        }
-    }
-    s.pairs = by_pair
-        .into_values()
-        .filter(|v| v.len() == 2)
-        .map(|v| (v[0], v[1]))
-        .collect();
-    if s.elapsed_s > 0.0 {
-        s.games_per_minute = f64::from(played_now) * 60.0 / s.elapsed_s;
-    }
-    Ok(s)
+    Ok(crate::summary::from_games(
+        &req.tag,
+        &cfg.engine_a.name,
+        &cfg.engine_b.name,
+        &games,
+        req.point_index,
+    ))
 }

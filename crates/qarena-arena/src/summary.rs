@@ -5,7 +5,71 @@ use std::fmt::Write;
 
 use qarena_stats::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Wdl};
 
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use qarena_store::GameRecord;
+
 use crate::runner::MatchSummary;
+
+/// Builds the summary of one point of a run from its stored games (slot A's
+/// point of view). Timing fields are left at zero.
+pub fn from_games(
+    tag: &str,
+    engine_a: &str,
+    engine_b: &str,
+    games: &[GameRecord],
+    point_index: i64,
+) -> MatchSummary {
+    let mut s = MatchSummary {
+        tag: tag.to_string(),
+        engine_a: engine_a.to_string(),
+        engine_b: engine_b.to_string(),
+        games: 0,
+        wins_a: 0,
+        wins_b: 0,
+        draws: 0,
+        aborted: 0,
+        terminations: BTreeMap::new(),
+        pairs: Vec::new(),
+        elapsed_s: 0.0,
+        games_per_minute: 0.0,
+        status: String::new(),
+        run_folder: PathBuf::new(),
+    };
+    let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
+    for g in games.iter().filter(|g| g.point_index == point_index) {
+        *s.terminations.entry(g.termination.clone()).or_default() += 1;
+        if g.termination == "aborted" {
+            s.aborted += 1;
+            continue;
+        }
+        s.games += 1;
+        let sc = match g.winner.as_deref() {
+            Some("a") => {
+                s.wins_a += 1;
+                1.0
+            }
+            Some("b") => {
+                s.wins_b += 1;
+                0.0
+            }
+            _ => {
+                s.draws += 1;
+                0.5
+            }
+        };
+        if let Some(p) = g.pair_index {
+            by_pair.entry(p).or_default().push(sc);
+        }
+    }
+    s.pairs = by_pair
+        .into_values()
+        .filter(|v| v.len() == 2)
+        .map(|v| (v[0], v[1]))
+        .collect();
+    s
+}
 
 /// Elo statistics for a summary: pentanomial over complete pairs when every
 /// finished game belongs to one, trinomial otherwise.
@@ -48,7 +112,12 @@ pub fn render(s: &MatchSummary) -> String {
         r.elo
     );
     if let Some(los) = r.los {
-        let _ = writeln!(out, "LOS {:.1}%  draw ratio {:.1}%", 100.0 * los, 100.0 * r.draw_ratio);
+        let _ = writeln!(
+            out,
+            "LOS {:.1}%  draw ratio {:.1}%",
+            100.0 * los,
+            100.0 * r.draw_ratio
+        );
     }
     let terms: Vec<String> = s
         .terminations

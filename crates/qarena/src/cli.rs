@@ -50,6 +50,22 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Elo, normalised Elo, LOS and score with confidence intervals.
+    ///
+    /// From a stored run (pentanomial when every game has its pair) or from
+    /// counts: `qarena stats --wdl 60,20,20`, `qarena stats --penta 1,5,20,10,4`.
+    Stats(StatsArgs),
+    /// The generalised SPRT of chess engine testing, after the fact or on counts.
+    ///
+    /// Example: `qarena sprt --run r1 --sprt elo0=-10,elo1=0,alpha=0.05,beta=0.05`
+    Sprt(SprtArgs),
+    /// Accept or reject a variant: exit 0 if it passes, 1 if it fails.
+    ///
+    /// "loses less than X Elo with confidence c" means the lower end of the
+    /// two-sided c interval of Elo is above -X. Example:
+    ///   qarena gate --run int8-vs-fp32 --min-score 0.45 --max-elo-loss 50
+    #[command(after_long_help = EXIT_CODES)]
+    Gate(GateArgs),
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -148,6 +164,60 @@ pub struct DemoArgs {
     pub db: DbArgs,
 }
 
+#[derive(Debug, Args)]
+pub struct CountsArgs {
+    /// A stored run (engine A is the tested engine).
+    #[arg(long)]
+    pub run: Option<String>,
+    /// Sweep point of the run.
+    #[arg(long, default_value_t = 0)]
+    pub point: i64,
+    /// Counts W,D,L of the tested engine.
+    #[arg(long, conflicts_with_all = ["run", "penta"])]
+    pub wdl: Option<String>,
+    /// Pair counts LL,LD,WL+DD,WD,WW (pair scores 0, 0.5, 1, 1.5, 2).
+    #[arg(long, conflicts_with_all = ["run", "wdl"])]
+    pub penta: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[command(flatten)]
+    pub counts: CountsArgs,
+    /// Two-sided confidence level of the intervals.
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SprtArgs {
+    #[command(flatten)]
+    pub counts: CountsArgs,
+    /// Hypotheses and error rates: elo0=..,elo1=..[,alpha=0.05,beta=0.05,model=logistic|normalized]
+    #[arg(long)]
+    pub sprt: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GateArgs {
+    #[command(flatten)]
+    pub counts: CountsArgs,
+    /// Minimum score of the tested engine (0..1).
+    #[arg(long)]
+    pub min_score: Option<f64>,
+    /// Largest Elo loss accepted with the given confidence.
+    #[arg(long)]
+    pub max_elo_loss: Option<f64>,
+    #[arg(long, default_value_t = 0.95)]
+    pub confidence: f64,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum RunsCommand {
     /// List runs with their status and game counts.
@@ -192,5 +262,8 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Demo(a) => crate::matches::demo(a),
         Command::Runs { command, db } => crate::runs::run(command, &db.db),
         Command::Export { command } => crate::runs::export(command),
+        Command::Stats(a) => crate::stats::stats(a),
+        Command::Sprt(a) => crate::stats::sprt(a),
+        Command::Gate(a) => crate::stats::gate(a),
     }
 }

@@ -7,6 +7,7 @@
 mod cli;
 mod matches;
 mod runs;
+mod stats;
 
 use std::process::ExitCode;
 

@@ -99,7 +99,8 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = a.restarts {
             cfg.restarts = v;
         }
-        cfg.validate().map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
+        cfg.validate()
+            .map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
     }
     let resume = a.resume.is_some();
     let tag = a
@@ -129,7 +130,9 @@ pub fn run(a: MatchArgs) -> CliResult {
     if a.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&summary).context("serialising the summary").map_err(Exit::input)?
+            serde_json::to_string_pretty(&summary)
+                .context("serialising the summary")
+                .map_err(Exit::input)?
         );
     } else {
         print!("{}", qarena_arena::summary::render(&summary));
@@ -154,9 +157,8 @@ pub fn demo(a: DemoArgs) -> CliResult {
     let cpus = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(1);
-    let gnugo = |level: u32| {
-        format!("gnugo --mode gtp --level {level} --chinese-rules --capture-all-dead")
-    };
+    let gnugo =
+        |level: u32| format!("gnugo --mode gtp --level {level} --chinese-rules --capture-all-dead");
     let mut cfg = MatchConfig::new(
         EngineConfig::from_command("gnugo-l1", &gnugo(1), Protocol::Gtp),
         EngineConfig::from_command("gnugo-l8", &gnugo(8), Protocol::Gtp),

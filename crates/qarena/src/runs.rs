@@ -54,9 +54,22 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
         }
         RunsCommand::Show { tag } => {
             let rec = run_or_fail(&store, &tag, db)?;
-            println!("run {}  kind {}  status {}", rec.tag, rec.kind, rec.status.as_str());
-            println!("created {}  finished {}", rec.created_at, rec.finished_at.as_deref().unwrap_or("-"));
-            println!("qarena {}  argv: {}", rec.software_version, rec.argv.join(" "));
+            println!(
+                "run {}  kind {}  status {}",
+                rec.tag,
+                rec.kind,
+                rec.status.as_str()
+            );
+            println!(
+                "created {}  finished {}",
+                rec.created_at,
+                rec.finished_at.as_deref().unwrap_or("-")
+            );
+            println!(
+                "qarena {}  argv: {}",
+                rec.software_version,
+                rec.argv.join(" ")
+            );
             println!("engines:");
             for e in store.engines(rec.id)? {
                 println!(
@@ -97,7 +110,9 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
                         "  {} {:<14} game {:>4}  {}",
                         e.at,
                         e.kind.as_str(),
-                        e.game_index.map(|g| (g + 1).to_string()).unwrap_or("-".into()),
+                        e.game_index
+                            .map(|g| (g + 1).to_string())
+                            .unwrap_or("-".into()),
                         e.message
                     );
                 }
@@ -150,7 +165,12 @@ pub fn export(cmd: ExportCommand) -> CliResult {
                 if g.record_format != "sgf" {
                     continue;
                 }
-                let name = format!("{}-p{}-g{:04}.sgf", rec.tag, g.point_index, g.game_index + 1);
+                let name = format!(
+                    "{}-p{}-g{:04}.sgf",
+                    rec.tag,
+                    g.point_index,
+                    g.game_index + 1
+                );
                 fs_err::write(output.join(name), &g.record).map_err(Exit::input)?;
                 n += 1;
             }

@@ -1,0 +1,180 @@
+//! `qarena stats`, `qarena sprt`, `qarena gate`: statistics of a stored run,
+//! or of counts typed in (a calculator, like the ones fishtest users rely on).
+
+use anyhow::anyhow;
+use qarena_stats::{
+    check_gate, elo_penta, elo_wdl, sprt_penta, sprt_wdl, EloReport, Gate, Penta, SprtParams, Wdl,
+};
+use qarena_store::Store;
+
+use crate::cli::{CountsArgs, GateArgs, SprtArgs, StatsArgs};
+use crate::{CliResult, Exit};
+
+enum Source {
+    Wdl(Wdl),
+    Penta(Penta),
+}
+
+fn parse_counts<const N: usize>(s: &str, what: &str) -> Result<[u64; N], Exit> {
+    let parts: Vec<&str> = s.split(',').map(str::trim).collect();
+    if parts.len() != N {
+        return Err(Exit::input(anyhow!(
+            "--{what} needs {N} comma-separated counts, got `{s}`"
+        )));
+    }
+    let mut out = [0u64; N];
+    for (o, p) in out.iter_mut().zip(parts) {
+        *o = p
+            .parse()
+            .map_err(|_| Exit::input(anyhow!("--{what}: `{p}` is not a non-negative integer")))?;
+    }
+    Ok(out)
+}
+
+/// Counts from flags or from a run (pentanomial when every game is paired).
+fn source(c: &CountsArgs) -> Result<(Source, String), Exit> {
+    if let Some(w) = &c.wdl {
+        let [wins, draws, losses] = parse_counts::<3>(w, "wdl")?;
+        return Ok((
+            Source::Wdl(Wdl {
+                wins,
+                draws,
+                losses,
+            }),
+            format!("W/D/L {w}"),
+        ));
+    }
+    if let Some(p) = &c.penta {
+        let counts = parse_counts::<5>(p, "penta")?;
+        return Ok((Source::Penta(Penta { counts }), format!("pairs {p}")));
+    }
+    let Some(tag) = &c.run else {
+        return Err(Exit::input(anyhow!(
+            "give --run TAG, --wdl W,D,L or --penta LL,LD,WL+DD,WD,WW"
+        )));
+    };
+    if !c.db.db.exists() {
+        return Err(Exit::input(anyhow!(
+            "database {} does not exist",
+            c.db.db.display()
+        )));
+    }
+    let store = Store::open(&c.db.db)?;
+    let run = store
+        .run_by_tag(tag)?
+        .ok_or_else(|| Exit::input(anyhow!("no run tagged '{tag}' in {}", c.db.db.display())))?;
+    let games = store.games(run.id)?;
+    let s = qarena_arena::summary::from_games(tag, "A", "B", &games, c.point);
+    if s.games == 0 {
+        return Err(Exit::input(anyhow!(
+            "run '{tag}' point {} has no finished games",
+            c.point
+        )));
+    }
+    let label = format!("run {tag} point {}", c.point);
+    if !s.pairs.is_empty() && 2 * s.pairs.len() as u32 == s.games {
+        Ok((
+            Source::Penta(qarena_stats::penta_from_pairs(&s.pairs)),
+            label,
+        ))
+    } else {
+        Ok((
+            Source::Wdl(Wdl {
+                wins: u64::from(s.wins_a),
+                draws: u64::from(s.draws),
+                losses: u64::from(s.wins_b),
+            }),
+            label,
+        ))
+    }
+}
+
+fn report(src: &Source, confidence: f64) -> EloReport {
+    match src {
+        Source::Wdl(w) => elo_wdl(w, confidence),
+        Source::Penta(p) => elo_penta(p, confidence),
+    }
+}
+
+fn print_report(label: &str, r: &EloReport) {
+    println!("{label}: {} games ({} model)", r.games, r.model);
+    println!(
+        "score      {:.4}  [{:.4}, {:.4}]",
+        r.score, r.score_lower, r.score_upper
+    );
+    println!("Elo        {}", r.elo);
+    println!("nElo       {}", r.nelo);
+    match r.los {
+        Some(l) => println!("LOS        {:.2}%", 100.0 * l),
+        None => println!("LOS        -"),
+    }
+    println!("draw ratio {:.2}%", 100.0 * r.draw_ratio);
+    println!("confidence {:.1}%", 100.0 * r.confidence);
+}
+
+pub fn stats(a: StatsArgs) -> CliResult {
+    let (src, label) = source(&a.counts)?;
+    let r = report(&src, a.confidence);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&r).map_err(|e| Exit::input(anyhow!(e)))?
+        );
+    } else {
+        print_report(&label, &r);
+    }
+    Ok(())
+}
+
+pub fn sprt(a: SprtArgs) -> CliResult {
+    let params = SprtParams::parse(&a.sprt).map_err(Exit::input)?;
+    let (src, label) = source(&a.counts)?;
+    let res = match &src {
+        Source::Wdl(w) => sprt_wdl(w, &params),
+        Source::Penta(p) => sprt_penta(p, &params),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"params": params, "result": res, "source": label})
+        );
+    } else {
+        println!("{label}");
+        println!("SPRT {params}");
+        println!(
+            "LLR {:.3}  bounds [{:.3}, {:.3}]  verdict: {}",
+            res.llr, res.lower_bound, res.upper_bound, res.verdict
+        );
+    }
+    Ok(())
+}
+
+pub fn gate(a: GateArgs) -> CliResult {
+    let (src, label) = source(&a.counts)?;
+    let r = report(&src, a.confidence);
+    let g = Gate {
+        min_score: a.min_score,
+        max_elo_loss: a.max_elo_loss,
+        confidence: a.confidence,
+    };
+    if g.min_score.is_none() && g.max_elo_loss.is_none() {
+        return Err(Exit::input(anyhow!(
+            "give at least one of --min-score and --max-elo-loss"
+        )));
+    }
+    let out = check_gate(&r, &g);
+    println!(
+        "{label}: {} games, score {:.4}, Elo {}",
+        r.games, r.score, r.elo
+    );
+    for reason in &out.reasons {
+        println!("  {reason}");
+    }
+    if out.passed {
+        println!("gate: PASS");
+        Ok(())
+    } else {
+        println!("gate: FAIL");
+        Err(Exit::check_failed(anyhow!("gate failed for {label}")))
+    }
+}

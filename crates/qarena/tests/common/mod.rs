@@ -1,0 +1,176 @@
+//! Shared helpers for the end-to-end tests: run the real `qarena` binary
+//! against real engines in a fresh temporary workspace.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn qarena() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_qarena"))
+}
+
+/// The fault-injecting engine, built next to `qarena`.
+pub fn fake_engine() -> PathBuf {
+    let dir = qarena().parent().map(Path::to_path_buf).unwrap_or_default();
+    let p = dir.join("qarena-fake-engine");
+    if !p.exists() {
+        let st = Command::new(env!("CARGO"))
+            .args(["build", "-q", "-p", "qarena-fake-engine"])
+            .status()
+            .expect("running cargo build for the fake engine");
+        assert!(st.success(), "building qarena-fake-engine failed");
+    }
+    assert!(p.exists(), "fake engine not found at {}", p.display());
+    p
+}
+
+/// Finds a Debian-packaged program (PATH, then /usr/games); fails loudly.
+pub fn program(name: &str) -> PathBuf {
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    dirs.push(PathBuf::from("/usr/games"));
+    dirs.into_iter()
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!(
+                "`{name}` is not installed: run `bash scripts/setup.sh` (apt-get install {name})"
+            )
+        })
+}
+
+pub fn gnugo_cmd(level: u32) -> String {
+    format!(
+        "{} --mode gtp --level {level} --chinese-rules --capture-all-dead",
+        program("gnugo").display()
+    )
+}
+
+/// KataGo from ../shared/katago (or `QARENA_KATAGO`).
+pub fn katago() -> (PathBuf, PathBuf, PathBuf) {
+    let bin = std::env::var_os("QARENA_KATAGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
+        });
+    assert!(
+        bin.is_file(),
+        "KataGo not found at {} — set QARENA_KATAGO to the katago binary",
+        bin.display()
+    );
+    let dir = bin.parent().unwrap().to_path_buf();
+    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
+}
+
+/// Python with the independent checkers (sgfmill, python-chess).
+pub fn python() -> PathBuf {
+    let p = std::env::var_os("QARENA_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv/bin/python"));
+    assert!(
+        p.exists(),
+        "Python checkers not found at {} — run `bash scripts/setup.sh`",
+        p.display()
+    );
+    p
+}
+
+pub struct Ws {
+    pub dir: tempfile::TempDir,
+}
+
+impl Ws {
+    pub fn new() -> Ws {
+        Ws {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+    pub fn db(&self) -> PathBuf {
+        self.path().join("qarena.sqlite")
+    }
+    pub fn run(&self, args: &[&str]) -> Output {
+        Command::new(qarena())
+            .args(args)
+            .current_dir(self.path())
+            .output()
+            .expect("running qarena")
+    }
+    pub fn store(&self) -> qarena_store::Store {
+        qarena_store::Store::open(&self.db()).expect("open db")
+    }
+}
+
+pub fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Processes whose command line contains `marker` (scans /proc).
+pub fn processes_with(marker: &str) -> Vec<u32> {
+    let mut out = Vec::new();
+    let me = std::process::id();
+    if let Ok(rd) = std::fs::read_dir("/proc") {
+        for e in rd.flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            if pid == me {
+                continue;
+            }
+            if let Ok(cmd) = std::fs::read(e.path().join("cmdline")) {
+                let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+                if cmd.contains(marker) {
+                    // Zombies have an empty cmdline, so a match is a live process.
+                    out.push(pid);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Replays every SGF in `dir` with sgfmill; returns the number of games.
+pub fn sgfmill_replay(dir: &Path) -> usize {
+    let script = r#"
+import sys, glob
+from sgfmill import sgf, boards
+n = 0
+for path in sorted(glob.glob(sys.argv[1] + "/*.sgf")):
+    game = sgf.Sgf_game.from_bytes(open(path, "rb").read())
+    size = game.get_size()
+    board = boards.Board(size)
+    for node in game.get_main_sequence()[1:]:
+        colour, move = node.get_move()
+        if colour is None:
+            continue
+        if move is None:
+            continue
+        row, col = move
+        if board.get(row, col) is not None:
+            raise SystemExit(f"{path}: occupied point {move}")
+        board.play(row, col, colour)
+        if board.get(row, col) is None:
+            raise SystemExit(f"{path}: suicide at {move}")
+    n += 1
+print(n)
+"#;
+    let out = Command::new(python())
+        .args(["-c", script])
+        .arg(dir)
+        .output()
+        .expect("running python");
+    assert!(
+        out.status.success(),
+        "sgfmill replay failed: {}",
+        text(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
