@@ -1,1 +1,32 @@
-//! placeholder
+//! Match statistics for qarena: how strong is a variant against its
+//! baseline, and how sure are we?
+//!
+//! * [`elo_wdl`] / [`elo_penta`]: logistic Elo, normalized Elo, LOS and
+//!   score with confidence intervals from W/D/L counts (trinomial) or from
+//!   pairs of games on one opening with colours swapped (pentanomial,
+//!   [`penta_from_pairs`]).
+//! * [`sprt_wdl`] / [`sprt_penta`]: the GSPRT of chess engine testing, in
+//!   logistic or normalized Elo ([`SprtParams::parse`]).
+//! * [`check_gate`]: acceptance rules such as "scores at least 45% and
+//!   loses less than 50 Elo with 95% confidence".
+//!
+//! Invariant: no function here panics on any counts, and no report or
+//! result holds NaN or an infinity; where the data cannot support a number
+//! the [`Estimate`] says so in words. The formulas follow fishtest
+//! (`stat_util.py`, `LLRcalc.py`) and fastchess (`elo_wdl.cpp`,
+//! `elo_pentanomial.cpp`, `sprt.cpp`); `docs/statistics.md` lists them with
+//! the simulation results that check their coverage and error rates.
+
+mod elo;
+mod error;
+mod gate;
+pub mod normal;
+mod sprt;
+
+pub use elo::{
+    elo_from_score, elo_penta, elo_wdl, penta_from_pairs, score_from_elo, try_penta_from_pairs,
+    Counts, EloReport, Estimate, Penta, Wdl, NELO_SCALE,
+};
+pub use error::StatsError;
+pub use gate::{check_gate, Gate, GateOutcome};
+pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
