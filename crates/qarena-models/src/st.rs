@@ -32,7 +32,7 @@ pub(crate) fn looks_like_safetensors(head: &[u8]) -> bool {
     let mut n = [0u8; 8];
     n.copy_from_slice(&head[..8]);
     let n = u64::from_le_bytes(n);
-    n >= 2 && n < (100 << 20) && head[8] == b'{'
+    (2..(100 << 20)).contains(&n) && head[8] == b'{'
 }
 
 pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
