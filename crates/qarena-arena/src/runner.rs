@@ -85,6 +85,9 @@ pub struct MatchSummary {
     pub games_per_minute: f64,
     pub status: String,
     pub run_folder: PathBuf,
+    /// The SPRT result at the end, when the match ran one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sprt: Option<qarena_stats::SprtResult>,
 }
 
 impl MatchSummary {
@@ -140,6 +143,9 @@ struct Shared<'a> {
     user_stop: Arc<AtomicBool>,
     /// Set by the user's stop or by a fatal engine failure: workers stop.
     stop: Arc<AtomicBool>,
+    /// Set when an SPRT reached its verdict: no new games, but games in
+    /// progress finish.
+    drain: AtomicBool,
     fatal: Mutex<Option<String>>,
     tally: Mutex<Tally>,
     progress: ProgressBar,
@@ -296,6 +302,7 @@ pub fn run_match(
         restarts: [AtomicU32::new(0), AtomicU32::new(0)],
         user_stop: user_stop.clone(),
         stop: stop.clone(),
+        drain: AtomicBool::new(false),
         fatal: Mutex::new(None),
         tally: Mutex::new(Tally::default()),
         progress,
@@ -365,6 +372,19 @@ pub fn run_match(
     }
     summary.status = status.as_str().to_string();
     summary.run_folder = folder.root.clone();
+    if let Some(params) = &cfg.sprt {
+        let r = qarena_stats::sprt_penta(&qarena_stats::penta_from_pairs(&summary.pairs), params);
+        let note = format!(
+            "SPRT {params}: {} (LLR {:.3}, bounds [{:.3}, {:.3}], {} pairs)",
+            r.verdict,
+            r.llr,
+            r.lower_bound,
+            r.upper_bound,
+            summary.pairs.len()
+        );
+        store.set_run_notes(run, Some(&note))?;
+        summary.sprt = Some(r);
+    }
     folder
         .write_json(
             &folder
@@ -478,7 +498,7 @@ fn start_player(sh: &Shared<'_>, worker: usize, slot: Slot) -> Result<Player, Fa
 fn worker(sh: &Shared<'_>, w: usize) {
     let mut players: [Option<Player>; 2] = [None, None];
     loop {
-        if sh.stop.load(Ordering::SeqCst) {
+        if sh.stop.load(Ordering::SeqCst) || sh.drain.load(Ordering::SeqCst) {
             break;
         }
         let Some(gi) = lock(&sh.queue).pop_front() else {
@@ -762,6 +782,33 @@ fn record_game(
             None => t.draws += 1,
         }
     }
+    drop(t);
+    if let Some(params) = &sh.cfg.sprt {
+        if let Ok(games) = sh.store.games(sh.run) {
+            let s = crate::summary::from_games("", "", "", &games, sh.req.point_index);
+            if !s.pairs.is_empty() {
+                let r = qarena_stats::sprt_penta(&qarena_stats::penta_from_pairs(&s.pairs), params);
+                if r.verdict != qarena_stats::SprtVerdict::Continue
+                    && !sh.drain.swap(true, Ordering::SeqCst)
+                {
+                    let _ = sh.store.record_event(&NewEvent {
+                        run: sh.run,
+                        game_index: Some(i64::from(gi)),
+                        engine: None,
+                        kind: qarena_store::EventKind::Warning,
+                        message: format!(
+                            "SPRT {params}: {} after {} pairs (LLR {:.3}); no new games start",
+                            r.verdict,
+                            s.pairs.len(),
+                            r.llr
+                        ),
+                        stderr_tail: None,
+                    });
+                }
+            }
+        }
+    }
+    let t = lock(&sh.tally);
     let msg = format!(
         "{} {}-{}-{} {}",
         sh.names[0], t.wins_a, t.draws, t.wins_b, sh.names[1]

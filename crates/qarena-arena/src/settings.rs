@@ -206,6 +206,10 @@ pub struct MatchConfig {
     pub go: GoSettings,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chess: Option<crate::chess::ChessSettings>,
+    /// Stop early when this sequential test reaches a verdict (games in
+    /// progress finish first). Checked on complete pairs (pentanomial).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sprt: Option<qarena_stats::SprtParams>,
 }
 
 fn default_games() -> u32 {
@@ -229,6 +233,7 @@ impl MatchConfig {
             timeouts: Timeouts::default(),
             go: GoSettings::default(),
             chess: None,
+            sprt: None,
         }
     }
 

@@ -36,6 +36,7 @@ pub fn from_games(
         games_per_minute: 0.0,
         status: String::new(),
         run_folder: PathBuf::new(),
+        sprt: None,
     };
     let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
     for g in games.iter().filter(|g| g.point_index == point_index) {
@@ -117,6 +118,13 @@ pub fn render(s: &MatchSummary) -> String {
             "LOS {:.1}%  draw ratio {:.1}%",
             100.0 * los,
             100.0 * r.draw_ratio
+        );
+    }
+    if let Some(r) = &s.sprt {
+        let _ = writeln!(
+            out,
+            "SPRT: {} (LLR {:.3}, bounds [{:.3}, {:.3}])",
+            r.verdict, r.llr, r.lower_bound, r.upper_bound
         );
     }
     let terms: Vec<String> = s

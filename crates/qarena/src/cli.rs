@@ -131,6 +131,11 @@ pub struct MatchArgs {
     /// Restarts allowed per engine after faults before the run stops (exit 3).
     #[arg(long)]
     pub restarts: Option<u32>,
+    /// Stop early when this SPRT decides (on complete game pairs):
+    /// elo0=..,elo1=..[,alpha=0.05,beta=0.05,model=logistic|normalized].
+    /// Games in progress finish; the verdict is stored on the run.
+    #[arg(long)]
+    pub sprt: Option<String>,
     /// Tag of the run (default: match-<timestamp>).
     #[arg(long)]
     pub run_tag: Option<String>,

@@ -99,6 +99,9 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = a.restarts {
             cfg.restarts = v;
         }
+        if let Some(v) = &a.sprt {
+            cfg.sprt = Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?);
+        }
         cfg.validate()
             .map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
     }

@@ -143,3 +143,35 @@ komi = 7
         }
     }
 }
+
+#[test]
+fn sprt_stops_a_lopsided_match_early_and_records_the_verdict() {
+    let ws = Ws::new();
+    let fake = fake_engine();
+    let a = format!("{} --mode random --seed 3", fake.display());
+    let out = ws.run(&[
+        "match",
+        "--engine-a",
+        &a,
+        "--engine-b",
+        &gnugo_cmd(1),
+        "--games",
+        "200",
+        "-j",
+        "2",
+        "--board-size",
+        "7",
+        "--sprt",
+        "elo0=-100,elo1=0,alpha=0.05,beta=0.05",
+        "--run-tag",
+        "sp",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("SPRT: H0 accepted"), "{stdout}");
+    let store = ws.store();
+    let run = store.run_by_tag("sp").unwrap().unwrap();
+    let n = store.games(run.id).unwrap().len();
+    assert!(n < 60, "SPRT should stop long before 200 games, played {n}");
+    assert!(run.notes.unwrap_or_default().contains("H0 accepted"));
+}
