@@ -825,6 +825,171 @@ mod tests {
         }
     }
 
+    /// Writes a tiny synthetic net token by token, floats as text or @BIN@.
+    struct Gen {
+        out: Vec<u8>,
+        binary: bool,
+        next: f32,
+    }
+
+    impl Gen {
+        fn t(&mut self, toks: &str) -> &mut Self {
+            for tok in toks.split_whitespace() {
+                self.out.extend_from_slice(tok.as_bytes());
+                self.out.push(b'\n');
+            }
+            self
+        }
+        fn f(&mut self, n: usize) -> &mut Self {
+            let vals: Vec<f32> = (0..n)
+                .map(|_| {
+                    self.next += 0.125;
+                    self.next
+                })
+                .collect();
+            if self.binary {
+                self.out.extend_from_slice(b"@BIN@");
+                for v in vals {
+                    self.out.extend_from_slice(&v.to_le_bytes());
+                }
+                self.out.push(b'\n');
+            } else {
+                let text: Vec<String> = vals.iter().map(|v| v.to_string()).collect();
+                self.out.extend_from_slice(text.join(" ").as_bytes());
+                self.out.push(b'\n');
+            }
+            self
+        }
+        fn conv(&mut self, name: &str, k: usize, ic: usize, oc: usize) -> &mut Self {
+            self.t(&format!("{name} {k} {k} {ic} {oc} 1 1"))
+                .f(k * k * ic * oc)
+        }
+        fn bn(&mut self, name: &str, c: usize) -> &mut Self {
+            self.t(&format!("{name} {c} 1e-5 1 1")).f(c).f(c).f(c).f(c)
+        }
+        fn act(&mut self, name: &str) -> &mut Self {
+            self.t(&format!("{name} ACTIVATION_RELU"))
+        }
+        fn mm(&mut self, name: &str, ic: usize, oc: usize) -> &mut Self {
+            self.t(&format!("{name} {ic} {oc}")).f(ic * oc)
+        }
+        fn bias(&mut self, name: &str, c: usize) -> &mut Self {
+            self.t(&format!("{name} {c}")).f(c)
+        }
+    }
+
+    /// A v15 net with a metadata encoder, a nested bottleneck block and a
+    /// global pooling block: the record kinds the shipped net lacks.
+    fn synthetic_v15(binary: bool) -> Vec<u8> {
+        let mut g = Gen {
+            out: Vec::new(),
+            binary,
+            next: 0.0,
+        };
+        g.t("tiny 15 2 1 20 20 20 20 40 0.25 30 1 0 0 0 0 0 0 0")
+            .t("trunk 2 4 4 4 4 2 0 0 0 0 0 0")
+            .conv("conv1", 3, 2, 4)
+            .mm("ginputw", 1, 4)
+            .t("meta 192")
+            .mm("meta/m1", 192, 4)
+            .bias("meta/b1", 4)
+            .act("meta/a1")
+            .mm("meta/m2", 4, 4)
+            .bias("meta/b2", 4)
+            .act("meta/a2")
+            .mm("meta/m3", 4, 4);
+        g.t("nested_bottleneck_block nb 1")
+            .bn("nb/pre", 4)
+            .act("nb/preact")
+            .conv("nb/preconv", 1, 4, 2)
+            .t("ordinary_block nb/inner")
+            .bn("nb/inner/n1", 2)
+            .act("nb/inner/a1")
+            .conv("nb/inner/w1", 3, 2, 2)
+            .bn("nb/inner/n2", 2)
+            .act("nb/inner/a2")
+            .conv("nb/inner/w2", 3, 2, 2)
+            .bn("nb/post", 2)
+            .act("nb/postact")
+            .conv("nb/postconv", 1, 2, 4);
+        g.t("gpool_block gp")
+            .bn("gp/n1", 4)
+            .act("gp/a1")
+            .conv("gp/w1a", 3, 4, 4)
+            .conv("gp/w1b", 3, 4, 2)
+            .bn("gp/n1b", 2)
+            .act("gp/a1b")
+            .mm("gp/w1r", 6, 4)
+            .bn("gp/n2", 4)
+            .act("gp/a2")
+            .conv("gp/w2", 3, 4, 4);
+        g.bn("trunk/norm", 4).act("trunk/act");
+        g.t("policy")
+            .conv("p1", 1, 4, 2)
+            .conv("g1", 1, 4, 2)
+            .bn("g1/norm", 2)
+            .act("g1/act")
+            .mm("matmulg2w", 6, 2)
+            .bn("p1/norm", 2)
+            .act("p1/act")
+            .conv("p2", 1, 2, 2)
+            .mm("pass", 6, 2)
+            .bias("pass/b", 2)
+            .act("pass/act")
+            .mm("pass2", 2, 2);
+        g.t("value")
+            .conv("v1", 1, 4, 2)
+            .bn("v1/norm", 2)
+            .act("v1/act")
+            .mm("v2", 6, 3)
+            .bias("v2/b", 3)
+            .act("v2/act")
+            .mm("v3", 3, 3)
+            .bias("v3/b", 3)
+            .mm("sv3", 3, 6)
+            .bias("sv3/b", 6)
+            .conv("vown", 1, 2, 1);
+        g.out
+    }
+
+    #[test]
+    fn synthetic_v15_records_parse_in_both_encodings() {
+        let opts = LoadOptions { late_blocks: 1 };
+        let path = Path::new("tiny.txt");
+        let text = synthetic_v15(false);
+        let binary = synthetic_v15(true);
+        let t = parse(path, text.clone(), false, false, &opts).unwrap();
+        let b = parse(path, binary.clone(), true, false, &opts).unwrap();
+        assert!(t
+            .description
+            .starts_with("KataGo model version 15, 2 blocks x 4 channels"));
+        assert!(!t.description.contains("unread"), "{}", t.description);
+        assert_eq!(t.slots.len(), b.slots.len());
+        for (st, sb) in t.slots.iter().zip(&b.slots) {
+            assert_eq!(st.info, sb.info);
+            assert_eq!(
+                crate::view::gather(&t.data, st),
+                crate::view::gather(&b.data, sb)
+            );
+        }
+        let find = |name: &str| t.slots.iter().find(|s| s.info.name == name).unwrap();
+        assert_eq!(find("meta/m1").info.role, Role::Stem);
+        assert_eq!(find("meta/m1").info.shape, vec![4, 192]);
+        assert_eq!(find("nb/inner/w1").info.layer, Some(0));
+        assert_eq!(find("nb/inner/w1").info.role, Role::Trunk);
+        assert_eq!(find("nb/postconv").info.layer, Some(0));
+        assert_eq!(find("gp/w1r").info.role, Role::Late);
+        assert_eq!(find("gp/w1r").info.layer, Some(1));
+        assert_eq!(find("trunk/norm/scale").info.layer, None);
+        assert_eq!(find("pass2").info.role, Role::PolicyHead);
+        assert_eq!(find("vown").info.role, Role::ValueHead);
+        assert_eq!(
+            render_text(t.text.as_ref().unwrap(), &t.data, &t.slots),
+            text
+        );
+        assert_eq!(binary_to_text(&b.data, &b.slots).len(), text.len());
+    }
+
     #[test]
     fn sniffing_needs_name_and_version() {
         assert!(looks_like_katago(b"g170-b6c96\n8\n22\n"));
