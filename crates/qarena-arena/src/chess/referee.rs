@@ -739,3 +739,43 @@ fn finish(
         fault: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn comments_show_score_depth_and_time() {
+        let info = Info {
+            depth: Some(12),
+            score: Some(Score::Cp(31)),
+            ..Info::default()
+        };
+        assert_eq!(move_comment(Some(&info), 50), "+0.31/12 0.050s");
+        let mate = Info {
+            depth: Some(20),
+            score: Some(Score::Mate(-3)),
+            ..Info::default()
+        };
+        assert_eq!(move_comment(Some(&mate), 1234), "-M3/20 1.234s");
+        assert_eq!(move_comment(None, 7), "0.007s");
+    }
+
+    #[test]
+    fn clock_charges_increment_and_periods() {
+        let mut c = Clock::new("2/10+1".parse().unwrap());
+        assert_eq!(c.movestogo(Color::White), Some(2));
+        c.charge(Color::White, 4000);
+        assert_eq!(c.remaining, [7000, 10_000]);
+        assert_eq!(c.movestogo(Color::White), Some(1));
+        c.charge(Color::White, 2000);
+        // Second move of the period: a new 10 s period starts.
+        assert_eq!(c.remaining[0], 16_000);
+        assert_eq!(c.movestogo(Color::White), Some(2));
+        c.charge(Color::Black, 20_000);
+        assert_eq!(
+            c.remaining[1], 1000,
+            "never below zero before the increment"
+        );
+    }
+}
