@@ -66,6 +66,17 @@ pub enum Command {
     ///   qarena gate --run int8-vs-fp32 --min-score 0.45 --max-elo-loss 50
     #[command(after_long_help = EXIT_CODES)]
     Gate(GateArgs),
+    /// List a model's tensors with role, layer, shape, dtype, params, bytes.
+    #[command(after_long_help = EXIT_CODES)]
+    Inspect(crate::quant_cmd::InspectArgs),
+    /// Fake-quantize a model with a strategy; writes the variant (same
+    /// format, the engine loads it unchanged) and its manifest.
+    ///
+    /// Examples:
+    ///   qarena quantize net.nnue --scheme int4 --granularity channel -o net-int4.nnue
+    ///   qarena quantize g170.bin.gz --strategy strategies/int4-trunk-fp-heads.toml
+    #[command(after_long_help = EXIT_CODES)]
+    Quantize(crate::quant_cmd::QuantizeArgs),
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -268,6 +279,8 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Runs { command, db } => crate::runs::run(command, &db.db),
         Command::Export { command } => crate::runs::export(command),
         Command::Stats(a) => crate::stats::stats(a),
+        Command::Inspect(a) => crate::quant_cmd::inspect(a),
+        Command::Quantize(a) => crate::quant_cmd::quantize(a),
         Command::Sprt(a) => crate::stats::sprt(a),
         Command::Gate(a) => crate::stats::gate(a),
     }

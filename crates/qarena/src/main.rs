@@ -6,6 +6,7 @@
 
 mod cli;
 mod matches;
+mod quant_cmd;
 mod runs;
 mod stats;
 

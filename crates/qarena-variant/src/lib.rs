@@ -1,0 +1,261 @@
+//! Variants: a strategy applied to a model.
+//!
+//! A variant is the fake-quantized model file, in the model's own format so
+//! the unchanged engine loads it, plus a JSON manifest that says what it
+//! costs (effective bits per weight including scales, zero points, palettes
+//! and kept outliers) and how much error it adds (MSE, SQNR, max abs error,
+//! cosine per tensor).
+//!
+//! Invariants: a variant's id is the hash of the input model's sha256, the
+//! strategy's canonical JSON and the quantizer version, so the same request
+//! always maps to the same cache entry; a cache entry is complete only when
+//! its manifest exists (the model is written first, the manifest last, each
+//! via a temporary file and a rename), so an interrupted build is rebuilt.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use qarena_models::{LoadOptions, Model};
+use qarena_quant::{quantize_tensor, RoleSummary, Strategy, StrategyApplication, TensorReport};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Bumped whenever quantizer output changes for the same inputs, so old
+/// cache entries are not reused.
+pub const QUANTIZER_VERSION: &str = "1";
+
+#[derive(Debug, thiserror::Error)]
+pub enum VariantError {
+    #[error(transparent)]
+    Model(#[from] qarena_models::ModelError),
+    #[error("quantizing tensor '{tensor}' of {model}: {source}")]
+    Quant {
+        model: String,
+        tensor: String,
+        source: qarena_quant::QuantError,
+    },
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("manifest {path} is unreadable ({reason}); delete the variant folder to rebuild it")]
+    BadManifest { path: String, reason: String },
+}
+
+/// The input model of a variant.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFacts {
+    pub path: String,
+    pub sha256: String,
+    pub format: String,
+    pub description: String,
+    pub bytes: u64,
+    pub params: u64,
+}
+
+/// Everything a variant is, as written to `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub id: String,
+    pub qarena_version: String,
+    pub quantizer_version: String,
+    pub input: ModelFacts,
+    /// The variant file (its path relative to the manifest, and its hash).
+    pub output_file: String,
+    pub output_sha256: String,
+    pub output_bytes: u64,
+    pub strategy_name: String,
+    /// The resolved strategy as TOML (what was applied, defaults filled in).
+    pub strategy_toml: String,
+    pub tensors: Vec<TensorReport>,
+    pub roles: Vec<RoleSummary>,
+    pub total: RoleSummary,
+    pub seconds: f64,
+}
+
+/// A built or cached variant.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    pub id: String,
+    pub dir: PathBuf,
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    /// True when the variant came from the cache.
+    pub cached: bool,
+}
+
+/// The content address of `strategy` applied to the model with `model_sha256`.
+pub fn variant_id(model_sha256: &str, strategy: &Strategy, late_blocks: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(model_sha256.as_bytes());
+    h.update(b"\0");
+    h.update(strategy.canonical_json().as_bytes());
+    h.update(b"\0");
+    h.update(QUANTIZER_VERSION.as_bytes());
+    h.update(late_blocks.to_le_bytes());
+    let hex = format!("{:x}", h.finalize());
+    hex[..16].to_string()
+}
+
+/// File name of the variant inside its folder: keeps the original's
+/// extensions, since engines and our loader detect formats by them.
+fn output_name(model: &Path) -> String {
+    let name = model
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_else(|| "model".to_string());
+    for ext in [
+        ".bin.gz",
+        ".txt.gz",
+        ".nnue",
+        ".safetensors",
+        ".bin",
+        ".txt",
+    ] {
+        if name.ends_with(ext) {
+            return format!("variant{ext}");
+        }
+    }
+    "variant.bin".to_string()
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> VariantError {
+    let context = context.into();
+    move |source| VariantError::Io { context, source }
+}
+
+/// Options of a build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    /// Where variants are cached: `<cache>/<id>/{variant.<ext>, manifest.json}`.
+    pub cache_dir: PathBuf,
+    /// KataGo: the last N trunk blocks get the role `late`.
+    pub late_blocks: usize,
+    /// Rebuild even when the cache has the variant.
+    pub force: bool,
+}
+
+/// Applies `strategy` to the model at `model_path`, or returns the cached
+/// variant with the same id.
+pub fn build_variant(
+    model_path: &Path,
+    strategy: &Strategy,
+    opts: &BuildOptions,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Variant, VariantError> {
+    let t0 = Instant::now();
+    let model_sha = qarena_models::sha256_file(model_path)?;
+    let id = variant_id(&model_sha, strategy, opts.late_blocks);
+    let dir = opts.cache_dir.join(&id);
+    let out_name = output_name(model_path);
+    let out_path = dir.join(&out_name);
+    let manifest_path = dir.join("manifest.json");
+    if !opts.force && manifest_path.is_file() && out_path.is_file() {
+        let text = fs_err::read_to_string(&manifest_path).map_err(io("reading the manifest"))?;
+        let manifest: Manifest =
+            serde_json::from_str(&text).map_err(|e| VariantError::BadManifest {
+                path: manifest_path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        return Ok(Variant {
+            id,
+            dir,
+            path: out_path,
+            manifest,
+            cached: true,
+        });
+    }
+
+    let load = LoadOptions {
+        late_blocks: opts.late_blocks,
+        ..LoadOptions::default()
+    };
+    let mut model = Model::load_with(model_path, &load)?;
+    let catalogue = model.catalogue().to_vec();
+    let total = catalogue.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    // Tensors are independent: quantize them in parallel, write back in order.
+    let results: Vec<_> = catalogue
+        .par_iter()
+        .enumerate()
+        .map(|(i, info)| {
+            let (rule, spec) = strategy.resolve(info);
+            let values = model.try_tensor_values(i)?;
+            let out =
+                quantize_tensor(info, &values, &spec).map_err(|source| VariantError::Quant {
+                    model: model_path.display().to_string(),
+                    tensor: info.name.clone(),
+                    source,
+                })?;
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total);
+            Ok::<_, VariantError>((rule, spec, out))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut app = StrategyApplication::new(strategy.clone());
+    for (i, (rule, spec, out)) in results.into_iter().enumerate() {
+        if spec.scheme != qarena_quant::Scheme::Keep {
+            model.set_tensor_values(i, &out.values)?;
+        }
+        app.record(&catalogue[i], rule, spec, &out);
+    }
+
+    fs_err::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+    let tmp = dir.join(format!(".tmp-{out_name}"));
+    model.write(&tmp)?;
+    fs_err::rename(&tmp, &out_path).map_err(io("moving the variant into place"))?;
+    let output_sha256 = qarena_models::sha256_file(&out_path)?;
+    let output_bytes = fs_err::metadata(&out_path)
+        .map_err(io("reading the variant's size"))?
+        .len();
+    let manifest = Manifest {
+        id: id.clone(),
+        qarena_version: env!("CARGO_PKG_VERSION").to_string(),
+        quantizer_version: QUANTIZER_VERSION.to_string(),
+        input: ModelFacts {
+            path: model_path.display().to_string(),
+            sha256: model_sha,
+            format: model.format().name().to_string(),
+            description: model.description(),
+            bytes: model.file_bytes(),
+            params: model.num_params(),
+        },
+        output_file: out_name,
+        output_sha256,
+        output_bytes,
+        strategy_name: strategy.name().to_string(),
+        strategy_toml: strategy.to_toml(),
+        roles: app.role_summaries(),
+        total: app.total(),
+        tensors: app.tensors,
+        seconds: t0.elapsed().as_secs_f64(),
+    };
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| VariantError::Io {
+        context: "serialising the manifest".into(),
+        source: std::io::Error::other(e),
+    })?;
+    let tmp = dir.join(".tmp-manifest.json");
+    fs_err::write(&tmp, text + "\n").map_err(io("writing the manifest"))?;
+    fs_err::rename(&tmp, &manifest_path).map_err(io("moving the manifest into place"))?;
+    Ok(Variant {
+        id,
+        dir,
+        path: out_path,
+        manifest,
+        cached: false,
+    })
+}
+
+/// The per-role table of a manifest (same layout as the quantizer's).
+pub fn role_table(m: &Manifest) -> String {
+    let app = StrategyApplication {
+        strategy: match Strategy::parse(&m.strategy_toml, &m.strategy_name) {
+            Ok(s) => s,
+            Err(_) => return String::new(),
+        },
+        tensors: m.tensors.clone(),
+    };
+    app.summary_table()
+}

@@ -1,0 +1,203 @@
+//! `qarena inspect` and `qarena quantize`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::anyhow;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use qarena_models::{LoadOptions, Model};
+use qarena_quant::Strategy;
+use qarena_variant::{build_variant, BuildOptions};
+
+use crate::{CliResult, Exit};
+
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Model file: KataGo (.bin.gz, .bin, .txt.gz, .txt), Stockfish NNUE
+    /// (.nnue, SF 15.1 architecture), or safetensors (F32/F16/BF16).
+    pub model: PathBuf,
+    /// KataGo: how many of the last trunk blocks get the role `late`.
+    #[arg(long, default_value_t = 2)]
+    pub late_blocks: usize,
+    /// Print the catalogue as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct QuantizeArgs {
+    /// Model file to quantize (any format `qarena inspect` reads).
+    pub model: PathBuf,
+    /// Strategy TOML (see `strategies/`): ordered rules, first match wins.
+    #[arg(long, short, conflicts_with = "scheme")]
+    pub strategy: Option<PathBuf>,
+    /// One scheme for every tensor: keep, int2..int8, uint2..uint8,
+    /// levels1..levels127, nf4, fp4, fp8_e4m3, fp8_e5m2, lut1..lut8.
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// With --scheme: tensor, channel or group:N.
+    #[arg(long, default_value = "channel")]
+    pub granularity: String,
+    /// With --scheme: none, mse or percentile:P.
+    #[arg(long, default_value = "none")]
+    pub clip: String,
+    /// With --scheme: percent of largest magnitudes kept exact.
+    #[arg(long, default_value_t = 0.0)]
+    pub outliers: f64,
+    /// Also copy the variant here (its manifest goes next to it as
+    /// `<OUT>.manifest.json`).
+    #[arg(long, short)]
+    pub output: Option<PathBuf>,
+    /// Variant cache: `<DIR>/<id>/` holds the variant and its manifest.
+    #[arg(long, default_value = "variants")]
+    pub cache: PathBuf,
+    #[arg(long, default_value_t = 2)]
+    pub late_blocks: usize,
+    /// Rebuild even if the cache has this variant.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn model_error(e: qarena_models::ModelError) -> Exit {
+    Exit::input(e)
+}
+
+pub fn inspect(a: InspectArgs) -> CliResult {
+    let model = Model::load_with(
+        &a.model,
+        &LoadOptions {
+            late_blocks: a.late_blocks,
+        },
+    )
+    .map_err(model_error)?;
+    if a.json {
+        let text = serde_json::to_string_pretty(&serde_json::json!({
+            "path": a.model.display().to_string(),
+            "format": model.format().name(),
+            "description": model.description(),
+            "bytes": model.file_bytes(),
+            "params": model.num_params(),
+            "tensors": model.catalogue(),
+        }))
+        .map_err(|e| Exit::input(anyhow!(e)))?;
+        println!("{text}");
+        return Ok(());
+    }
+    println!("{}: {}", a.model.display(), model.description());
+    println!(
+        "{:<44} {:<20} {:>5} {:<20} {:<5} {:>10} {:>11}",
+        "name", "role", "layer", "shape", "dtype", "params", "bytes"
+    );
+    for t in model.catalogue() {
+        let shape = format!("{:?}", t.shape);
+        println!(
+            "{:<44} {:<20} {:>5} {:<20} {:<5} {:>10} {:>11}",
+            t.name,
+            t.role.as_str(),
+            t.layer.map(|l| l.to_string()).unwrap_or_else(|| "-".into()),
+            shape,
+            t.dtype.as_str(),
+            t.numel(),
+            t.bytes()
+        );
+    }
+    println!(
+        "{} tensors, {} parameters, {} bytes on disk",
+        model.catalogue().len(),
+        model.num_params(),
+        model.file_bytes()
+    );
+    Ok(())
+}
+
+/// A one-rule strategy from `--scheme` and friends.
+pub fn strategy_from_flags(
+    scheme: &str,
+    granularity: &str,
+    clip: &str,
+    outliers: f64,
+) -> Result<Strategy, Exit> {
+    let text = format!(
+        "name = \"{scheme}-{}\"\n[default]\nscheme = \"{scheme}\"\ngranularity = \"{granularity}\"\nclip = \"{clip}\"\noutliers = {outliers:?}\n",
+        granularity.replace(':', "")
+    );
+    Strategy::parse(&text, "command-line flags").map_err(Exit::input)
+}
+
+pub fn load_strategy(path: &Path) -> Result<Strategy, Exit> {
+    Strategy::from_file(path).map_err(Exit::input)
+}
+
+pub fn quantize(a: QuantizeArgs) -> CliResult {
+    let strategy = match (&a.strategy, &a.scheme) {
+        (Some(p), _) => load_strategy(p)?,
+        (None, Some(s)) => strategy_from_flags(s, &a.granularity, &a.clip, a.outliers)?,
+        (None, None) => {
+            return Err(Exit::input(anyhow!(
+                "give --strategy FILE or --scheme NAME (see `qarena quantize --help`)"
+            )))
+        }
+    };
+    if !a.model.is_file() {
+        return Err(Exit::input(anyhow!(
+            "model file {} does not exist",
+            a.model.display()
+        )));
+    }
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} quantizing {bar:30} {pos}/{len} tensors")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let opts = BuildOptions {
+        cache_dir: a.cache.clone(),
+        late_blocks: a.late_blocks,
+        force: a.force,
+    };
+    let progress = |n: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(n as u64);
+    };
+    let v = build_variant(&a.model, &strategy, &opts, &progress).map_err(Exit::input)?;
+    pb.finish_and_clear();
+    if let Some(out) = &a.output {
+        fs_err::copy(&v.path, out).map_err(Exit::input)?;
+        let mut m = out.as_os_str().to_owned();
+        m.push(".manifest.json");
+        fs_err::copy(v.dir.join("manifest.json"), PathBuf::from(m)).map_err(Exit::input)?;
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&v.manifest).map_err(|e| Exit::input(anyhow!(e)))?
+        );
+        return Ok(());
+    }
+    let m = &v.manifest;
+    println!(
+        "{} ({}) with strategy '{}'{}",
+        m.input.path,
+        m.input.description,
+        m.strategy_name,
+        if v.cached { " [cached]" } else { "" }
+    );
+    print!("{}", qarena_variant::role_table(m));
+    println!(
+        "variant {}: {} ({} bytes, sha256 {})",
+        v.id,
+        a.output.as_ref().unwrap_or(&v.path).display(),
+        m.output_bytes,
+        &m.output_sha256[..16]
+    );
+    println!(
+        "effective {:.3} bits/weight, {} bytes of weights after (from {}); manifest {}",
+        m.total.effective_bits,
+        m.total.bytes_after,
+        m.total.bytes_before,
+        v.dir.join("manifest.json").display()
+    );
+    Ok(())
+}
