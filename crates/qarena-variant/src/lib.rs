@@ -170,7 +170,6 @@ pub fn build_variant(
 
     let load = LoadOptions {
         late_blocks: opts.late_blocks,
-        ..LoadOptions::default()
     };
     let mut model = Model::load_with(model_path, &load)?;
     let catalogue = model.catalogue().to_vec();
