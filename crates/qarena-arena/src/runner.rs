@@ -213,6 +213,21 @@ pub fn run_match(
     };
     let cfg = req.config.clone();
     cfg.validate().map_err(RunError::Input)?;
+    if cfg.protocol() == Protocol::Uci {
+        let chess = cfg.chess.clone().unwrap_or_default();
+        chess.validate().map_err(RunError::Input)?;
+        if let Some(w) = crate::chess::determinism_warning(&chess, cfg.games) {
+            eprintln!("warning: {w}");
+            store.record_event(&NewEvent {
+                run,
+                game_index: None,
+                engine: None,
+                kind: qarena_store::EventKind::Warning,
+                message: w,
+                stderr_tail: None,
+            })?;
+        }
+    }
     let argv = [resolve_argv(&cfg.engine_a)?, resolve_argv(&cfg.engine_b)?];
 
     let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| RunError::Io {

@@ -43,6 +43,11 @@ pub enum Command {
     /// The built-in demo: a short GNU Go vs GNU Go 9x9 match with a summary.
     #[command(after_long_help = EXIT_CODES)]
     Demo(DemoArgs),
+    /// Opening suites for chess.
+    Openings {
+        #[command(subcommand)]
+        command: OpeningsCommand,
+    },
     /// List, show and prune runs.
     Runs {
         #[command(subcommand)]
@@ -127,6 +132,36 @@ pub struct MatchArgs {
     /// Go move cap in plies (0: 3 x board points); the game is scored by area.
     #[arg(long)]
     pub move_cap: Option<u32>,
+    /// Chess: nodes per move (deterministic engines: add --node-jitter).
+    #[arg(long, help_heading = "Chess")]
+    pub nodes: Option<u64>,
+    /// Chess: depth per move.
+    #[arg(long, help_heading = "Chess")]
+    pub depth: Option<u32>,
+    /// Chess: milliseconds per move.
+    #[arg(long, help_heading = "Chess")]
+    pub movetime_ms: Option<u64>,
+    /// Chess: a clock kept by qarena, e.g. `10+0.1` (seconds + increment).
+    #[arg(long, help_heading = "Chess")]
+    pub tc: Option<String>,
+    /// Chess: per-move node jitter as a fraction (0.1 = ±10%), seeded per game.
+    #[arg(long, help_heading = "Chess")]
+    pub node_jitter: Option<f64>,
+    /// Chess: match seed (opening order, jitter).
+    #[arg(long, help_heading = "Chess")]
+    pub seed: Option<u64>,
+    /// Chess: EPD or PGN opening file (default: the built-in suite).
+    #[arg(long, help_heading = "Chess")]
+    pub openings: Option<PathBuf>,
+    /// Chess: UCI option for both engines, NAME=VALUE (repeatable).
+    #[arg(long = "uci-option", help_heading = "Chess")]
+    pub uci_options: Vec<String>,
+    /// Chess: UCI option for engine A only (e.g. EvalFile=variant.nnue).
+    #[arg(long = "option-a", help_heading = "Chess")]
+    pub options_a: Vec<String>,
+    /// Chess: UCI option for engine B only.
+    #[arg(long = "option-b", help_heading = "Chess")]
+    pub options_b: Vec<String>,
     /// Do not ask engines for their self-evaluation.
     #[arg(long)]
     pub no_self_eval: bool,
@@ -251,6 +286,30 @@ pub enum RunsCommand {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum OpeningsCommand {
+    /// Build a balanced suite: random legal play from the start position,
+    /// kept when the engine's evaluation is within ±max-eval centipawns.
+    ///
+    /// Example: qarena openings generate --engine stockfish --plies 8 \
+    ///            --max-eval 50 --count 200 --seed 1 -o my.epd
+    Generate {
+        /// UCI engine command used to evaluate the positions.
+        #[arg(long)]
+        engine: String,
+        #[arg(long, default_value_t = 8)]
+        plies: u32,
+        #[arg(long, default_value_t = 50)]
+        max_eval: i32,
+        #[arg(long, default_value_t = 200)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ExportCommand {
     /// Write one SGF file per Go game of a run into a directory.
     Sgf {
@@ -278,6 +337,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Demo(a) => crate::matches::demo(a),
         Command::Runs { command, db } => crate::runs::run(command, &db.db),
         Command::Export { command } => crate::runs::export(command),
+        Command::Openings { command } => crate::matches::openings(command),
         Command::Stats(a) => crate::stats::stats(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),

@@ -99,6 +99,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = a.restarts {
             cfg.restarts = v;
         }
+        apply_chess_flags(cfg, &a)?;
         if let Some(v) = &a.sprt {
             cfg.sprt = Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?);
         }
@@ -153,6 +154,90 @@ fn play(req: MatchRequest) -> Result<MatchSummary, Exit> {
         );
     }
     Ok(summary)
+}
+
+fn key_value(s: &str) -> Result<(String, String), Exit> {
+    s.split_once('=')
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .ok_or_else(|| Exit::input(anyhow::anyhow!("UCI option `{s}` must be NAME=VALUE")))
+}
+
+fn apply_chess_flags(cfg: &mut MatchConfig, a: &MatchArgs) -> Result<(), Exit> {
+    use qarena_arena::chess::{ChessSettings, Limit};
+    let any = a.nodes.is_some()
+        || a.depth.is_some()
+        || a.movetime_ms.is_some()
+        || a.tc.is_some()
+        || a.node_jitter.is_some()
+        || a.seed.is_some()
+        || a.openings.is_some();
+    if any || cfg.protocol() == Protocol::Uci {
+        let c = cfg.chess.get_or_insert_with(ChessSettings::default);
+        if let Some(n) = a.nodes {
+            c.limit = Limit::Nodes(n);
+        }
+        if let Some(d) = a.depth {
+            c.limit = Limit::Depth(d);
+        }
+        if let Some(m) = a.movetime_ms {
+            c.limit = Limit::MovetimeMs(m);
+        }
+        if let Some(tc) = &a.tc {
+            c.limit = format!("tc={tc}")
+                .parse::<Limit>()
+                .or_else(|_| tc.parse::<Limit>())
+                .map_err(|e| Exit::input(anyhow::anyhow!("--tc {tc}: {e}")))?;
+        }
+        if let Some(j) = a.node_jitter {
+            c.node_jitter = j;
+        }
+        if let Some(s) = a.seed {
+            c.seed = s;
+        }
+        if let Some(o) = &a.openings {
+            c.openings = Some(qarena_arena::command::absolute(o));
+        }
+    }
+    for o in &a.uci_options {
+        let (k, v) = key_value(o)?;
+        cfg.engine_a.options.insert(k.clone(), v.clone());
+        cfg.engine_b.options.insert(k, v);
+    }
+    for o in &a.options_a {
+        let (k, v) = key_value(o)?;
+        cfg.engine_a.options.insert(k, v);
+    }
+    for o in &a.options_b {
+        let (k, v) = key_value(o)?;
+        cfg.engine_b.options.insert(k, v);
+    }
+    Ok(())
+}
+
+pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
+    let crate::cli::OpeningsCommand::Generate {
+        engine,
+        plies,
+        max_eval,
+        count,
+        seed,
+        output,
+    } = cmd;
+    let ec = EngineConfig::from_command("openings-engine", &engine, Protocol::Uci);
+    let argv = qarena_arena::runner::resolve_argv(&ec)?;
+    eprintln!("generating {count} openings ({plies} plies, |eval| <= {max_eval} cp, seed {seed})");
+    let n = qarena_arena::chess::generate_openings(
+        argv,
+        plies,
+        max_eval,
+        count,
+        seed,
+        &output,
+        qarena_arena::Timeouts::default(),
+    )
+    .map_err(|e| Exit::engine(anyhow::anyhow!(e)))?;
+    println!("wrote {n} openings to {}", output.display());
+    Ok(())
 }
 
 pub fn demo(a: DemoArgs) -> CliResult {

@@ -185,11 +185,7 @@ pub fn export(cmd: ExportCommand) -> CliResult {
                 .filter(|g| g.record_format == "pgn")
                 .map(|g| g.record)
                 .collect();
-            let mut text = String::new();
-            for r in &records {
-                text.push_str(r.trim_end());
-                text.push_str("\n\n");
-            }
+            let text = qarena_arena::chess::export_pgn(&records);
             fs_err::write(&output, text).map_err(Exit::input)?;
             println!("wrote {} games to {}", records.len(), output.display());
         }
