@@ -64,6 +64,20 @@ impl EngineConfig {
         }
     }
 
+    /// Makes the engine's relative paths (model, config, cwd, and a program
+    /// given as `./x` or `../x`) relative to `base`, the config file's folder.
+    pub fn resolve_relative(&mut self, base: &std::path::Path) {
+        for p in [&mut self.model, &mut self.config, &mut self.cwd]
+            .into_iter()
+            .flatten()
+        {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        }
+        self.command = resolve_program(&self.command, base);
+    }
+
     /// Placeholder values for the command template (absolute paths).
     pub fn placeholders(&self) -> BTreeMap<String, String> {
         let mut m = BTreeMap::new();
@@ -80,6 +94,18 @@ impl EngineConfig {
             );
         }
         m
+    }
+}
+
+/// Rewrites a leading `./prog` or `../prog` of a command line to be
+/// relative to `base`.
+pub fn resolve_program(command: &str, base: &std::path::Path) -> String {
+    let cmd = command.trim_start();
+    if cmd.starts_with("./") || cmd.starts_with("../") {
+        let (prog, rest) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
+        format!("{} {rest}", base.join(prog).display())
+    } else {
+        command.to_string()
     }
 }
 

@@ -9,6 +9,7 @@ mod matches;
 mod quant_cmd;
 mod runs;
 mod stats;
+mod sweep_cmd;
 
 use std::process::ExitCode;
 

@@ -6,18 +6,28 @@ use std::path::Path;
 use anyhow::Context;
 use qarena_arena::{run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol};
 
-use crate::cli::{DemoArgs, MatchArgs};
+use crate::cli::MatchArgs;
 use crate::{CliResult, Exit};
 
 fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
     let text = fs_err::read_to_string(path).map_err(Exit::input)?;
-    toml::from_str::<MatchConfig>(&text).map_err(|e| {
+    let mut cfg = toml::from_str::<MatchConfig>(&text).map_err(|e| {
         Exit::input(anyhow::anyhow!(
             "malformed match config {}: {}",
             path.display(),
             e.to_string().trim_end().replace('\n', " ")
         ))
-    })
+    })?;
+    // Paths in the file are relative to the file.
+    let base = path.parent().unwrap_or(Path::new("."));
+    cfg.engine_a.resolve_relative(base);
+    cfg.engine_b.resolve_relative(base);
+    if let Some(o) = cfg.chess.as_mut().and_then(|c| c.openings.as_mut()) {
+        if o.is_relative() {
+            *o = base.join(&*o);
+        }
+    }
+    Ok(cfg)
 }
 
 pub fn default_tag(prefix: &str) -> String {
@@ -129,6 +139,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         variant_params: None,
         point_index: 0,
         progress: true,
+        existing_run: None,
     };
     let summary = play(req)?;
     if a.json {
@@ -237,48 +248,5 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
     )
     .map_err(|e| Exit::engine(anyhow::anyhow!(e)))?;
     println!("wrote {n} openings to {}", output.display());
-    Ok(())
-}
-
-pub fn demo(a: DemoArgs) -> CliResult {
-    let games = a.games.unwrap_or(if a.quick { 4 } else { 20 });
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let gnugo =
-        |level: u32| format!("gnugo --mode gtp --level {level} --chinese-rules --capture-all-dead");
-    let mut cfg = MatchConfig::new(
-        EngineConfig::from_command("gnugo-l1", &gnugo(1), Protocol::Gtp),
-        EngineConfig::from_command("gnugo-l8", &gnugo(8), Protocol::Gtp),
-    );
-    cfg.games = games;
-    cfg.concurrency = a.concurrency.unwrap_or(cpus.min(2));
-    cfg.go.board_size = 9;
-    cfg.go.komi = 7.0;
-    let tag = default_tag("demo");
-    println!(
-        "qarena demo: GNU Go level 1 (A) vs GNU Go level 8 (B), 9x9, komi 7, {games} games, {} in parallel",
-        cfg.concurrency
-    );
-    let req = MatchRequest {
-        tag,
-        db: a.db.db.clone(),
-        runs_dir: a.runs_dir.clone(),
-        config: cfg,
-        argv: std::env::args().collect(),
-        resume: false,
-        kind: "demo".to_string(),
-        variant_params: None,
-        point_index: 0,
-        progress: true,
-    };
-    let summary = play(req)?;
-    print!("{}", qarena_arena::summary::render(&summary));
-    println!(
-        "database: {}   (try `qarena runs show {}` or `qarena export sgf --run {} -o sgf/`)",
-        a.db.db.display(),
-        summary.tag,
-        summary.tag
-    );
     Ok(())
 }

@@ -1,0 +1,331 @@
+//! The sweep definition file (TOML) and the points it expands to.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use qarena_arena::chess::ChessSettings;
+use qarena_arena::{GoSettings, Protocol, Timeouts};
+use qarena_quant::Strategy;
+use serde::{Deserialize, Serialize};
+
+use crate::SweepError;
+
+/// How the engine under test is started; `{model}` is the variant file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EngineTemplate {
+    pub command: String,
+    #[serde(default)]
+    pub protocol: Protocol,
+    /// UCI: pass the model with this option (e.g. `EvalFile`) instead of `{model}`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model_option: Option<String>,
+    /// `{config}` in the command.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub config: Option<PathBuf>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<String>,
+}
+
+/// One explicit point: a strategy from a file or inline (`rule`, `default`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PointDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<PathBuf>,
+    /// Inline strategy tables (`rule = [...]`, `default = {...}`).
+    #[serde(flatten)]
+    pub inline: toml::Table,
+}
+
+/// A module target of the generator: which roles (and layers) degrade.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    pub name: String,
+    pub roles: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<String>,
+    /// Severities for this target only (default: the generator's `levels`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<Vec<u32>>,
+}
+
+/// Module target × severity: one point per pair. Severity is a number of
+/// quantization levels (symmetric grid −L..L, `log2(2L+1)` bits), so it is
+/// continuous and `--refine` can add points between two levels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Generator {
+    pub targets: Vec<Target>,
+    pub levels: Vec<u32>,
+    #[serde(default = "default_granularity")]
+    pub granularity: String,
+    #[serde(default = "default_clip")]
+    pub clip: String,
+    /// Scheme of every other weight tensor (e.g. `int4` so each point is
+    /// "the INT4 baseline with the target degraded further"); biases are
+    /// always kept. Default: keep.
+    #[serde(default = "default_rest")]
+    pub rest: String,
+    #[serde(default = "default_granularity")]
+    pub rest_granularity: String,
+}
+
+fn default_rest() -> String {
+    "keep".to_string()
+}
+
+fn default_granularity() -> String {
+    "channel".to_string()
+}
+fn default_clip() -> String {
+    "none".to_string()
+}
+
+/// `--refine` settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Refine {
+    /// Rounds of "add a point inside the steepest drop".
+    #[serde(default = "default_rounds")]
+    pub rounds: u32,
+    /// Stop refining a gap narrower than this many bits.
+    #[serde(default = "default_min_gap")]
+    pub min_gap_bits: f64,
+}
+
+fn default_rounds() -> u32 {
+    3
+}
+fn default_min_gap() -> f64 {
+    0.25
+}
+
+impl Default for Refine {
+    fn default() -> Self {
+        Refine {
+            rounds: default_rounds(),
+            min_gap_bits: default_min_gap(),
+        }
+    }
+}
+
+/// A sweep: variants of one model, each played against one baseline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepDef {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    pub model: PathBuf,
+    pub engine: EngineTemplate,
+    /// The point every other point plays against; `original` is the
+    /// unmodified model. KataGo sweeps use the INT4 point by convention.
+    #[serde(default = "default_baseline")]
+    pub baseline: String,
+    #[serde(default = "default_games")]
+    pub games: u32,
+    #[serde(default = "default_concurrency")]
+    pub concurrency: usize,
+    #[serde(default = "default_restarts")]
+    pub restarts: u32,
+    #[serde(default = "default_late")]
+    pub late_blocks: usize,
+    #[serde(default)]
+    pub timeouts: Timeouts,
+    #[serde(default)]
+    pub go: GoSettings,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chess: Option<ChessSettings>,
+    #[serde(default, rename = "point", skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<PointDef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generator: Option<Generator>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refine: Option<Refine>,
+}
+
+fn default_baseline() -> String {
+    "original".to_string()
+}
+fn default_games() -> u32 {
+    100
+}
+fn default_concurrency() -> usize {
+    1
+}
+fn default_restarts() -> u32 {
+    20
+}
+fn default_late() -> usize {
+    2
+}
+
+/// A point ready to be built and played.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Point {
+    pub name: String,
+    /// The resolved strategy as TOML (stored with the sweep so a resume
+    /// rebuilds exactly the same variant).
+    pub strategy_toml: String,
+    /// Generator points: target name and levels.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub levels: Option<u32>,
+}
+
+impl Point {
+    pub fn strategy(&self) -> Result<Strategy, SweepError> {
+        Strategy::parse(&self.strategy_toml, &format!("point '{}'", self.name))
+            .map_err(|e| SweepError::Input(format!("point '{}': {e}", self.name)))
+    }
+    /// Code bits of a generator point's grid.
+    pub fn bits(&self) -> Option<f64> {
+        self.levels.map(|l| f64::from(2 * l + 1).log2())
+    }
+}
+
+/// The strategy that keeps every tensor: the original model.
+pub fn original_point() -> Point {
+    Point {
+        name: "original".to_string(),
+        strategy_toml: "name = \"original\"\ndescription = \"the unmodified model\"\n[default]\nscheme = \"keep\"\n".to_string(),
+        target: None,
+        levels: None,
+    }
+}
+
+/// The point a generator makes for `target` at `levels`.
+pub fn generator_point(g: &Generator, t: &Target, levels: u32) -> Result<Point, SweepError> {
+    let name = format!("{}-L{levels}", t.name);
+    let roles: Vec<String> = t.roles.iter().map(|r| format!("{r:?}")).collect();
+    let mut text = format!(
+        "name = \"{name}\"\ndescription = \"{} at ±{levels} levels ({:.2} bits), rest {}\"\n[[rule]]\nrole = [{}]\nbiases = false\nscheme = \"levels{levels}\"\ngranularity = \"{}\"\nclip = \"{}\"\n",
+        t.name,
+        f64::from(2 * levels + 1).log2(),
+        g.rest,
+        roles.join(", "),
+        g.granularity,
+        g.clip
+    );
+    if let Some(l) = &t.layers {
+        text.push_str(&format!("layers = \"{l}\"\n"));
+    }
+    text.push_str("[[rule]]\nbiases = true\nscheme = \"keep\"\n");
+    text.push_str(&format!(
+        "[default]\nscheme = \"{}\"\ngranularity = \"{}\"\n",
+        g.rest, g.rest_granularity
+    ));
+    let p = Point {
+        name,
+        strategy_toml: text,
+        target: Some(t.name.clone()),
+        levels: Some(levels),
+    };
+    p.strategy()?;
+    Ok(p)
+}
+
+impl SweepDef {
+    pub fn from_file(path: &Path) -> Result<SweepDef, SweepError> {
+        let text = fs_err::read_to_string(path)
+            .map_err(|e| SweepError::Input(format!("reading sweep file: {e}")))?;
+        let mut def: SweepDef = toml::from_str(&text).map_err(|e| {
+            SweepError::Input(format!(
+                "malformed sweep file {}: {}",
+                path.display(),
+                e.to_string().trim_end().replace('\n', " ")
+            ))
+        })?;
+        // Paths in the file are relative to the file.
+        let base = path.parent().unwrap_or(Path::new("."));
+        let fix = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        fix(&mut def.model);
+        if let Some(c) = def.engine.config.as_mut() {
+            fix(c);
+        }
+        // A relative program path (`./x`, `../x`) is relative to the file too.
+        def.engine.command = qarena_arena::settings::resolve_program(&def.engine.command, base);
+        for p in &mut def.points {
+            if let Some(s) = p.strategy.as_mut() {
+                fix(s);
+            }
+        }
+        if let Some(c) = def.chess.as_mut() {
+            if let Some(o) = c.openings.as_mut() {
+                fix(o);
+            }
+        }
+        Ok(def)
+    }
+
+    /// The coarse list of points: `original` first, then explicit points,
+    /// then generator points (target by target, mildest first).
+    pub fn points(&self) -> Result<Vec<Point>, SweepError> {
+        let mut out = vec![original_point()];
+        for p in &self.points {
+            if p.name == "original" {
+                return Err(SweepError::Input(
+                    "the point name 'original' is reserved for the unmodified model".into(),
+                ));
+            }
+            let text = match &p.strategy {
+                Some(path) => fs_err::read_to_string(path).map_err(|e| {
+                    SweepError::Input(format!("point '{}': reading strategy: {e}", p.name))
+                })?,
+                None => {
+                    let mut t = p.inline.clone();
+                    t.insert("name".into(), toml::Value::String(p.name.clone()));
+                    toml::to_string(&t)
+                        .map_err(|e| SweepError::Input(format!("point '{}': {e}", p.name)))?
+                }
+            };
+            let point = Point {
+                name: p.name.clone(),
+                strategy_toml: text,
+                target: None,
+                levels: None,
+            };
+            point.strategy()?;
+            out.push(point);
+        }
+        if let Some(g) = &self.generator {
+            for t in &g.targets {
+                let mut levels = t.levels.clone().unwrap_or_else(|| g.levels.clone());
+                levels.sort_unstable_by(|a, b| b.cmp(a));
+                levels.dedup();
+                for l in levels {
+                    out.push(generator_point(g, t, l)?);
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for p in &out {
+            if !seen.insert(p.name.clone()) {
+                return Err(SweepError::Input(format!(
+                    "two points are named '{}'",
+                    p.name
+                )));
+            }
+        }
+        if !out.iter().any(|p| p.name == self.baseline) {
+            return Err(SweepError::Input(format!(
+                "baseline '{}' is not a point of the sweep (points: {})",
+                self.baseline,
+                out.iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
+        }
+        Ok(out)
+    }
+}
