@@ -39,7 +39,7 @@ pub enum Command {
     ///   qarena match --engine-a "gnugo --mode gtp --level 1" \
     ///                --engine-b "gnugo --mode gtp --level 5" --games 20
     #[command(after_long_help = EXIT_CODES)]
-    Match(MatchArgs),
+    Match(Box<MatchArgs>),
     /// The built-in demo: Stockfish's own NNUE net degraded step by step
     /// (feature transformer at 8..1.6 bits, fc layers at 4 and 1.6 bits),
     /// each variant played against the original; prints strength vs bytes.
@@ -330,7 +330,7 @@ pub enum ExportCommand {
 
 pub fn dispatch(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Match(a) => crate::matches::run(a),
+        Command::Match(a) => crate::matches::run(*a),
         Command::Demo(a) => crate::sweep_cmd::demo(a),
         Command::Sweep(a) => crate::sweep_cmd::sweep(a),
         Command::Runs { command, db } => crate::runs::run(command, &db.db),
