@@ -65,6 +65,10 @@ pub struct MatchRequest {
     pub point_index: i64,
     /// Show a progress bar (when stderr is a terminal) or per-game lines.
     pub progress: bool,
+    /// Play into this existing run (a sweep point) instead of creating or
+    /// resuming one: engines get per-point slots, the run's status is left
+    /// to the caller.
+    pub existing_run: Option<RunId>,
 }
 
 /// Per-slot results after a run, from slot A's point of view.
@@ -171,7 +175,10 @@ pub fn run_match(
     user_stop: Arc<AtomicBool>,
 ) -> Result<MatchSummary, RunError> {
     let store = Store::open(&req.db)?;
-    let run = if req.resume {
+    let run = if let Some(run) = req.existing_run {
+        req.config.validate().map_err(RunError::Input)?;
+        run
+    } else if req.resume {
         let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| {
             RunError::Input(format!(
                 "no run tagged '{}' in {} — `qarena runs list` shows the runs there",
@@ -186,6 +193,11 @@ pub fn run_match(
                     req.tag
                 ))
             })?;
+        } else {
+            return Err(RunError::Input(format!(
+                "run '{}' is a {} run, not a match: resume it with the command that made it",
+                req.tag, rec.kind
+            )));
         }
         store.set_run_status(rec.id, RunStatus::Running)?;
         rec.id
@@ -198,11 +210,13 @@ pub fn run_match(
                 req.tag
             )));
         }
-        let argv = [
-            resolve_argv(&req.config.engine_a)?,
-            resolve_argv(&req.config.engine_b)?,
-        ];
-        drop(argv);
+        // Everything that can be checked is checked before the run exists.
+        req.config.validate().map_err(RunError::Input)?;
+        if let Some(c) = &req.config.chess {
+            c.validate().map_err(RunError::Input)?;
+        }
+        resolve_argv(&req.config.engine_a)?;
+        resolve_argv(&req.config.engine_b)?;
         store.create_run(&NewRun {
             tag: req.tag.clone(),
             kind: req.kind.clone(),
@@ -212,7 +226,6 @@ pub fn run_match(
         })?
     };
     let cfg = req.config.clone();
-    cfg.validate().map_err(RunError::Input)?;
     if cfg.protocol() == Protocol::Uci {
         let chess = cfg.chess.clone().unwrap_or_default();
         chess.validate().map_err(RunError::Input)?;
@@ -238,9 +251,14 @@ pub fn run_match(
         context: what.to_string(),
         source: e,
     };
+    let config_name = if req.existing_run.is_some() {
+        format!("point-{}.json", req.point_index)
+    } else {
+        "match.json".to_string()
+    };
     folder
-        .write_json(&folder.configs().join("match.json"), &cfg)
-        .map_err(|e| io("writing configs/match.json", e))?;
+        .write_json(&folder.configs().join(&config_name), &cfg)
+        .map_err(|e| io("writing the resolved config", e))?;
     folder
         .write_json(
             &folder.manifests().join("environment.json"),
@@ -263,7 +281,7 @@ pub fn run_match(
         model_manifest.push(serde_json::json!({"slot": slot.as_str(), "engine": ec.name, "command": av, "model": model, "sha256": sha}));
         engine_ids.push(store.add_engine(&NewEngine {
             run,
-            slot: slot.as_str().to_string(),
+            slot: slot_key(&req, slot),
             label: ec.name.clone(),
             command: av.clone(),
             protocol: ec.protocol.as_str().to_string(),
@@ -274,7 +292,12 @@ pub fn run_match(
         })?);
     }
     folder
-        .write_json(&folder.manifests().join("models.json"), &model_manifest)
+        .write_json(
+            &folder
+                .manifests()
+                .join(format!("models-point-{}.json", req.point_index)),
+            &model_manifest,
+        )
         .map_err(|e| io("writing manifests/models.json", e))?;
 
     // Games already finished are never replayed; aborted ones are.
@@ -378,7 +401,9 @@ pub fn run_match(
     } else {
         RunStatus::Completed
     };
-    store.set_run_status(run, status)?;
+    if req.existing_run.is_none() || status == RunStatus::Failed {
+        store.set_run_status(run, status)?;
+    }
     let played_now = lock(&shared.tally).played_now;
     let mut summary = summarize(&store, run, &req, &cfg)?;
     summary.elapsed_s = started.elapsed().as_secs_f64();
@@ -412,6 +437,16 @@ pub fn run_match(
         return Err(RunError::Engine(msg));
     }
     Ok(summary)
+}
+
+/// The engine slot name in the store: `a`/`b` for a match, `a3`/`b3` for
+/// point 3 of a sweep (each point has its own pair of engines).
+fn slot_key(req: &MatchRequest, slot: Slot) -> String {
+    if req.existing_run.is_some() {
+        format!("{}{}", slot.as_str(), req.point_index)
+    } else {
+        slot.as_str().to_string()
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -603,7 +638,7 @@ fn save_engine_info(sh: &Shared<'_>, slot: Slot, p: &Player) {
     let sha = model.as_deref().and_then(|m| sha256_of(Path::new(m)));
     let _ = sh.store.add_engine(&NewEngine {
         run: sh.run,
-        slot: slot.as_str().to_string(),
+        slot: slot_key(sh.req, slot),
         label: ec.name.clone(),
         command: sh.argv[slot.index()].clone(),
         protocol: ec.protocol.as_str().to_string(),
