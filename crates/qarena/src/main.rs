@@ -60,7 +60,28 @@ impl From<qarena_store::StoreError> for Exit {
 
 pub type CliResult = Result<(), Exit>;
 
+/// `qarena ... | head` closes our stdout early; `println!` then panics.
+/// End quietly instead, as command-line tools do. (SIGPIPE stays ignored:
+/// a dead engine's pipe must give an error, not kill the harness.)
+fn quiet_on_closed_stdout() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| info.payload().downcast_ref::<&str>().copied())
+            .unwrap_or("");
+        if msg.contains("failed printing to stdout") {
+            qarena_engine::kill_all();
+            std::process::exit(0);
+        }
+        default(info);
+    }));
+}
+
 fn main() -> ExitCode {
+    quiet_on_closed_stdout();
     let args = cli::Cli::parse();
     match cli::dispatch(args) {
         Ok(()) => ExitCode::SUCCESS,
