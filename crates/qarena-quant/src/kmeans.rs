@@ -73,6 +73,11 @@ pub(crate) fn kmeans_1d(sorted: &[f32], k: usize, seed: u64) -> Vec<f64> {
     centroids
 }
 
+/// Block length for sampling: block sums let k-means++ find the block of
+/// a sample in n/BLOCK steps and then scan one block, instead of a serial
+/// prefix scan over all points for every centre.
+const BLOCK: usize = 64;
+
 /// k-means++: first centre drawn by weight, each next one with probability
 /// proportional to weight times squared distance to the nearest centre.
 fn seed_plus_plus(xs: &[f64], ws: &[f64], wsum: &[f64], k: usize, seed: u64) -> Vec<f64> {
@@ -82,39 +87,87 @@ fn seed_plus_plus(xs: &[f64], ws: &[f64], wsum: &[f64], k: usize, seed: u64) -> 
     let r = rng.gen::<f64>() * wsum[n];
     let first = wsum[1..].partition_point(|&c| c <= r).min(n - 1);
     centroids.push(xs[first]);
-    let mut d2: Vec<f64> = xs.iter().map(|&x| (x - xs[first]).powi(2)).collect();
-    while centroids.len() < k {
-        let total: f64 = d2.iter().zip(ws).map(|(d, w)| d * w).sum();
-        if total <= 0.0 {
-            break; // every point already sits on a centre
-        }
-        let r = rng.gen::<f64>() * total;
-        let mut acc = 0.0;
-        let mut pick = n - 1;
-        for i in 0..n {
-            acc += d2[i] * ws[i];
-            if acc > r {
-                pick = i;
-                break;
-            }
-        }
-        // Rounding in `acc` can land on a zero-distance point; take the
-        // farthest point instead so centres stay distinct.
-        if d2[pick] == 0.0 {
-            pick = (0..n)
-                .max_by(|&a, &b| d2[a].total_cmp(&d2[b]))
-                .expect("n > k >= 1");
-        }
+    let mut d2 = vec![f64::INFINITY; n];
+    let mut block = vec![0.0f64; n.div_ceil(BLOCK)];
+    let mut total = update(&mut d2, xs, ws, xs[first], &mut block);
+    while centroids.len() < k && total > 0.0 {
+        let pick = sample(&d2, ws, &block, rng.gen::<f64>() * total);
         let c = xs[pick];
         centroids.push(c);
-        for (d, &x) in d2.iter_mut().zip(xs) {
-            let nd = (x - c) * (x - c);
-            if nd < *d {
-                *d = nd;
+        total = update(&mut d2, xs, ws, c, &mut block);
+    }
+    centroids
+}
+
+/// Lower every distance to the new centre `c`; refresh the block sums of
+/// weight × distance and return their total.
+fn update(d2: &mut [f64], xs: &[f64], ws: &[f64], c: f64, block: &mut [f64]) -> f64 {
+    let mut total = 0.0;
+    for (((d, x), w), b) in d2
+        .chunks_mut(BLOCK)
+        .zip(xs.chunks(BLOCK))
+        .zip(ws.chunks(BLOCK))
+        .zip(block.iter_mut())
+    {
+        // Four independent accumulators: a single running f64 sum is a
+        // serial dependency chain that cannot be vectorised.
+        let mut acc = [0.0f64; 4];
+        let full = d.len() / 4 * 4;
+        for i in (0..full).step_by(4) {
+            for l in 0..4 {
+                let nd = (x[i + l] - c) * (x[i + l] - c);
+                let v = d[i + l].min(nd);
+                d[i + l] = v;
+                acc[l] += v * w[i + l];
+            }
+        }
+        for i in full..d.len() {
+            let nd = (x[i] - c) * (x[i] - c);
+            d[i] = d[i].min(nd);
+            acc[0] += d[i] * w[i];
+        }
+        *b = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        total += *b;
+    }
+    total
+}
+
+/// Index drawn with probability proportional to `d2 * ws`, given `r`
+/// uniform in [0, total). Never returns a point at distance zero (that
+/// would duplicate a centre) while any point has a positive distance.
+fn sample(d2: &[f64], ws: &[f64], block: &[f64], r: f64) -> usize {
+    let mut acc = 0.0;
+    // Rounding can leave `r` just above the last partial sum: fall back to
+    // the last block with mass.
+    let mut bi = block.iter().rposition(|&b| b > 0.0).unwrap_or(0);
+    for (i, &b) in block.iter().enumerate() {
+        if acc + b > r && b > 0.0 {
+            bi = i;
+            break;
+        }
+        acc += b;
+    }
+    let start = bi * BLOCK;
+    let end = (start + BLOCK).min(d2.len());
+    let mut last = None;
+    for i in start..end {
+        let m = d2[i] * ws[i];
+        if m > 0.0 {
+            last = Some(i);
+            acc += m;
+            if acc > r {
+                return i;
             }
         }
     }
-    centroids
+    match last {
+        Some(i) => i,
+        // The chosen block had no mass after all (only when every point
+        // sits on a centre, which the caller rules out): take the farthest.
+        None => (0..d2.len())
+            .max_by(|&a, &b| d2[a].total_cmp(&d2[b]))
+            .unwrap_or(0),
+    }
 }
 
 #[cfg(test)]

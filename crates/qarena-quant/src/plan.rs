@@ -169,3 +169,86 @@ fn summarise(role: Option<Role>, ts: &[&TensorReport]) -> RoleSummary {
         sqnr_db: sqnr_db(signal, error),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{compare, quantize_tensor};
+
+    fn t(name: &str, role: Role, shape: &[usize]) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            shape: shape.to_vec(),
+            dtype: StorageType::F32,
+            role,
+            layer: Some(0),
+            is_bias: false,
+        }
+    }
+
+    fn values(n: usize, k: usize) -> Vec<f32> {
+        (0..n)
+            .map(|i| ((i * 31 + k * 7) % 97) as f32 - 48.0)
+            .collect()
+    }
+
+    #[test]
+    fn plan_apply_and_summarise() {
+        let cat = vec![
+            t("a", Role::Trunk, &[4, 32]),
+            t("b", Role::PolicyHead, &[2, 32]),
+            t("c", Role::Trunk, &[8, 16]),
+        ];
+        let s = Strategy::parse(
+            "[[rule]]\nrole = \"policy_head\"\nscheme = \"keep\"\n[default]\nscheme = \"int4\"\n",
+            "s",
+        )
+        .unwrap();
+        let p = plan(&cat, &s);
+        assert_eq!(p.iter().map(|x| x.0).collect::<Vec<_>>(), vec![0, 1, 2]);
+        assert_eq!(p[1].1, QuantSpec::KEEP);
+
+        let mut app = StrategyApplication::new(s.clone());
+        let mut trunk_x = Vec::new();
+        let mut trunk_y = Vec::new();
+        for (i, spec) in p {
+            let v = values(cat[i].numel(), i);
+            let out = quantize_tensor(&cat[i], &v, &spec).unwrap();
+            if cat[i].role == Role::Trunk {
+                trunk_x.extend_from_slice(&v);
+                trunk_y.extend_from_slice(&out.values);
+            }
+            app.record(&cat[i], s.resolve(&cat[i]).0, spec, &out);
+        }
+        let roles = app.role_summaries();
+        assert_eq!(roles.len(), 2);
+        let trunk = &roles[0];
+        assert_eq!(trunk.role, Some(Role::Trunk));
+        assert_eq!((trunk.tensors, trunk.params), (2, 256));
+        assert_eq!(trunk.bytes_before, 1024);
+        // int4 per channel: 128 bytes of codes + 12 f16 scales.
+        assert_eq!(trunk.bytes_after, 128 + 24);
+        assert_eq!(trunk.effective_bits, 152.0 * 8.0 / 256.0);
+        // Pooled SQNR is the SQNR of the concatenated role weights.
+        let direct = compare(&trunk_x, &trunk_y).sqnr_db;
+        assert!((trunk.sqnr_db - direct).abs() < 1e-9);
+        let head = &roles[1];
+        assert_eq!(head.sqnr_db, crate::SQNR_CAP_DB);
+        assert_eq!(head.bytes_after, head.bytes_before);
+
+        let total = app.total();
+        assert_eq!(total.role, None);
+        assert_eq!(total.bytes_after, 152 + 256);
+        let table = app.summary_table();
+        assert!(
+            table.contains("policy_head") && table.contains("total"),
+            "{table}"
+        );
+        let json = serde_json::to_string(&app).unwrap();
+        let back: StrategyApplication = serde_json::from_str(&json).unwrap();
+        // serde_json parses floats to within an ulp (no float_roundtrip
+        // feature in the workspace), so compare the exact parts.
+        assert_eq!(back.strategy, app.strategy);
+        assert_eq!(back.total().bytes_after, total.bytes_after);
+    }
+}

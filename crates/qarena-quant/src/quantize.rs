@@ -25,7 +25,6 @@
 //! In the integer domain the extra rounding to integers can move absmax by
 //! less than one unit, so there it holds only approximately.
 
-use rand::RngCore;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -66,10 +65,83 @@ enum Grid {
         qmin: f32,
         qmax: f32,
     },
-    /// `y = scale * nearest(table, x/scale)` with a signed sorted table.
+    /// `y = scale * nearest(table, x/scale)` with a signed sorted table,
+    /// by binary search (FP8: 253 entries).
     Table { scale: f32, table: &'static [f32] },
-    /// `y = nearest(palette, x)`.
+    /// Like `Table` for up to 16 entries (NF4, FP4, palettes of up to 4
+    /// bits; palettes use scale 1), by branch-free boundary counting.
+    Small16 { scale: f32, t: Box<SmallTable<16>> },
+    /// The same for 17..=32 entries (5-bit palettes).
+    Small32 { scale: f32, t: Box<SmallTable<32>> },
+    /// `y = nearest(palette, x)` for large palettes, by binary search.
     Palette(Vec<f32>),
+}
+
+/// A sorted table of at most `N` entries with its decision boundaries:
+/// the nearest entry's index is the number of boundaries strictly below
+/// `x`. Counting against a fixed-length array (padded with +inf) has no
+/// data-dependent branches, so it vectorises, where a binary search
+/// mispredicts on nearly every element; for 16-entry palettes this is what
+/// makes LUT-4 fast. Ties go to the even index, as in `nearest_index`.
+struct SmallTable<const N: usize> {
+    values: [f32; N],
+    bounds: [f32; N],
+}
+
+impl<const N: usize> SmallTable<N> {
+    fn new(sorted: &[f32]) -> Option<Box<SmallTable<N>>> {
+        if sorted.is_empty() || sorted.len() > N {
+            return None;
+        }
+        let mut t = Box::new(SmallTable {
+            values: [0.0; N],
+            bounds: [f32::INFINITY; N],
+        });
+        t.values[..sorted.len()].copy_from_slice(sorted);
+        for j in 0..sorted.len() - 1 {
+            let (a, b) = (sorted[j], sorted[j + 1]);
+            let mid = (0.5 * (f64::from(a) + f64::from(b))) as f32;
+            // For an odd lower index the tie goes up: move the boundary one
+            // float down so `x == mid` counts as above it.
+            let mut m = if j % 2 == 1 { next_down(mid) } else { mid };
+            // Entries themselves must map to themselves even when `a` and
+            // `b` are adjacent floats: keep a <= m < b.
+            if m < a || m >= b {
+                m = a;
+            }
+            t.bounds[j] = m;
+        }
+        Some(t)
+    }
+
+    #[inline(always)]
+    fn nearest(&self, x: f32) -> f32 {
+        let i: u32 = self.bounds.iter().map(|&b| u32::from(x > b)).sum();
+        // The last bound is +inf, so i < N.
+        self.values[i as usize]
+    }
+}
+
+/// Grid for a sorted table: boundary counting when small, else search.
+fn small_or(scale: f32, sorted: &[f32], large: impl FnOnce() -> Grid) -> Grid {
+    if let Some(t) = SmallTable::<16>::new(sorted) {
+        Grid::Small16 { scale, t }
+    } else if let Some(t) = SmallTable::<32>::new(sorted) {
+        Grid::Small32 { scale, t }
+    } else {
+        large()
+    }
+}
+
+/// The largest f32 below `x` (finite `x`); `f32::next_down` needs 1.86.
+fn next_down(x: f32) -> f32 {
+    if x == 0.0 {
+        -f32::from_bits(1)
+    } else if x > 0.0 {
+        f32::from_bits(x.to_bits() - 1)
+    } else {
+        f32::from_bits(x.to_bits() + 1)
+    }
 }
 
 /// What happens after dequantization: nothing (float storage) or rounding
@@ -207,6 +279,14 @@ fn with_grid<P: Pass, G: Fn(f32) -> f32 + Sync + Send + Copy>(
         }),
         Grid::Table { scale, table } => {
             pass.run(move |x| post(table[nearest_index(table, x / scale)] * scale))
+        }
+        Grid::Small16 { scale, ref t } => {
+            let t: &SmallTable<16> = t;
+            pass.run(move |x| post(t.nearest(x / scale) * scale))
+        }
+        Grid::Small32 { scale, ref t } => {
+            let t: &SmallTable<32> = t;
+            pass.run(move |x| post(t.nearest(x / scale) * scale))
         }
         Grid::Palette(ref p) => {
             let p: &[f32] = p;
@@ -358,7 +438,7 @@ impl Ctx<'_> {
                 let tmax = f64::from(*table.last().expect("non-empty table"));
                 match self.scale(range.absmax() / tmax)? {
                     None => Grid::Zero,
-                    Some(scale) => Grid::Table { scale, table },
+                    Some(scale) => small_or(scale, table, || Grid::Table { scale, table }),
                 }
             }
             Scheme::Keep | Scheme::Lut { .. } => unreachable!("not a scaled scheme"),
@@ -420,19 +500,8 @@ impl Ctx<'_> {
     }
 
     fn fit_palette(&self, fit: &[f32], bits: u8, group_index: u64) -> Result<Grid, QuantError> {
-        let mut sorted = fit.to_vec();
-        if sorted.len() > PAR_CHUNK {
-            sorted.par_sort_unstable_by(f32::total_cmp);
-        } else {
-            sorted.sort_unstable_by(f32::total_cmp);
-        }
-        let seed = {
-            // Decorrelate neighbouring groups' seeds.
-            let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(
-                LUT_SEED ^ group_index.wrapping_mul(0x9e37_79b9_7f4a_7c15),
-            );
-            rng.next_u64()
-        };
+        let sorted = sorted_copy(fit);
+        let seed = splitmix64(LUT_SEED ^ group_index);
         let centroids = kmeans_1d(&sorted, 1usize << bits, seed);
         let mut palette = Vec::with_capacity(centroids.len());
         for c in centroids {
@@ -456,7 +525,7 @@ impl Ctx<'_> {
         }
         palette.sort_by(f32::total_cmp);
         palette.dedup();
-        Ok(Grid::Palette(palette))
+        Ok(small_or(1.0, &palette.clone(), || Grid::Palette(palette)))
     }
 
     /// Quantize one group `src` into `dst`; `outliers` are the group-local
@@ -514,6 +583,54 @@ fn outlier_indices(values: &[f32], fraction: f64) -> Vec<usize> {
     out
 }
 
+/// Decorrelates the seeds of neighbouring groups (SplitMix64 finaliser).
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// Ascending copy of finite values. Sorting order-preserving integer keys
+/// is markedly faster than sorting floats with `total_cmp`.
+fn sorted_copy(values: &[f32]) -> Vec<f32> {
+    // Flip negatives entirely and set the sign bit of positives: unsigned
+    // order of the keys is then numeric order of the floats.
+    let key = |x: f32| {
+        let b = x.to_bits();
+        if b >> 31 == 1 {
+            !b
+        } else {
+            b | 0x8000_0000
+        }
+    };
+    let unkey = |k: u32| f32::from_bits(if k >> 31 == 1 { k & 0x7fff_ffff } else { !k });
+    let mut keys: Vec<u32> = values.iter().map(|&x| key(x)).collect();
+    if keys.len() > PAR_CHUNK {
+        keys.par_sort_unstable();
+    } else {
+        keys.sort_unstable();
+    }
+    keys.into_iter().map(unkey).collect()
+}
+
+/// Index of the first NaN or infinity. Counting per chunk (instead of a
+/// short-circuiting search) keeps the common all-finite case one
+/// vectorised read of the data.
+fn first_non_finite(values: &[f32]) -> Option<usize> {
+    let bad = |c: &[f32]| -> u32 {
+        c.iter()
+            .map(|x| u32::from(x.to_bits() & 0x7fff_ffff >= 0x7f80_0000))
+            .sum()
+    };
+    let any = values.par_chunks(PAR_CHUNK).map(bad).any(|n| n > 0);
+    if any {
+        values.iter().position(|x| !x.is_finite())
+    } else {
+        None
+    }
+}
+
 /// Rows (output channels) and row length used for scale groups.
 fn layout(info: &TensorInfo, numel: usize) -> (usize, usize) {
     if info.shape.len() <= 1 || numel == 0 {
@@ -544,7 +661,7 @@ pub fn quantize_tensor(
             got: values.len(),
         });
     }
-    if let Some(index) = values.par_iter().position_first(|x| !x.is_finite()) {
+    if let Some(index) = first_non_finite(values) {
         return Err(QuantError::NonFinite {
             name: info.name.clone(),
             index,

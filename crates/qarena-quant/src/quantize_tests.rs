@@ -403,3 +403,43 @@ proptest! {
         prop_assert!(mse.metrics.mse <= none.metrics.mse * (1.0 + 1e-5) + 1e-12);
     }
 }
+
+proptest! {
+    /// Boundary counting picks the same entry as the binary search,
+    /// including ties (to even) and adjacent-float entries.
+    #[test]
+    fn small_table_agrees_with_nearest_index(
+        mut table in proptest::collection::vec(-100.0f32..100.0, 1..=32),
+        xs in proptest::collection::vec(-120.0f32..120.0, 1..50),
+    ) {
+        table.sort_by(f32::total_cmp);
+        table.dedup();
+        let t = SmallTable::<32>::new(&table).unwrap();
+        for &e in &table {
+            prop_assert_eq!(t.nearest(e), e);
+        }
+        let dist = |e: f32, x: f32| (f64::from(e) - f64::from(x)).abs();
+        for (j, w) in table.windows(2).enumerate() {
+            let mid = (0.5 * (f64::from(w[0]) + f64::from(w[1]))) as f32;
+            if dist(w[0], mid) == dist(w[1], mid) {
+                // An exact tie goes to the even index.
+                prop_assert_eq!(t.nearest(mid), w[j % 2]);
+            }
+        }
+        for x in xs.into_iter().chain(table.windows(2).map(|w| 0.5 * (w[0] + w[1]))) {
+            let got = t.nearest(x);
+            let best = table.iter().map(|&e| dist(e, x)).fold(f64::INFINITY, f64::min);
+            // Within f32 rounding of the midpoint, either neighbour is fine.
+            prop_assert!(dist(got, x) <= best * (1.0 + 1e-6) + 1e-5, "x {} got {}", x, got);
+        }
+    }
+}
+
+#[test]
+fn small_table_adjacent_floats() {
+    let a = 1.0f32;
+    let b = f32::from_bits(a.to_bits() + 1);
+    let c = f32::from_bits(b.to_bits() + 1);
+    let t = SmallTable::<16>::new(&[a, b, c]).unwrap();
+    assert_eq!((t.nearest(a), t.nearest(b), t.nearest(c)), (a, b, c));
+}
