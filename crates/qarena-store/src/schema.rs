@@ -18,7 +18,8 @@ pub(crate) struct Migration {
 /// The schema version this build writes and understands.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
     description: "runs, engines, games, moves, self-evals, events, models, strategies, variants, sweeps, judge",
     sql: r#"
 CREATE TABLE runs (
@@ -197,4 +198,161 @@ CREATE TABLE judge_moves (
 ) STRICT;
 CREATE INDEX judge_moves_game ON judge_moves(game_id, ply);
 "#,
-}];
+    },
+    Migration {
+        description: "per-game metric views: judge loss, self-eval, overconfidence, per-variant aggregates",
+        sql: r#"
+-- Metric views. Conventions (docs/metrics.md):
+-- * the slot of a move is the slot of the engine that played it;
+-- * judge values are from the mover's view, losses clamped at 0;
+-- * per-game values are averages over that slot's moves; per-variant
+--   aggregates carry count, mean, sum and sum of squares per metric so
+--   confidence intervals need no further access to the games.
+
+-- Every move with the engine (and slot) that played it.
+CREATE VIEW move_slots AS
+SELECT m.game_id, m.ply, m.color, m.mv, g.run_id, g.point_index,
+       CASE WHEN lower(substr(m.color, 1, 1)) = 'b'
+            THEN g.black_engine_id ELSE g.white_engine_id END AS engine_id,
+       e.slot, e.variant_id
+FROM moves m
+JOIN games g ON g.id = m.game_id
+JOIN engines e ON e.id = CASE WHEN lower(substr(m.color, 1, 1)) = 'b'
+                              THEN g.black_engine_id ELSE g.white_engine_id END;
+
+-- Games judged per judge run, against the games of the run it can replay.
+CREATE VIEW judge_coverage AS
+SELECT j.id AS judge_run_id, j.run_id,
+       json_extract(j.settings, '$.judge.game') AS game_kind,
+       (SELECT count(*) FROM games g WHERE g.run_id = j.run_id
+          AND g.record_format = CASE json_extract(j.settings, '$.judge.game')
+                                    WHEN 'chess' THEN 'pgn' ELSE 'sgf' END) AS games_played,
+       (SELECT count(DISTINCT jm.game_id) FROM judge_moves jm
+          WHERE jm.judge_run_id = j.id) AS games_judged,
+       CAST((SELECT count(DISTINCT jm.game_id) FROM judge_moves jm
+               WHERE jm.judge_run_id = j.id) AS REAL)
+         / NULLIF((SELECT count(*) FROM games g WHERE g.run_id = j.run_id
+          AND g.record_format = CASE json_extract(j.settings, '$.judge.game')
+                                    WHEN 'chess' THEN 'pgn' ELSE 'sgf' END), 0) AS coverage
+FROM judge_runs j;
+
+-- Per judge run, game and slot: the judge's verdict on that side's play.
+-- final_winrate / final_score: the judge's evaluation after the last
+-- judged move of the game, from this slot's view.
+CREATE VIEW game_judge_metrics AS
+WITH last AS (
+    SELECT jm.judge_run_id, jm.game_id, jm.after_winrate, jm.after_score,
+           ms.engine_id AS mover
+    FROM judge_moves jm
+    JOIN move_slots ms ON ms.game_id = jm.game_id AND ms.ply = jm.ply
+    WHERE jm.ply = (SELECT max(j2.ply) FROM judge_moves j2
+                    WHERE j2.judge_run_id = jm.judge_run_id AND j2.game_id = jm.game_id)
+)
+SELECT jm.judge_run_id, ms.run_id, ms.point_index, jm.game_id, ms.engine_id, ms.slot,
+       ms.variant_id,
+       count(*) AS moves_judged,
+       avg(jm.loss_winrate) AS avg_loss_winrate,
+       avg(jm.loss_score) AS avg_loss_score,
+       avg(jm.loss_cp) AS avg_loss_cp,
+       sum(jm.blunder) AS blunders,
+       CASE WHEN l.mover = ms.engine_id THEN l.after_winrate
+            ELSE 1.0 - l.after_winrate END AS final_winrate,
+       CASE WHEN l.mover = ms.engine_id THEN l.after_score
+            ELSE -l.after_score END AS final_score
+FROM judge_moves jm
+JOIN move_slots ms ON ms.game_id = jm.game_id AND ms.ply = jm.ply
+LEFT JOIN last l ON l.judge_run_id = jm.judge_run_id AND l.game_id = jm.game_id
+GROUP BY jm.judge_run_id, jm.game_id, ms.engine_id;
+
+-- Per self-evaluation: Shannon entropy (nats) of the normalised priors of
+-- its top-K candidates, H = ln T - (sum p ln p) / T with T = sum p.
+-- Needs SQLite's math functions (ln); see docs/metrics.md.
+CREATE VIEW self_eval_entropy AS
+SELECT s.game_id, s.ply, s.engine_id,
+       (SELECT ln(sum(json_extract(t.value, '$.prior')))
+               - sum(json_extract(t.value, '$.prior') * ln(json_extract(t.value, '$.prior')))
+                 / sum(json_extract(t.value, '$.prior'))
+        FROM json_each(CASE WHEN json_valid(s.top_k) AND json_type(s.top_k) = 'array'
+                            THEN s.top_k ELSE '[]' END) t
+        WHERE json_type(t.value) = 'object' AND json_extract(t.value, '$.prior') > 0
+       ) AS policy_entropy
+FROM self_evals s;
+
+-- Per game and slot: what the engine believed while it played.
+CREATE VIEW game_self_metrics AS
+SELECT g.run_id, g.point_index, s.game_id, s.engine_id, e.slot, e.variant_id,
+       count(*) AS self_evals,
+       avg(s.winrate) AS avg_self_winrate,
+       avg(s.score_lead) AS avg_self_score_lead,
+       avg(s.score_cp) AS avg_self_cp,
+       avg(x.policy_entropy) AS avg_policy_entropy
+FROM self_evals s
+JOIN games g ON g.id = s.game_id
+JOIN engines e ON e.id = s.engine_id
+LEFT JOIN self_eval_entropy x ON x.game_id = s.game_id AND x.ply = s.ply
+GROUP BY s.game_id, s.engine_id;
+
+-- Per judge run, game and slot: the engine's own winrate minus the judge's,
+-- both from the mover's view at the same ply (before its move) and against
+-- the judge's value after the move. Positive means overconfident.
+CREATE VIEW game_overconfidence AS
+SELECT jm.judge_run_id, g.run_id, g.point_index, jm.game_id, s.engine_id, e.slot,
+       e.variant_id,
+       count(s.winrate) AS moves,
+       avg(s.winrate - jm.before_winrate) AS avg_self_minus_judge_before,
+       avg(s.winrate - jm.after_winrate) AS avg_self_minus_judge_after,
+       avg(s.score_cp - jm.before_score) AS avg_self_minus_judge_cp
+FROM self_evals s
+JOIN judge_moves jm ON jm.game_id = s.game_id AND jm.ply = s.ply
+JOIN games g ON g.id = s.game_id
+JOIN engines e ON e.id = s.engine_id
+GROUP BY jm.judge_run_id, jm.game_id, s.engine_id;
+
+-- Every game with both of its engines.
+CREATE VIEW game_slots AS
+SELECT g.id AS game_id, g.run_id, g.point_index, e.id AS engine_id, e.slot, e.variant_id
+FROM games g JOIN engines e ON e.id IN (g.black_engine_id, g.white_engine_id);
+
+-- Per run, sweep point, slot and judge run (NULL: games never judged):
+-- count, mean, sum and sum of squares of each per-game metric over games.
+-- sd = sqrt((sumsq - sum*sum/n) / (n - 1)); 95% CI = mean +- 1.96 sd / sqrt(n).
+CREATE VIEW variant_metrics AS
+WITH per_game AS (
+    SELECT gs.run_id, gs.point_index, gs.slot, gs.engine_id, gs.variant_id, gs.game_id,
+           jm.judge_run_id,
+           jm.avg_loss_winrate AS loss_winrate, jm.avg_loss_score AS loss_score,
+           jm.avg_loss_cp AS loss_cp, jm.blunders AS blunders, jm.final_winrate,
+           sm.avg_self_winrate AS self_winrate, sm.avg_policy_entropy AS policy_entropy,
+           oc.avg_self_minus_judge_before AS overconfidence
+    FROM game_slots gs
+    LEFT JOIN game_judge_metrics jm
+           ON jm.game_id = gs.game_id AND jm.engine_id = gs.engine_id
+    LEFT JOIN game_self_metrics sm
+           ON sm.game_id = gs.game_id AND sm.engine_id = gs.engine_id
+    LEFT JOIN game_overconfidence oc
+           ON oc.game_id = gs.game_id AND oc.engine_id = gs.engine_id
+          AND oc.judge_run_id = jm.judge_run_id
+)
+SELECT run_id, point_index, slot, engine_id, variant_id, judge_run_id,
+       count(*) AS games,
+       count(loss_winrate) AS n_loss_winrate, avg(loss_winrate) AS mean_loss_winrate,
+       sum(loss_winrate) AS sum_loss_winrate, sum(loss_winrate * loss_winrate) AS sumsq_loss_winrate,
+       count(loss_score) AS n_loss_score, avg(loss_score) AS mean_loss_score,
+       sum(loss_score) AS sum_loss_score, sum(loss_score * loss_score) AS sumsq_loss_score,
+       count(loss_cp) AS n_loss_cp, avg(loss_cp) AS mean_loss_cp,
+       sum(loss_cp) AS sum_loss_cp, sum(loss_cp * loss_cp) AS sumsq_loss_cp,
+       count(blunders) AS n_blunders, avg(blunders) AS mean_blunders,
+       sum(blunders) AS sum_blunders, sum(blunders * blunders) AS sumsq_blunders,
+       count(final_winrate) AS n_final_winrate, avg(final_winrate) AS mean_final_winrate,
+       sum(final_winrate) AS sum_final_winrate, sum(final_winrate * final_winrate) AS sumsq_final_winrate,
+       count(self_winrate) AS n_self_winrate, avg(self_winrate) AS mean_self_winrate,
+       sum(self_winrate) AS sum_self_winrate, sum(self_winrate * self_winrate) AS sumsq_self_winrate,
+       count(policy_entropy) AS n_policy_entropy, avg(policy_entropy) AS mean_policy_entropy,
+       sum(policy_entropy) AS sum_policy_entropy, sum(policy_entropy * policy_entropy) AS sumsq_policy_entropy,
+       count(overconfidence) AS n_overconfidence, avg(overconfidence) AS mean_overconfidence,
+       sum(overconfidence) AS sum_overconfidence, sum(overconfidence * overconfidence) AS sumsq_overconfidence
+FROM per_game
+GROUP BY run_id, point_index, slot, engine_id, judge_run_id;
+"#,
+    },
+];
