@@ -264,6 +264,32 @@ pub struct GateArgs {
     pub max_elo_loss: Option<f64>,
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
+    /// Also require no catastrophic tactical failure: an EPD suite with best
+    /// moves (`bm`), searched by the variant (--engine) and the reference at
+    /// the same node budget; a failure is a position the reference solves
+    /// and the variant does not. Without FILE, the built-in suite
+    /// (openings/tactics.epd). May be used without --run.
+    #[arg(long, num_args = 0..=1, value_name = "FILE")]
+    pub tactics: Option<Option<PathBuf>>,
+    /// UCI command of the variant engine for --tactics.
+    #[arg(long, value_name = "CMD")]
+    pub engine: Option<String>,
+    /// UCI option of the variant, NAME=VALUE (repeatable), e.g. EvalFile=variant.nnue.
+    #[arg(long = "engine-option", value_name = "NAME=VALUE")]
+    pub engine_options: Vec<String>,
+    /// UCI command of the reference engine (default: the --engine command
+    /// without the variant's options).
+    #[arg(long, value_name = "CMD")]
+    pub reference: Option<String>,
+    /// UCI option of the reference, NAME=VALUE (repeatable).
+    #[arg(long = "reference-option", value_name = "NAME=VALUE")]
+    pub reference_options: Vec<String>,
+    /// Nodes per position for both engines.
+    #[arg(long, default_value_t = 20_000)]
+    pub tactics_nodes: u64,
+    /// Most positions the variant may lose that the reference solved.
+    #[arg(long, default_value_t = 0)]
+    pub max_tactical_failures: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -301,6 +327,26 @@ pub enum OpeningsCommand {
         count: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Build a tactical suite for `qarena gate --tactics`: positions from
+    /// seeded random play (10-40 plies) where a MultiPV 2 search to --depth
+    /// shows one move at least 150 cp better than the next, with the best
+    /// score within ±600 cp. Writes EPD lines with `bm` and `id`.
+    ///
+    /// Example: qarena openings tactics --engine stockfish --count 50 \
+    ///            --seed 1 --depth 16 -o tactics.epd
+    Tactics {
+        /// UCI engine command used to search the positions.
+        #[arg(long)]
+        engine: String,
+        #[arg(long, default_value_t = 50)]
+        count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 16)]
+        depth: u32,
         #[arg(long, short)]
         output: PathBuf,
     },

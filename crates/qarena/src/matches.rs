@@ -226,14 +226,38 @@ fn apply_chess_flags(cfg: &mut MatchConfig, a: &MatchArgs) -> Result<(), Exit> {
 }
 
 pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
-    let crate::cli::OpeningsCommand::Generate {
-        engine,
-        plies,
-        max_eval,
-        count,
-        seed,
-        output,
-    } = cmd;
+    let (engine, plies, max_eval, count, seed, output) = match cmd {
+        crate::cli::OpeningsCommand::Generate {
+            engine,
+            plies,
+            max_eval,
+            count,
+            seed,
+            output,
+        } => (engine, plies, max_eval, count, seed, output),
+        crate::cli::OpeningsCommand::Tactics {
+            engine,
+            count,
+            seed,
+            depth,
+            output,
+        } => {
+            let ec = EngineConfig::from_command("tactics-engine", &engine, Protocol::Uci);
+            let argv = qarena_arena::runner::resolve_argv(&ec)?;
+            eprintln!("generating {count} tactical positions (depth {depth}, seed {seed})");
+            let n = qarena_arena::chess::generate_tactics(
+                argv,
+                count,
+                seed,
+                depth,
+                &output,
+                qarena_arena::Timeouts::default(),
+            )
+            .map_err(|e| Exit::engine(anyhow::anyhow!(e)))?;
+            println!("wrote {n} tactical positions to {}", output.display());
+            return Ok(());
+        }
+    };
     let ec = EngineConfig::from_command("openings-engine", &engine, Protocol::Uci);
     let argv = qarena_arena::runner::resolve_argv(&ec)?;
     eprintln!("generating {count} openings ({plies} plies, |eval| <= {max_eval} cp, seed {seed})");

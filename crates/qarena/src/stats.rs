@@ -150,27 +150,93 @@ pub fn sprt(a: SprtArgs) -> CliResult {
 }
 
 pub fn gate(a: GateArgs) -> CliResult {
-    let (src, label) = source(&a.counts)?;
-    let r = report(&src, a.confidence);
-    let g = Gate {
-        min_score: a.min_score,
-        max_elo_loss: a.max_elo_loss,
-        confidence: a.confidence,
-    };
-    if g.min_score.is_none() && g.max_elo_loss.is_none() {
+    let elo_limits = a.min_score.is_some() || a.max_elo_loss.is_some();
+    let counts = a.counts.run.is_some() || a.counts.wdl.is_some() || a.counts.penta.is_some();
+    if a.tactics.is_none() && !elo_limits {
         return Err(Exit::input(anyhow!(
-            "give at least one of --min-score and --max-elo-loss"
+            "give at least one of --min-score, --max-elo-loss and --tactics"
         )));
     }
-    let out = check_gate(&r, &g);
-    println!(
-        "{label}: {} games, score {:.4}, Elo {}",
-        r.games, r.score, r.elo
-    );
-    for reason in &out.reasons {
-        println!("  {reason}");
+    if counts && !elo_limits {
+        return Err(Exit::input(anyhow!(
+            "--run, --wdl and --penta need --min-score or --max-elo-loss"
+        )));
     }
-    if out.passed {
+    let tactic_flags = a.engine.is_some()
+        || a.reference.is_some()
+        || !a.engine_options.is_empty()
+        || !a.reference_options.is_empty();
+    if a.tactics.is_none() && tactic_flags {
+        return Err(Exit::input(anyhow!(
+            "--engine, --engine-option, --reference and --reference-option apply only with --tactics"
+        )));
+    }
+    let mut passed = true;
+    let mut label = String::from("tactics");
+    if elo_limits {
+        let (src, l) = source(&a.counts)?;
+        let r = report(&src, a.confidence);
+        let g = Gate {
+            min_score: a.min_score,
+            max_elo_loss: a.max_elo_loss,
+            confidence: a.confidence,
+        };
+        let out = check_gate(&r, &g);
+        println!(
+            "{l}: {} games, score {:.4}, Elo {}",
+            r.games, r.score, r.elo
+        );
+        for reason in &out.reasons {
+            println!("  {reason}");
+        }
+        passed &= out.passed;
+        label = l;
+    }
+    if let Some(file) = &a.tactics {
+        use qarena_arena::chess::{load_tactics, run_tactics, TacticsEngine};
+        let Some(variant_cmd) = &a.engine else {
+            return Err(Exit::input(anyhow!(
+                "--tactics needs --engine CMD (the variant engine)"
+            )));
+        };
+        let suite = load_tactics(file.as_deref()).map_err(|e| Exit::input(anyhow!(e)))?;
+        let engine = |name: &str, cmd: &str, options: &[String]| -> Result<TacticsEngine, Exit> {
+            let ec =
+                qarena_arena::EngineConfig::from_command(name, cmd, qarena_arena::Protocol::Uci);
+            let argv = qarena_arena::runner::resolve_argv(&ec)?;
+            TacticsEngine::new(name, argv, options).map_err(|e| Exit::input(anyhow!(e)))
+        };
+        let variant = engine("variant", variant_cmd, &a.engine_options)?;
+        let reference_cmd = a.reference.as_deref().unwrap_or(variant_cmd);
+        let reference = engine("reference", reference_cmd, &a.reference_options)?;
+        let t = run_tactics(
+            &suite,
+            &variant,
+            &reference,
+            a.tactics_nodes,
+            qarena_arena::Timeouts::default(),
+            qarena_engine::install_shutdown_flag(),
+        )
+        .map_err(|e| Exit::engine(anyhow!(e)))?;
+        for f in &t.failures {
+            println!("  lost {f}");
+        }
+        let ok = t.failures.len() <= a.max_tactical_failures;
+        println!(
+            "tactics: {}/{} positions, variant lost {} that the reference solved (max {}): {}",
+            t.variant_correct,
+            t.positions,
+            t.failures.len(),
+            a.max_tactical_failures,
+            if ok { "pass" } else { "FAIL" }
+        );
+        println!(
+            "  reference solved {}/{}; both missed {} (too hard at {} nodes); variant alone solved {}",
+            t.reference_correct, t.positions, t.both_missed, a.tactics_nodes, t.variant_only
+        );
+        passed &= ok;
+    }
+    if passed {
         println!("gate: PASS");
         Ok(())
     } else {

@@ -20,6 +20,7 @@ mod adjudication;
 mod openings;
 mod pgn;
 mod referee;
+pub mod tactics;
 mod uci_client;
 
 use std::fmt;
@@ -35,6 +36,10 @@ pub use openings::{
 };
 pub use pgn::{export_pgn, write_pgn, PgnGame, PgnMove};
 pub use referee::{play_chess_game, ChessGameMeta};
+pub use tactics::{
+    generate_tactics, load_tactics, parse_tactics, run_tactics, TacticalFailure, TacticalPosition,
+    TacticsEngine, TacticsReport,
+};
 pub use uci_client::{GoDeadline, GoReply, UciEngine};
 
 /// The `[chess]` section of a match config.
