@@ -157,11 +157,16 @@ impl GtpEngine {
                 Ok(l) => return Ok(l),
                 Err(EngineError::Timeout { .. }) if slice < deadline => continue,
                 Err(EngineError::Timeout { label, .. }) => {
+                    let waited = self.timeout_for(what);
+                    self.engine.note(&format!(
+                        "timeout: no reply to `{what}` within {:.3} s",
+                        waited.as_secs_f64()
+                    ));
                     return Err(Failure::Timeout {
                         label,
                         what: what.to_string(),
                         waited: self.timeout_for(what),
-                    })
+                    });
                 }
                 Err(e) => return Err(Failure::from_engine(e)),
             }

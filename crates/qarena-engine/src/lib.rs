@@ -328,14 +328,9 @@ impl Engine {
                         }
                     }
                     Err(RecvTimeoutError::Timeout) => {
+                        // No note here: callers wait in slices, and only
+                        // they know when a slice was the real deadline.
                         let waited = called.elapsed();
-                        self.transcript.record(
-                            Dir::Note,
-                            &format!(
-                                "timeout: no reply to `{what}` after {:.3} s",
-                                waited.as_secs_f64()
-                            ),
-                        );
                         return Err(EngineError::Timeout {
                             label: self.label.clone(),
                             program: self.program.clone(),

@@ -7,12 +7,26 @@
 //! Invariant: the transcript is evidence, never a cause of failure. Write
 //! errors are reported once on the harness's stderr and the transcript is
 //! then switched off for that engine; the engine itself keeps running.
+//!
+//! Lines are buffered (one write per engine line costs more than the rest
+//! of the harness): the buffer is flushed at least every
+//! [`FLUSH_EVERY`], on every note and stderr line (the evidence of a
+//! fault), and when the transcript is dropped. A harness killed with
+//! SIGKILL loses at most the last [`FLUSH_EVERY`] of protocol lines.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// Longest time a protocol line may sit in the buffer.
+pub(crate) const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
+struct Sink {
+    out: BufWriter<File>,
+    last_flush: Instant,
+}
 
 /// Direction marker of a transcript line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +54,7 @@ pub(crate) struct Transcript {
     label: String,
     path: Option<PathBuf>,
     start: Instant,
-    file: Mutex<Option<File>>,
+    file: Mutex<Option<Sink>>,
 }
 
 impl Transcript {
@@ -53,7 +67,10 @@ impl Transcript {
                 let _ = fs::create_dir_all(dir);
             }
             match OpenOptions::new().create(true).append(true).open(p) {
-                Ok(f) => Some(f),
+                Ok(f) => Some(Sink {
+                    out: BufWriter::with_capacity(64 * 1024, f),
+                    last_flush: Instant::now(),
+                }),
                 Err(e) => {
                     eprintln!(
                         "warning: engine '{label}': cannot open transcript {}: {e}; \
@@ -80,13 +97,22 @@ impl Transcript {
             // A panic elsewhere while holding the lock must not silence the log.
             Err(poisoned) => poisoned.into_inner(),
         };
-        let Some(file) = guard.as_mut() else { return };
+        let Some(sink) = guard.as_mut() else { return };
         let secs = self.start.elapsed().as_secs_f64();
         let mut out = String::with_capacity(text.len() + 16);
         for part in text.split('\n') {
             out.push_str(&format!("{secs:.3} {} {part}\n", dir.mark()));
         }
-        if let Err(e) = file.write_all(out.as_bytes()) {
+        let urgent = matches!(dir, Dir::Note | Dir::Stderr);
+        let result = sink.out.write_all(out.as_bytes()).and_then(|()| {
+            if urgent || sink.last_flush.elapsed() >= FLUSH_EVERY {
+                sink.last_flush = Instant::now();
+                sink.out.flush()
+            } else {
+                Ok(())
+            }
+        });
+        if let Err(e) = result {
             let shown = self
                 .path
                 .as_deref()

@@ -8,6 +8,23 @@ use qarena_store::{RunStatus, Store};
 use crate::cli::{ExportCommand, RunsCommand};
 use crate::{CliResult, Exit};
 
+/// Joins argv so it can be pasted back into a shell.
+fn shell_join(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            let plain = !a.is_empty()
+                && a.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c));
+            if plain {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 fn open(db: &Path) -> Result<Store, Exit> {
     if !db.exists() {
         return Err(Exit::input(anyhow!(
@@ -68,7 +85,7 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
             println!(
                 "qarena {}  argv: {}",
                 rec.software_version,
-                rec.argv.join(" ")
+                shell_join(&rec.argv)
             );
             println!("engines:");
             for e in store.engines(rec.id)? {

@@ -277,11 +277,16 @@ impl UciEngine {
                     stopped = true;
                 }
                 Err(EngineError::Timeout { label, .. }) => {
+                    let waited = started.elapsed();
+                    self.engine.note(&format!(
+                        "timeout: no bestmove for `{go}` after {:.3} s",
+                        waited.as_secs_f64()
+                    ));
                     return Err(Failure::Timeout {
                         label,
                         what: go.to_string(),
-                        waited: started.elapsed(),
-                    })
+                        waited,
+                    });
                 }
                 Err(e) => return Err(Failure::from_engine(e)),
             }
@@ -346,11 +351,16 @@ impl UciEngine {
                 Ok(l) => return Ok(l),
                 Err(EngineError::Timeout { .. }) if Instant::now() < deadline => continue,
                 Err(EngineError::Timeout { label, .. }) => {
+                    let waited = called.elapsed();
+                    self.engine.note(&format!(
+                        "timeout: no reply to `{what}` after {:.3} s",
+                        waited.as_secs_f64()
+                    ));
                     return Err(Failure::Timeout {
                         label,
                         what: what.to_string(),
-                        waited: called.elapsed(),
-                    })
+                        waited,
+                    });
                 }
                 Err(e) => return Err(Failure::from_engine(e)),
             }
