@@ -428,7 +428,11 @@ mod tests {
 
     #[test]
     fn parses_transcript_lines_and_never_panics() {
-        let text = include_str!("../tests/data/analysis_sample.jsonl");
+        // The recorded KataGo analysis session shipped beside the project.
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../../shared/katago/analysis_transcript.jsonl");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("reading {}: {e}", path.display()));
         let mut turns = 0;
         for line in text.lines() {
             match parse_response(line) {

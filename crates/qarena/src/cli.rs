@@ -69,6 +69,12 @@ pub enum Command {
         #[command(flatten)]
         db: DbArgs,
     },
+    /// Judge every move of a run's games with a judge engine (KataGo
+    /// analysis for Go, UCI for chess); resumable, never judges a move twice.
+    ///
+    /// Example: qarena judge --run kl1 --katago-dir ../shared/katago --visits 64
+    #[command(after_long_help = EXIT_CODES)]
+    Judge(crate::judge_cmd::JudgeArgs),
     /// Elo, normalised Elo, LOS and score with confidence intervals.
     ///
     /// From a stored run (pentanomial when every game has its pair) or from
@@ -383,6 +389,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Export { command } => crate::runs::export(command),
         Command::Openings { command } => crate::matches::openings(command),
         Command::Stats(a) => crate::stats::stats(a),
+        Command::Judge(a) => crate::judge_cmd::run(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
         Command::Sprt(a) => crate::stats::sprt(a),

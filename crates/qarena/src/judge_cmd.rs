@@ -266,7 +266,7 @@ pub fn run(a: JudgeArgs) -> CliResult {
     }
     let every = a.progress_every;
     let mut progress = |p: &qarena_judge::Progress| {
-        if every > 0 && (p.done % every == 0 || p.done == p.todo) {
+        if every > 0 && (p.done.is_multiple_of(every) || p.done == p.todo) {
             eprintln!(
                 "judge: {}/{} games, {} positions, {:.1} positions/s",
                 p.done,

@@ -5,6 +5,7 @@
 //! recovery.
 
 mod cli;
+mod judge_cmd;
 mod matches;
 mod quant_cmd;
 mod runs;
