@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Installs what qarena needs on a Debian machine (idempotent) and builds it.
-#   Debian packages: gnugo, stockfish, sqlite3, libzip4 (for the shared KataGo binary)
+#   Debian packages: gnugo, stockfish, sqlite3, libzip4 (for the shared KataGo binary),
+#   fonts-dejavu-core (text in the report's plots)
 #   Python packages (into .venv): the independent checkers used by the tests
 # Usage: bash scripts/setup.sh [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need=()
-for pkg in gnugo stockfish sqlite3 libzip4 python3-venv; do
+for pkg in gnugo stockfish sqlite3 libzip4 python3-venv fonts-dejavu-core; do
   dpkg -s "$pkg" >/dev/null 2>&1 || need+=("$pkg")
 done
 if ((${#need[@]})); then
@@ -23,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv for the Python checkers"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import sgfmill, chess, nbclient, nbformat, ipykernel" 2>/dev/null; then
+if ! .venv/bin/python -c "import sgfmill, chess, nbclient, nbformat, ipykernel, matplotlib" 2>/dev/null; then
   echo "setup: installing Python packages from requirements.txt"
   .venv/bin/pip install -q --disable-pip-version-check -r requirements.txt
 fi
