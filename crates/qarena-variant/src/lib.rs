@@ -126,6 +126,75 @@ fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> VariantError
     move |source| VariantError::Io { context, source }
 }
 
+/// Tensors above this many elements are quantized in blocks of rows, so
+/// only one block's output exists next to the tensor's values (peak memory
+/// about the file plus one f32 copy of the largest tensor).
+const BLOCK_ELEMENTS: usize = 1 << 20;
+
+/// Quantizes `values` and overwrites them with the result; returns the
+/// accounting (with an empty `values`). Row blocks give exactly the result
+/// of the whole tensor when every scale group lies inside one row (channel
+/// and group granularity) and no outliers are chosen across rows.
+fn quantize_in_place(
+    info: &qarena_quant::TensorInfo,
+    values: &mut [f32],
+    spec: &qarena_quant::QuantSpec,
+) -> Result<qarena_quant::QuantOutput, qarena_quant::QuantError> {
+    let rows = info.shape.first().copied().unwrap_or(1).max(1);
+    let numel = values.len();
+    let row_len = numel / rows;
+    let blockable = numel > BLOCK_ELEMENTS
+        && info.shape.len() >= 2
+        && row_len * rows == numel
+        && spec.outlier_percent == 0.0
+        && !matches!(spec.granularity, qarena_quant::Granularity::Tensor);
+    if spec.scheme == qarena_quant::Scheme::Keep || !blockable {
+        let mut out = quantize_tensor(info, values, spec)?;
+        values.copy_from_slice(&out.values);
+        out.values = Vec::new();
+        return Ok(out);
+    }
+    let rows_per_block = (BLOCK_ELEMENTS / row_len.max(1)).max(1);
+    let (mut xx, mut yy, mut xy, mut ee, mut max) = (0f64, 0f64, 0f64, 0f64, 0f64);
+    let mut bytes = 0u64;
+    for block in values.chunks_mut(rows_per_block * row_len) {
+        let mut sub = info.clone();
+        sub.shape[0] = block.len() / row_len;
+        let out = quantize_tensor(&sub, block, spec)?;
+        for (x, y) in block.iter().zip(&out.values) {
+            let (x, y) = (f64::from(*x), f64::from(*y));
+            let e = x - y;
+            xx += x * x;
+            yy += y * y;
+            xy += x * y;
+            ee += e * e;
+            max = max.max(e.abs());
+        }
+        bytes += out.bytes;
+        block.copy_from_slice(&out.values);
+    }
+    let n = numel as f64;
+    let cosine = if xx == 0.0 && yy == 0.0 {
+        1.0
+    } else if xx == 0.0 || yy == 0.0 {
+        0.0
+    } else {
+        (xy / (xx.sqrt() * yy.sqrt())).clamp(-1.0, 1.0)
+    };
+    Ok(qarena_quant::QuantOutput {
+        values: Vec::new(),
+        bytes,
+        effective_bits: bytes as f64 * 8.0 / n,
+        metrics: qarena_quant::ErrorMetrics {
+            mse: ee / n,
+            sqnr_db: qarena_quant::sqnr_db(xx, ee),
+            max_abs: max,
+            cosine,
+            signal_power: xx / n,
+        },
+    })
+}
+
 /// Options of a build.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -189,23 +258,26 @@ pub fn build_variant(
         .enumerate()
         .map(|(i, info)| {
             let (rule, spec) = strategy.resolve(info);
-            let values = model.try_tensor_values(i)?;
-            let out =
-                quantize_tensor(info, &values, &spec).map_err(|source| VariantError::Quant {
+            let mut values = model.try_tensor_values(i)?;
+            let out = quantize_in_place(info, &mut values, &spec).map_err(|source| {
+                VariantError::Quant {
                     model: model_path.display().to_string(),
                     tensor: info.name.clone(),
                     source,
-                })?;
+                }
+            })?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);
-            Ok::<_, VariantError>((rule, spec, out))
+            // Unchanged tensors are not written back: drop their copy now.
+            let values = (spec.scheme != qarena_quant::Scheme::Keep).then_some(values);
+            Ok::<_, VariantError>((rule, spec, out, values))
         })
         .collect::<Result<Vec<_>, _>>()?;
     lap("quantized every tensor");
     let mut app = StrategyApplication::new(strategy.clone());
-    for (i, (rule, spec, out)) in results.into_iter().enumerate() {
-        if spec.scheme != qarena_quant::Scheme::Keep {
-            model.set_tensor_values(i, &out.values)?;
+    for (i, (rule, spec, out, values)) in results.into_iter().enumerate() {
+        if let Some(values) = values {
+            model.set_tensor_values(i, &values)?;
         }
         app.record(&catalogue[i], rule, spec, &out);
     }
