@@ -75,6 +75,13 @@ pub enum Command {
     /// Example: qarena judge --run kl1 --katago-dir ../shared/katago --visits 64
     #[command(after_long_help = EXIT_CODES)]
     Judge(crate::judge_cmd::JudgeArgs),
+    /// Write a Markdown (and --html) report with PNG plots of a sweep or
+    /// run: protocol, results with Elo ± 95% CI, judge and self-eval
+    /// metrics, limitations, provenance.
+    ///
+    /// Example: qarena report --sweep katago-9x9-ladder -o report/ --html
+    #[command(after_long_help = EXIT_CODES)]
+    Report(crate::report_cmd::ReportArgs),
     /// Elo, normalised Elo, LOS and score with confidence intervals.
     ///
     /// From a stored run (pentanomial when every game has its pair) or from
@@ -390,6 +397,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Openings { command } => crate::matches::openings(command),
         Command::Stats(a) => crate::stats::stats(a),
         Command::Judge(a) => crate::judge_cmd::run(a),
+        Command::Report(a) => crate::report_cmd::run(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
         Command::Sprt(a) => crate::stats::sprt(a),

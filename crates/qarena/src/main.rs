@@ -8,6 +8,7 @@ mod cli;
 mod judge_cmd;
 mod matches;
 mod quant_cmd;
+mod report_cmd;
 mod runs;
 mod stats;
 mod sweep_cmd;
