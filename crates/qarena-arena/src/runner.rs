@@ -567,7 +567,7 @@ fn worker(sh: &Shared<'_>, w: usize) {
                         players[slot.index()] = Some(p);
                     }
                     Err(f) => {
-                        outcome = Some(start_failure_outcome(slot, f, first));
+                        outcome = Some(start_failure_outcome(sh, slot, f, first, gi));
                         break;
                     }
                 }
@@ -649,12 +649,65 @@ fn save_engine_info(sh: &Shared<'_>, slot: Slot, p: &Player) {
     });
 }
 
-fn start_failure_outcome(slot: Slot, f: Failure, first: Slot) -> GameOutcome {
+/// The outcome of a game that could not start because an engine failed to
+/// start: the engine loses, and the record says why.
+fn start_failure_outcome(
+    sh: &Shared<'_>,
+    slot: Slot,
+    f: Failure,
+    first: Slot,
+    gi: u32,
+) -> GameOutcome {
     let term = f.termination();
     let aborted = term == Termination::Aborted;
+    // `first` is Black in Go and White in chess.
     let loser_first = slot == first;
+    let chess = sh.cfg.protocol() == Protocol::Uci;
+    let result = (!aborted).then(|| {
+        match (chess, loser_first) {
+            (false, true) => "W+F",
+            (false, false) => "B+F",
+            (true, true) => "0-1",
+            (true, false) => "1-0",
+        }
+        .to_string()
+    });
+    let why = format!("engine '{}' failed to start: {f}", sh.names[slot.index()]);
+    let first_name = &sh.names[first.index()];
+    let second_name = &sh.names[first.other().index()];
+    let game_name = format!(
+        "{} point {} game {}",
+        sh.req.tag,
+        sh.req.point_index,
+        gi + 1
+    );
+    let date: String = qarena_store::now_rfc3339().chars().take(10).collect();
+    let (record, record_format) = if chess {
+        let res = result.as_deref().unwrap_or("*");
+        let text = format!(
+            "[Event \"{game_name}\"]\n[Site \"qarena\"]\n[Date \"{}\"]\n[Round \"{}\"]\n[White \"{first_name}\"]\n[Black \"{second_name}\"]\n[Result \"{res}\"]\n[Termination \"abandoned\"]\n[PlyCount \"0\"]\n\n{{{}}} {res}\n",
+            date.replace('-', "."),
+            gi + 1,
+            why.replace(['{', '}'], "")
+        );
+        (text, "pgn")
+    } else {
+        let sgf = qarena_go::SgfGame {
+            size: sh.cfg.go.board_size,
+            komi: sh.cfg.go.komi,
+            rules: None,
+            black: Some(first_name.clone()),
+            white: Some(second_name.clone()),
+            result: result.clone(),
+            date: Some(date),
+            root_comment: Some(format!("termination: {term}; {why}")),
+            game_name: Some(game_name),
+            moves: Vec::new(),
+        };
+        (qarena_go::write_sgf(&sgf), "sgf")
+    };
     GameOutcome {
-        result: (!aborted).then(|| if loser_first { "W+F" } else { "B+F" }.to_string()),
+        result,
         winner: (!aborted).then_some(slot.other()),
         score: None,
         termination: term,
@@ -670,12 +723,12 @@ fn start_failure_outcome(slot: Slot, f: Failure, first: Slot) -> GameOutcome {
                     "crash"
                 },
                 slot: Some(slot),
-                message: format!("engine failed to start: {f}"),
+                message: why,
                 stderr_tail: None,
             }]
         },
-        record: String::new(),
-        record_format: "none",
+        record,
+        record_format,
         opening: None,
         seed: None,
         fault: (!aborted).then_some((slot, f)),
@@ -721,12 +774,14 @@ fn play_one(
             play_chess_game([a, b], first, sh.cfg.chess.as_ref(), &meta)
         }
         _ => start_failure_outcome(
+            sh,
             Slot::A,
             Failure::BadResponse {
                 label: sh.names[0].clone(),
                 detail: "engines speak different protocols".to_string(),
             },
             first,
+            gi,
         ),
     }
 }
