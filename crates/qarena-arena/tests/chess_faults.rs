@@ -150,11 +150,7 @@ fn slow_moves_lose_on_time_under_a_clock() {
         limit: "tc=30+0".parse().unwrap(),
         ..capped(Limit::Nodes(1))
     };
-    let (o, _) = fault_game(
-        &["--mode", "slow-move", "--delay-ms", "20"],
-        &roomy,
-        40.0,
-    );
+    let (o, _) = fault_game(&["--mode", "slow-move", "--delay-ms", "20"], &roomy, 40.0);
     assert!(!o.termination.is_fault() && o.termination != Termination::TimeForfeit);
 }
 
