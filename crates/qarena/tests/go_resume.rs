@@ -8,16 +8,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-fn games_in(ws: &Ws, tag: &str) -> usize {
-    let Ok(store) = qarena_store::Store::open(&ws.db()) else {
-        return 0;
-    };
-    match store.run_by_tag(tag) {
-        Ok(Some(run)) => store.games(run.id).map(|g| g.len()).unwrap_or(0),
-        _ => 0,
-    }
-}
-
 #[test]
 fn kill_9_then_resume_completes_without_duplicates() {
     let ws = Ws::new();

@@ -108,16 +108,6 @@ roles = ["late"]
     p
 }
 
-fn games_in(ws: &Ws, tag: &str) -> usize {
-    let Ok(store) = qarena_store::Store::open(&ws.db()) else {
-        return 0;
-    };
-    match store.run_by_tag(tag) {
-        Ok(Some(run)) => store.games(run.id).map(|g| g.len()).unwrap_or(0),
-        _ => 0,
-    }
-}
-
 #[test]
 fn katago_sweep_resumes_after_kill_and_records_distinct_variant_parameters() {
     let ws = Ws::new();

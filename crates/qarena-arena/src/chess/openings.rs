@@ -449,8 +449,9 @@ pub fn generate_openings(
 }
 
 /// `plies` uniformly random legal moves from the start position; `None`
-/// when the walk ends the game on the way.
-fn random_walk(rng: &mut ChaCha8Rng, plies: u32) -> Option<Chess> {
+/// when the walk ends the game on the way or at its end. Shared by the
+/// opening and tactics generators.
+pub(crate) fn random_walk(rng: &mut ChaCha8Rng, plies: u32) -> Option<Chess> {
     let mut pos = Chess::default();
     for _ in 0..plies {
         let moves = pos.legal_moves();

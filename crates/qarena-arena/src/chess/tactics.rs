@@ -26,7 +26,6 @@ use std::sync::Arc;
 
 use qarena_engine::EngineSpec;
 use qarena_uci::{format_go, format_position, GoLimit, Score};
-use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use shakmaty::fen::Epd;
@@ -433,7 +432,7 @@ pub fn generate_tactics(
     while lines.len() < count && attempts < max_attempts {
         attempts += 1;
         let plies = rng.gen_range(WALK_PLIES);
-        let Some(pos) = walk(&mut rng, plies) else {
+        let Some(pos) = super::openings::random_walk(&mut rng, plies) else {
             continue;
         };
         if pos.legal_moves().len() < 2 {
@@ -495,18 +494,6 @@ pub fn generate_tactics(
     }
     fs_err::write(out, text).map_err(|e| e.to_string())?;
     Ok(lines.len())
-}
-
-/// `plies` uniformly random legal moves from the start position; `None`
-/// when the walk ends the game on the way or at its end.
-fn walk(rng: &mut ChaCha8Rng, plies: u32) -> Option<Chess> {
-    let mut pos = Chess::default();
-    for _ in 0..plies {
-        let moves = pos.legal_moves();
-        let mv = moves.choose(rng)?.clone();
-        pos.play_unchecked(&mv);
-    }
-    (!pos.is_game_over()).then_some(pos)
 }
 
 #[cfg(test)]

@@ -104,6 +104,17 @@ impl Ws {
     }
 }
 
+/// Games stored so far for `tag` (0 while the database or run is missing).
+pub fn games_in(ws: &Ws, tag: &str) -> usize {
+    let Ok(store) = qarena_store::Store::open(&ws.db()) else {
+        return 0;
+    };
+    match store.run_by_tag(tag) {
+        Ok(Some(run)) => store.games(run.id).map(|g| g.len()).unwrap_or(0),
+        _ => 0,
+    }
+}
+
 pub fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
