@@ -234,37 +234,126 @@ impl SweepDef {
     pub fn from_file(path: &Path) -> Result<SweepDef, SweepError> {
         let text = fs_err::read_to_string(path)
             .map_err(|e| SweepError::Input(format!("reading sweep file: {e}")))?;
-        let mut def: SweepDef = toml::from_str(&text).map_err(|e| {
+        let def: SweepDef = toml::from_str(&text).map_err(|e| {
             SweepError::Input(format!(
                 "malformed sweep file {}: {}",
                 path.display(),
                 e.to_string().trim_end().replace('\n', " ")
             ))
         })?;
-        // Paths in the file are relative to the file.
-        let base = path.parent().unwrap_or(Path::new("."));
+        Ok(def.relative_to(path.parent().unwrap_or(Path::new("."))))
+    }
+
+    /// The sweep `name` of a project config (`qarena.toml`): `[sweeps.NAME]`
+    /// may refer by name to `[engines.X]`, `[models.X]` (`path = ...`) and
+    /// `[strategies.X]` (an inline strategy, or `file = ...`).
+    pub fn from_project(path: &Path, name: &str) -> Result<SweepDef, SweepError> {
+        let text = fs_err::read_to_string(path)
+            .map_err(|e| SweepError::Input(format!("reading project config: {e}")))?;
+        let bad =
+            |what: String| SweepError::Input(format!("project config {}: {what}", path.display()));
+        let root: toml::Table =
+            toml::from_str(&text).map_err(|e| bad(e.to_string().trim_end().replace('\n', " ")))?;
+        let section = |key: &str| -> toml::Table {
+            root.get(key)
+                .and_then(|v| v.as_table())
+                .cloned()
+                .unwrap_or_default()
+        };
+        let (engines, models, strategies, sweeps) = (
+            section("engines"),
+            section("models"),
+            section("strategies"),
+            section("sweeps"),
+        );
+        let mut sweep = sweeps
+            .get(name)
+            .and_then(|v| v.as_table())
+            .cloned()
+            .ok_or_else(|| {
+                let known: Vec<&str> = sweeps.keys().map(String::as_str).collect();
+                bad(format!(
+                    "no sweep named '{name}' (sweeps: {})",
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
+                ))
+            })?;
+        sweep
+            .entry("name")
+            .or_insert_with(|| toml::Value::String(name.to_string()));
+        if let Some(toml::Value::String(e)) = sweep.get("engine").cloned() {
+            let t = engines.get(&e).cloned().ok_or_else(|| {
+                bad(format!(
+                    "sweep '{name}' names engine '{e}', which [engines] lacks"
+                ))
+            })?;
+            sweep.insert("engine".into(), t);
+        }
+        if let Some(toml::Value::String(m)) = sweep.get("model").cloned() {
+            if let Some(p) = models.get(&m).and_then(|v| v.get("path")).cloned() {
+                sweep.insert("model".into(), p);
+            }
+        }
+        if let Some(toml::Value::Array(points)) = sweep.get_mut("point") {
+            for point in points.iter_mut() {
+                let Some(pt) = point.as_table_mut() else {
+                    continue;
+                };
+                let Some(toml::Value::String(sname)) = pt.get("strategy").cloned() else {
+                    continue;
+                };
+                let Some(st) = strategies.get(&sname).and_then(|v| v.as_table()) else {
+                    continue; // a file path
+                };
+                pt.remove("strategy");
+                if let Some(file) = st.get("file") {
+                    pt.insert("strategy".into(), file.clone());
+                } else {
+                    for (k, v) in st {
+                        if k != "name" && k != "description" {
+                            pt.insert(k.clone(), v.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let def: SweepDef =
+            toml::Value::Table(sweep)
+                .try_into()
+                .map_err(|e: toml::de::Error| {
+                    bad(format!(
+                        "sweep '{name}': {}",
+                        e.to_string().trim_end().replace('\n', " ")
+                    ))
+                })?;
+        Ok(def.relative_to(path.parent().unwrap_or(Path::new("."))))
+    }
+
+    /// Makes paths in the definition relative to `base` (the file's folder).
+    fn relative_to(mut self, base: &Path) -> SweepDef {
         let fix = |p: &mut PathBuf| {
             if p.is_relative() {
                 *p = base.join(&*p);
             }
         };
-        fix(&mut def.model);
-        if let Some(c) = def.engine.config.as_mut() {
+        fix(&mut self.model);
+        if let Some(c) = self.engine.config.as_mut() {
             fix(c);
         }
         // A relative program path (`./x`, `../x`) is relative to the file too.
-        def.engine.command = qarena_arena::settings::resolve_program(&def.engine.command, base);
-        for p in &mut def.points {
+        self.engine.command = qarena_arena::settings::resolve_program(&self.engine.command, base);
+        for p in &mut self.points {
             if let Some(s) = p.strategy.as_mut() {
                 fix(s);
             }
         }
-        if let Some(c) = def.chess.as_mut() {
-            if let Some(o) = c.openings.as_mut() {
-                fix(o);
-            }
+        if let Some(o) = self.chess.as_mut().and_then(|c| c.openings.as_mut()) {
+            fix(o);
         }
-        Ok(def)
+        self
     }
 
     /// The coarse list of points: `original` first, then explicit points,

@@ -460,13 +460,10 @@ pub fn render(r: &SweepResult) -> String {
         "{:<4} {:<12} {:>7} {:>9} {:>11} {:>6} {:>11} {:>6}  Elo (95% CI)",
         "#", "variant", "bits/w", "changed", "bytes", "games", "W/D/L", "score"
     );
+    // Point order: original, explicit points, then each target from mild
+    // to severe (refined points at the end).
     let mut rows: Vec<&PointResult> = r.points.iter().collect();
-    rows.sort_by(|a, b| {
-        b.effective_bits
-            .partial_cmp(&a.effective_bits)
-            .unwrap_or(std::cmp::Ordering::Equal)
-            .then(a.index.cmp(&b.index))
-    });
+    rows.sort_by_key(|p| p.index);
     for p in rows {
         let s = &p.summary;
         let _ = writeln!(

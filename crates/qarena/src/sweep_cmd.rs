@@ -13,8 +13,14 @@ use crate::{CliResult, Exit};
 
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Sweep file (TOML; see `examples/`). Not needed with --resume.
-    pub file: Option<PathBuf>,
+    /// A sweep file (TOML; see `examples/`), or the name of a sweep in the
+    /// project config (`[sweeps.NAME]` in `qarena.toml`). Not needed with
+    /// --resume.
+    pub file: Option<String>,
+    /// Project config holding `[engines]`, `[models]`, `[strategies]` and
+    /// `[sweeps]` (see `examples/qarena.toml`).
+    #[arg(long, default_value = "qarena.toml")]
+    pub project: PathBuf,
     /// Add points inside the steepest strength drop until it is resolved
     /// (generator sweeps; rounds and resolution from `[refine]`).
     #[arg(long)]
@@ -98,7 +104,17 @@ fn run(req: SweepRequest, json: bool) -> CliResult {
 pub fn sweep(a: SweepArgs) -> CliResult {
     let def = match (&a.file, &a.resume) {
         (Some(f), _) => {
-            let mut d = SweepDef::from_file(f).map_err(Exit::input)?;
+            let path = Path::new(f);
+            let mut d = if path.is_file() {
+                SweepDef::from_file(path).map_err(Exit::input)?
+            } else if a.project.is_file() {
+                SweepDef::from_project(&a.project, f).map_err(Exit::input)?
+            } else {
+                return Err(Exit::input(anyhow!(
+                    "`{f}` is neither a sweep file nor a sweep of a project config ({} does not exist)",
+                    a.project.display()
+                )));
+            };
             if let Some(g) = a.games {
                 d.games = g;
             }
