@@ -350,18 +350,12 @@ pub fn run_match(
     };
     // Count already-finished games into the tally so the summary covers the run.
     {
+        let done = crate::summary::from_games("", "", "", &store.games(run)?, req.point_index);
         let mut t = lock(&shared.tally);
-        for g in store.games(run)? {
-            if g.point_index != req.point_index || g.termination == "aborted" {
-                continue;
-            }
-            t.done += 1;
-            match g.winner.as_deref() {
-                Some("a") => t.wins_a += 1,
-                Some("b") => t.wins_b += 1,
-                _ => t.draws += 1,
-            }
-        }
+        t.done = done.games;
+        t.wins_a = done.wins_a;
+        t.wins_b = done.wins_b;
+        t.draws = done.draws;
     }
 
     // Forward the user's Ctrl-C to the workers' stop flag.
@@ -620,33 +614,18 @@ fn worker(sh: &Shared<'_>, w: usize) {
     }
 }
 
+/// Records the name and version the engine reported, once per slot; the
+/// engine row itself (command, model, hash) was written before the games.
 fn save_engine_info(sh: &Shared<'_>, slot: Slot, p: &Player) {
     if sh.engine_info_saved[slot.index()].swap(true, Ordering::SeqCst) {
         return;
     }
     let (name, version) = p.name_version();
-    let ec = if slot == Slot::A {
-        &sh.cfg.engine_a
-    } else {
-        &sh.cfg.engine_b
-    };
-    let model = ec
-        .model
-        .as_ref()
-        .map(|p| crate::command::absolute(p).display().to_string())
-        .or_else(|| crate::command::model_in_argv(&sh.argv[slot.index()]));
-    let sha = model.as_deref().and_then(|m| sha256_of(Path::new(m)));
-    let _ = sh.store.add_engine(&NewEngine {
-        run: sh.run,
-        slot: slot_key(sh.req, slot),
-        label: ec.name.clone(),
-        command: sh.argv[slot.index()].clone(),
-        protocol: ec.protocol.as_str().to_string(),
-        name,
-        version,
-        model_path: model,
-        model_sha256: sha,
-    });
+    let _ = sh.store.set_engine_identity(
+        sh.engine_ids[slot.index()],
+        name.as_deref(),
+        version.as_deref(),
+    );
 }
 
 /// The outcome of a game that could not start because an engine failed to
