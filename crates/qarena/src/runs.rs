@@ -105,15 +105,13 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
             let games = store.games(rec.id)?;
             let (mut a, mut b, mut d) = (0, 0, 0);
             let mut terms = std::collections::BTreeMap::<String, u32>::new();
-            for g in &games {
-                *terms.entry(g.termination.clone()).or_default() += 1;
-                if g.termination == "aborted" {
-                    continue;
-                }
-                match g.winner.as_deref() {
-                    Some("a") => a += 1,
-                    Some("b") => b += 1,
-                    _ => d += 1,
+            let points: std::collections::BTreeSet<i64> =
+                games.iter().map(|g| g.point_index).collect();
+            for p in points {
+                let s = qarena_arena::summary::from_games("", "", "", &games, p);
+                (a, b, d) = (a + s.wins_a, b + s.wins_b, d + s.draws);
+                for (k, v) in s.terminations {
+                    *terms.entry(k).or_default() += v;
                 }
             }
             println!("games {}: A wins {a}, draws {d}, B wins {b}", games.len());
