@@ -31,7 +31,7 @@ pub fn live_process_groups() -> Vec<i32> {
 }
 
 /// Sends SIGKILL to every registered engine process group. For emergency
-/// exits (Ctrl-C, SIGTERM): the `Engine` handles still reap their leaders
+/// exits (Ctrl-C, SIGTERM, SIGHUP): the `Engine` handles still reap their leaders
 /// when they are dropped.
 pub fn kill_all() {
     for &pgid in lock().iter() {
@@ -41,7 +41,15 @@ pub fn kill_all() {
 
 static SHUTDOWN: OnceLock<Arc<AtomicBool>> = OnceLock::new();
 
-/// Returns a flag that becomes true on the first SIGINT or SIGTERM, so the
+/// Whether a stop was requested through [`install_shutdown_flag`] (false if
+/// it was never installed). Lets low-level waits end early on Ctrl-C.
+pub(crate) fn shutdown_requested() -> bool {
+    SHUTDOWN
+        .get()
+        .is_some_and(|flag| flag.load(Ordering::SeqCst))
+}
+
+/// Returns a flag that becomes true on the first SIGINT, SIGTERM or SIGHUP, so the
 /// match loop can stop cleanly (finish bookkeeping, shut engines down).
 /// A second signal means the user insists: every engine group is killed
 /// and the process exits at once with status 128 + signal number.
@@ -53,7 +61,13 @@ pub fn install_shutdown_flag() -> Arc<AtomicBool> {
     SHUTDOWN
         .get_or_init(|| {
             let flag = Arc::new(AtomicBool::new(false));
-            let sigs = [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM];
+            // A closed terminal (SIGHUP) is a request to stop like any other:
+            // the run is closed properly instead of left `running`.
+            let sigs = [
+                signal_hook::consts::SIGINT,
+                signal_hook::consts::SIGTERM,
+                signal_hook::consts::SIGHUP,
+            ];
             match signal_hook::iterator::Signals::new(sigs) {
                 Ok(mut signals) => {
                     let watched = Arc::clone(&flag);
@@ -73,7 +87,7 @@ pub fn install_shutdown_flag() -> Arc<AtomicBool> {
                         eprintln!("warning: cannot start the signal watcher thread: {e}");
                     }
                 }
-                Err(e) => eprintln!("warning: cannot install SIGINT/SIGTERM handlers: {e}"),
+                Err(e) => eprintln!("warning: cannot install SIGINT/SIGTERM/SIGHUP handlers: {e}"),
             }
             flag
         })

@@ -16,15 +16,18 @@
 //!   signalled after the kernel could reuse it.
 //! - No read blocks past its deadline, and no engine output, however long
 //!   or malformed, makes the harness panic or hold more than
-//!   `max_line_bytes` plus one read chunk per stream.
+//!   [`STDOUT_QUEUE_BYTES`] (or one line, if `max_line_bytes` is larger)
+//!   of queued stdout plus `max_line_bytes` and one read chunk per stream.
 //! - Errors name the engine's label and program.
 //!
 //! Protocol grammar (GTP, UCI) lives elsewhere; this crate only moves lines.
 
+mod budget;
 mod error;
 mod groups;
 mod lines;
 mod transcript;
+mod watchdog;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
@@ -42,9 +45,11 @@ use nix::unistd::Pid;
 
 pub use error::EngineError;
 pub use groups::{install_shutdown_flag, kill_all, live_process_groups};
+pub use transcript::{TranscriptBudget, DEFAULT_TRANSCRIPT_CAP};
 
+use budget::ByteBudget;
 use lines::{split_lines, LineEvent};
-use transcript::{Dir, Transcript};
+use transcript::{Dir, Limits, Transcript};
 
 /// Default cap on one stdout line: far above any real GTP/UCI reply
 /// (a KataGo analysis line is a few KiB), far below trouble.
@@ -61,9 +66,20 @@ const STDERR_MAX_LINE_BYTES: usize = 64 * 1024;
 /// own stdout instead of growing our memory.
 const STDOUT_QUEUE: usize = 1024;
 
+/// Bytes of stdout lines buffered between the reader thread and the handle
+/// (one line longer than this still passes an empty queue).
+pub const STDOUT_QUEUE_BYTES: usize = 4 * 1024 * 1024;
+
 /// After stdout closes, how long to wait for the process to finish exiting
 /// and for its last stderr lines, so the error can tell why it died.
 const EXIT_SETTLE: Duration = Duration::from_millis(250);
+
+/// Default for [`EngineSpec::write_timeout`].
+pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long one wait for a full stdin pipe lasts before the deadline and a
+/// stop request are checked again.
+const WRITE_SLICE: Duration = Duration::from_millis(100);
 
 /// How often a long read checks whether the engine's leader is still there.
 const EXIT_CHECK_EVERY: Duration = Duration::from_millis(200);
@@ -83,6 +99,13 @@ pub struct EngineSpec {
     pub transcript: Option<PathBuf>,
     /// Longest stdout line accepted; longer lines yield `LineTooLong`.
     pub max_line_bytes: usize,
+    /// Most bytes this engine's transcript may hold.
+    pub transcript_cap: u64,
+    /// A budget shared with other engines (e.g. all of one run's).
+    pub transcript_budget: Option<TranscriptBudget>,
+    /// Longest wait for the engine to take a line we write (its stdin pipe
+    /// is full when it stops reading).
+    pub write_timeout: Duration,
 }
 
 impl EngineSpec {
@@ -96,6 +119,9 @@ impl EngineSpec {
             env: Vec::new(),
             transcript: None,
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            transcript_cap: DEFAULT_TRANSCRIPT_CAP,
+            transcript_budget: None,
+            write_timeout: DEFAULT_WRITE_TIMEOUT,
         }
     }
 
@@ -153,6 +179,8 @@ pub struct Engine {
     pgid: i32,
     stdin: Option<ChildStdin>,
     stdout: Receiver<LineEvent>,
+    /// Bytes of the lines waiting in `stdout`.
+    queued: Arc<ByteBudget>,
     /// An event taken by `try_read_line` that is not a line; kept for the
     /// next `read_line` so errors are never swallowed.
     pending: Option<LineEvent>,
@@ -163,6 +191,7 @@ pub struct Engine {
     stderr_done: Receiver<()>,
     transcript: Arc<Transcript>,
     max_line_bytes: usize,
+    write_timeout: Duration,
     /// Set once the leader has been reaped; the group is dead by then.
     status: Option<ExitStatus>,
     reaped: bool,
@@ -185,7 +214,16 @@ impl Engine {
         let label = spec.label.clone();
         let program = spec.program().to_string();
         let start = Instant::now();
-        let transcript = Arc::new(Transcript::open(&label, spec.transcript.as_deref(), start));
+        let limits = Limits {
+            cap: spec.transcript_cap,
+            budget: spec.transcript_budget.clone(),
+        };
+        let transcript = Arc::new(Transcript::open(
+            &label,
+            spec.transcript.as_deref(),
+            limits,
+            start,
+        ));
         let spawn_err = |source: io::Error| EngineError::Spawn {
             label: label.clone(),
             program: program.clone(),
@@ -206,6 +244,17 @@ impl Engine {
             .process_group(0);
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
+        }
+        if let Some(fd) = watchdog::registration_fd() {
+            // SAFETY: the closure runs between fork and exec and only calls
+            // async-signal-safe functions (getpid, write) on stack buffers.
+            #[allow(unsafe_code)]
+            unsafe {
+                cmd.pre_exec(move || {
+                    watchdog::register_self(fd);
+                    Ok(())
+                });
+            }
         }
 
         let mut child = {
@@ -238,22 +287,40 @@ impl Engine {
             });
         };
 
+        // Our end of the stdin pipe never blocks: `write_line` waits for room
+        // itself, with a deadline (an engine that stops reading must not
+        // hold a worker forever).
+        if let Err(e) = set_nonblocking(&stdin) {
+            abandon(&mut child, pgid);
+            return Err(EngineError::Io {
+                label,
+                program,
+                source: e,
+            });
+        }
         let (tx, rx) = mpsc::sync_channel(STDOUT_QUEUE);
+        let queued = Arc::new(ByteBudget::new(STDOUT_QUEUE_BYTES));
         let (done_tx, done_rx) = mpsc::channel::<()>();
         let tail = Arc::new(Mutex::new(StderrTail::default()));
         let max_line_bytes = spec.max_line_bytes.max(1);
 
-        let started =
-            spawn_stdout_reader(&label, stdout, tx, Arc::clone(&transcript), max_line_bytes)
-                .and_then(|_| {
-                    spawn_stderr_reader(
-                        &label,
-                        stderr,
-                        done_tx,
-                        Arc::clone(&tail),
-                        Arc::clone(&transcript),
-                    )
-                });
+        let started = spawn_stdout_reader(
+            &label,
+            stdout,
+            tx,
+            Arc::clone(&queued),
+            Arc::clone(&transcript),
+            max_line_bytes,
+        )
+        .and_then(|_| {
+            spawn_stderr_reader(
+                &label,
+                stderr,
+                done_tx,
+                Arc::clone(&tail),
+                Arc::clone(&transcript),
+            )
+        });
         if let Err(source) = started {
             abandon(&mut child, pgid);
             return Err(EngineError::Io {
@@ -270,37 +337,80 @@ impl Engine {
             pgid,
             stdin: Some(stdin),
             stdout: rx,
+            queued,
             pending: None,
             stdout_closed: false,
             stderr: tail,
             stderr_done: done_rx,
             transcript,
             max_line_bytes,
+            write_timeout: spec.write_timeout,
             status: None,
             reaped: false,
         })
     }
 
-    /// Writes `line` plus `\n` to the engine's stdin and flushes. A closed
-    /// pipe (the engine is gone) yields `Exited`.
+    /// Writes `line` plus `\n` to the engine's stdin. A closed pipe (the
+    /// engine is gone) yields `Exited`; an engine that does not take the
+    /// line within the spec's `write_timeout` (its pipe stays full) yields
+    /// `Timeout`, and so does a stop request (Ctrl-C) while waiting.
     ///
     /// `line` should not contain a newline: GTP and UCI would read two commands.
     pub fn write_line(&mut self, line: &str) -> Result<(), EngineError> {
         self.transcript.record(Dir::ToEngine, line);
-        let Some(stdin) = self.stdin.as_mut() else {
-            return Err(self.exited_error());
-        };
+        let called = Instant::now();
+        let deadline = called + self.write_timeout;
         let mut buf = String::with_capacity(line.len() + 1);
         buf.push_str(line);
         buf.push('\n');
-        match stdin.write_all(buf.as_bytes()).and_then(|()| stdin.flush()) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
-                self.stdin = None;
-                Err(self.exited_error())
+        let mut rest = buf.as_bytes();
+        while !rest.is_empty() {
+            let Some(stdin) = self.stdin.as_mut() else {
+                return Err(self.exited_error());
+            };
+            match stdin.write(rest) {
+                Ok(0) => {
+                    self.stdin = None;
+                    return Err(self.exited_error());
+                }
+                Ok(n) => rest = &rest[n..],
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    let now = Instant::now();
+                    if now >= deadline || groups::shutdown_requested() {
+                        let what = if now >= deadline {
+                            format!("writing `{line}` (the engine stopped reading its input)")
+                        } else {
+                            format!("writing `{line}` (stopped on request)")
+                        };
+                        self.transcript.record(
+                            Dir::Note,
+                            &format!(
+                                "timeout: {what} after {:.3} s",
+                                called.elapsed().as_secs_f64()
+                            ),
+                        );
+                        return Err(EngineError::Timeout {
+                            label: self.label.clone(),
+                            program: self.program.clone(),
+                            waited: called.elapsed(),
+                            what,
+                        });
+                    }
+                    let slice = deadline.saturating_duration_since(now).min(WRITE_SLICE);
+                    wait_writable(stdin, slice);
+                    if !self.reaped && self.leader_exited() {
+                        self.reap();
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                    self.stdin = None;
+                    return Err(self.exited_error());
+                }
+                Err(source) => return Err(self.io_error(source)),
             }
-            Err(source) => Err(self.io_error(source)),
         }
+        Ok(())
     }
 
     /// The next stdout line (without `\n` or `\r`). Waits at most until
@@ -320,7 +430,7 @@ impl Engine {
                     .saturating_duration_since(now)
                     .min(EXIT_CHECK_EVERY);
                 match self.stdout.recv_timeout(wait) {
-                    Ok(ev) => break ev,
+                    Ok(ev) => break self.took(ev),
                     Err(RecvTimeoutError::Disconnected) => break LineEvent::Eof,
                     Err(RecvTimeoutError::Timeout) if Instant::now() < deadline => {
                         if !self.reaped && self.leader_exited() {
@@ -350,7 +460,7 @@ impl Engine {
         if self.pending.is_some() || self.stdout_closed {
             return None;
         }
-        match self.stdout.try_recv() {
+        match self.stdout.try_recv().map(|ev| self.took(ev)) {
             Ok(LineEvent::Line(line)) => Some(line),
             Ok(other) => {
                 self.pending = Some(other);
@@ -434,7 +544,7 @@ impl Engine {
         self.pending = None;
         while !self.stdout_closed {
             let wait = deadline.saturating_duration_since(Instant::now());
-            match self.stdout.recv_timeout(wait) {
+            match self.stdout.recv_timeout(wait).map(|ev| self.took(ev)) {
                 Ok(LineEvent::Eof | LineEvent::Error(_)) | Err(RecvTimeoutError::Disconnected) => {
                     self.stdout_closed = true;
                 }
@@ -454,9 +564,23 @@ impl Engine {
         self.kill();
     }
 
+    /// Whether the transcript reached a limit and dropped engine lines
+    /// (worth an event: the evidence of this engine is incomplete).
+    pub fn transcript_capped(&self) -> bool {
+        self.transcript.capped()
+    }
+
     /// Writes a `#` note line into the transcript (e.g. "game 3 starts").
     pub fn note(&mut self, text: &str) {
         self.transcript.record(Dir::Note, text);
+    }
+
+    /// Gives the bytes of a line taken off the queue back to the reader.
+    fn took(&self, event: LineEvent) -> LineEvent {
+        if let LineEvent::Line(line) = &event {
+            self.queued.release(line.len());
+        }
+        event
     }
 
     /// Turns a reader event into the result of a read.
@@ -548,6 +672,7 @@ impl Engine {
             let mut groups = groups::lock();
             groups::kill_group(self.pgid);
             groups.retain(|&g| g != self.pgid);
+            watchdog::unregister(self.pgid);
         }
         self.stdin = None;
         match self.child.wait() {
@@ -566,8 +691,28 @@ impl Engine {
 
 impl Drop for Engine {
     fn drop(&mut self) {
+        self.queued.close();
         self.kill();
     }
+}
+
+fn set_nonblocking(pipe: &ChildStdin) -> io::Result<()> {
+    use nix::fcntl::{fcntl, FcntlArg, OFlag};
+    use std::os::fd::AsRawFd;
+    let fd = pipe.as_raw_fd();
+    let flags = fcntl(fd, FcntlArg::F_GETFL).map_err(io::Error::from)?;
+    let flags = OFlag::from_bits_retain(flags) | OFlag::O_NONBLOCK;
+    fcntl(fd, FcntlArg::F_SETFL(flags)).map_err(io::Error::from)?;
+    Ok(())
+}
+
+/// Waits until the pipe has room or `wait` has passed (errors only shorten the wait).
+fn wait_writable(pipe: &ChildStdin, wait: Duration) {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    let ms = u16::try_from(wait.as_millis()).unwrap_or(u16::MAX).max(1);
+    let mut fds = [PollFd::new(pipe.as_fd(), PollFlags::POLLOUT)];
+    let _ = poll(&mut fds, PollTimeout::from(ms));
 }
 
 /// Cleans up after a spawn that could not be completed.
@@ -576,6 +721,7 @@ fn abandon(child: &mut Child, pgid: i32) {
         let mut groups = groups::lock();
         groups::kill_group(pgid);
         groups.retain(|&g| g != pgid);
+        watchdog::unregister(pgid);
     }
     let _ = child.wait();
 }
@@ -584,6 +730,7 @@ fn spawn_stdout_reader(
     label: &str,
     stdout: impl Read + Send + 'static,
     tx: SyncSender<LineEvent>,
+    queued: Arc<ByteBudget>,
     transcript: Arc<Transcript>,
     max: usize,
 ) -> io::Result<()> {
@@ -603,6 +750,11 @@ fn spawn_stdout_reader(
                     LineEvent::Eof => transcript.record(Dir::Note, "stdout closed"),
                     LineEvent::Error(e) => {
                         transcript.record(Dir::Note, &format!("stdout error: {e}"))
+                    }
+                }
+                if let LineEvent::Line(line) = &event {
+                    if !queued.acquire(line.len()) {
+                        return false;
                     }
                 }
                 tx.send(event).is_ok()

@@ -1,7 +1,8 @@
 //! Splitting a byte stream into bounded lines.
 //!
 //! Invariant: memory held for one line never exceeds `max` plus one read
-//! chunk, whatever the engine prints. A line that grows past `max` is
+//! chunk, whatever the engine prints, and a delivered line's text (invalid
+//! UTF-8 replaced by U+FFFD) is never longer than `max` bytes. A line that grows past `max` is
 //! reported once as [`LineEvent::TooLong`] as soon as the limit is crossed,
 //! and its remaining bytes are skipped up to the next newline, so a reader
 //! waiting for a reply learns about the problem without waiting for the end
@@ -71,14 +72,14 @@ pub(crate) fn split_lines(mut src: impl Read, max: usize, mut sink: impl FnMut(L
                 continue;
             }
             line.extend_from_slice(part);
-            if newline.is_some() && !sink(LineEvent::Line(finish(&mut line))) {
+            if newline.is_some() && !sink(finish(&mut line, max)) {
                 return;
             }
         }
     }
     // A last line without a newline still counts: engines that die mid-line
     // may have said something useful.
-    if skipping.is_none() && !line.is_empty() && !sink(LineEvent::Line(finish(&mut line))) {
+    if skipping.is_none() && !line.is_empty() && !sink(finish(&mut line, max)) {
         return;
     }
     sink(LineEvent::Eof);
@@ -86,13 +87,20 @@ pub(crate) fn split_lines(mut src: impl Read, max: usize, mut sink: impl FnMut(L
 
 /// Turns the collected bytes into text, dropping a trailing `\r`; invalid
 /// UTF-8 is replaced rather than rejected, since engine output is untrusted.
-fn finish(line: &mut Vec<u8>) -> String {
+/// Each invalid byte becomes a 3-byte U+FFFD, so the limit is checked again
+/// on the text: a line of `max` invalid bytes must not become `3 * max`.
+fn finish(line: &mut Vec<u8>, max: usize) -> LineEvent {
     if line.last() == Some(&b'\r') {
         line.pop();
     }
-    let text = String::from_utf8_lossy(line).into_owned();
+    let text = String::from_utf8_lossy(line);
+    let event = if text.len() > max {
+        LineEvent::TooLong { bytes: text.len() }
+    } else {
+        LineEvent::Line(text.into_owned())
+    };
     line.clear();
-    text
+    event
 }
 
 #[cfg(test)]
@@ -141,6 +149,17 @@ mod tests {
     #[test]
     fn invalid_utf8_is_replaced() {
         assert_eq!(run(b"\xff\xfeok\n", 100), ["L:\u{fffd}\u{fffd}ok", "EOF"]);
+    }
+
+    #[test]
+    fn invalid_utf8_cannot_grow_past_the_limit() {
+        // 0xFF becomes U+FFFD (3 bytes): 40 raw bytes would be 120 of text.
+        let mut input = vec![0xFFu8; 40];
+        input.extend_from_slice(b"\nok\n");
+        assert_eq!(run(&input, 100), ["T:120", "L:ok", "EOF"]);
+        let mut short = vec![0xFFu8; 33];
+        short.push(b'\n');
+        assert_eq!(run(&short, 100)[0].len(), 2 + 99);
     }
 
     #[test]

@@ -46,6 +46,11 @@ modes:
   silence       never answer anything (keep reading stdin until it closes)
   fork-hang     start a helper process in the same process group, then act like hang
   sleep         sleep forever without reading stdin (the helper fork-hang starts)
+  flood-invalid on the Nth move request, print endless lines of invalid UTF-8
+                (0xFF bytes, just under 1 MiB each) and never answer
+  flood-multipv on the Nth move request, print endless `info ... multipv K` lines with
+                a new K on every line (GTP gets them too) and never answer
+  flood-stderr  on the Nth move request, print endless lines to stderr and never answer
 
 exit status: 0 on quit or end of input, 1 when a fault says so, 2 on bad usage.
 ";
@@ -66,6 +71,9 @@ pub(crate) enum Mode {
     Silence,
     ForkHang,
     Sleep,
+    FloodInvalid,
+    FloodMultipv,
+    FloodStderr,
 }
 
 impl FromStr for Mode {
@@ -86,6 +94,9 @@ impl FromStr for Mode {
             "silence" => Mode::Silence,
             "fork-hang" => Mode::ForkHang,
             "sleep" => Mode::Sleep,
+            "flood-invalid" => Mode::FloodInvalid,
+            "flood-multipv" => Mode::FloodMultipv,
+            "flood-stderr" => Mode::FloodStderr,
             other => return Err(format!("unknown mode `{other}`")),
         })
     }
@@ -261,6 +272,7 @@ impl<'a> Session<'a> {
                 self.silent = true;
                 Cue::Fault(Mode::HugeLine)
             }
+            Mode::FloodInvalid | Mode::FloodMultipv | Mode::FloodStderr => flood(self.opts.mode),
             Mode::Garbage | Mode::BadBestmove | Mode::Illegal | Mode::NullMove => {
                 Cue::Fault(self.opts.mode)
             }
@@ -299,6 +311,32 @@ fn huge_line() {
     {
         std::process::exit(0);
     }
+}
+
+/// Prints without end until the reader goes away (then exits quietly).
+fn flood(mode: Mode) -> ! {
+    let invalid = {
+        let mut line = vec![0xFFu8; 1024 * 1024 - 1];
+        line.push(b'\n');
+        line
+    };
+    let mut stdout = io::stdout().lock();
+    let mut stderr = io::stderr().lock();
+    for k in 1u64.. {
+        let ok = match mode {
+            Mode::FloodInvalid => stdout.write_all(&invalid).and_then(|()| stdout.flush()),
+            Mode::FloodMultipv => writeln!(
+                stdout,
+                "info depth 1 seldepth 1 multipv {k} score cp 0 nodes 1 nps 1 time 1 pv e2e4 e7e5 g1f3"
+            )
+            .and_then(|()| stdout.flush()),
+            _ => writeln!(stderr, "fake: warning {k}: something is slightly off, carrying on"),
+        };
+        if ok.is_err() {
+            std::process::exit(0);
+        }
+    }
+    sleep_forever()
 }
 
 fn sleep_forever() -> ! {

@@ -8,15 +8,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use qarena_engine::EngineError;
 
-fn peak_rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .expect("VmHWM in /proc/self/status")
-}
-
 #[test]
 fn huge_line_is_rejected_with_bounded_memory() {
     let before = peak_rss_kib();

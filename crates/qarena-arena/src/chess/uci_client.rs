@@ -26,6 +26,8 @@ use crate::settings::Timeouts;
 
 /// How many unknown lines per search are kept verbatim for a warning.
 const KEEP_UNKNOWN: usize = 3;
+/// Upper bound on the MultiPV lines kept per search, whatever was requested.
+pub const MAX_MULTIPV_KEPT: u32 = 256;
 
 /// A running UCI engine.
 pub struct UciEngine {
@@ -207,6 +209,12 @@ impl UciEngine {
         self.engine.note(text);
     }
 
+    /// The highest MultiPV index whose lines are kept: the value sent (1 if
+    /// none), never more than [`MAX_MULTIPV_KEPT`].
+    fn multipv_cap(&self) -> u32 {
+        self.multipv.unwrap_or(1).clamp(1, MAX_MULTIPV_KEPT)
+    }
+
     /// Prepares a new game: MultiPV if it changed, `ucinewgame`, and an
     /// `isready` round trip so the engine has finished clearing its hash
     /// before the first search is timed.
@@ -260,7 +268,13 @@ impl UciEngine {
                             unknown: (unknown.0, unknown.1.into()),
                         })
                     }
-                    Message::Info(info) if info.string.is_none() && info.score.is_some() => {
+                    // Only the lines asked for are kept: an engine inventing
+                    // a new MultiPV index on every line must not grow the table.
+                    Message::Info(info)
+                        if info.string.is_none()
+                            && info.score.is_some()
+                            && info.multipv.unwrap_or(1) <= self.multipv_cap() =>
+                    {
                         lines.insert(info.multipv.unwrap_or(1), info);
                     }
                     Message::Unknown(text) if !text.trim().is_empty() => {

@@ -114,3 +114,13 @@ pub fn assert_group_gone(pgid: i32) {
         "group {pgid} is still registered"
     );
 }
+
+/// The peak resident memory of this (test) process so far, in KiB.
+pub fn peak_rss_kib() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmHWM in /proc/self/status")
+}
