@@ -83,6 +83,40 @@ pub fn split_command(line: &str) -> Result<Vec<String>, CommandError> {
     Ok(words)
 }
 
+/// Quotes one word so [`split_command`] reads it back unchanged (single
+/// quotes; a `'` inside becomes `'\''`). Plain words stay as they are.
+pub fn quote_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:=+,@%{}".contains(c));
+    if plain {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', r"'\''"))
+}
+
+/// Rewrites a command line whose program is relative (`./prog`, `../prog`)
+/// to name it under `base` (a config file's folder). The program word is
+/// re-quoted, so a folder with spaces stays one argument; the rest of the
+/// line is kept as written. A line that does not split is left alone (its
+/// error is reported where it is used).
+pub fn rebase_program(command: &str, base: &Path) -> String {
+    let Ok(words) = split_command(command) else {
+        return command.to_string();
+    };
+    let prog = &words[0];
+    if !(prog.starts_with("./") || prog.starts_with("../")) {
+        return command.to_string();
+    }
+    let mut line = quote_word(&base.join(prog).display().to_string());
+    for w in &words[1..] {
+        line.push(' ');
+        line.push_str(&quote_word(w));
+    }
+    line
+}
+
 /// Splits `template` and replaces `{name}` placeholders inside each word.
 pub fn expand_command(
     template: &str,
@@ -186,6 +220,39 @@ mod tests {
             split_command("a 'b"),
             Err(CommandError::UnterminatedQuote(_))
         ));
+    }
+
+    #[test]
+    fn rebased_program_in_a_folder_with_spaces_stays_one_word() {
+        let base = Path::new("/tmp/my configs/it's here");
+        let line = rebase_program("./engine --model 'a b.nnue' {model}", base);
+        assert_eq!(
+            split_command(&line).unwrap(),
+            [
+                "/tmp/my configs/it's here/./engine",
+                "--model",
+                "a b.nnue",
+                "{model}"
+            ]
+        );
+        assert_eq!(rebase_program("gnugo --mode gtp", base), "gnugo --mode gtp");
+        assert_eq!(rebase_program("'./x y' z", Path::new("/b")), "'/b/./x y' z");
+    }
+
+    #[test]
+    fn quoted_words_split_back_unchanged() {
+        for w in [
+            "",
+            "a b",
+            "it's",
+            "\\",
+            "\"q\"",
+            "tab\there",
+            "{model}",
+            "é ü",
+        ] {
+            assert_eq!(split_command(&quote_word(w)).unwrap_or_default(), [w]);
+        }
     }
 
     #[test]

@@ -31,7 +31,7 @@ while read -r op pg; do
        groups="$left" ;;
   esac
 done
-for g in $groups; do kill -9 -- "-$g" 2>/dev/null; done
+for g in $groups; do kill -9 "-$g" 2>/dev/null; done
 exit 0
 "#;
 

@@ -22,11 +22,11 @@ use std::thread;
 use std::time::Duration;
 
 use rand::rngs::StdRng;
-use rand::SeedableRng;
+use rand::{Rng, SeedableRng};
 
 const USAGE: &str = "\
 usage: qarena-fake-engine [--protocol gtp|uci] [--mode MODE] [--at N]
-                          [--seed S] [--name NAME] [--delay-ms MS]
+                          [--seed S] [--name NAME] [--delay-ms MS] [--fault-rate P]
 
 A GTP/UCI engine that plays random legal moves and injects faults on cue.
 --at N picks which genmove/go (1-based, default 1) triggers a one-shot fault.
@@ -51,6 +51,9 @@ modes:
   flood-multipv on the Nth move request, print endless `info ... multipv K` lines with
                 a new K on every line (GTP gets them too) and never answer
   flood-stderr  on the Nth move request, print endless lines to stderr and never answer
+  chaos         on every move request from the Nth on, with probability --fault-rate
+                (percent, default 5), one fault picked at random from all the
+                move-time modes above (the pick differs between processes)
 
 exit status: 0 on quit or end of input, 1 when a fault says so, 2 on bad usage.
 ";
@@ -74,6 +77,7 @@ pub(crate) enum Mode {
     FloodInvalid,
     FloodMultipv,
     FloodStderr,
+    Chaos,
 }
 
 impl FromStr for Mode {
@@ -97,6 +101,7 @@ impl FromStr for Mode {
             "flood-invalid" => Mode::FloodInvalid,
             "flood-multipv" => Mode::FloodMultipv,
             "flood-stderr" => Mode::FloodStderr,
+            "chaos" => Mode::Chaos,
             other => return Err(format!("unknown mode `{other}`")),
         })
     }
@@ -117,6 +122,8 @@ pub(crate) struct Options {
     pub(crate) seed: u64,
     pub(crate) name: String,
     pub(crate) delay: Duration,
+    /// Percent of move requests that fail in `chaos` mode.
+    pub(crate) fault_rate: u64,
 }
 
 fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String> {
@@ -127,6 +134,7 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
         seed: 1,
         name: "qarena-fake".to_string(),
         delay: Duration::from_millis(3000),
+        fault_rate: 5,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -162,6 +170,12 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Options, String>
             "--seed" => opts.seed = number(&flag, &value()?)?,
             "--name" => opts.name = value()?,
             "--delay-ms" => opts.delay = Duration::from_millis(number(&flag, &value()?)?),
+            "--fault-rate" => {
+                opts.fault_rate = number(&flag, &value()?)?;
+                if opts.fault_rate > 100 {
+                    return Err("--fault-rate is a percentage (0-100)".to_string());
+                }
+            }
             other => return Err(format!("unknown argument `{other}`")),
         }
     }
@@ -228,6 +242,8 @@ pub(crate) struct Session<'a> {
     pub(crate) silent: bool,
     pub(crate) gtp: gtp::State,
     pub(crate) uci: uci::State,
+    /// Picks chaos faults; seeded per process so restarts differ.
+    chaos: StdRng,
 }
 
 /// What to do with the current move request.
@@ -248,6 +264,7 @@ impl<'a> Session<'a> {
             silent: false,
             gtp: gtp::State::new(),
             uci: uci::State::new(),
+            chaos: StdRng::seed_from_u64(opts.seed ^ u64::from(std::process::id()) << 20),
         }
     }
 
@@ -258,10 +275,28 @@ impl<'a> Session<'a> {
         if self.opts.mode == Mode::SlowMove {
             thread::sleep(self.opts.delay);
         }
-        if self.requests != self.opts.at {
+        let mode = if self.opts.mode == Mode::Chaos {
+            if self.requests < self.opts.at || self.chaos.gen_range(0..100) >= self.opts.fault_rate
+            {
+                return Cue::Normal;
+            }
+            CHAOS[self.chaos.gen_range(0..CHAOS.len())]
+        } else if self.requests != self.opts.at {
             return Cue::Normal;
-        }
-        match self.opts.mode {
+        } else {
+            self.opts.mode
+        };
+        let chaos = self.opts.mode == Mode::Chaos;
+        match mode {
+            // In the plain modes these act from the start (see `main`).
+            Mode::ForkHang if chaos => {
+                fork_helper();
+                sleep_forever()
+            }
+            Mode::SlowMove if chaos => {
+                thread::sleep(self.opts.delay);
+                Cue::Normal
+            }
             Mode::Hang | Mode::ForkHang => sleep_forever(),
             Mode::Exit => {
                 eprintln!("fake: exiting on cue (move request {})", self.requests);
@@ -272,14 +307,28 @@ impl<'a> Session<'a> {
                 self.silent = true;
                 Cue::Fault(Mode::HugeLine)
             }
-            Mode::FloodInvalid | Mode::FloodMultipv | Mode::FloodStderr => flood(self.opts.mode),
-            Mode::Garbage | Mode::BadBestmove | Mode::Illegal | Mode::NullMove => {
-                Cue::Fault(self.opts.mode)
-            }
+            Mode::FloodInvalid | Mode::FloodMultipv | Mode::FloodStderr => flood(mode),
+            Mode::Garbage | Mode::BadBestmove | Mode::Illegal | Mode::NullMove => Cue::Fault(mode),
             _ => Cue::Normal,
         }
     }
 }
+
+/// The faults `chaos` mode picks from.
+const CHAOS: [Mode; 12] = [
+    Mode::Hang,
+    Mode::Exit,
+    Mode::Garbage,
+    Mode::BadBestmove,
+    Mode::Illegal,
+    Mode::NullMove,
+    Mode::HugeLine,
+    Mode::FloodInvalid,
+    Mode::FloodMultipv,
+    Mode::FloodStderr,
+    Mode::ForkHang,
+    Mode::SlowMove,
+];
 
 /// Writes one line and flushes it. If the harness has gone away there is
 /// nobody left to talk to, so the fake ends quietly.
