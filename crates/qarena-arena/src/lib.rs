@@ -19,5 +19,6 @@ pub mod summary;
 
 pub use failure::{Failure, Termination};
 pub use game::{GameOutcome, Slot};
+pub use runfolder::RunTag;
 pub use runner::{run_match, MatchRequest, MatchSummary, RunError};
 pub use settings::{EngineConfig, GoSettings, MatchConfig, Protocol, Timeouts};

@@ -7,7 +7,10 @@
 //! - on resume, only game indices without a finished game are played, so no
 //!   game is ever duplicated;
 //! - an engine process never outlives the worker that started it (engines are
-//!   killed on fault, on shutdown and on drop; `kill_all` sweeps the rest).
+//!   killed on fault, on shutdown and on drop; `kill_all` sweeps the rest);
+//! - a run has one owner: the run folder is claimed (`owner.lock`, see
+//!   [`crate::runfolder`]) before the run is created, marked running or has
+//!   its aborted games deleted, and stays claimed until the last write.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::IsTerminal;
@@ -28,7 +31,7 @@ use crate::failure::{Failure, Termination};
 use crate::game::{GameOutcome, Slot};
 use crate::go_game::{play_go_game, GoGameMeta};
 use crate::gtp_client::GtpEngine;
-use crate::runfolder::{Environment, RunFolder};
+use crate::runfolder::{ClaimError, Environment, RunFolder, RunOwner, RunTag};
 use crate::settings::{EngineConfig, MatchConfig, Protocol};
 
 /// Why a run could not be carried out. The CLI maps these to exit codes.
@@ -52,7 +55,7 @@ pub enum RunError {
 /// What to run.
 #[derive(Debug, Clone)]
 pub struct MatchRequest {
-    pub tag: String,
+    pub tag: RunTag,
     pub db: PathBuf,
     pub runs_dir: PathBuf,
     pub config: MatchConfig,
@@ -67,7 +70,7 @@ pub struct MatchRequest {
     pub progress: bool,
     /// Play into this existing run (a sweep point) instead of creating or
     /// resuming one: engines get per-point slots, the run's status is left
-    /// to the caller.
+    /// to the caller, which owns the run folder (holds its claim).
     pub existing_run: Option<RunId>,
 }
 
@@ -175,17 +178,24 @@ pub fn run_match(
     user_stop: Arc<AtomicBool>,
 ) -> Result<MatchSummary, RunError> {
     let store = Store::open(&req.db)?;
-    let run = if let Some(run) = req.existing_run {
+    let claim = |req: &MatchRequest| -> Result<RunOwner, RunError> {
+        create_folder(req)?.claim(&req.tag).map_err(claim_error)
+    };
+    // The run folder is claimed before the run is created or touched in
+    // the database, and held until this function returns: a second process
+    // on the same run, or a prune, sees the owner and leaves the run alone.
+    let (run, _owner) = if let Some(run) = req.existing_run {
         req.config.validate().map_err(RunError::Input)?;
-        run
+        (run, None)
     } else if req.resume {
-        let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| {
+        let no_run = |req: &MatchRequest| {
             RunError::Input(format!(
                 "no run tagged '{}' in {} — `qarena runs list` shows the runs there",
                 req.tag,
                 req.db.display()
             ))
-        })?;
+        };
+        let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| no_run(&req))?;
         if let Some(m) = rec.settings.get("match") {
             req.config = serde_json::from_value(m.clone()).map_err(|e| {
                 RunError::Input(format!(
@@ -199,8 +209,13 @@ pub fn run_match(
                 req.tag, rec.kind
             )));
         }
+        let owner = claim(&req)?;
+        // A prune may have deleted the run before we owned it.
+        if store.run(rec.id)?.is_none() {
+            return Err(no_run(&req));
+        }
         store.set_run_status(rec.id, RunStatus::Running)?;
-        rec.id
+        (rec.id, Some(owner))
     } else {
         if store.run_by_tag(&req.tag)?.is_some() {
             return Err(RunError::Input(format!(
@@ -217,13 +232,15 @@ pub fn run_match(
         }
         resolve_argv(&req.config.engine_a)?;
         resolve_argv(&req.config.engine_b)?;
-        store.create_run(&NewRun {
-            tag: req.tag.clone(),
+        let owner = claim(&req)?;
+        let run = store.create_run(&NewRun {
+            tag: req.tag.to_string(),
             kind: req.kind.clone(),
             argv: req.argv.clone(),
             settings: serde_json::json!({ "match": req.config }),
             software_version: env!("CARGO_PKG_VERSION").to_string(),
-        })?
+        })?;
+        (run, Some(owner))
     };
     let cfg = req.config.clone();
     if cfg.protocol() == Protocol::Uci {
@@ -243,10 +260,7 @@ pub fn run_match(
     }
     let argv = [resolve_argv(&cfg.engine_a)?, resolve_argv(&cfg.engine_b)?];
 
-    let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| RunError::Io {
-        context: format!("creating run folder under {}", req.runs_dir.display()),
-        source: e,
-    })?;
+    let folder = create_folder(&req)?;
     let io = |what: &str, e: std::io::Error| RunError::Io {
         context: what.to_string(),
         source: e,
@@ -431,6 +445,24 @@ pub fn run_match(
         return Err(RunError::Engine(msg));
     }
     Ok(summary)
+}
+
+fn create_folder(req: &MatchRequest) -> Result<RunFolder, RunError> {
+    RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| RunError::Io {
+        context: format!("creating run folder under {}", req.runs_dir.display()),
+        source: e,
+    })
+}
+
+/// A run owned by another process is an input error (exit code 2).
+pub fn claim_error(e: ClaimError) -> RunError {
+    match e {
+        ClaimError::Busy { .. } => RunError::Input(e.to_string()),
+        ClaimError::Io { lock, source } => RunError::Io {
+            context: format!("locking {}", lock.display()),
+            source,
+        },
+    }
 }
 
 /// The engine slot name in the store: `a`/`b` for a match, `a3`/`b3` for

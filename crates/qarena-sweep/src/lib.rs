@@ -9,7 +9,9 @@
 //! - the sweep definition and every point's resolved strategy are stored
 //!   with the run, so `--resume` rebuilds the same variants (from the cache)
 //!   and plays only the missing games;
-//! - `--refine` only adds points (it never changes or replays one).
+//! - `--refine` only adds points (it never changes or replays one);
+//! - the sweep owns its run folder (`owner.lock`) from before the run is
+//!   created or resumed until it ends; its points play under that claim.
 
 mod def;
 
@@ -18,7 +20,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 pub use def::{EngineTemplate, Generator, Point, PointDef, Refine, SweepDef, Target};
-use qarena_arena::runfolder::{Environment, RunFolder};
+use qarena_arena::runfolder::{Environment, RunFolder, RunTag};
 use qarena_arena::{run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, RunError};
 use qarena_stats::EloReport;
 use qarena_store::{NewRun, NewSweepPoint, NewVariant, RunId, RunStatus, Store, SweepId};
@@ -41,7 +43,7 @@ pub enum SweepError {
 #[derive(Debug, Clone)]
 pub struct SweepRequest {
     pub def: SweepDef,
-    pub tag: String,
+    pub tag: RunTag,
     pub db: PathBuf,
     pub runs_dir: PathBuf,
     pub cache_dir: PathBuf,
@@ -254,7 +256,21 @@ pub fn degraded_bits(m: &qarena_variant::Manifest) -> Option<f64> {
 /// Runs (or resumes) a sweep.
 pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult, SweepError> {
     let store = Store::open(&req.db)?;
-    let (run, def, mut points) = if req.resume {
+    let claim = || {
+        let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| {
+            SweepError::Input(format!(
+                "creating the run folder under {}: {e}",
+                req.runs_dir.display()
+            ))
+        })?;
+        let owner = folder
+            .claim(&req.tag)
+            .map_err(|e| SweepError::Run(qarena_arena::runner::claim_error(e)))?;
+        Ok::<_, SweepError>((folder, owner))
+    };
+    // The run folder is claimed before the run is created or touched in the
+    // database, and held until the sweep ends.
+    let (run, def, mut points, (folder, _owner)) = if req.resume {
         let rec = store.run_by_tag(&req.tag)?.ok_or_else(|| {
             SweepError::Input(format!(
                 "no run tagged '{}' in {}",
@@ -278,6 +294,14 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
             .into_iter()
             .next()
             .ok_or_else(|| SweepError::Input(format!("run '{}' has no sweep", req.tag)))?;
+        let owner = claim()?;
+        if store.run(rec.id)?.is_none() {
+            return Err(SweepError::Input(format!(
+                "no run tagged '{}' in {}",
+                req.tag,
+                req.db.display()
+            )));
+        }
         let mut points = Vec::new();
         for sp in store.sweep_points(sweep.id)? {
             let p: Point = serde_json::from_value(sp.params.clone()).map_err(|e| {
@@ -286,7 +310,7 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
             points.push((sp.point_index, p, false));
         }
         store.set_run_status(rec.id, RunStatus::Running)?;
-        (rec.id, def, points)
+        (rec.id, def, points, owner)
     } else {
         if store.run_by_tag(&req.tag)?.is_some() {
             return Err(SweepError::Input(format!(
@@ -303,8 +327,9 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
         }
         let probe = engine_for(&req.def, "probe", &req.def.model);
         qarena_arena::runner::resolve_argv(&probe)?;
+        let owner = claim()?;
         let run = store.create_run(&NewRun {
-            tag: req.tag.clone(),
+            tag: req.tag.to_string(),
             kind: req.kind.clone(),
             argv: req.argv.clone(),
             settings: serde_json::json!({ "sweep": req.def }),
@@ -315,19 +340,13 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
             .enumerate()
             .map(|(i, p)| (i as i64, p, false))
             .collect();
-        (run, req.def.clone(), points)
+        (run, req.def.clone(), points, owner)
     };
     let sweep = store.upsert_sweep(
         run,
         &def.name,
         &serde_json::to_value(&def).unwrap_or_default(),
     )?;
-    let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| {
-        SweepError::Input(format!(
-            "creating the run folder under {}: {e}",
-            req.runs_dir.display()
-        ))
-    })?;
     let _ = folder.write_json(&folder.configs().join("sweep.json"), &def);
     let _ = folder.write_json(
         &folder.manifests().join("environment.json"),
@@ -396,7 +415,7 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
     store.set_run_status(run, status)?;
     let results = outcome?;
     let result = SweepResult {
-        tag: req.tag.clone(),
+        tag: req.tag.to_string(),
         name: ctx.def.name.clone(),
         baseline: ctx.def.baseline.clone(),
         points: results,

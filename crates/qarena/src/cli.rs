@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+use qarena_arena::RunTag;
 
 use crate::CliResult;
 
@@ -209,12 +210,15 @@ pub struct MatchArgs {
     /// Games in progress finish; the verdict is stored on the run.
     #[arg(long)]
     pub sprt: Option<String>,
-    /// Tag of the run (default: match-<timestamp>).
+    /// Tag of the run (default: match-<timestamp>-<pid>): 1-64 characters
+    /// from A-Z a-z 0-9 . _ -, starting with a letter or digit; the run
+    /// folder is runs/<tag>.
     #[arg(long)]
-    pub run_tag: Option<String>,
+    pub run_tag: Option<RunTag>,
     /// Finish an interrupted run: plays only the games it does not have yet.
+    /// Refused while another process owns the run.
     #[arg(long, value_name = "RUN_TAG", conflicts_with = "run_tag")]
-    pub resume: Option<String>,
+    pub resume: Option<RunTag>,
     /// Where run folders go.
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
@@ -229,7 +233,7 @@ pub struct MatchArgs {
 pub struct CountsArgs {
     /// A stored run (engine A is the tested engine).
     #[arg(long)]
-    pub run: Option<String>,
+    pub run: Option<RunTag>,
     /// Sweep point of the run.
     #[arg(long, default_value_t = 0)]
     pub point: i64,
@@ -310,12 +314,23 @@ pub enum RunsCommand {
     /// List runs with their status and game counts.
     List,
     /// Show one run: settings, engines, results, terminations, events.
-    Show { tag: String },
-    /// Delete runs with no games or status failed (database rows and folder).
+    Show { tag: RunTag },
+    /// Delete runs without games (and, with --with-games, failed runs with
+    /// their games): database rows and run folder.
+    ///
+    /// A run owned by a live process (runs/<tag>/owner.lock) is never
+    /// deleted, nor is anything outside the runs folder: symbolic links are
+    /// not followed, and rows whose tag is not a valid run tag lose only
+    /// their database rows.
     Prune {
-        /// Only list what would be deleted.
+        /// Only list what would be deleted, and why the others are kept.
         #[arg(long)]
         dry_run: bool,
+        /// Also delete failed runs that have finished games (they can
+        /// otherwise be finished with `--resume`).
+        #[arg(long)]
+        with_games: bool,
+        /// The runs folder the runs were played in.
         #[arg(long, default_value = "runs")]
         runs_dir: PathBuf,
     },
@@ -370,7 +385,7 @@ pub enum ExportCommand {
     /// Write one SGF file per Go game of a run into a directory.
     Sgf {
         #[arg(long)]
-        run: String,
+        run: RunTag,
         #[arg(long, short)]
         output: PathBuf,
         #[command(flatten)]
@@ -379,7 +394,7 @@ pub enum ExportCommand {
     /// Write all chess games of a run into one PGN file.
     Pgn {
         #[arg(long)]
-        run: String,
+        run: RunTag,
         #[arg(long, short)]
         output: PathBuf,
         #[command(flatten)]

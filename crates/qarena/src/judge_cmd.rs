@@ -30,7 +30,7 @@ use crate::{CliResult, Exit};
 pub struct JudgeArgs {
     /// Tag of the run whose games are judged.
     #[arg(long)]
-    pub run: String,
+    pub run: qarena_arena::RunTag,
     /// KataGo analysis command (Go judge).
     #[arg(long, conflicts_with_all = ["katago_dir", "uci_engine"])]
     pub engine: Option<String>,

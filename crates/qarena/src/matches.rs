@@ -4,7 +4,9 @@
 use std::path::Path;
 
 use anyhow::Context;
-use qarena_arena::{run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol};
+use qarena_arena::{
+    run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol, RunTag,
+};
 
 use crate::cli::MatchArgs;
 use crate::{CliResult, Exit};
@@ -28,16 +30,6 @@ fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
         }
     }
     Ok(cfg)
-}
-
-pub fn default_tag(prefix: &str) -> String {
-    let now = qarena_store::now_rfc3339();
-    let compact: String = now
-        .chars()
-        .filter(|c| c.is_ascii_digit())
-        .take(14)
-        .collect();
-    format!("{prefix}-{compact}-{}", std::process::id() % 10000)
 }
 
 pub fn run(a: MatchArgs) -> CliResult {
@@ -121,7 +113,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         .resume
         .clone()
         .or(a.run_tag.clone())
-        .unwrap_or_else(|| default_tag("match"));
+        .unwrap_or_else(|| RunTag::generated("match"));
     let req = MatchRequest {
         tag,
         db: a.db.db.clone(),

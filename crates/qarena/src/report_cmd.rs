@@ -23,7 +23,7 @@ pub struct ReportArgs {
     pub sweep: Option<String>,
     /// Tag of the run.
     #[arg(long)]
-    pub run: Option<String>,
+    pub run: Option<qarena_arena::RunTag>,
     /// Output directory (created): report.md, the plots, report.html.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -47,7 +47,7 @@ pub struct ReportArgs {
 pub fn run(a: ReportArgs) -> CliResult {
     let subject = match (a.sweep, a.run) {
         (Some(s), _) => Subject::Sweep(s),
-        (None, Some(r)) => Subject::Run(r),
+        (None, Some(r)) => Subject::Run(r.into_string()),
         (None, None) => return Err(Exit::input(anyhow!("give --sweep NAME or --run TAG"))),
     };
     let opts = ReportOptions {

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use anyhow::anyhow;
-use qarena_store::{RunStatus, Store};
+use qarena_arena::runfolder::{prune_target, remove_pruned, ClaimError, Ownership, PruneTarget};
+use qarena_store::{RunStatus, RunSummary, Store};
 
 use crate::cli::{ExportCommand, RunsCommand};
 use crate::{CliResult, Exit};
@@ -136,35 +137,11 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
                 }
             }
         }
-        RunsCommand::Prune { dry_run, runs_dir } => {
-            let mut n = 0;
-            for r in store.list_runs()? {
-                let prunable = r.games == 0 || r.run.status == RunStatus::Failed;
-                if !prunable {
-                    continue;
-                }
-                n += 1;
-                let folder = runs_dir.join(&r.run.tag);
-                if dry_run {
-                    println!(
-                        "would delete run {} ({}, {} games) and {}",
-                        r.run.tag,
-                        r.run.status.as_str(),
-                        r.games,
-                        folder.display()
-                    );
-                } else {
-                    store.delete_run(r.run.id)?;
-                    if folder.exists() {
-                        fs_err::remove_dir_all(&folder).map_err(Exit::input)?;
-                    }
-                    println!("deleted run {}", r.run.tag);
-                }
-            }
-            if n == 0 {
-                println!("nothing to prune");
-            }
-        }
+        RunsCommand::Prune {
+            dry_run,
+            with_games,
+            runs_dir,
+        } => prune(&store, &runs_dir, dry_run, with_games)?,
     }
     Ok(())
 }
@@ -206,4 +183,144 @@ pub fn export(cmd: ExportCommand) -> CliResult {
         }
     }
     Ok(())
+}
+
+/// Why a run is kept, or `None` when prune may delete it.
+fn keep_reason(r: &RunSummary, with_games: bool) -> Option<String> {
+    if r.games > 0 && r.run.status != RunStatus::Failed {
+        return Some(format!("{} with {} games", r.run.status.as_str(), r.games));
+    }
+    if r.games > 0 && !with_games {
+        return Some(format!(
+            "failed with {} games (`--resume {}` finishes it) — `--with-games` deletes it",
+            r.games, r.run.tag
+        ));
+    }
+    None
+}
+
+/// `qarena runs prune`: deletes runs without games (and failed runs with
+/// games when `with_games`), never one owned by a live process, never
+/// anything outside the runs folder.
+fn prune(store: &Store, runs_dir: &Path, dry_run: bool, with_games: bool) -> CliResult {
+    let root = match std::fs::canonicalize(runs_dir) {
+        Ok(r) => Some(r),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => {
+            return Err(Exit::input(anyhow!(
+                "runs folder {}: {e}",
+                runs_dir.display()
+            )))
+        }
+    };
+    let (mut deleted, mut kept_with_games, mut failures) = (0, 0, Vec::new());
+    let verb = if dry_run { "would delete" } else { "deleted" };
+    for r in store.list_runs()? {
+        let tag = r.run.tag.clone();
+        let what = format!("{}, {} games", r.run.status.as_str(), r.games);
+        if let Some(why) = keep_reason(&r, with_games) {
+            if r.run.status == RunStatus::Failed {
+                println!("keeping run {tag}: {why}");
+            } else {
+                kept_with_games += 1;
+            }
+            continue;
+        }
+        let target = prune_target(root.as_deref(), &tag);
+        match target {
+            PruneTarget::Refused(why) => println!("keeping run {tag} ({what}): {why}"),
+            PruneTarget::NotATag(why) => {
+                // An older build accepted any tag; its folder, wherever it
+                // is, is not ours to delete.
+                if !dry_run {
+                    store.delete_run(r.run.id)?;
+                }
+                println!(
+                    "{verb} run {} ({what}); its folder is not touched: {why}",
+                    tag.escape_debug()
+                );
+                deleted += 1;
+            }
+            PruneTarget::Missing if r.run.status == RunStatus::Running => println!(
+                "keeping run {tag} ({what}): marked running and it has no folder in {} to check \
+                 for a live owner (was it played with another --runs-dir?)",
+                runs_dir.display()
+            ),
+            PruneTarget::Missing => {
+                if !dry_run {
+                    store.delete_run(r.run.id)?;
+                }
+                println!("{verb} run {tag} ({what}); it has no run folder");
+                deleted += 1;
+            }
+            PruneTarget::Folder(folder) if dry_run => match folder.ownership() {
+                Ok(Ownership::Owned(pid)) => {
+                    println!("keeping run {tag} ({what}): in use by {}", owner_name(pid))
+                }
+                Ok(Ownership::Free) => {
+                    println!("{verb} run {tag} ({what}) and {}", folder.root.display());
+                    deleted += 1;
+                }
+                Err(e) => println!(
+                    "keeping run {tag} ({what}): cannot check {}: {e}",
+                    folder.owner_lock().display()
+                ),
+            },
+            PruneTarget::Folder(folder) => {
+                let owner = match folder.claim(&tag) {
+                    Ok(o) => o,
+                    Err(ClaimError::Busy { pid, .. }) => {
+                        println!("keeping run {tag} ({what}): in use by {}", owner_name(pid));
+                        continue;
+                    }
+                    Err(e) => {
+                        println!("keeping run {tag} ({what}): {e}");
+                        continue;
+                    }
+                };
+                // Now that nobody else can play it, look again: a process
+                // may have added games since the listing.
+                let now = store
+                    .list_runs()?
+                    .into_iter()
+                    .find(|x| x.run.id == r.run.id);
+                let Some(now) = now else {
+                    continue;
+                };
+                if let Some(why) = keep_reason(&now, with_games) {
+                    println!("keeping run {tag}: {why}");
+                    continue;
+                }
+                store.delete_run(r.run.id)?;
+                match remove_pruned(&folder, owner) {
+                    Ok(()) => println!("{verb} run {tag} ({what}) and {}", folder.root.display()),
+                    Err(e) => {
+                        println!("deleted run {tag} ({what}); its folder is left: {e}");
+                        failures.push(format!("{}: {e}", folder.root.display()));
+                    }
+                }
+                deleted += 1;
+            }
+        }
+    }
+    if deleted == 0 {
+        println!("nothing to prune");
+    }
+    if kept_with_games > 0 {
+        println!("{kept_with_games} completed, interrupted or running runs with games are kept");
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(Exit::input(anyhow!(
+            "could not remove {} run folder(s): {}",
+            failures.len(),
+            failures.join("; ")
+        )))
+    }
+}
+
+fn owner_name(pid: Option<u32>) -> String {
+    pid.map(|p| format!("process {p}"))
+        .unwrap_or_else(|| "another process".to_string())
 }

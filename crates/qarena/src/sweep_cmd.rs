@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::anyhow;
 use clap::Args;
 use qarena_arena::chess::{ChessSettings, Limit};
-use qarena_arena::Protocol;
+use qarena_arena::{Protocol, RunTag};
 use qarena_sweep::{run_sweep, EngineTemplate, Generator, Refine, SweepDef, SweepRequest, Target};
 
 use crate::cli::DbArgs;
@@ -31,11 +31,13 @@ pub struct SweepArgs {
     /// Games in parallel (overrides the file).
     #[arg(long, short = 'j')]
     pub concurrency: Option<usize>,
+    /// Tag of the run (default: <sweep name>-<timestamp>-<pid>): 1-64
+    /// characters from A-Z a-z 0-9 . _ -, starting with a letter or digit.
     #[arg(long)]
-    pub run_tag: Option<String>,
-    /// Finish an interrupted sweep.
+    pub run_tag: Option<RunTag>,
+    /// Finish an interrupted sweep (refused while another process owns it).
     #[arg(long, value_name = "RUN_TAG", conflicts_with = "run_tag")]
-    pub resume: Option<String>,
+    pub resume: Option<RunTag>,
     #[arg(long, default_value = "runs")]
     pub runs_dir: PathBuf,
     /// Variant cache directory.
@@ -134,7 +136,7 @@ pub fn sweep(a: SweepArgs) -> CliResult {
         .resume
         .clone()
         .or(a.run_tag.clone())
-        .unwrap_or_else(|| crate::matches::default_tag(&def.name));
+        .unwrap_or_else(|| RunTag::generated(&def.name));
     run(
         SweepRequest {
             def,
@@ -272,7 +274,7 @@ pub fn demo(a: DemoArgs) -> CliResult {
         net.display(),
         a.nodes
     );
-    let tag = crate::matches::default_tag("demo");
+    let tag = RunTag::generated("demo");
     let db = a.db.db.clone();
     run(
         SweepRequest {
