@@ -36,7 +36,11 @@ pub enum StoreError {
     },
 
     /// Applying a schema migration failed; the migration was rolled back.
-    #[error("cannot migrate database '{}' to schema version {version}: {source}", path.display())]
+    #[error(
+        "cannot migrate database '{}' to schema version {version}: {source}{}",
+        path.display(),
+        storage_problem(source).map(|(_, hint)| format!(" — {hint}")).unwrap_or_default()
+    )]
     Migration {
         path: PathBuf,
         version: i64,
@@ -54,6 +58,19 @@ pub enum StoreError {
         path: PathBuf,
         op: &'static str,
         waited: Duration,
+        #[source]
+        source: Box<rusqlite::Error>,
+    },
+
+    /// The disk or file under the database failed us (full, size limit,
+    /// read-only, I/O error): not the user's input, and nothing committed
+    /// before is lost.
+    #[error("database '{}': {op} failed: {problem} — {hint}", path.display())]
+    Storage {
+        path: PathBuf,
+        op: &'static str,
+        problem: &'static str,
+        hint: &'static str,
         #[source]
         source: Box<rusqlite::Error>,
     },
@@ -109,6 +126,19 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// True when the disk under the database failed (full, size limit,
+    /// read-only, I/O error), not the request: the CLI's exit code 4.
+    pub fn is_storage(&self) -> bool {
+        match self {
+            StoreError::Storage { .. } => true,
+            StoreError::Open { source, .. } | StoreError::Migration { source, .. } => {
+                storage_problem(source).is_some()
+                    && source.sqlite_error_code() != Some(rusqlite::ErrorCode::CannotOpen)
+            }
+            _ => false,
+        }
+    }
+
     /// True when the error is a lock held by someone else, so callers can
     /// choose to retry.
     pub fn is_locked(&self) -> bool {
@@ -123,6 +153,31 @@ pub(crate) fn is_busy(e: &rusqlite::Error) -> bool {
         e.sqlite_error_code(),
         Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
     )
+}
+
+/// What went wrong with the storage and what to do, for SQLite's results
+/// that are about the disk rather than the request.
+pub(crate) fn storage_problem(e: &rusqlite::Error) -> Option<(&'static str, &'static str)> {
+    use rusqlite::ErrorCode;
+    Some(match e.sqlite_error_code()? {
+        ErrorCode::DiskFull => (
+            "the disk is full (or a file size limit was reached)",
+            "free space, then resume the run; everything committed before is kept",
+        ),
+        ErrorCode::ReadOnly => (
+            "the database is read-only",
+            "make the file, its -wal/-shm files and its folder writable, then resume the run",
+        ),
+        ErrorCode::SystemIoFailure => (
+            "the disk reported an I/O error (often a full disk or a file size limit)",
+            "check the disk and free space, then resume the run; everything committed before is kept",
+        ),
+        ErrorCode::CannotOpen => (
+            "a file of the database cannot be opened",
+            "check that the folder exists and is writable",
+        ),
+        _ => return None,
+    })
 }
 
 /// True for a UNIQUE or PRIMARY KEY violation.

@@ -221,6 +221,14 @@ impl Store {
     pub(crate) fn sql_error(&self, op: &'static str, e: rusqlite::Error) -> StoreError {
         if error::is_busy(&e) {
             locked(&self.inner.path, op, self.inner.busy_timeout, e)
+        } else if let Some((problem, hint)) = error::storage_problem(&e) {
+            StoreError::Storage {
+                path: self.inner.path.clone(),
+                op,
+                problem,
+                hint,
+                source: Box::new(e),
+            }
         } else {
             StoreError::Sqlite {
                 path: self.inner.path.clone(),
@@ -242,6 +250,12 @@ fn open_error(path: &Path, e: rusqlite::Error) -> StoreError {
         }
         Some(rusqlite::ErrorCode::DatabaseCorrupt) => {
             "the file is damaged; restore it from a backup or choose another database path"
+        }
+        Some(rusqlite::ErrorCode::ReadOnly) => {
+            "the database is read-only; make the file, its -wal/-shm files and its folder writable"
+        }
+        Some(rusqlite::ErrorCode::DiskFull | rusqlite::ErrorCode::SystemIoFailure) => {
+            "the disk is full or failing; free space and try again"
         }
         _ => "check the directory exists and is writable",
     };

@@ -2,7 +2,7 @@
 //!
 //! Exit codes: 0 success; 1 a check or gate failed; 2 usage or input error
 //! (bad flags, config, model file, database path); 3 an engine failed beyond
-//! recovery.
+//! recovery; 4 storage failed (disk full, read-only database).
 
 mod cli;
 mod judge_cmd;
@@ -43,12 +43,22 @@ impl Exit {
             error: e.into(),
         }
     }
+
+    pub fn storage(e: impl Into<anyhow::Error>) -> Exit {
+        Exit {
+            code: 4,
+            error: e.into(),
+        }
+    }
 }
 
 impl From<qarena_arena::RunError> for Exit {
     fn from(e: qarena_arena::RunError) -> Exit {
         match e {
             qarena_arena::RunError::Engine(_) => Exit::engine(e),
+            qarena_arena::RunError::Store(e) => e.into(),
+            // Writing the run folder failed: the disk, not the input.
+            qarena_arena::RunError::Io { .. } => Exit::storage(e),
             other => Exit::input(other),
         }
     }
@@ -56,7 +66,11 @@ impl From<qarena_arena::RunError> for Exit {
 
 impl From<qarena_store::StoreError> for Exit {
     fn from(e: qarena_store::StoreError) -> Exit {
-        Exit::input(e)
+        if e.is_storage() {
+            Exit::storage(e)
+        } else {
+            Exit::input(e)
+        }
     }
 }
 

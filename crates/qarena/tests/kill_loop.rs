@@ -80,7 +80,7 @@ fn random_sigkills_lose_and_duplicate_nothing() {
     let marker = ws.path().join("fake-killloop");
     std::fs::copy(fake_engine(), &marker).unwrap();
     let marker = marker.display().to_string();
-    let a = format!("{marker} --mode slow-move --delay-ms 4");
+    let a = format!("{marker} --mode slow-move --delay-ms 10");
     let b = format!("{marker} --mode random");
     let games = GAMES.to_string();
     let first: Vec<&str> = vec![
@@ -94,7 +94,7 @@ fn random_sigkills_lose_and_duplicate_nothing() {
         "-j",
         "2",
         "--board-size",
-        "5",
+        "7",
         "--run-tag",
         "kl",
     ];
@@ -118,6 +118,7 @@ fn random_sigkills_lose_and_duplicate_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         let now = check_consistent(&ws, &marker, round);
+        eprintln!("round {round}: {now} games stored");
         assert!(
             now >= stored,
             "round {round}: games were lost ({stored} -> {now})"
@@ -147,4 +148,99 @@ fn random_sigkills_lose_and_duplicate_nothing() {
         (0..GAMES).collect::<Vec<_>>(),
         "each game exactly once"
     );
+}
+
+/// Verdict rows per judged game, and the rows each game should get.
+fn verdict_counts(ws: &Ws, tag: &str) -> (Vec<(i64, usize)>, usize) {
+    let store = ws.store();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let run = store.run_by_tag(tag).unwrap().unwrap();
+    let mut expected = std::collections::BTreeMap::new();
+    for g in store.games(run.id).unwrap() {
+        let moves = store.game_moves(g.id).unwrap();
+        let n = moves.iter().take_while(|m| m.mv != "resign").count();
+        expected.insert(g.id, (g.game_index, n));
+    }
+    let mut judged = std::collections::BTreeMap::new();
+    for j in store.judge_runs(run.id).unwrap() {
+        for m in store.judge_moves(j.id).unwrap() {
+            *judged.entry(m.game).or_insert(0usize) += 1;
+        }
+    }
+    let whole: Vec<(i64, usize)> = judged
+        .iter()
+        .map(|(game, n)| {
+            let (index, want) = expected[game];
+            assert_eq!(*n, want, "game {index} is half-judged");
+            (index, *n)
+        })
+        .collect();
+    let judgeable = expected.values().filter(|(_, n)| *n > 0).count();
+    (whole, judgeable)
+}
+
+#[test]
+fn random_sigkills_of_the_judge_leave_no_half_judged_game() {
+    let ws = Ws::new();
+    let fake = fake_engine();
+    let a = format!("{} --mode random --seed 5", fake.display());
+    let b = format!("{} --mode random --seed 6", fake.display());
+    let out = ws.run(&[
+        "match",
+        "--engine-a",
+        &a,
+        "--engine-b",
+        &b,
+        "--games",
+        "6",
+        "--board-size",
+        "7",
+        "--run-tag",
+        "kj",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Links to the shared KataGo, so its processes carry this test's path.
+    let (bin, _, _) = katago();
+    let dir = ws.path().join("kill-katago");
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["katago", "g170-b6c96.bin.gz", "analysis.cfg"] {
+        std::os::unix::fs::symlink(bin.parent().unwrap().join(f), dir.join(f)).unwrap();
+    }
+    let marker = dir.join("katago").display().to_string();
+    let dir_arg = dir.display().to_string();
+    let args = [
+        "judge",
+        "--run",
+        "kj",
+        "--katago-dir",
+        &dir_arg,
+        "--visits",
+        "8",
+        "--analysis-threads",
+        "1",
+        "--window",
+        "1",
+    ];
+    let mut at = Moments(0xD06E);
+    for round in 0..5 {
+        let mut child = spawn(&ws, &args);
+        std::thread::sleep(Duration::from_millis(at.next_ms(1500, 9000)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let t0 = Instant::now();
+        while !processes_with(&marker).is_empty() {
+            assert!(
+                t0.elapsed() < Duration::from_secs(5),
+                "round {round}: KataGo outlived the judge: {:?}",
+                processes_with(&marker)
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (whole, _) = verdict_counts(&ws, "kj");
+        eprintln!("judge round {round}: {} games judged", whole.len());
+    }
+    let out = ws.run(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let (whole, judgeable) = verdict_counts(&ws, "kj");
+    assert_eq!(whole.len(), judgeable, "every game judged in the end");
 }
