@@ -16,8 +16,13 @@
 //! - Game-over positions (mate, stalemate) are scored here, not searched.
 //! - Nothing the engine prints can panic this module: scores come from
 //!   `qarena_uci::parse_line`, which is total.
+//! - Every command has one deadline, fixed when it is sent; `info` lines
+//!   (or any other output) never extend it, so an engine that floods `info`
+//!   without `bestmove` fails at the deadline. Waits stop within 100 ms of
+//!   a stop request.
 
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use qarena_engine::{Engine, EngineSpec};
@@ -30,6 +35,7 @@ use shakmaty::fen::Fen;
 use shakmaty::uci::UciMove;
 use shakmaty::{CastlingMode, Chess, Position};
 
+use crate::wait::next_line;
 use crate::JudgeError;
 
 /// The centipawn value of being mated now; see the module docs.
@@ -189,29 +195,35 @@ pub fn verdicts(game: GameId, g: &ChessGame, evals: &[PosEval], blunder_cp: i64)
 }
 
 /// A started UCI engine configured for judging.
-pub(crate) struct Uci {
+pub(crate) struct Uci<'s> {
     pub engine: Engine,
     pub name: Option<String>,
     pub wdl: bool,
+    /// MultiPV lines asked for; `info` of a higher index is ignored.
+    multipv: u32,
+    stop: Option<&'s AtomicBool>,
 }
 
-impl Uci {
+impl<'s> Uci<'s> {
     pub fn start(
         label: &str,
         argv: &[String],
         transcript: Option<PathBuf>,
         multipv: u32,
         startup_timeout: Duration,
-    ) -> Result<Uci, JudgeError> {
+        stop: Option<&'s AtomicBool>,
+    ) -> Result<Uci<'s>, JudgeError> {
         let mut spec = EngineSpec::new(label, argv.to_vec());
         spec.transcript = transcript;
         let mut engine = Engine::spawn(spec)?;
+        let sent = Instant::now();
         engine.write_line("uci")?;
-        let deadline = Instant::now() + startup_timeout;
+        let deadline = sent + startup_timeout;
         let mut name = None;
         let mut options = Vec::new();
         loop {
-            match parse_line(&engine.read_line(deadline, "uci")?) {
+            let what = || "uci".to_string();
+            match parse_line(&next_line(&mut engine, deadline, sent, &what, stop)?) {
                 Message::IdName(n) => name = Some(n),
                 Message::Option(o) => options.push(o.name),
                 Message::UciOk => break,
@@ -233,23 +245,42 @@ impl Uci {
         if wdl {
             engine.write_line(&format_setoption("UCI_ShowWDL", Some("true")))?;
         }
-        let mut uci = Uci { engine, name, wdl };
+        let mut uci = Uci {
+            engine,
+            name,
+            wdl,
+            multipv: multipv.max(1),
+            stop,
+        };
         uci.ready(deadline)?;
         Ok(uci)
     }
 
+    /// The next line before `deadline` (see [`next_line`]).
+    fn line(&mut self, deadline: Instant, sent: Instant, what: &str) -> Result<String, JudgeError> {
+        next_line(
+            &mut self.engine,
+            deadline,
+            sent,
+            &|| what.to_string(),
+            self.stop,
+        )
+    }
+
     fn ready(&mut self, deadline: Instant) -> Result<(), JudgeError> {
+        let sent = Instant::now();
         self.engine.write_line("isready")?;
         loop {
-            if let Message::ReadyOk = parse_line(&self.engine.read_line(deadline, "isready")?) {
+            if let Message::ReadyOk = parse_line(&self.line(deadline, sent, "isready")?) {
                 return Ok(());
             }
         }
     }
 
     pub fn new_game(&mut self, timeout: Duration) -> Result<(), JudgeError> {
+        let sent = Instant::now();
         self.engine.write_line("ucinewgame")?;
-        self.ready(Instant::now() + timeout)
+        self.ready(sent + timeout)
     }
 
     /// Searches one position and returns the best line's evaluation.
@@ -262,14 +293,20 @@ impl Uci {
     ) -> Result<PosEval, JudgeError> {
         self.engine.write_line(&format_position(fen, moves))?;
         let go = format_go(&limit);
+        let sent = Instant::now();
         self.engine.write_line(&go)?;
-        let deadline = Instant::now() + timeout;
+        let deadline = sent + timeout;
         // Latest scored line per MultiPV index (1-based).
         let mut lines: Vec<Option<qarena_uci::Info>> = Vec::new();
         let best = loop {
-            match parse_line(&self.engine.read_line(deadline, &go)?) {
+            match parse_line(&self.line(deadline, sent, &go)?) {
                 Message::Info(info) if info.score.is_some() && !info.pv.is_empty() => {
                     let k = info.multipv.unwrap_or(1).max(1) as usize;
+                    // Only the lines asked for: an engine counting MultiPV
+                    // up without end must not grow this table.
+                    if k > self.multipv as usize {
+                        continue;
+                    }
                     if lines.len() < k {
                         lines.resize(k, None);
                     }

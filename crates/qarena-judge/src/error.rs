@@ -58,6 +58,13 @@ pub enum JudgeError {
     /// Writing or removing a scratch file (benchmark copies) failed.
     #[error("{0}")]
     Io(#[from] std::io::Error),
+
+    /// A stop was requested (SIGINT/SIGTERM) while waiting for the engine.
+    /// [`crate::judge`] turns it into a report with `interrupted` set.
+    #[error(
+        "interrupted — games judged so far are stored; run the same judge command again to resume"
+    )]
+    Interrupted,
 }
 
 impl JudgeError {
@@ -65,5 +72,18 @@ impl JudgeError {
     /// as opposed to problems with the input.
     pub fn is_engine_failure(&self) -> bool {
         matches!(self, JudgeError::Engine(_) | JudgeError::BadResponse { .. })
+    }
+
+    /// What to do about an engine failure, for the final message.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            JudgeError::Engine(EngineError::Timeout { .. }) => {
+                "if the engine is only slow, allow it more time per query (`--timeout`) \
+                 or give it less work (`--visits`, `--nodes`, `--window`); \
+                 otherwise check the engine command and its stderr"
+            }
+            JudgeError::Engine(EngineError::Spawn { .. }) => "check the engine command",
+            _ => "check the engine command and its stderr (in the run's events)",
+        }
     }
 }

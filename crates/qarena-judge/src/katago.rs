@@ -8,15 +8,23 @@
 //!   (or with the engine's refusal); partial games never leave this module.
 //! - On an engine failure the games still in flight are returned to the
 //!   caller untouched, so it can kill, restart and requeue them.
+//! - Every query has a deadline fixed when it is written (`timeout` after
+//!   it); no line moves it, answers to other queries, warnings and chatter
+//!   included. The wait always runs to the earliest deadline in flight, so
+//!   an engine that prints forever but never finishes a query fails there.
+//! - A stop request ends every wait within [`crate::wait::STOP_POLL`];
+//!   the games in flight then come back with [`JudgeError::Interrupted`].
 
 use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use qarena_engine::{Engine, EngineSpec};
 use qarena_store::GameId;
 
 use crate::go::{self, GoPosition, Response, TurnEval};
+use crate::wait::{next_line, stopped};
 use crate::JudgeError;
 
 /// One game waiting for analysis.
@@ -41,14 +49,17 @@ impl KataGo {
         argv: &[String],
         transcript: Option<PathBuf>,
         startup_timeout: Duration,
+        stop: Option<&AtomicBool>,
     ) -> Result<KataGo, JudgeError> {
         let mut spec = EngineSpec::new(label, argv.to_vec());
         spec.transcript = transcript;
         let mut engine = Engine::spawn(spec)?;
+        let sent = Instant::now();
         engine.write_line(&go::version_query("qarena-version"))?;
-        let deadline = Instant::now() + startup_timeout;
+        let deadline = sent + startup_timeout;
+        let what = || "query_version (engine start-up)".to_string();
         loop {
-            let line = engine.read_line(deadline, "query_version (engine start-up)")?;
+            let line = next_line(&mut engine, deadline, sent, &what, stop)?;
             match go::parse_response(&line) {
                 Response::Version { version, .. } => return Ok(KataGo { engine, version }),
                 Response::Error { message, .. } => {
@@ -76,19 +87,26 @@ struct InFlight {
     job: GoJob,
     evals: Vec<Option<TurnEval>>,
     missing: usize,
+    /// When the query was written, and when it must be complete.
+    sent: Instant,
+    deadline: Instant,
 }
 
 /// Analyses `jobs` with a window of `window` games in flight, calling
 /// `done` for each game as it completes. Returns the number of positions
-/// (turns) analysed. On an engine failure returns the error and the games
-/// that were in flight (the rest stay in `jobs`). An error from `done`
-/// (the store) is returned as is, with the in-flight games.
+/// (turns) analysed. Each query must be complete `timeout` after it was
+/// written. On an engine failure (a query past its deadline included)
+/// returns the error and the games that were in flight (the rest stay in
+/// `jobs`); the same on a stop request, with [`JudgeError::Interrupted`].
+/// An error from `done` (the store) is returned as is, with the in-flight
+/// games.
 pub(crate) fn analyse(
     kg: &mut KataGo,
     jobs: &mut VecDeque<GoJob>,
     window: usize,
     max_visits: u32,
     timeout: Duration,
+    stop: Option<&AtomicBool>,
     done: &mut dyn FnMut(GoJob, GameOutcome) -> Result<(), JudgeError>,
 ) -> Result<u64, Box<(JudgeError, Vec<GoJob>)>> {
     let mut inflight: HashMap<String, InFlight> = HashMap::new();
@@ -99,33 +117,46 @@ pub(crate) fn analyse(
         Box::new((e, back))
     };
     loop {
+        if stopped(stop) {
+            return Err(fail(JudgeError::Interrupted, inflight));
+        }
         while inflight.len() < window.max(1) {
             let Some(job) = jobs.pop_front() else { break };
             let id = format!("g{}", job.game);
             let q = go::query(&id, &job.pos, max_visits);
             let turns = job.pos.turns();
+            let sent = Instant::now();
             inflight.insert(
                 id,
                 InFlight {
                     job,
                     evals: vec![None; turns],
                     missing: turns,
+                    sent,
+                    deadline: sent + timeout,
                 },
             );
             if let Err(e) = kg.engine.write_line(&q) {
                 return Err(fail(e.into(), inflight));
             }
         }
-        if inflight.is_empty() {
+        // The query due first sets the wait; nothing below moves its deadline.
+        let Some((due_id, due)) = inflight.iter().min_by_key(|(_, f)| f.deadline) else {
             return Ok(positions);
-        }
-        let line = match kg
-            .engine
-            .read_line(Instant::now() + timeout, "analysis results")
-        {
+        };
+        let (deadline, sent) = (due.deadline, due.sent);
+        let what = || {
+            format!(
+                "analysis query {due_id} (game index {}; {} of {} turns answered)",
+                due.job.game_index,
+                due.evals.len() - due.missing,
+                due.evals.len()
+            )
+        };
+        let line = match next_line(&mut kg.engine, deadline, sent, &what, stop) {
             Ok(l) => l,
-            Err(e) if !e.is_fatal() => continue,
-            Err(e) => return Err(fail(e.into(), inflight)),
+            Err(JudgeError::Engine(e)) if !e.is_fatal() => continue,
+            Err(e) => return Err(fail(e, inflight)),
         };
         match go::parse_response(&line) {
             Response::Turn(t) => {
@@ -164,7 +195,7 @@ pub(crate) fn analyse(
                 }
             }
             // Warnings, intermediate results and stray lines change nothing;
-            // a query that never completes ends in the timeout above.
+            // a query that never completes ends at its deadline above.
             _ => {}
         }
     }

@@ -20,6 +20,11 @@
 //!   from the stored before and after values).
 //! - The judge's engine process never outlives a call (it is an
 //!   `qarena_engine::Engine`).
+//! - Every wait for the engine has a deadline fixed when the query or
+//!   command was sent; output that is not the awaited answer never extends
+//!   it. Every wait also checks [`JudgeOptions::stop`] at least every
+//!   100 ms: a stop ends the call with the verdicts stored so far and
+//!   [`JudgeReport::interrupted`] set.
 
 pub mod bench;
 pub mod chess;
@@ -28,6 +33,7 @@ pub mod go;
 mod katago;
 mod run;
 pub mod sql;
+mod wait;
 
 pub use error::JudgeError;
 pub use run::{

@@ -11,9 +11,15 @@
 //!   [`JudgeOptions::restarts`] times; a game that was in flight during two
 //!   failures stays unjudged and is listed in [`JudgeReport::failures`].
 //! - Store failures are not retried: they end the call with an error.
+//! - A stop request ([`JudgeOptions::stop`]) ends the call within about
+//!   100 ms of any wait: the engine is killed, games in flight stay
+//!   unjudged (not failed), and the report says `interrupted`; the same
+//!   call later resumes.
 
 use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qarena_engine::EngineError;
@@ -140,11 +146,13 @@ pub enum JudgeKind {
 }
 
 /// Settings of one call of [`judge`].
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct JudgeOptions {
     pub kind: JudgeKind,
-    /// Longest silence accepted while the engine has work outstanding (Go),
-    /// or for one position's search (chess).
+    /// Deadline of one query, counted from when it is sent: Go, one game's
+    /// whole analysis (including its wait behind the other games in
+    /// flight); chess, one position's search. Output that is not the
+    /// answer (warnings, `info` lines) does not extend it.
     pub timeout: Duration,
     /// Time to start the engine and get its first answer.
     pub startup_timeout: Duration,
@@ -152,6 +160,9 @@ pub struct JudgeOptions {
     pub restarts: u32,
     /// Append the engine's traffic to this file.
     pub transcript: Option<PathBuf>,
+    /// When this becomes true (e.g. from
+    /// `qarena_engine::install_shutdown_flag`), the call stops cleanly.
+    pub stop: Option<Arc<AtomicBool>>,
 }
 
 impl JudgeOptions {
@@ -162,6 +173,7 @@ impl JudgeOptions {
             startup_timeout: Duration::from_secs(60),
             restarts: 1,
             transcript: None,
+            stop: None,
         }
     }
 
@@ -267,8 +279,12 @@ pub struct JudgeReport {
     /// Games skipped because they were judged before.
     pub games_skipped: usize,
     pub failures: Vec<GameFailure>,
-    /// Set when the engine failed beyond the restart budget.
+    /// Set when the engine failed beyond the restart budget: the error
+    /// and what to do about it.
     pub engine_failure: Option<String>,
+    /// True when a stop request ended the call early; games not judged yet
+    /// are judged by the same call later.
+    pub interrupted: bool,
     /// Positions analysed by this call.
     pub positions: u64,
     pub elapsed: Duration,
@@ -393,9 +409,26 @@ pub fn judge(
         .iter()
         .filter(|g| !judged_before.contains(&g.id))
         .collect();
-    match &opts.kind {
-        JudgeKind::Go(g) => judge_go(&mut ctx, g, &todo)?,
-        JudgeKind::Chess(c) => judge_chess(&mut ctx, c, &todo)?,
+    let outcome = match &opts.kind {
+        JudgeKind::Go(g) => judge_go(&mut ctx, g, &todo),
+        JudgeKind::Chess(c) => judge_chess(&mut ctx, c, &todo),
+    };
+    let interrupted = match outcome {
+        Ok(()) => false,
+        Err(JudgeError::Interrupted) => true,
+        Err(e) => return Err(e),
+    };
+    if interrupted {
+        ctx.event(
+            None,
+            EventKind::Interrupted,
+            format!(
+                "judge: stopped on request (Ctrl-C, SIGTERM) after {} of {} games; \
+                 run the same judge command again to resume",
+                ctx.done, ctx.todo
+            ),
+            None,
+        );
     }
 
     let judged_now: HashSet<GameId> = store
@@ -415,6 +448,7 @@ pub fn judge(
         games_skipped: games.len() - todo.len(),
         failures: ctx.failures,
         engine_failure: ctx.engine_failure,
+        interrupted,
         positions: ctx.positions,
         elapsed: started.elapsed(),
         slots: slot_summaries(store, run.id, judge_run, &opts.kind)?,
@@ -505,6 +539,10 @@ impl Ctx<'_> {
         });
     }
 
+    fn stop(&self) -> Option<&AtomicBool> {
+        self.opts.stop.as_deref()
+    }
+
     fn tick(&mut self) {
         self.done += 1;
         (self.progress)(&Progress {
@@ -534,7 +572,7 @@ impl Ctx<'_> {
         };
         self.event(None, kind, format!("judge: {err}"), Some(tail));
         if *restarts_left == 0 {
-            self.engine_failure = Some(err.to_string());
+            self.engine_failure = Some(format!("{err} — {}", err.hint()));
             return false;
         }
         *restarts_left -= 1;
@@ -621,13 +659,21 @@ fn judge_go(
     let mut restarts_left = ctx.opts.restarts;
     let argv = s.full_argv();
     while !jobs.is_empty() {
+        if crate::wait::stopped(ctx.stop()) {
+            return Err(JudgeError::Interrupted);
+        }
         let mut kg = match KataGo::start(
             ctx.opts.label(),
             &argv,
             ctx.opts.transcript.clone(),
             ctx.opts.startup_timeout,
+            ctx.stop(),
         ) {
             Ok(kg) => kg,
+            // A failure while stopping is the stop, not the engine's fault.
+            Err(e) if e.is_engine_failure() && crate::wait::stopped(ctx.stop()) => {
+                return Err(JudgeError::Interrupted)
+            }
             Err(e) if e.is_engine_failure() => {
                 let tail = engine_tail(&e);
                 if ctx.engine_failed(&e, tail, &mut restarts_left) {
@@ -641,6 +687,7 @@ fn judge_go(
         ctx.store
             .set_engine_identity(ctx.engine_id, Some("KataGo"), Some(&kg.version))?;
         let timeout = ctx.opts.timeout;
+        let stop = ctx.opts.stop.clone();
         let mut done = |job: GoJob, outcome: GameOutcome| -> Result<(), JudgeError> {
             let Some(g) = by_id.get(&job.game) else {
                 return Ok(());
@@ -676,6 +723,7 @@ fn judge_go(
             s.window,
             s.max_visits,
             timeout,
+            stop.as_deref(),
             &mut done,
         );
         match result {
@@ -683,6 +731,12 @@ fn judge_go(
             Err(failed) => {
                 let (e, back) = *failed;
                 kg.engine.kill();
+                // Games in flight stay unjudged; a later call judges them.
+                // An engine error while stopping is the stop's doing.
+                let stopping = crate::wait::stopped(stop.as_deref()) && e.is_engine_failure();
+                if stopping || matches!(e, JudgeError::Interrupted) {
+                    return Err(JudgeError::Interrupted);
+                }
                 if !e.is_engine_failure() {
                     return Err(e);
                 }
@@ -740,22 +794,30 @@ fn judge_chess(
     }
     ctx.todo = jobs.len();
     let mut restarts_left = ctx.opts.restarts;
+    let opts = ctx.opts;
     let mut engine: Option<Uci> = None;
     while let Some((g, game, attempts)) = jobs.pop_front() {
+        if crate::wait::stopped(ctx.stop()) {
+            return Err(JudgeError::Interrupted);
+        }
         let uci = match engine.as_mut() {
             Some(u) => u,
             None => match Uci::start(
-                ctx.opts.label(),
+                opts.label(),
                 &s.argv,
-                ctx.opts.transcript.clone(),
+                opts.transcript.clone(),
                 s.multipv,
-                ctx.opts.startup_timeout,
+                opts.startup_timeout,
+                opts.stop.as_deref(),
             ) {
                 Ok(u) => {
                     ctx.version = u.name.clone();
                     ctx.store
                         .set_engine_identity(ctx.engine_id, u.name.as_deref(), None)?;
                     engine.insert(u)
+                }
+                Err(e) if e.is_engine_failure() && crate::wait::stopped(ctx.stop()) => {
+                    return Err(JudgeError::Interrupted)
                 }
                 Err(e) if e.is_engine_failure() => {
                     let tail = engine_tail(&e);
@@ -776,6 +838,13 @@ fn judge_chess(
                 ctx.positions += evals.len() as u64;
                 ctx.judged_now += 1;
                 ctx.tick();
+            }
+            Err(e)
+                if matches!(e, JudgeError::Interrupted)
+                    || (e.is_engine_failure() && crate::wait::stopped(ctx.stop())) =>
+            {
+                uci.engine.kill();
+                return Err(JudgeError::Interrupted);
             }
             Err(e) => {
                 let tail = uci.engine.stderr_tail();

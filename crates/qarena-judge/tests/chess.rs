@@ -5,9 +5,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
+use common::store_chess_game;
 use qarena_engine::{Engine, EngineSpec};
 use qarena_judge::{judge, ChessJudgeSettings, JudgeKind, JudgeOptions};
-use qarena_store::{now_rfc3339, NewEngine, NewGame, NewMove, NewRun, RunId, Store};
+use qarena_store::Store;
 use qarena_uci::{format_position, parse_line, Message};
 use shakmaty::uci::UciMove;
 use shakmaty::{Chess, Position};
@@ -51,75 +52,6 @@ fn stockfish_game(fen: Option<&str>, max_plies: usize) -> Vec<String> {
     }
     e.shutdown(Some("quit"), Duration::from_secs(2));
     moves
-}
-
-fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[String]) -> RunId {
-    let run = store
-        .create_run(&NewRun {
-            tag: tag.into(),
-            kind: "match".into(),
-            argv: vec!["test".into()],
-            settings: serde_json::json!({"match": {"protocol": "uci"}}),
-            software_version: "test".into(),
-        })
-        .unwrap();
-    let engine = |slot: &str| {
-        store
-            .add_engine(&NewEngine {
-                run,
-                slot: slot.into(),
-                label: format!("stockfish-{slot}"),
-                command: vec!["stockfish".into()],
-                protocol: "uci".into(),
-                name: None,
-                version: None,
-                model_path: None,
-                model_sha256: None,
-            })
-            .unwrap()
-    };
-    let (a, b) = (engine("a"), engine("b"));
-    let white_first = fen.and_then(|f| f.split_whitespace().nth(1)) != Some("b");
-    store
-        .insert_game(&NewGame {
-            run,
-            point_index: 0,
-            game_index: 0,
-            pair_index: Some(0),
-            opening: fen.map(str::to_string),
-            seed: None,
-            black_engine: b,
-            white_engine: a,
-            result: Some("*".into()),
-            winner: None,
-            score: None,
-            termination: "move_cap".into(),
-            record: format!("[Event \"test\"]\n\n{} *\n", moves.join(" ")),
-            record_format: "pgn".into(),
-            started_at: now_rfc3339(),
-            ended_at: now_rfc3339(),
-            duration_ms: 0,
-            variant_params: None,
-            settings: None,
-            moves: moves
-                .iter()
-                .enumerate()
-                .map(|(i, m)| NewMove {
-                    ply: i as i64,
-                    color: if (i % 2 == 0) == white_first {
-                        "w"
-                    } else {
-                        "b"
-                    }
-                    .into(),
-                    mv: m.clone(),
-                    time_ms: 1,
-                })
-                .collect(),
-            self_evals: vec![],
-        })
-        .unwrap();
-    run
 }
 
 fn options() -> JudgeOptions {

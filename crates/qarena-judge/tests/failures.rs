@@ -4,72 +4,10 @@
 use qarena_judge::{
     judge, ChessJudgeSettings, GoJudgeSettings, JudgeError, JudgeKind, JudgeOptions,
 };
-use qarena_store::{now_rfc3339, EventKind, NewEngine, NewGame, NewMove, NewRun, RunId, Store};
+use qarena_store::{EventKind, Store};
 
-/// A run with one short, legal 9x9 game (no engines needed to store it).
-fn go_run(store: &Store, tag: &str) -> RunId {
-    let run = store
-        .create_run(&NewRun {
-            tag: tag.into(),
-            kind: "match".into(),
-            argv: vec!["test".into()],
-            settings: serde_json::json!({"match": {"go": {"board_size": 9, "komi": 7.0}}}),
-            software_version: "test".into(),
-        })
-        .unwrap();
-    let engine = |slot: &str| {
-        store
-            .add_engine(&NewEngine {
-                run,
-                slot: slot.into(),
-                label: slot.into(),
-                command: vec!["gnugo".into()],
-                protocol: "gtp".into(),
-                name: None,
-                version: None,
-                model_path: None,
-                model_sha256: None,
-            })
-            .unwrap()
-    };
-    let (a, b) = (engine("a"), engine("b"));
-    let moves = ["E5", "C3", "G3", "pass", "pass"];
-    store
-        .insert_game(&NewGame {
-            run,
-            point_index: 0,
-            game_index: 0,
-            pair_index: Some(0),
-            opening: None,
-            seed: None,
-            black_engine: a,
-            white_engine: b,
-            result: Some("B+10".into()),
-            winner: Some("a".into()),
-            score: Some(10.0),
-            termination: "two_passes".into(),
-            record: "(;GM[1]FF[4]SZ[9]KM[7])".into(),
-            record_format: "sgf".into(),
-            started_at: now_rfc3339(),
-            ended_at: now_rfc3339(),
-            duration_ms: 0,
-            variant_params: None,
-            settings: None,
-            moves: moves
-                .iter()
-                .enumerate()
-                .map(|(i, m)| NewMove {
-                    ply: i as i64,
-                    color: if i % 2 == 0 { "B" } else { "W" }.into(),
-                    mv: (*m).into(),
-                    time_ms: 1,
-                })
-                .collect(),
-            self_evals: vec![],
-        })
-        .unwrap();
-    run
-}
+mod common;
+use common::go_run;
 
 #[test]
 fn an_engine_that_exits_at_once_leaves_coverage_zero_and_no_verdicts() {

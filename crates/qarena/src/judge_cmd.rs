@@ -24,8 +24,10 @@ use crate::{CliResult, Exit};
 /// Go: `--engine "katago analysis -model M -config C"` or `--katago-dir DIR`
 /// (uses DIR/katago, DIR/g170-b6c96.bin.gz, DIR/analysis.cfg). Chess:
 /// `--uci-engine stockfish`. Verdicts go to the judge_moves table; running
-/// the same command again resumes and never judges a move twice. Metrics
-/// are in the SQL views described in docs/metrics.md.
+/// the same command again resumes and never judges a move twice. Ctrl-C
+/// (or SIGTERM) stops cleanly: judged games stay stored, the games in
+/// flight are left for the next run of the same command. Metrics are in
+/// the SQL views described in docs/metrics.md.
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
     /// Tag of the run whose games are judged.
@@ -72,7 +74,10 @@ pub struct JudgeArgs {
     /// Chess: lines searched per position.
     #[arg(long, default_value_t = 3)]
     pub multipv: u32,
-    /// Seconds without an answer before the engine counts as hung.
+    /// Seconds one query may take, counted from when it is sent, before the
+    /// engine counts as hung: Go, one game's whole analysis (including its
+    /// wait behind the other games in flight); chess, one position's
+    /// search. Output other than the answer does not extend it.
     #[arg(long, default_value_t = 120.0)]
     pub timeout: f64,
     /// Engine restarts allowed after crashes or timeouts.
@@ -276,12 +281,24 @@ pub fn run(a: JudgeArgs) -> CliResult {
             );
         }
     };
+    // Ctrl-C and SIGTERM end the judge run cleanly, as they end a match.
+    let mut opts = opts;
+    opts.stop = Some(qarena_engine::install_shutdown_flag());
     let report = judge(&store, &a.run, &opts, &mut progress).map_err(exit_for)?;
     print_report(&report);
+    if report.interrupted {
+        // The same status as an interrupted match: the run is resumable.
+        eprintln!(
+            "stopped: verdicts of {} of {} games are stored; run the same command again to \
+             judge the rest",
+            report.games_judged, report.games_played
+        );
+        return Ok(());
+    }
     match &report.engine_failure {
         Some(e) => Err(Exit::engine(anyhow!(
-            "the judge engine failed beyond recovery ({e}); {} of {} games judged — \
-             fix the engine command and run the same command again to resume",
+            "the judge engine failed beyond recovery: {e}; {} of {} games judged — \
+             run the same command again to resume",
             report.games_judged,
             report.games_played
         ))),

@@ -6,6 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use qarena_store::{now_rfc3339, NewEngine, NewGame, NewMove, NewRun, RunId, Store};
+
 /// The KataGo binary: `QARENA_KATAGO`, else the shared bundle next to the
 /// workspace. Its model and configs sit in the same directory.
 pub fn katago() -> PathBuf {
@@ -103,4 +105,140 @@ pub fn go_match(dir: &Path, tag: &str, games: u32) -> PathBuf {
         String::from_utf8_lossy(&out.stderr)
     );
     db
+}
+
+/// A run with one short, legal 9x9 game (no engines needed to store it).
+pub fn go_run(store: &Store, tag: &str) -> RunId {
+    let run = store
+        .create_run(&NewRun {
+            tag: tag.into(),
+            kind: "match".into(),
+            argv: vec!["test".into()],
+            settings: serde_json::json!({"match": {"go": {"board_size": 9, "komi": 7.0}}}),
+            software_version: "test".into(),
+        })
+        .unwrap();
+    let engine = |slot: &str| {
+        store
+            .add_engine(&NewEngine {
+                run,
+                slot: slot.into(),
+                label: slot.into(),
+                command: vec!["gnugo".into()],
+                protocol: "gtp".into(),
+                name: None,
+                version: None,
+                model_path: None,
+                model_sha256: None,
+            })
+            .unwrap()
+    };
+    let (a, b) = (engine("a"), engine("b"));
+    let moves = ["E5", "C3", "G3", "pass", "pass"];
+    store
+        .insert_game(&NewGame {
+            run,
+            point_index: 0,
+            game_index: 0,
+            pair_index: Some(0),
+            opening: None,
+            seed: None,
+            black_engine: a,
+            white_engine: b,
+            result: Some("B+10".into()),
+            winner: Some("a".into()),
+            score: Some(10.0),
+            termination: "two_passes".into(),
+            record: "(;GM[1]FF[4]SZ[9]KM[7])".into(),
+            record_format: "sgf".into(),
+            started_at: now_rfc3339(),
+            ended_at: now_rfc3339(),
+            duration_ms: 0,
+            variant_params: None,
+            settings: None,
+            moves: moves
+                .iter()
+                .enumerate()
+                .map(|(i, m)| NewMove {
+                    ply: i as i64,
+                    color: if i % 2 == 0 { "B" } else { "W" }.into(),
+                    mv: (*m).into(),
+                    time_ms: 1,
+                })
+                .collect(),
+            self_evals: vec![],
+        })
+        .unwrap();
+    run
+}
+
+/// A run with one chess game from `fen` (start position if None) with
+/// these UCI moves, stored as if played by two engines.
+pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[String]) -> RunId {
+    let run = store
+        .create_run(&NewRun {
+            tag: tag.into(),
+            kind: "match".into(),
+            argv: vec!["test".into()],
+            settings: serde_json::json!({"match": {"protocol": "uci"}}),
+            software_version: "test".into(),
+        })
+        .unwrap();
+    let engine = |slot: &str| {
+        store
+            .add_engine(&NewEngine {
+                run,
+                slot: slot.into(),
+                label: format!("stockfish-{slot}"),
+                command: vec!["stockfish".into()],
+                protocol: "uci".into(),
+                name: None,
+                version: None,
+                model_path: None,
+                model_sha256: None,
+            })
+            .unwrap()
+    };
+    let (a, b) = (engine("a"), engine("b"));
+    let white_first = fen.and_then(|f| f.split_whitespace().nth(1)) != Some("b");
+    store
+        .insert_game(&NewGame {
+            run,
+            point_index: 0,
+            game_index: 0,
+            pair_index: Some(0),
+            opening: fen.map(str::to_string),
+            seed: None,
+            black_engine: b,
+            white_engine: a,
+            result: Some("*".into()),
+            winner: None,
+            score: None,
+            termination: "move_cap".into(),
+            record: format!("[Event \"test\"]\n\n{} *\n", moves.join(" ")),
+            record_format: "pgn".into(),
+            started_at: now_rfc3339(),
+            ended_at: now_rfc3339(),
+            duration_ms: 0,
+            variant_params: None,
+            settings: None,
+            moves: moves
+                .iter()
+                .enumerate()
+                .map(|(i, m)| NewMove {
+                    ply: i as i64,
+                    color: if (i % 2 == 0) == white_first {
+                        "w"
+                    } else {
+                        "b"
+                    }
+                    .into(),
+                    mv: m.clone(),
+                    time_ms: 1,
+                })
+                .collect(),
+            self_evals: vec![],
+        })
+        .unwrap();
+    run
 }
