@@ -76,7 +76,8 @@ pub struct GameOutcome {
     pub result: Option<String>,
     /// The winning slot; `None` for a draw or an aborted game.
     pub winner: Option<Slot>,
-    /// Go: area score from Black's point of view (komi included).
+    /// Go: score from Black's point of view (komi included), after removing
+    /// the dead stones when they were resolved.
     pub score: Option<f64>,
     pub termination: Termination,
     pub moves: Vec<PlayedMove>,
@@ -90,6 +91,8 @@ pub struct GameOutcome {
     pub seed: Option<i64>,
     /// The engine whose fault ended the game, with the fault.
     pub fault: Option<(Slot, Failure)>,
+    /// Go games ended by passes or the move cap: how they were counted.
+    pub scoring: Option<qarena_store::GameScoring>,
 }
 
 impl GameOutcome {

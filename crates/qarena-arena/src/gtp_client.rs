@@ -5,6 +5,7 @@
 //! Waiting is sliced so a shutdown request interrupts a long `genmove`.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,10 @@ pub struct GtpEngine {
     pub version: Option<String>,
     timeouts: Timeouts,
     stop: Arc<AtomicBool>,
+    transcript: Option<PathBuf>,
+    /// A referee engine started on this engine's behalf; it lives and dies
+    /// with this handle, so it is started at most once per engine process.
+    referee: Option<Box<GtpEngine>>,
 }
 
 impl GtpEngine {
@@ -34,6 +39,7 @@ impl GtpEngine {
         timeouts: Timeouts,
         stop: Arc<AtomicBool>,
     ) -> Result<GtpEngine, Failure> {
+        let transcript = spec.transcript.clone();
         let engine = Engine::spawn(spec).map_err(Failure::from_engine)?;
         let mut e = GtpEngine {
             engine,
@@ -43,6 +49,8 @@ impl GtpEngine {
             version: None,
             timeouts,
             stop,
+            transcript,
+            referee: None,
         };
         let startup = Instant::now() + timeouts.startup();
         let list = e.command_until("list_commands", startup)?;
@@ -78,6 +86,11 @@ impl GtpEngine {
         self.commands.contains(command)
     }
 
+    /// Whether the engine's transcript reached a limit and dropped lines.
+    pub fn transcript_capped(&self) -> bool {
+        self.engine.transcript_capped()
+    }
+
     pub fn stderr_tail(&self) -> String {
         self.engine.stderr_tail()
     }
@@ -105,7 +118,39 @@ impl GtpEngine {
         }
     }
 
-    /// Sends a move-generating command with the move deadline.
+    /// Starts another GTP engine (`argv`) with this engine's deadlines and
+    /// stop flag; its transcript goes next to this engine's, named with
+    /// `suffix` (`p0-w1-a.log` gives `p0-w1-referee.log` for `referee`).
+    pub fn start_sibling(
+        &self,
+        label: &str,
+        suffix: &str,
+        argv: Vec<String>,
+    ) -> Result<GtpEngine, Failure> {
+        let mut spec = EngineSpec::new(label, argv);
+        spec.transcript = self.transcript.as_ref().map(|t| {
+            let stem = t
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let base = stem.rsplit_once('-').map(|(b, _)| b).unwrap_or(&stem);
+            t.with_file_name(format!("{base}-{suffix}.log"))
+        });
+        GtpEngine::start(spec, self.timeouts, self.stop.clone())
+    }
+
+    /// Takes the referee engine kept with this handle, if one was started.
+    pub fn take_referee(&mut self) -> Option<GtpEngine> {
+        self.referee.take().map(|b| *b)
+    }
+
+    /// Keeps a referee engine with this handle for the next game.
+    pub fn keep_referee(&mut self, referee: GtpEngine) {
+        self.referee = Some(Box::new(referee));
+    }
+
+    /// Sends a command that may think (`genmove`, `final_status_list`),
+    /// with the move deadline.
     pub fn move_command(&mut self, cmd: &str) -> Result<Response, Failure> {
         let deadline = Instant::now() + self.timeouts.mv();
         self.command_until(cmd, deadline)
@@ -174,7 +219,7 @@ impl GtpEngine {
     }
 
     fn timeout_for(&self, what: &str) -> Duration {
-        if what.contains("genmove") {
+        if what.contains("genmove") || what.starts_with("final_status_list") {
             self.timeouts.mv()
         } else {
             self.timeouts.command()
@@ -183,12 +228,18 @@ impl GtpEngine {
 
     /// Asks the engine to quit, then kills its process group.
     pub fn shutdown(mut self) {
+        if let Some(r) = self.referee.take() {
+            r.shutdown();
+        }
         self.engine
             .shutdown(Some("quit"), Duration::from_millis(500));
     }
 
     /// Kills the process group at once (after a fault).
     pub fn kill(mut self) {
+        if let Some(r) = self.referee.take() {
+            r.kill();
+        }
         self.engine.kill();
     }
 }

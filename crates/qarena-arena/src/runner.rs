@@ -743,6 +743,7 @@ fn start_failure_outcome(
         opening: None,
         seed: None,
         fault: (!aborted).then_some((slot, f)),
+        scoring: None,
     }
 }
 
@@ -858,7 +859,7 @@ fn record_game(
             })
             .collect(),
     };
-    if let Err(e) = sh.store.insert_game(&game) {
+    if let Err(e) = sh.store.insert_game_scored(&game, o.scoring.as_ref()) {
         *lock(&sh.fatal) = Some(format!("cannot store game {}: {e}", gi + 1));
         sh.stop.store(true, Ordering::SeqCst);
         return;

@@ -160,6 +160,30 @@ impl Timeouts {
     }
 }
 
+/// How a Go game that ends by two passes is counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scoring {
+    /// Both engines are asked `final_status_list dead`; stones they agree
+    /// are dead are removed before the area count. When they disagree or
+    /// cannot say, the referee engine decides, or without one the game is
+    /// recorded as disputed.
+    #[default]
+    DeadStones,
+    /// Every stone on the board counts as alive (Tromp-Taylor), for engines
+    /// that play every game out.
+    Area,
+}
+
+impl Scoring {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scoring::DeadStones => "dead-stones",
+            Scoring::Area => "area",
+        }
+    }
+}
+
 /// Go game settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -175,9 +199,16 @@ pub struct GoSettings {
     /// Ask engines that support `kata-genmove_analyze` for their beliefs.
     #[serde(default = "yes")]
     pub self_eval: bool,
-    /// Compare qarena's area score with the engines' `final_score`.
+    /// Compare qarena's score with the engines' `final_score`.
     #[serde(default = "yes")]
     pub check_final_score: bool,
+    /// How games ended by two passes are counted.
+    #[serde(default)]
+    pub scoring: Scoring,
+    /// Command line of a GTP engine that settles dead stones when the two
+    /// engines disagree or cannot say (e.g. `gnugo --mode gtp`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referee: Option<String>,
 }
 
 fn default_size() -> u8 {
@@ -198,6 +229,8 @@ impl Default for GoSettings {
             move_cap: 0,
             self_eval: true,
             check_final_score: true,
+            scoring: Scoring::default(),
+            referee: None,
         }
     }
 }
@@ -284,6 +317,13 @@ impl MatchConfig {
                 "board size {} is out of range (2..25)",
                 self.go.board_size
             ));
+        }
+        if let Some(r) = &self.go.referee {
+            match crate::command::split_command(r) {
+                Ok(argv) if !argv.is_empty() => {}
+                Ok(_) => return Err("the referee command is empty".to_string()),
+                Err(e) => return Err(format!("referee command `{r}`: {e}")),
+            }
         }
         if self.games == 0 {
             return Err("games must be at least 1".to_string());

@@ -436,29 +436,8 @@ impl Game {
     /// means Black is ahead. Regions touching both colours (seki, dame) or
     /// neither (an empty board) count for nobody.
     pub fn area_score(&self) -> f32 {
-        let board = &self.board;
-        let mut scratch = Scratch::new(board.cells.len());
-        let mut seen = vec![false; board.cells.len()];
-        let mut black = 0i64;
-        let mut white = 0i64;
-        for start in 0..board.cells.len() {
-            match board.cells[start] {
-                Some(Color::Black) => black += 1,
-                Some(Color::White) => white += 1,
-                None if !seen[start] => {
-                    let (region, touches_black, touches_white) =
-                        empty_region(board, start, &mut scratch, &mut seen);
-                    match (touches_black, touches_white) {
-                        (true, false) => black += region,
-                        (false, true) => white += region,
-                        _ => {}
-                    }
-                }
-                None => {}
-            }
-        }
         // At most 625 points per side, exactly representable as f32.
-        (black - white) as f32 - self.komi
+        scoring::area(&self.board) as f32 - self.komi
     }
 
     fn index(&self, p: Point) -> Option<usize> {
@@ -602,6 +581,9 @@ pub fn format_result(score: f32) -> String {
         "0".to_string()
     }
 }
+
+mod scoring;
+pub use scoring::{format_vertices, DeadStonesError};
 
 #[cfg(test)]
 mod tests;

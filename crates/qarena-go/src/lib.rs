@@ -3,7 +3,9 @@
 //! The match runner uses this crate as the referee between two GTP engines:
 //! it checks every move an engine sends ([`Game::play`]), decides when a game
 //! ends (two consecutive passes), scores finished games with Tromp-Taylor
-//! area scoring ([`Game::area_score`]) and writes and reads SGF records
+//! area scoring ([`Game::area_score`]), or by area once a checked list of dead
+//! stones is removed ([`Game::dead_chains`], [`Game::area_score_without`]),
+//! and writes and reads SGF records
 //! ([`write_sgf`], [`parse_sgf`]).
 //!
 //! Invariants shared by every module:
@@ -21,7 +23,10 @@ mod zobrist;
 
 use std::fmt;
 
-pub use game::{format_result, Game, GoError, IllegalMove, Rules, Superko, MAX_SIZE, MIN_SIZE};
+pub use game::{
+    format_result, format_vertices, DeadStonesError, Game, GoError, IllegalMove, Rules, Superko,
+    MAX_SIZE, MIN_SIZE,
+};
 pub use sgf::{parse_sgf, write_sgf, SgfError, SgfGame, SgfMove};
 pub use vertex::{format_vertex, parse_vertex, VertexError};
 

@@ -34,6 +34,10 @@ pub enum ParseError {
     #[error("cannot read a game result from {text:?} (expected e.g. 'B+3.5', 'W+R', '0')")]
     BadScore { text: String },
 
+    /// A vertex list (`final_status_list`) holds a token that is not a vertex.
+    #[error("expected GTP vertices separated by spaces or newlines, engine replied {text:?}")]
+    BadVertexList { text: String },
+
     /// A `kata-genmove_analyze` reply ended without its `play <move>` line.
     #[error("kata-genmove_analyze reply has no 'play <move>' line: {text:?}")]
     MissingPlay { text: String },

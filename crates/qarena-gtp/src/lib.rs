@@ -4,7 +4,7 @@
 //! Nothing here touches a process, a pipe or a clock. The engine layer feeds
 //! stdout lines into a [`ResponseReader`] and hands the finished
 //! [`Response::text`] to the typed parsers ([`parse_genmove`],
-//! [`parse_genmove_analyze`], [`parse_final_score`], …), so every rule is
+//! [`parse_genmove_analyze`], [`parse_final_score`], [`parse_vertex_list`], …), so every rule is
 //! tested with strings.
 //!
 //! Invariants:
@@ -26,5 +26,6 @@ pub use response::{
     check_command, format_command, Response, ResponseReader, DEFAULT_MAX_RESPONSE_BYTES,
 };
 pub use results::{
-    is_vertex, normalize_move, parse_final_score, parse_genmove, parse_list_commands, FinalScore,
+    is_vertex, normalize_move, parse_final_score, parse_genmove, parse_list_commands,
+    parse_vertex_list, FinalScore,
 };

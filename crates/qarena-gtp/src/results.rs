@@ -1,5 +1,5 @@
 //! Typed readings of the short replies: `genmove`, `final_score`,
-//! `list_commands`.
+//! `list_commands`, `final_status_list`.
 //!
 //! Vertex checks here are about *shape* only (letters then a row number);
 //! whether a point exists on the board and the move is legal is the Go rules
@@ -52,6 +52,23 @@ pub fn parse_list_commands(text: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|line| !line.is_empty())
         .map(str::to_owned)
+        .collect()
+}
+
+/// Read a vertex list such as the reply to `final_status_list dead`: vertices
+/// separated by spaces or newlines (GNU Go puts one dragon per line), in any
+/// case; an empty reply is an empty list. Every token must have a vertex's
+/// shape, otherwise the whole list is rejected. Vertices come back uppercase,
+/// in the engine's order.
+pub fn parse_vertex_list(text: &str) -> Result<Vec<String>, ParseError> {
+    text.split_whitespace()
+        .map(|token| {
+            is_vertex(token)
+                .then(|| token.to_ascii_uppercase())
+                .ok_or_else(|| ParseError::BadVertexList {
+                    text: snippet(text),
+                })
+        })
         .collect()
 }
 
@@ -167,6 +184,27 @@ mod tests {
         assert_eq!(parse_final_score("W+"), score(Some('W'), None));
         assert_eq!(parse_final_score("B+-3"), score(Some('B'), None));
         assert_eq!(parse_final_score("B+nan"), score(Some('B'), None));
+    }
+
+    #[test]
+    fn vertex_lists_on_one_or_many_lines() {
+        assert_eq!(parse_vertex_list(""), Ok(vec![]));
+        assert_eq!(parse_vertex_list(" \n "), Ok(vec![]));
+        assert_eq!(
+            parse_vertex_list("J9\nE4\nA1 b1"),
+            Ok(vec!["J9".into(), "E4".into(), "A1".into(), "B1".into()])
+        );
+        assert_eq!(
+            parse_vertex_list("c3  d4\r\n"),
+            Ok(vec!["C3".into(), "D4".into()])
+        );
+        for bad in ["pass", "A1 resign", "A1, B2", "A0", "dead: A1"] {
+            assert_eq!(
+                parse_vertex_list(bad),
+                Err(ParseError::BadVertexList { text: bad.into() }),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

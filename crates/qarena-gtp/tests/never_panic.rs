@@ -4,7 +4,7 @@
 use proptest::prelude::*;
 use qarena_gtp::{
     check_command, format_command, parse_final_score, parse_genmove, parse_genmove_analyze,
-    parse_list_commands, ResponseReader,
+    parse_list_commands, parse_vertex_list, ResponseReader,
 };
 
 /// Tokens that steer the analyze parser into each of its sections.
@@ -82,6 +82,7 @@ proptest! {
         let _ = parse_genmove(&text);
         let _ = parse_final_score(&text);
         let _ = parse_list_commands(&text);
+        let _ = parse_vertex_list(&text);
         let _ = parse_genmove_analyze(&text);
         let _ = check_command(&text);
     }

@@ -4,13 +4,14 @@ use rusqlite::{params, OptionalExtension, Row};
 
 use crate::error::is_unique_violation;
 use crate::{
-    json_col_opt, json_text, GameId, GameRecord, MoveRecord, NewGame, Result, RunId,
-    SelfEvalRecord, Store, StoreError,
+    json_col_opt, json_text, GameId, GameRecord, GameScoring, MoveRecord, NewGame, Result, RunId,
+    ScoringMethod, SelfEvalRecord, Store, StoreError,
 };
 
 const GAME_COLUMNS: &str = "id, run_id, point_index, game_index, pair_index, opening, seed, \
      black_engine_id, white_engine_id, result, winner, score, termination, move_count, record, \
-     record_format, started_at, ended_at, duration_ms, variant_params, settings";
+     record_format, started_at, ended_at, duration_ms, variant_params, settings, scoring, \
+     dead_stones, scoring_claims";
 
 fn game_from_row(row: &Row<'_>) -> rusqlite::Result<GameRecord> {
     Ok(GameRecord {
@@ -35,6 +36,17 @@ fn game_from_row(row: &Row<'_>) -> rusqlite::Result<GameRecord> {
         duration_ms: row.get(18)?,
         variant_params: json_col_opt(row, 19)?,
         settings: json_col_opt(row, 20)?,
+        scoring: row
+            .get::<_, Option<ScoringMethod>>(21)?
+            .map(|method| -> rusqlite::Result<GameScoring> {
+                let dead: Option<String> = row.get(22)?;
+                Ok(GameScoring {
+                    method,
+                    dead_stones: dead.map(|d| d.split_whitespace().map(str::to_string).collect()),
+                    claims: json_col_opt(row, 23)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -47,15 +59,22 @@ impl Store {
     /// refused with [`StoreError::DuplicateGame`]. Floating-point NaN is
     /// stored as NULL (SQLite has no NaN) and reads back as `None`.
     pub fn insert_game(&self, g: &NewGame) -> Result<GameId> {
+        self.insert_game_scored(g, None)
+    }
+
+    /// [`Store::insert_game`] for a Go game counted by qarena: `scoring`
+    /// (method, removed dead stones, each party's claim) is written in the
+    /// same transaction.
+    pub fn insert_game_scored(&self, g: &NewGame, scoring: Option<&GameScoring>) -> Result<GameId> {
         const OP: &str = "storing a game";
         self.write(OP, |tx| {
             let inserted = tx.execute(
                 "INSERT INTO games (run_id, point_index, game_index, pair_index, opening, seed,
                      black_engine_id, white_engine_id, result, winner, score, termination,
                      move_count, record, record_format, started_at, ended_at, duration_ms,
-                     variant_params, settings)
+                     variant_params, settings, scoring, dead_stones, scoring_claims)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
-                         ?17, ?18, ?19, ?20)",
+                         ?17, ?18, ?19, ?20, ?21, ?22, ?23)",
                 params![
                     g.run,
                     g.point_index,
@@ -77,6 +96,11 @@ impl Store {
                     g.duration_ms,
                     g.variant_params.as_ref().map(json_text),
                     g.settings.as_ref().map(json_text),
+                    scoring.map(|s| s.method),
+                    scoring
+                        .and_then(|s| s.dead_stones.as_ref())
+                        .map(|d| d.join(" ")),
+                    scoring.and_then(|s| s.claims.as_ref()).map(json_text),
                 ],
             );
             if let Err(e) = inserted {

@@ -355,4 +355,16 @@ FROM per_game
 GROUP BY run_id, point_index, slot, engine_id, judge_run_id;
 "#,
     },
+    Migration {
+        description: "games: how Go games were counted (scoring method, removed dead stones, claims)",
+        sql: r#"
+-- scoring: NULL for games not counted by qarena (resignations, faults, chess).
+-- dead_stones: GTP vertices separated by spaces ('' when none were removed).
+-- scoring_claims: JSON, each party's dead stones and the result they imply.
+ALTER TABLE games ADD COLUMN scoring TEXT
+    CHECK (scoring IN ('area', 'agreed', 'referee', 'disputed'));
+ALTER TABLE games ADD COLUMN dead_stones TEXT;
+ALTER TABLE games ADD COLUMN scoring_claims TEXT;
+"#,
+    },
 ];

@@ -174,6 +174,24 @@ str_enum!(
     }
 );
 
+str_enum!(
+    /// How a Go game's result was counted.
+    ScoringMethod, "scoring method" {
+        /// Every stone on the board counted as alive: the `area` scoring
+        /// option, a game stopped by the move cap, or no party could name
+        /// dead stones.
+        Area = "area",
+        /// Both engines named the same dead stones; they were removed.
+        Agreed = "agreed",
+        /// The engines disagreed or could not say; the referee engine's dead
+        /// stones were removed.
+        Referee = "referee",
+        /// The engines disagreed or could not say and no referee settled it;
+        /// the claims hold every candidate result.
+        Disputed = "disputed",
+    }
+);
+
 /// The current UTC time as RFC 3339 with exactly three fractional digits,
 /// e.g. `2024-05-01T12:00:00.000Z`. The fixed width makes stored timestamps
 /// sort correctly as text.
@@ -296,6 +314,20 @@ pub struct NewGame {
     pub self_evals: Vec<NewSelfEval>,
 }
 
+/// How a Go game was counted; written with the game by
+/// `Store::insert_game_scored` and read back on its record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GameScoring {
+    pub method: ScoringMethod,
+    /// Stones removed as dead before the area count, as GTP vertices
+    /// (stored space-separated; empty when none). `None` when no count was
+    /// applied (a dispute whose candidates name different winners).
+    pub dead_stones: Option<Vec<String>>,
+    /// What each party claimed, as JSON keyed by `a`, `b` and `referee`:
+    /// `{"dead": [vertices], "result": "B+3"}` or `{"unknown": "why"}`.
+    pub claims: Option<serde_json::Value>,
+}
+
 /// One move of a game.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewMove {
@@ -346,6 +378,8 @@ pub struct GameRecord {
     pub duration_ms: i64,
     pub variant_params: Option<serde_json::Value>,
     pub settings: Option<serde_json::Value>,
+    /// Go games ended by passes or the move cap: how they were counted.
+    pub scoring: Option<GameScoring>,
 }
 
 /// A stored move.

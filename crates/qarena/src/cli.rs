@@ -160,6 +160,18 @@ pub struct MatchArgs {
     /// Go move cap in plies (0: 3 x board points); the game is scored by area.
     #[arg(long)]
     pub move_cap: Option<u32>,
+    /// Go: how games ended by two passes are counted. `dead-stones` (the
+    /// default) removes the stones both engines name with
+    /// `final_status_list dead` (the referee decides when they differ);
+    /// `area` counts every stone as alive (Tromp-Taylor), for engines that
+    /// play every game out.
+    #[arg(long, value_parser = ["dead-stones", "area"])]
+    pub scoring: Option<String>,
+    /// Go: a GTP engine that settles dead stones when the engines disagree
+    /// or cannot say (e.g. "gnugo --mode gtp"); without one such games are
+    /// recorded as disputed.
+    #[arg(long, value_name = "CMD")]
+    pub referee: Option<String>,
     /// Chess: nodes per move (deterministic engines: add --node-jitter).
     #[arg(long, help_heading = "Chess")]
     pub nodes: Option<u64>,

@@ -24,6 +24,9 @@ fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
     let base = path.parent().unwrap_or(Path::new("."));
     cfg.engine_a.resolve_relative(base);
     cfg.engine_b.resolve_relative(base);
+    if let Some(r) = cfg.go.referee.as_mut() {
+        *r = qarena_arena::settings::resolve_program(r, base);
+    }
     if let Some(o) = cfg.chess.as_mut().and_then(|c| c.openings.as_mut()) {
         if o.is_relative() {
             *o = base.join(&*o);
@@ -85,6 +88,16 @@ pub fn run(a: MatchArgs) -> CliResult {
         }
         if let Some(v) = a.move_cap {
             cfg.go.move_cap = v;
+        }
+        if let Some(v) = a.scoring.as_deref() {
+            cfg.go.scoring = if v == "area" {
+                qarena_arena::settings::Scoring::Area
+            } else {
+                qarena_arena::settings::Scoring::DeadStones
+            };
+        }
+        if let Some(v) = &a.referee {
+            cfg.go.referee = Some(v.clone());
         }
         if a.no_self_eval {
             cfg.go.self_eval = false;

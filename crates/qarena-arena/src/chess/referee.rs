@@ -737,6 +737,7 @@ fn finish(
         opening: Some(ctx.start_fen),
         seed: ctx.jitter.map(|(seed, _)| seed as i64),
         fault: None,
+        scoring: None,
     }
 }
 
