@@ -66,6 +66,10 @@ sample() { # pid tag -> "fds threads rss_kib children zombies transcript_bytes"
   echo "$fds $threads $rss $kids $zombies ${bytes:-0}"
 }
 
+stored() {
+  sqlite3 qarena.sqlite "select count(*) from games g join runs r on r.id = g.run_id where r.tag = '$1'" 2>/dev/null || echo 0
+}
+
 fail=0
 phase() { # tag games args...
   local tag="$1" n="$2"
@@ -77,18 +81,21 @@ phase() { # tag games args...
   printf '  %6s %5s %7s %9s %5s %6s %12s\n' secs fds threads rss_kib kids zombie transcript_B
   while kill -0 "$pid" 2>/dev/null; do
     if s=$(sample "$pid" "$tag"); then
-      [ -n "$first" ] || first="$s"
+      # The baseline is the first sample once games are being played (the
+      # engines, their reader threads and pipes exist by then).
+      if [ -z "$first" ] && [ "$(stored "$tag")" -ge 2 ]; then first="$s"; fi
       last="$s"
       peak=$(paste -d' ' <(tr ' ' '\n' <<<"$peak") <(tr ' ' '\n' <<<"$s") | awk '{print ($1>$2)?$1:$2}' | paste -sd' ')
       # shellcheck disable=SC2086
       printf '  %6d %5s %7s %9s %5s %6s %12s\n' $((SECONDS - t0)) $s
     fi
-    sleep 2
+    sleep 1
   done
   local rc=0
   wait "$pid" || rc=$?
+  [ -n "$first" ] || first="$last"
   local played
-  played=$(sqlite3 qarena.sqlite "select count(*) from games g join runs r on r.id = g.run_id where r.tag = '$tag'")
+  played=$(stored "$tag")
   echo "  exit $rc, $played games stored, $(grep -c . "$tag.err" || true) lines on stderr"
   echo "  first: $first"
   echo "  last:  $last"
@@ -114,7 +121,10 @@ phase soak-go "$half" --protocol gtp --board-size 7 \
 phase soak-chess "$((games - half))" --protocol uci --nodes 200 \
   --engine-a "$fake --protocol uci --mode chaos --fault-rate $rate --delay-ms 300" \
   --engine-b "$stockfish"
-left=$(pgrep -f "$fake" || true)
+left=""
+for c in /proc/[0-9]*/cmdline; do
+  if tr '\0' ' ' <"$c" 2>/dev/null | grep -qF "$fake"; then left="$left ${c//[^0-9]/}"; fi
+done
 if [ -n "$left" ]; then
   echo "soak: FAIL: fake engine processes left: $left"
   fail=1

@@ -13,4 +13,7 @@ if cargo nextest --version >/dev/null 2>&1; then
 else
   cargo test --workspace --no-fail-fast
 fi
+# A short soak: 100 games of every fault mode against real engines, with
+# hard limits on growth of descriptors, threads, memory and zombies.
+bash scripts/soak.sh 100 --check
 echo "test: all green"

@@ -20,7 +20,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use indicatif::{ProgressBar, ProgressStyle};
-use qarena_engine::EngineSpec;
+use qarena_engine::{EngineSpec, TranscriptBudget, DEFAULT_TRANSCRIPT_CAP};
+
+/// Bytes all engine transcripts of one match (one sweep point) may write
+/// together; each engine process may write [`DEFAULT_TRANSCRIPT_CAP`].
+pub const RUN_TRANSCRIPT_BUDGET: u64 = 1 << 30;
 use qarena_store::{
     EngineId, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval, RunId, RunStatus, Store,
 };
@@ -50,6 +54,15 @@ pub enum RunError {
         context: String,
         source: std::io::Error,
     },
+}
+
+/// Why the workers were stopped before the run was done.
+#[derive(Debug)]
+enum Fatal {
+    /// An engine failed beyond its restart budget.
+    Engine(String),
+    /// A finished game could not be stored (disk full, read-only...).
+    Store(qarena_store::StoreError),
 }
 
 /// What to run.
@@ -123,6 +136,12 @@ impl Player {
             Player::Uci(u) => u.stderr_tail(),
         }
     }
+    fn transcript_capped(&self) -> bool {
+        match self {
+            Player::Gtp(g) => g.transcript_capped(),
+            Player::Uci(u) => u.transcript_capped(),
+        }
+    }
     fn kill(self) {
         match self {
             Player::Gtp(g) => g.kill(),
@@ -153,12 +172,16 @@ struct Shared<'a> {
     /// Set when an SPRT reached its verdict: no new games, but games in
     /// progress finish.
     drain: AtomicBool,
-    fatal: Mutex<Option<String>>,
+    fatal: Mutex<Option<Fatal>>,
     tally: Mutex<Tally>,
     progress: ProgressBar,
     lines: bool,
     names: [String; 2],
     engine_info_saved: [AtomicBool; 2],
+    /// Bytes all transcripts of this run may still write.
+    transcripts: TranscriptBudget,
+    /// Per slot: a transcript limit was reached and the event is recorded.
+    transcript_capped: [AtomicBool; 2],
 }
 
 #[derive(Default)]
@@ -361,6 +384,8 @@ pub fn run_match(
         lines,
         names: [cfg.engine_a.name.clone(), cfg.engine_b.name.clone()],
         engine_info_saved: [AtomicBool::new(false), AtomicBool::new(false)],
+        transcripts: TranscriptBudget::new(RUN_TRANSCRIPT_BUDGET),
+        transcript_capped: [AtomicBool::new(false), AtomicBool::new(false)],
     };
     // Count already-finished games into the tally so the summary covers the run.
     {
@@ -400,7 +425,7 @@ pub fn run_match(
     qarena_engine::kill_all();
     shared.progress.finish_and_clear();
 
-    let fatal = lock(&shared.fatal).clone();
+    let fatal = lock(&shared.fatal).take();
     let interrupted = user_stop.load(Ordering::SeqCst);
     let status = if fatal.is_some() {
         RunStatus::Failed
@@ -441,10 +466,11 @@ pub fn run_match(
             &summary,
         )
         .map_err(|e| io("writing the results summary", e))?;
-    if let Some(msg) = fatal {
-        return Err(RunError::Engine(msg));
+    match fatal {
+        Some(Fatal::Engine(msg)) => Err(RunError::Engine(msg)),
+        Some(Fatal::Store(e)) => Err(RunError::Store(e)),
+        None => Ok(summary),
     }
-    Ok(summary)
 }
 
 fn create_folder(req: &MatchRequest) -> Result<RunFolder, RunError> {
@@ -548,6 +574,7 @@ fn start_player(sh: &Shared<'_>, worker: usize, slot: Slot) -> Result<Player, Fa
         sh.argv[slot.index()].clone(),
     );
     spec.cwd = ec.cwd.clone();
+    spec.transcript_budget = Some(sh.transcripts.clone());
     spec.transcript = Some(sh.folder.logs().join(format!(
         "p{}-w{}-{}.log",
         sh.req.point_index,
@@ -606,6 +633,7 @@ fn worker(sh: &Shared<'_>, w: usize) {
         let ended_at = qarena_store::now_rfc3339();
         let duration_ms = t0.elapsed().as_millis() as i64;
         record_game(sh, gi, first, &outcome, started_at, ended_at, duration_ms);
+        note_transcript_caps(sh, &players, gi);
         if let Some((slot, f)) = &outcome.fault {
             let tail = players[slot.index()]
                 .as_ref()
@@ -633,7 +661,7 @@ fn worker(sh: &Shared<'_>, w: usize) {
                     sh.names[slot.index()],
                     sh.req.tag
                 );
-                *lock(&sh.fatal) = Some(msg);
+                *lock(&sh.fatal) = Some(Fatal::Engine(msg));
                 sh.stop.store(true, Ordering::SeqCst);
             }
         }
@@ -643,6 +671,31 @@ fn worker(sh: &Shared<'_>, w: usize) {
     }
     for p in players.into_iter().flatten() {
         p.shutdown();
+    }
+}
+
+/// Records one event per slot when an engine's transcript first reaches a
+/// limit: the evidence of that engine is incomplete from then on.
+fn note_transcript_caps(sh: &Shared<'_>, players: &[Option<Player>; 2], gi: u32) {
+    for slot in [Slot::A, Slot::B] {
+        let capped = players[slot.index()]
+            .as_ref()
+            .is_some_and(Player::transcript_capped);
+        if capped && !sh.transcript_capped[slot.index()].swap(true, Ordering::SeqCst) {
+            let _ = sh.store.record_event(&NewEvent {
+                run: sh.run,
+                game_index: Some(i64::from(gi)),
+                engine: Some(sh.engine_ids[slot.index()]),
+                kind: qarena_store::EventKind::Warning,
+                message: format!(
+                    "engine '{}': transcript limit reached ({} MiB per engine, {} MiB per run); later engine lines are not logged",
+                    sh.names[slot.index()],
+                    DEFAULT_TRANSCRIPT_CAP >> 20,
+                    RUN_TRANSCRIPT_BUDGET >> 20
+                ),
+                stderr_tail: None,
+            });
+        }
     }
 }
 
@@ -860,7 +913,7 @@ fn record_game(
             .collect(),
     };
     if let Err(e) = sh.store.insert_game_scored(&game, o.scoring.as_ref()) {
-        *lock(&sh.fatal) = Some(format!("cannot store game {}: {e}", gi + 1));
+        *lock(&sh.fatal) = Some(Fatal::Store(e));
         sh.stop.store(true, Ordering::SeqCst);
         return;
     }

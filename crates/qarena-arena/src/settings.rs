@@ -98,15 +98,9 @@ impl EngineConfig {
 }
 
 /// Rewrites a leading `./prog` or `../prog` of a command line to be
-/// relative to `base`.
+/// relative to `base` (quoted, so a folder with spaces stays one word).
 pub fn resolve_program(command: &str, base: &std::path::Path) -> String {
-    let cmd = command.trim_start();
-    if cmd.starts_with("./") || cmd.starts_with("../") {
-        let (prog, rest) = cmd.split_once(char::is_whitespace).unwrap_or((cmd, ""));
-        format!("{} {rest}", base.join(prog).display())
-    } else {
-        command.to_string()
-    }
+    crate::command::rebase_program(command, base)
 }
 
 /// Deadlines, in seconds.

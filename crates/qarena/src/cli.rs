@@ -13,7 +13,9 @@ Exit codes:
   0  success
   1  a check or gate failed
   2  usage or input error (flags, config, model file, database path)
-  3  an engine failed beyond recovery (see the run's events and logs/)";
+  3  an engine failed beyond recovery (see the run's events and logs/)
+  4  storage failed (disk full, read-only or failing database): finished
+     games are kept; fix the disk and resume the run";
 
 /// qarena measures what quantization costs a neural network by making the
 /// quantized variants compete against a baseline: every engine runs as its own

@@ -200,6 +200,11 @@ impl UciEngine {
         self.engine.label()
     }
 
+    /// Whether the engine's transcript reached a limit and dropped lines.
+    pub fn transcript_capped(&self) -> bool {
+        self.engine.transcript_capped()
+    }
+
     pub fn stderr_tail(&self) -> String {
         self.engine.stderr_tail()
     }
