@@ -55,7 +55,7 @@ sample() { # pid tag -> "fds threads rss_kib children zombies transcript_bytes"
   [ -n "$threads" ] || return 1
   for stat in /proc/[0-9]*/stat; do
     # Fields after the command (which may hold spaces): state is 3rd, ppid 4th.
-    read -r rest < "$stat" 2>/dev/null || continue
+    { read -r rest <"$stat"; } 2>/dev/null || continue
     rest="${rest##*) }"
     set -- $rest
     if [ "$2" = "$pid" ]; then

@@ -163,7 +163,10 @@ fn prune_never_leaves_the_runs_folder() {
     let db = work.join("qarena.sqlite");
     {
         let store = qarena_store::Store::open(&db).unwrap();
-        for tag in ["..", "../victim", "/", "linked", "plain"] {
+        // An absolute tag points into this test's own folder: were the
+        // guard ever broken, a tag like `/` would cost far more than a test.
+        let absolute = outside.display().to_string();
+        for tag in ["..", "../victim", absolute.as_str(), "linked", "plain"] {
             let id = store
                 .create_run(&qarena_store::NewRun {
                     tag: tag.to_string(),
