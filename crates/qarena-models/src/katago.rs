@@ -25,12 +25,20 @@
 //! Invariant for text files: an unchanged tensor keeps its original tokens;
 //! only tensors whose values changed are re-rendered, each value printed
 //! with the shortest decimal that reads back as the same f32.
+//!
+//! Hostile files: every declared block size is computed with checked
+//! arithmetic and compared with what the file (or a gzip file's
+//! decompression limit) can hold before anything is read or reserved;
+//! tokens are at most 256 bytes and a net has at most 65,536 tensors.
+//! Repeated tensor names, which KataGo ignores, are renamed `name#k` in time
+//! linear in the number of tensors.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 use qarena_quant::{Role, StorageType, TensorInfo};
 
+use crate::source::Source;
 use crate::view::Slot;
 use crate::{LoadOptions, ModelError, Parsed, Result};
 
@@ -48,6 +56,14 @@ const ACTIVATIONS: [&str; 4] = [
 const MAX_SKIP_BEFORE_AT: usize = 100;
 /// Nested bottleneck blocks recurse; real nets nest once.
 const MAX_NESTING: usize = 8;
+/// The longest token accepted. Names are short (KataGo's exporter writes
+/// dotted paths of about 60 characters, model names have at most 96) and
+/// numbers shorter still; a longer token means the bytes are no KataGo net.
+const MAX_TOKEN: usize = 256;
+/// The most tensors accepted in one net. Real nets have at most a few
+/// thousand; each tensor costs memory beyond its values (name, shape), so a
+/// file of empty tensors is stopped here.
+const MAX_TENSORS: usize = 1 << 16;
 
 fn is_space(c: u8) -> bool {
     matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c)
@@ -63,29 +79,29 @@ pub(crate) fn looks_like_katago(head: &[u8]) -> bool {
     let (Some(name), Some(version)) = (toks.next(), toks.next()) else {
         return false;
     };
-    name.len() <= 256
+    name.len() <= MAX_TOKEN
         && name.iter().all(|c| c.is_ascii_graphic())
         && version.len() <= 3
         && version.iter().all(|c| c.is_ascii_digit())
 }
 
+/// Parses the net in `src`, decompressing it as far as the records go, and
+/// takes its bytes (all of them, trailing bytes included).
 pub(crate) fn parse(
     path: &Path,
-    buf: Vec<u8>,
+    src: &mut Source<'_>,
     binary: bool,
-    gz: bool,
     opts: &LoadOptions,
 ) -> Result<Parsed> {
     let mut p = Parser {
         path,
-        buf: &buf,
+        src,
         pos: 0,
         binary,
-        gz,
         version: 0,
         values: Vec::new(),
         slots: Vec::new(),
-        names: HashSet::new(),
+        names: Names::default(),
         role: Role::Stem,
         layer: None,
         late_from: 0,
@@ -93,45 +109,83 @@ pub(crate) fn parse(
     };
     let description = p.model()?;
     let slots = std::mem::take(&mut p.slots);
-    if binary {
-        Ok(Parsed {
+    let values = std::mem::take(&mut p.values);
+    let buf = src.take_bytes();
+    Ok(if binary {
+        Parsed {
             data: buf,
             text: None,
             slots,
             description,
-        })
+        }
     } else {
-        let data = std::mem::take(&mut p.values);
-        Ok(Parsed {
-            data,
+        Parsed {
+            data: values,
             text: Some(buf),
             slots,
             description,
-        })
+        }
+    })
+}
+
+/// Tensor names in use. KataGo ignores names, so a repeated one is kept
+/// (the net loads in the engine) and renamed `name#k` with the first free
+/// `k` from 2. Each base name remembers its next `k`, so every candidate is
+/// tried at most once and naming stays linear in the number of tensors,
+/// whatever the file repeats.
+#[derive(Default)]
+struct Names {
+    taken: HashSet<String>,
+    next: HashMap<String, usize>,
+    renamed: usize,
+    /// Set lookups so far (for the linearity test).
+    probes: usize,
+}
+
+impl Names {
+    fn unique(&mut self, name: String) -> String {
+        self.probes += 1;
+        if !self.taken.contains(&name) {
+            self.taken.insert(name.clone());
+            return name;
+        }
+        self.renamed += 1;
+        let k = self.next.entry(name.clone()).or_insert(2);
+        loop {
+            self.probes += 1;
+            let candidate = format!("{name}#{k}");
+            *k += 1;
+            if !self.taken.contains(&candidate) {
+                self.taken.insert(candidate.clone());
+                return candidate;
+            }
+        }
     }
 }
 
-struct Parser<'a> {
-    path: &'a Path,
-    buf: &'a [u8],
+struct Parser<'s, 'a> {
+    path: &'s Path,
+    src: &'s mut Source<'a>,
     pos: usize,
     binary: bool,
-    gz: bool,
     version: i64,
     /// Text files: decoded floats, little-endian f32, in file order.
     values: Vec<u8>,
     slots: Vec<Slot>,
-    names: HashSet<String>,
+    names: Names,
     role: Role,
     layer: Option<u32>,
     late_from: usize,
     late_blocks: usize,
 }
 
-impl<'a> Parser<'a> {
+/// A token's place in the source: start and end byte.
+type Span = (usize, usize);
+
+impl Parser<'_, '_> {
     fn corrupt(&self, offset: usize, what: impl Into<String>) -> ModelError {
         let mut what = what.into();
-        if self.gz {
+        if self.src.is_gzip() {
             what.push_str(" (offsets count decompressed bytes)");
         }
         ModelError::Corrupt {
@@ -141,28 +195,76 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn token(&mut self, what: &str) -> Result<(usize, &'a str)> {
-        let buf = self.buf;
-        while self.pos < buf.len() && is_space(buf[self.pos]) {
+    /// `what` (a block of declared size) cannot fit: it runs past the end of
+    /// a plain file, or past the decompression limit of a gzip file.
+    fn no_room(&self, what: String) -> ModelError {
+        match self.src.gzip_sizes() {
+            Some((limit, compressed)) => ModelError::DecompressionLimit {
+                path: self.path.to_path_buf(),
+                limit,
+                compressed,
+                reason: format!("{what} would end past that"),
+            },
+            None => self.corrupt(self.src.len(), format!("file ends inside {what}")),
+        }
+    }
+
+    /// Skips whitespace; returns where the next token starts (the end of
+    /// the content if there is none).
+    fn skip_space(&mut self) -> Result<usize> {
+        while let Some(c) = self.src.byte(self.pos)? {
+            if !is_space(c) {
+                break;
+            }
             self.pos += 1;
         }
-        let start = self.pos;
-        if start >= buf.len() {
-            return Err(self.corrupt(start, format!("file ends where {what} was expected")));
-        }
-        while self.pos < buf.len() && !is_space(buf[self.pos]) {
+        Ok(self.pos)
+    }
+
+    /// The next token, or `None` at the end of the content.
+    fn next_token(&mut self) -> Result<Option<Span>> {
+        let start = self.skip_space()?;
+        while let Some(c) = self.src.byte(self.pos)? {
+            if is_space(c) {
+                break;
+            }
             self.pos += 1;
+            if self.pos - start > MAX_TOKEN {
+                return Err(self.corrupt(
+                    start,
+                    format!("a token longer than {MAX_TOKEN} bytes (KataGo names and numbers are short)"),
+                ));
+            }
         }
-        let tok = std::str::from_utf8(&buf[start..self.pos])
-            .map_err(|_| self.corrupt(start, format!("expected {what}, found non-text bytes")))?;
-        Ok((start, tok))
+        Ok((self.pos > start).then_some((start, self.pos)))
+    }
+
+    fn raw(&self, (start, end): Span) -> &[u8] {
+        &self.src.bytes()[start..end]
+    }
+
+    /// The text of a token checked by [`Parser::token`].
+    fn text(&self, span: Span) -> &str {
+        std::str::from_utf8(self.raw(span)).unwrap_or_default()
+    }
+
+    /// The next token, which must exist and be text.
+    fn token(&mut self, what: &str) -> Result<Span> {
+        let Some(span) = self.next_token()? else {
+            return Err(self.corrupt(self.pos, format!("file ends where {what} was expected")));
+        };
+        if std::str::from_utf8(self.raw(span)).is_err() {
+            return Err(self.corrupt(span.0, format!("expected {what}, found non-text bytes")));
+        }
+        Ok(span)
     }
 
     fn int(&mut self, what: &str) -> Result<i64> {
-        let (at, tok) = self.token(what)?;
+        let span = self.token(what)?;
+        let tok = self.text(span);
         tok.parse::<i64>().map_err(|_| {
             self.corrupt(
-                at,
+                span.0,
                 format!("expected an integer for {what}, found '{}'", clip(tok)),
             )
         })
@@ -170,7 +272,7 @@ impl<'a> Parser<'a> {
 
     /// A non-negative size (channels, kernel size, block count).
     fn count(&mut self, what: &str) -> Result<usize> {
-        let at = self.peek_pos();
+        let at = self.skip_space()?;
         let v = self.int(what)?;
         if !(0..=1 << 24).contains(&v) {
             return Err(self.corrupt(at, format!("{what} is {v}, which is not a plausible size")));
@@ -180,7 +282,7 @@ impl<'a> Parser<'a> {
 
     /// A 0/1 flag or other small integer that must lie in `range`.
     fn int_in(&mut self, what: &str, range: std::ops::RangeInclusive<i64>) -> Result<i64> {
-        let at = self.peek_pos();
+        let at = self.skip_space()?;
         let v = self.int(what)?;
         if !range.contains(&v) {
             return Err(self.corrupt(
@@ -196,39 +298,19 @@ impl<'a> Parser<'a> {
     }
 
     fn float(&mut self, what: &str) -> Result<f32> {
-        let (at, tok) = self.token(what)?;
+        let span = self.token(what)?;
+        let tok = self.text(span);
         parse_float(tok).ok_or_else(|| {
             self.corrupt(
-                at,
+                span.0,
                 format!("expected a number for {what}, found '{}'", clip(tok)),
             )
         })
     }
 
-    fn peek_pos(&self) -> usize {
-        let mut p = self.pos;
-        while p < self.buf.len() && is_space(self.buf[p]) {
-            p += 1;
-        }
-        p
-    }
-
     fn name(&mut self, what: &str) -> Result<String> {
-        Ok(self.token(what)?.1.to_string())
-    }
-
-    fn unique(&mut self, name: String) -> String {
-        if self.names.insert(name.clone()) {
-            return name;
-        }
-        let mut k = 2;
-        loop {
-            let candidate = format!("{name}#{k}");
-            if self.names.insert(candidate.clone()) {
-                return candidate;
-            }
-            k += 1;
-        }
+        let span = self.token(what)?;
+        Ok(self.text(span).to_string())
     }
 
     /// Reads one float block of `n` values for tensor `name` and records it
@@ -241,7 +323,16 @@ impl<'a> Parser<'a> {
         strides: Vec<usize>,
         is_bias: bool,
     ) -> Result<()> {
-        let name = self.unique(name);
+        if self.slots.len() >= MAX_TENSORS {
+            return Err(self.corrupt(
+                self.pos,
+                format!(
+                    "{name} would be tensor number {}; real KataGo nets have a few thousand at most",
+                    self.slots.len() + 1
+                ),
+            ));
+        }
+        let name = self.names.unique(name);
         let (offset, span) = if self.binary {
             (self.binary_block(&name, n)?, None)
         } else {
@@ -259,7 +350,7 @@ impl<'a> Parser<'a> {
         let mut slot = Slot::strided(info, offset, strides);
         slot.text_span = span;
         let len = if self.binary {
-            self.buf.len()
+            self.src.len()
         } else {
             self.values.len()
         };
@@ -279,7 +370,7 @@ impl<'a> Parser<'a> {
         let start = self.pos;
         let mut skipped = 0;
         loop {
-            let Some(&c) = self.buf.get(self.pos) else {
+            let Some(c) = self.src.byte(self.pos)? else {
                 return Err(self.corrupt(
                     self.pos,
                     format!("file ends before the @BIN@ block of {name}"),
@@ -297,21 +388,34 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
-        if self.buf.get(self.pos..self.pos + 4) != Some(b"BIN@".as_slice()) {
+        let marker_end = self.pos.saturating_add(4);
+        self.src.fill_to(marker_end)?;
+        if self.src.bytes().get(self.pos..marker_end) != Some(b"BIN@".as_slice()) {
             return Err(self.corrupt(self.pos, format!("expected 'BIN@' after '@' for {name}")));
         }
-        self.pos += 4;
+        self.pos = marker_end;
         let offset = self.pos;
-        let bytes = n.checked_mul(4).filter(|b| offset + b <= self.buf.len());
-        let Some(bytes) = bytes else {
+        // Check the declared size against what the file can hold before
+        // asking for (or decompressing) any of it.
+        let end = n
+            .checked_mul(4)
+            .and_then(|b| b.checked_add(offset))
+            .filter(|&end| end as u64 <= self.src.limit());
+        let Some(end) = end else {
+            return Err(self.no_room(format!(
+                "the {n}-float block of {name} that starts at byte {offset}"
+            )));
+        };
+        self.src.fill_to(end)?;
+        if self.src.len() < end {
             return Err(self.corrupt(
-                self.buf.len(),
+                self.src.len(),
                 format!(
                     "file ends inside the {n}-float block of {name} that starts at byte {offset}"
                 ),
             ));
-        };
-        for (i, c) in self.buf[offset..offset + bytes].chunks_exact(4).enumerate() {
+        }
+        for (i, c) in self.src.bytes()[offset..end].chunks_exact(4).enumerate() {
             let v = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
             if !v.is_finite() {
                 return Err(self.corrupt(
@@ -320,41 +424,53 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
-        self.pos += bytes;
+        self.pos = end;
         Ok(offset)
     }
 
     fn text_block(&mut self, name: &str, n: usize) -> Result<(usize, std::ops::Range<usize>)> {
-        // Each token needs at least one byte plus a separator; refuse early
-        // instead of reserving memory for a count the file cannot hold.
-        if n > self.buf.len() - self.pos {
-            return Err(self.corrupt(
-                self.buf.len(),
-                format!("file ends before the {n} floats of {name}"),
-            ));
+        let start = self.skip_space()?;
+        // n tokens take at least 2n - 1 bytes: refuse a count the file
+        // cannot hold before reading or reserving anything.
+        let need = n.saturating_mul(2).saturating_sub(1);
+        if (start as u64).saturating_add(need as u64) > self.src.limit() {
+            return Err(self.no_room(format!(
+                "the {n} floats of {name} that start at byte {start}"
+            )));
         }
         let offset = self.values.len();
-        self.values.reserve(n * 4);
-        let mut span = self.peek_pos()..self.peek_pos();
+        // Reserve for what is already there; a gzip stream grows as read.
+        let present = self.src.len().saturating_sub(start) / 2 + 1;
+        self.values.reserve(n.min(present) * 4);
+        let mut span = start..start;
         for i in 0..n {
-            let (at, tok) = self.token(&format!("float {i} of {name}"))?;
-            let Some(v) = parse_float(tok) else {
+            let Some(tok) = self.next_token()? else {
                 return Err(self.corrupt(
-                    at,
-                    format!("float {i} of {name} is '{}', not a number", clip(tok)),
+                    self.pos,
+                    format!("file ends where float {i} of {name} was expected"),
+                ));
+            };
+            let raw = self.raw(tok);
+            let Some(v) = std::str::from_utf8(raw).ok().and_then(parse_float) else {
+                return Err(self.corrupt(
+                    tok.0,
+                    format!(
+                        "float {i} of {name} is '{}', not a number",
+                        clip(&String::from_utf8_lossy(raw))
+                    ),
                 ));
             };
             if !v.is_finite() {
                 return Err(self.corrupt(
-                    at,
+                    tok.0,
                     format!("weight {i} of {name} is {v}; KataGo refuses NaN and infinite weights"),
                 ));
             }
             self.values.extend_from_slice(&v.to_le_bytes());
             if i == 0 {
-                span.start = at;
+                span.start = tok.0;
             }
-            span.end = self.pos;
+            span.end = tok.1;
         }
         Ok((offset, span))
     }
@@ -365,7 +481,7 @@ impl<'a> Parser<'a> {
         let kx = self.count(&format!("kernel width of {name}"))?;
         let ic = self.count(&format!("input channels of {name}"))?;
         let oc = self.count(&format!("output channels of {name}"))?;
-        let at = self.peek_pos();
+        let at = self.skip_space()?;
         if ky % 2 == 0 || kx % 2 == 0 {
             return Err(self.corrupt(
                 at,
@@ -374,15 +490,16 @@ impl<'a> Parser<'a> {
         }
         self.int_in(&format!("vertical dilation of {name}"), 1..=1 << 16)?;
         self.int_in(&format!("horizontal dilation of {name}"), 1..=1 << 16)?;
-        let n = total(&[ky, kx, ic, oc])
-            .ok_or_else(|| self.corrupt(at, format!("{name} is impossibly large")))?;
-        self.floats(
-            name,
-            n,
-            vec![oc, ic, ky, kx],
-            vec![1, oc, kx * ic * oc, ic * oc],
-            false,
-        )?;
+        // Every product of a subset of the dims is at most the full product
+        // (kernel sizes are odd, so never zero), hence the strides fit too.
+        let (Some(n), Some(row), Some(tap)) = (
+            total(&[ky, kx, ic, oc]),
+            total(&[kx, ic, oc]),
+            total(&[ic, oc]),
+        ) else {
+            return Err(self.corrupt(at, format!("{name} is impossibly large")));
+        };
+        self.floats(name, n, vec![oc, ic, ky, kx], vec![1, oc, row, tap], false)?;
         Ok((ic, oc))
     }
 
@@ -410,11 +527,12 @@ impl<'a> Parser<'a> {
     fn activation(&mut self) -> Result<()> {
         self.name("an activation layer name")?;
         if self.version >= 11 {
-            let (at, kind) = self.token("an activation kind")?;
+            let span = self.token("an activation kind")?;
+            let kind = self.text(span);
             if !ACTIVATIONS.contains(&kind) {
                 return Err(ModelError::UnsupportedLayer {
                     path: self.path.to_path_buf(),
-                    offset: at as u64,
+                    offset: span.0 as u64,
                     what: "activation kind",
                     kind: clip(kind),
                     known: "ACTIVATION_IDENTITY, ACTIVATION_RELU, ACTIVATION_MISH, ACTIVATION_SILU",
@@ -470,8 +588,9 @@ impl<'a> Parser<'a> {
                 Role::Trunk
             };
             self.layer = u32::try_from(index).ok();
-            let (at, kind) = self.token("a block kind")?;
-            match kind {
+            let span = self.token("a block kind")?;
+            let at = span.0;
+            match self.text(span).to_string().as_str() {
                 "ordinary_block" => {
                     self.name("a block name")?;
                     self.batch_norm()?;
@@ -570,7 +689,6 @@ impl<'a> Parser<'a> {
 
     fn model(&mut self) -> Result<String> {
         let model_name = self.name("the model name")?;
-        let at = self.peek_pos();
         let version = self.int("the model version")?;
         if !(MIN_VERSION..=MAX_VERSION).contains(&version) {
             return Err(ModelError::UnsupportedVersion {
@@ -579,7 +697,6 @@ impl<'a> Parser<'a> {
                 supported: format!("KataGo model versions {MIN_VERSION} to {MAX_VERSION}"),
             });
         }
-        let _ = at;
         self.version = version;
         self.count("the number of input channels")?;
         self.count("the number of global input channels")?;
@@ -615,7 +732,7 @@ impl<'a> Parser<'a> {
         self.count("the global pooling channels")?;
         let mut norm_kind = 0;
         if version >= 15 {
-            let at = self.peek_pos();
+            let at = self.skip_space()?;
             norm_kind = self.int("the trunk norm kind")?;
             if !(0..=1).contains(&norm_kind) {
                 return Err(ModelError::UnsupportedLayer {
@@ -703,7 +820,8 @@ impl<'a> Parser<'a> {
 
         // KataGo stops reading here; anything after the value head is kept
         // as it is and written back unchanged, but worth a mention.
-        let trailing = self.buf[self.pos..]
+        self.src.fill_all()?;
+        let trailing = self.src.bytes()[self.pos..]
             .iter()
             .filter(|&&c| !is_space(c))
             .count();
@@ -714,6 +832,12 @@ impl<'a> Parser<'a> {
         );
         if trailing > 0 {
             description.push_str(&format!(", {trailing} unread bytes after the value head"));
+        }
+        if self.names.renamed > 0 {
+            description.push_str(&format!(
+                ", {} repeated tensor names renamed to name#k",
+                self.names.renamed
+            ));
         }
         Ok(description)
     }
@@ -807,6 +931,7 @@ pub(crate) fn binary_to_text(data: &[u8], slots: &[Slot]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::source::CHUNK;
 
     #[test]
     fn rendered_floats_read_back_exactly() {
@@ -958,8 +1083,8 @@ mod tests {
         let path = Path::new("tiny.txt");
         let text = synthetic_v15(false);
         let binary = synthetic_v15(true);
-        let t = parse(path, text.clone(), false, false, &opts).unwrap();
-        let b = parse(path, binary.clone(), true, false, &opts).unwrap();
+        let t = parse(path, &mut Source::plain(path, text.clone()), false, &opts).unwrap();
+        let b = parse(path, &mut Source::plain(path, binary.clone()), true, &opts).unwrap();
         assert!(t
             .description
             .starts_with("KataGo model version 15, 2 blocks x 4 channels"));
@@ -988,6 +1113,92 @@ mod tests {
             text
         );
         assert_eq!(binary_to_text(&b.data, &b.slots).len(), text.len());
+    }
+
+    /// The worst case for a first-free-suffix search: every `t#k` is taken
+    /// before `t` repeats. The old search started at `#2` for each repeat,
+    /// about 6e8 probes here; now each candidate is tried once.
+    #[test]
+    fn renaming_repeated_names_is_linear() {
+        let n = 20_000;
+        let mut input = vec!["t".to_string()];
+        input.extend((2..=n).map(|k| format!("t#{k}")));
+        input.extend((0..n).map(|_| "t".to_string()));
+        let mut names = Names::default();
+        let out: Vec<String> = input.into_iter().map(|s| names.unique(s)).collect();
+        assert_eq!(out.iter().collect::<HashSet<_>>().len(), 2 * n);
+        assert_eq!(out[n], format!("t#{}", n + 1));
+        assert_eq!(out[2 * n - 1], format!("t#{}", 2 * n));
+        assert_eq!(names.renamed, n);
+        assert!(
+            names.probes <= 2 * out.len(),
+            "{} probes for {} names",
+            names.probes,
+            out.len()
+        );
+    }
+
+    /// `prefix`, then `mib` MiB of `filler`, as repeated gzip members.
+    fn bomb(prefix: &[u8], filler: u8, mib: usize) -> Vec<u8> {
+        use std::io::Write;
+        let gz = |b: &[u8]| {
+            let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            e.write_all(b).unwrap();
+            e.finish().unwrap()
+        };
+        let mut out = gz(prefix);
+        out.extend(gz(&vec![filler; 1 << 20]).repeat(mib));
+        out
+    }
+
+    const V8: &[u8] = b"net 8 22 19 trunk 6 96 96 64 32 32 ";
+
+    fn parse_bomb(prefix: &[u8], filler: u8) -> (ModelError, u64) {
+        let gz = bomb(prefix, filler, 1024);
+        let path = Path::new("bomb.bin.gz");
+        let mut src = Source::gzip(path, &gz);
+        let Err(err) = parse(path, &mut src, true, &LoadOptions::default()) else {
+            panic!("a bomb parsed as a net");
+        };
+        (err, src.produced())
+    }
+
+    #[test]
+    fn a_block_past_the_limit_is_refused_before_it_is_decompressed() {
+        let prefix = [V8, b"conv1 1 1 8192 32768 1 1 @BIN@"].concat();
+        let (err, produced) = parse_bomb(&prefix, 0);
+        assert!(
+            matches!(err, ModelError::DecompressionLimit { .. }),
+            "{err}"
+        );
+        assert!(
+            produced <= 2 * CHUNK as u64,
+            "{produced} bytes decompressed"
+        );
+    }
+
+    #[test]
+    fn a_bomb_behind_a_valid_block_is_read_only_to_the_next_token() {
+        let prefix = [V8, b"conv1 1 1 1024 1024 1 1 @BIN@"].concat();
+        let (err, produced) = parse_bomb(&prefix, 0);
+        let block_end = (prefix.len() + (4 << 20)) as u64;
+        assert!(
+            matches!(err, ModelError::Corrupt { offset, .. } if offset == block_end),
+            "{err}"
+        );
+        assert!(
+            produced <= block_end + 2 * CHUNK as u64,
+            "{produced} bytes decompressed"
+        );
+    }
+
+    #[test]
+    fn an_endless_separator_run_stops_at_the_limit() {
+        let (err, produced) = parse_bomb(V8, b'\n');
+        let ModelError::DecompressionLimit { limit, .. } = err else {
+            panic!("{err}");
+        };
+        assert_eq!(produced, limit + 1);
     }
 
     #[test]

@@ -15,11 +15,19 @@
 //!   output channel is one contiguous run of [`Model::tensor_values`]; each
 //!   format module documents how that view maps to its storage order.
 //! - No input file makes this crate panic: every parse step is bounds
-//!   checked and reports [`ModelError::Corrupt`] with the byte offset.
+//!   checked, every size read from a file is combined with checked
+//!   arithmetic, and failures report [`ModelError::Corrupt`] with the byte
+//!   offset.
+//! - Memory is bounded by the input: nothing is allocated from a declared
+//!   count before the count is checked against the bytes that can hold it,
+//!   and a gzip file is decompressed lazily, never past its limit (64 times
+//!   its size, at least 64 MiB; [`ModelError::DecompressionLimit`]), so a
+//!   file that is no model is refused after its first 64 KiB.
 
 mod error;
 mod katago;
 mod nnue;
+mod source;
 mod st;
 mod view;
 
@@ -29,6 +37,7 @@ use std::path::{Path, PathBuf};
 pub use error::{ModelError, Result};
 pub use qarena_quant::{Role, StorageType, TensorInfo};
 
+use source::Source;
 use view::Slot;
 
 /// The formats this crate reads and writes, for error messages and `--help`.
@@ -109,22 +118,24 @@ impl Default for LoadOptions {
 const SNIFF_BYTES: u64 = 64 * 1024;
 
 /// Detects the format of `path` from its content and extension, reading only
-/// the start of the file.
+/// the start of the file (and decompressing only the start of a gzip file).
 pub fn detect(path: &Path) -> Result<Format> {
     let mut head = Vec::new();
     fs_err::File::open(path)?
         .take(SNIFF_BYTES)
         .read_to_end(&mut head)?;
-    if is_gzip(&head) {
-        let mut inner = Vec::new();
+    sniff(path, &head)
+}
+
+/// The format from the first [`SNIFF_BYTES`] of a file.
+fn sniff(path: &Path, head: &[u8]) -> Result<Format> {
+    if is_gzip(head) {
         // A truncated or damaged stream still shows its first bytes; the
         // loader reports the damage properly.
-        let _ = flate2::read::MultiGzDecoder::new(&head[..])
-            .take(SNIFF_BYTES)
-            .read_to_end(&mut inner);
+        let inner = source::gunzip_head(head, SNIFF_BYTES);
         return detect_content(path, &inner, true);
     }
-    detect_content(path, &head, false)
+    detect_content(path, head, false)
 }
 
 fn is_gzip(bytes: &[u8]) -> bool {
@@ -230,8 +241,19 @@ impl Model {
     }
 
     /// Loads a model; the format is detected from content and extension.
+    /// A file that is no model is refused after reading its first 64 KiB.
     pub fn load_with(path: &Path, opts: &LoadOptions) -> Result<Model> {
-        let bytes = fs_err::read(path)?;
+        let mut file = fs_err::File::open(path)?;
+        let mut bytes = Vec::new();
+        Read::by_ref(&mut file)
+            .take(SNIFF_BYTES)
+            .read_to_end(&mut bytes)?;
+        sniff(path, &bytes)?;
+        let size = file.metadata()?.len();
+        let rest = usize::try_from(size).unwrap_or(usize::MAX);
+        // The size is only a hint (the file may change); reading decides.
+        let _ = bytes.try_reserve_exact(rest.saturating_sub(bytes.len()));
+        file.read_to_end(&mut bytes)?;
         Model::from_bytes_with(path, bytes, opts)
     }
 
@@ -242,23 +264,61 @@ impl Model {
     }
 
     /// [`Model::from_bytes`] with options.
+    ///
+    /// Gzip files are decompressed only as far as the parser gets: the
+    /// format is checked on the first 64 KiB, every declared size is checked
+    /// against the decompression limit before it is read, and the stream is
+    /// never decompressed past that limit (see [`ModelError::DecompressionLimit`]).
     pub fn from_bytes_with(path: &Path, bytes: Vec<u8>, opts: &LoadOptions) -> Result<Model> {
         let file_bytes = bytes.len() as u64;
-        let (content, gzip) = if is_gzip(&bytes) {
-            let (content, origin) = gunzip(path, bytes)?;
-            (content, Some(origin))
-        } else {
-            (bytes, None)
+        if !is_gzip(&bytes) {
+            let head = &bytes[..bytes.len().min(SNIFF_BYTES as usize)];
+            let format = detect_content(path, head, false)?;
+            let parsed = match format {
+                Format::Nnue => nnue::parse(path, bytes)?,
+                Format::Safetensors => st::parse(path, bytes)?,
+                f => katago::parse(
+                    path,
+                    &mut Source::plain(path, bytes),
+                    f.katago_binary(),
+                    opts,
+                )?,
+            };
+            return Ok(Model::assemble(path, format, file_bytes, parsed, None));
+        }
+        let (format, parsed, header) = {
+            let mut src = Source::gzip(path, &bytes);
+            src.fill_to(SNIFF_BYTES as usize)?;
+            let format = detect_content(path, src.head(SNIFF_BYTES as usize), true)?;
+            let parsed = katago::parse(path, &mut src, format.katago_binary(), opts)?;
+            (format, parsed, src.gzip_header().unwrap_or_default())
         };
-        let head = &content[..content.len().min(SNIFF_BYTES as usize)];
-        let format = detect_content(path, head, gzip.is_some())?;
-        let parsed = match format {
-            Format::Nnue => nnue::parse(path, content)?,
-            Format::Safetensors => st::parse(path, content)?,
-            f => katago::parse(path, content, f.katago_binary(), f.is_gzip(), opts)?,
+        let origin = GzipOrigin {
+            filename: header.filename().map(<[u8]>::to_vec),
+            comment: header.comment().map(<[u8]>::to_vec),
+            extra: header.extra().map(<[u8]>::to_vec),
+            mtime: header.mtime(),
+            os: header.operating_system(),
+            compressed: bytes,
         };
+        Ok(Model::assemble(
+            path,
+            format,
+            file_bytes,
+            parsed,
+            Some(origin),
+        ))
+    }
+
+    fn assemble(
+        path: &Path,
+        format: Format,
+        file_bytes: u64,
+        parsed: Parsed,
+        gzip: Option<GzipOrigin>,
+    ) -> Model {
         let catalogue = parsed.slots.iter().map(|s| s.info.clone()).collect();
-        Ok(Model {
+        Model {
             path: path.to_path_buf(),
             format,
             file_bytes,
@@ -268,7 +328,7 @@ impl Model {
             catalogue,
             description: parsed.description,
             gzip,
-        })
+        }
     }
 
     pub fn format(&self) -> Format {
@@ -449,56 +509,6 @@ fn temp_sibling(path: &Path) -> PathBuf {
         .unwrap_or_else(|| "model".into());
     name.push(format!(".tmp{}", std::process::id()));
     path.with_file_name(name)
-}
-
-/// Counts how many compressed bytes the decoder has consumed, so a damaged
-/// stream can be reported with an offset.
-struct Counting<'a> {
-    inner: &'a [u8],
-    pos: usize,
-}
-
-impl Read for Counting<'_> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = (&self.inner[self.pos..]).read(buf)?;
-        self.pos += n;
-        Ok(n)
-    }
-}
-
-fn gunzip(path: &Path, compressed: Vec<u8>) -> Result<(Vec<u8>, GzipOrigin)> {
-    let mut content = Vec::with_capacity(compressed.len().saturating_mul(2));
-    let (header, res, pos) = {
-        let mut dec = flate2::read::MultiGzDecoder::new(Counting {
-            inner: &compressed,
-            pos: 0,
-        });
-        let res = dec.read_to_end(&mut content);
-        let header = dec.header().cloned();
-        (header, res, dec.get_ref().pos)
-    };
-    if let Err(e) = res {
-        let what = if e.kind() == std::io::ErrorKind::UnexpectedEof {
-            "the gzip stream ends early (truncated file)".to_string()
-        } else {
-            format!("invalid gzip stream: {e}")
-        };
-        return Err(ModelError::Corrupt {
-            path: path.to_path_buf(),
-            offset: pos as u64,
-            what,
-        });
-    }
-    let header = header.unwrap_or_default();
-    let origin = GzipOrigin {
-        filename: header.filename().map(<[u8]>::to_vec),
-        comment: header.comment().map(<[u8]>::to_vec),
-        extra: header.extra().map(<[u8]>::to_vec),
-        mtime: header.mtime(),
-        os: header.operating_system(),
-        compressed,
-    };
-    Ok((content, origin))
 }
 
 /// The sha256 of a file's bytes as stored, lower-case hex.

@@ -62,7 +62,7 @@ pub(crate) fn looks_like_nnue(head: &[u8]) -> bool {
 }
 
 fn u32_at(buf: &[u8], at: usize) -> Option<u32> {
-    let b = buf.get(at..at + 4)?;
+    let b = buf.get(at..at.checked_add(4)?)?;
     Some(u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
 }
 
@@ -91,8 +91,8 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
     }
     let file_hash = u32_at(&buf, 4).ok_or_else(|| short(4, "file hash"))?;
     let desc_len = u32_at(&buf, 8).ok_or_else(|| short(8, "description length"))? as usize;
-    let desc_end = 12usize.saturating_add(desc_len);
-    if desc_end > buf.len() {
+    let desc_end = desc_len.checked_add(12).filter(|&end| end <= buf.len());
+    let Some(desc_end) = desc_end else {
         return Err(corrupt(
             8,
             format!(
@@ -100,11 +100,12 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
                 buf.len()
             ),
         ));
-    }
+    };
     let description = String::from_utf8_lossy(&buf[12..desc_end]).into_owned();
     let ft_at = desc_end;
     let ft_hash = u32_at(&buf, ft_at).ok_or_else(|| short(ft_at, "feature transformer hash"))?;
-    if buf.get(ft_at + 4..ft_at + 4 + 17) == Some(b"COMPRESSED_LEB128".as_slice()) {
+    let leb = ft_at.saturating_add(4);
+    if buf.get(leb..leb.saturating_add(17)) == Some(b"COMPRESSED_LEB128".as_slice()) {
         return Err(ModelError::UnsupportedVersion {
             path: path.to_path_buf(),
             found: format!("NNUE version 0x{version:08X} with LEB128-compressed layers (Stockfish 16 or later)"),
@@ -133,7 +134,8 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
             format!("expected feature transformer hash 0x{FT_HASH:08X}, found 0x{ft_hash:08X}"),
         ));
     }
-    let end = desc_end + BODY_BYTES;
+    // desc_end is at most the file length; the body is a constant.
+    let end = desc_end.saturating_add(BODY_BYTES);
     if buf.len() < end {
         return Err(corrupt(
             buf.len(),

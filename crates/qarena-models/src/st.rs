@@ -35,7 +35,102 @@ pub(crate) fn looks_like_safetensors(head: &[u8]) -> bool {
     (2..(100 << 20)).contains(&n) && head[8] == b'{'
 }
 
+/// One entry of the JSON header, as far as [`check_header`] needs it.
+#[derive(serde::Deserialize)]
+#[serde(untagged)]
+enum Entry {
+    Tensor {
+        data_offsets: (u64, u64),
+        shape: Vec<u64>,
+    },
+    Other(serde::de::IgnoredAny),
+}
+
+/// Checks the header length, every tensor's data offsets and every shape
+/// with checked arithmetic, before the safetensors crate adds them up
+/// unchecked. Headers that do not even parse are left to the crate, which
+/// says what is wrong with them.
+fn check_header(path: &Path, buf: &[u8]) -> Result<()> {
+    let corrupt = |offset: u64, what: String| ModelError::Corrupt {
+        path: path.to_path_buf(),
+        offset,
+        what,
+    };
+    let Some(len) = buf.get(..8) else {
+        return Err(corrupt(
+            0,
+            format!(
+                "the file has {} bytes, fewer than the 8-byte header length",
+                buf.len()
+            ),
+        ));
+    };
+    let n = u64::from_le_bytes([
+        len[0], len[1], len[2], len[3], len[4], len[5], len[6], len[7],
+    ]);
+    let room = (buf.len() - 8) as u64;
+    if n > room {
+        return Err(corrupt(
+            0,
+            format!(
+                "header length {n} runs past the end of the {}-byte file",
+                buf.len()
+            ),
+        ));
+    }
+    let header = &buf[8..8 + n as usize];
+    let Ok(entries) = serde_json::from_slice::<std::collections::HashMap<String, Entry>>(header)
+    else {
+        return Ok(());
+    };
+    let data_len = room - n;
+    for (name, entry) in &entries {
+        let Entry::Tensor {
+            data_offsets: (start, end),
+            shape,
+        } = entry
+        else {
+            continue;
+        };
+        if start > end || *end > data_len {
+            return Err(corrupt(
+                8,
+                format!(
+                    "tensor {} claims bytes {start}..{end} of a {data_len}-byte data section",
+                    clip(name)
+                ),
+            ));
+        }
+        // Zero dimensions make the element count zero, but strides and
+        // partial products still multiply the others.
+        let elements = shape
+            .iter()
+            .filter(|&&d| d != 0)
+            .try_fold(8u64, |a, &d| a.checked_mul(d))
+            .filter(|&bytes| bytes <= isize::MAX as u64);
+        if elements.is_none() {
+            return Err(corrupt(
+                8,
+                format!(
+                    "tensor {} has shape {shape:?}, more elements than any file can hold",
+                    clip(name)
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn clip(s: &str) -> String {
+    let mut out: String = s.chars().take(80).collect();
+    if out.len() < s.len() {
+        out.push('…');
+    }
+    out
+}
+
 pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
+    check_header(path, &buf)?;
     let (header_len, metadata) = SafeTensors::read_metadata(&buf).map_err(|e| {
         // Header problems sit in the first 8 + n bytes; the crate does not
         // say where exactly, so name the start of the part that failed.
@@ -81,11 +176,12 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
             role,
             is_bias,
         };
-        let slot = Slot::row_major(info, data_start + t.data_offsets.0);
+        let offset = data_start.saturating_add(t.data_offsets.0);
+        let slot = Slot::row_major(info, offset);
         if !slot.fits(buf.len()) {
             return Err(ModelError::Corrupt {
                 path: path.to_path_buf(),
-                offset: (data_start + t.data_offsets.0) as u64,
+                offset: offset as u64,
                 what: format!("tensor {} runs past the end of the file", slot.info.name),
             });
         }

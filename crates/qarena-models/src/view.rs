@@ -82,10 +82,13 @@ impl Slot {
     }
 }
 
+/// Row-major strides. They saturate instead of overflowing: a saturated
+/// stride never passes [`Slot::fits`] unless the tensor has no elements,
+/// and then it is never walked.
 pub(crate) fn row_major_strides(shape: &[usize]) -> Vec<usize> {
-    let mut strides = vec![1; shape.len()];
+    let mut strides = vec![1usize; shape.len()];
     for i in (0..shape.len().saturating_sub(1)).rev() {
-        strides[i] = strides[i + 1] * shape[i + 1];
+        strides[i] = strides[i + 1].saturating_mul(shape[i + 1]);
     }
     strides
 }

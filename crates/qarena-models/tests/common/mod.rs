@@ -194,3 +194,72 @@ pub fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.write_all(bytes).expect("compress");
     enc.finish().expect("compress")
 }
+
+/// A gzip bomb: `prefix`, then `mib` MiB of `filler`, as concatenated gzip
+/// members (each MiB compresses to about 1 KiB once and is repeated, so even
+/// a 1 GiB bomb is built in milliseconds; decoders read every member).
+pub fn gzip_bomb(prefix: &[u8], filler: u8, mib: usize) -> Vec<u8> {
+    let member = gzip(&vec![filler; 1 << 20]);
+    let mut out = gzip(prefix);
+    out.reserve(member.len() * mib);
+    for _ in 0..mib {
+        out.extend_from_slice(&member);
+    }
+    out
+}
+
+/// A KataGo v8 text net where every trunk block uses the same layer names:
+/// `blocks` ordinary blocks of 10 tensors each, all channels 1.
+pub fn katago_text_with_repeated_names(blocks: usize) -> Vec<u8> {
+    let names = ["block/norm1", "block/w1", "block/norm2", "block/w2"].map(String::from);
+    katago_text_net(&vec![names; blocks])
+}
+
+/// A KataGo v8 text net with all channels 1 and one ordinary trunk block
+/// per entry of `blocks`, named [first norm, first conv, second norm,
+/// second conv] (a norm named `n` holds tensors `n/mean`, `n/variance`,
+/// `n/scale` and `n/bias`).
+pub fn katago_text_net(blocks: &[[String; 4]]) -> Vec<u8> {
+    let mut s = format!("net 8 1 1\ntrunk {} 1 1 1 1 1\n", blocks.len());
+    let conv = |s: &mut String, name: &str| s.push_str(&format!("{name} 1 1 1 1 1 1\n0.5\n"));
+    let bn = |s: &mut String, name: &str| s.push_str(&format!("{name} 1 1e-5 1 1\n0\n1\n1\n0\n"));
+    let act = |s: &mut String, name: &str| s.push_str(&format!("{name}\n"));
+    let mm = |s: &mut String, name: &str| s.push_str(&format!("{name} 1 1\n0.25\n"));
+    let bias = |s: &mut String, name: &str| s.push_str(&format!("{name} 1\n0\n"));
+    conv(&mut s, "conv1");
+    mm(&mut s, "ginput");
+    for [norm1, w1, norm2, w2] in blocks {
+        s.push_str("ordinary_block block\n");
+        bn(&mut s, norm1);
+        act(&mut s, "act1");
+        conv(&mut s, w1);
+        bn(&mut s, norm2);
+        act(&mut s, "act2");
+        conv(&mut s, w2);
+    }
+    bn(&mut s, "trunk/norm");
+    act(&mut s, "trunk/act");
+    s.push_str("policy\n");
+    conv(&mut s, "p1");
+    conv(&mut s, "g1");
+    bn(&mut s, "g1/norm");
+    act(&mut s, "g1/act");
+    mm(&mut s, "g2");
+    bn(&mut s, "p1/norm");
+    act(&mut s, "p1/act");
+    conv(&mut s, "p2");
+    mm(&mut s, "pass");
+    s.push_str("value\n");
+    conv(&mut s, "v1");
+    bn(&mut s, "v1/norm");
+    act(&mut s, "v1/act");
+    mm(&mut s, "v2");
+    bias(&mut s, "v2/b");
+    act(&mut s, "v2/act");
+    mm(&mut s, "v3");
+    bias(&mut s, "v3/b");
+    mm(&mut s, "sv3");
+    bias(&mut s, "sv3/b");
+    conv(&mut s, "vown");
+    s.into_bytes()
+}
