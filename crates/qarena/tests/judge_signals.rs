@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
@@ -128,35 +127,6 @@ fn interrupt(
     }
 }
 
-/// A KataGo directory of links to the shared bundle, so the processes it
-/// starts can be found by this test's own path.
-fn katago_dir(ws: &Ws) -> std::path::PathBuf {
-    let (bin, _, _) = katago();
-    let shared = bin.parent().unwrap();
-    let dir = ws.path().join("judge-katago");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["katago", "g170-b6c96.bin.gz", "analysis.cfg"] {
-        std::os::unix::fs::symlink(shared.join(f), dir.join(f)).unwrap();
-    }
-    dir
-}
-
-fn assert_no_engine_left(dir: &Path) {
-    let marker = dir.join("katago").display().to_string();
-    let t0 = Instant::now();
-    loop {
-        let left = processes_with(&marker);
-        if left.is_empty() {
-            return;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "KataGo processes left running: {left:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
 #[test]
 fn sigterm_and_sigint_stop_the_judge_cleanly_and_it_resumes() {
     let ws = Ws::new();
@@ -178,7 +148,7 @@ fn sigterm_and_sigint_stop_the_judge_cleanly_and_it_resumes() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
 
-    let kg = katago_dir(&ws);
+    let kg = katago_links(&ws, "judge-katago");
     let args: Vec<String> = [
         "judge",
         "--run",
@@ -208,7 +178,7 @@ fn sigterm_and_sigint_stop_the_judge_cleanly_and_it_resumes() {
         assert!(status.success(), "{sig:?}: {status}: {}", log(&ws, &name));
         assert!(took < Duration::from_secs(5), "{sig:?}: exit took {took:?}");
         assert!(log(&ws, &name).contains("stopped:"), "{}", log(&ws, &name));
-        assert_no_engine_left(&kg);
+        assert_processes_gone(&kg.join("katago").display().to_string(), "KataGo");
         let (judged, _) = verdicts(&ws, "j");
         assert_whole(&judged, &expected);
         assert!(judged.len() > judged_before, "{sig:?}: no progress");
@@ -228,5 +198,5 @@ fn sigterm_and_sigint_stop_the_judge_cleanly_and_it_resumes() {
     );
     let (judged, expected) = verdicts(&ws, "j");
     assert_eq!(judged, expected, "every game judged once, whole");
-    assert_no_engine_left(&kg);
+    assert_processes_gone(&kg.join("katago").display().to_string(), "KataGo");
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 
@@ -40,15 +40,7 @@ fn spawn(ws: &Ws, args: &[&str]) -> Child {
 }
 
 fn check_consistent(ws: &Ws, marker: &str, round: usize) -> usize {
-    let t0 = Instant::now();
-    while !processes_with(marker).is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "round {round}: engine processes outlived qarena: {:?}",
-            processes_with(marker)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_processes_gone(marker, &format!("round {round}: engines after qarena"));
     if !ws.db().exists() {
         return 0;
     }
@@ -199,13 +191,7 @@ fn random_sigkills_of_the_judge_leave_no_half_judged_game() {
         "kj",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    // Links to the shared KataGo, so its processes carry this test's path.
-    let (bin, _, _) = katago();
-    let dir = ws.path().join("kill-katago");
-    std::fs::create_dir_all(&dir).unwrap();
-    for f in ["katago", "g170-b6c96.bin.gz", "analysis.cfg"] {
-        std::os::unix::fs::symlink(bin.parent().unwrap().join(f), dir.join(f)).unwrap();
-    }
+    let dir = katago_links(&ws, "kill-katago");
     let marker = dir.join("katago").display().to_string();
     let dir_arg = dir.display().to_string();
     let args = [
@@ -227,15 +213,7 @@ fn random_sigkills_of_the_judge_leave_no_half_judged_game() {
         std::thread::sleep(Duration::from_millis(at.next_ms(1500, 9000)));
         let _ = child.kill();
         let _ = child.wait();
-        let t0 = Instant::now();
-        while !processes_with(&marker).is_empty() {
-            assert!(
-                t0.elapsed() < Duration::from_secs(5),
-                "round {round}: KataGo outlived the judge: {:?}",
-                processes_with(&marker)
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        assert_processes_gone(&marker, &format!("round {round}: KataGo after the judge"));
         let (whole, _) = verdict_counts(&ws, "kj");
         eprintln!("judge round {round}: {} games judged", whole.len());
     }

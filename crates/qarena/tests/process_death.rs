@@ -75,15 +75,7 @@ fn sigkill_of_qarena_leaves_no_engine_or_helper_alive() {
     });
     child.kill().unwrap(); // SIGKILL: no handler runs
     child.wait().unwrap();
-    let t0 = Instant::now();
-    while !leftovers(&marker).is_empty() {
-        assert!(
-            t0.elapsed() < Duration::from_secs(5),
-            "engine processes outlived qarena by 5 s: {:?}",
-            leftovers(&marker)
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert_processes_gone(&marker, "engines and helpers after qarena's SIGKILL");
 }
 
 #[test]

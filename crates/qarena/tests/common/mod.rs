@@ -185,3 +185,34 @@ print(n)
     );
     String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
 }
+
+/// A folder of links to the shared KataGo bundle (binary, net, analysis
+/// config), so the processes a test starts carry the test's own path and
+/// can be told apart from every other KataGo on the machine.
+pub fn katago_links(ws: &Ws, name: &str) -> PathBuf {
+    let (bin, _, _) = katago();
+    let shared = bin.parent().unwrap();
+    let dir = ws.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for f in ["katago", "g170-b6c96.bin.gz", "analysis.cfg"] {
+        std::os::unix::fs::symlink(shared.join(f), dir.join(f)).unwrap();
+    }
+    dir
+}
+
+/// Waits up to 5 s for every process whose command line contains `marker`
+/// to be gone; fails naming `what` and the survivors.
+pub fn assert_processes_gone(marker: &str, what: &str) {
+    let t0 = std::time::Instant::now();
+    loop {
+        let left = processes_with(marker);
+        if left.is_empty() {
+            return;
+        }
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "{what}: processes left running 5 s later: {left:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
