@@ -130,22 +130,11 @@ fn interrupt(
 #[test]
 fn sigterm_and_sigint_stop_the_judge_cleanly_and_it_resumes() {
     let ws = Ws::new();
-    let fake = fake_engine();
-    let a = format!("{} --mode random --seed 3", fake.display());
-    let b = format!("{} --mode random --seed 4", fake.display());
-    let out = ws.run(&[
-        "match",
-        "--engine-a",
-        &a,
-        "--engine-b",
-        &b,
-        "--games",
-        "6",
-        "--board-size",
-        "7",
-        "--run-tag",
-        "j",
-    ]);
+    let out = ws.run(&fake_match_args(
+        "--mode random --seed 3",
+        "--mode random --seed 4",
+        &["--games", "6", "--board-size", "7", "--run-tag", "j"],
+    ));
     assert!(out.status.success(), "{}", text(&out));
 
     let kg = katago_links(&ws, "judge-katago");

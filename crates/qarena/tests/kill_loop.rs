@@ -41,28 +41,10 @@ fn spawn(ws: &Ws, args: &[&str]) -> Child {
 
 fn check_consistent(ws: &Ws, marker: &str, round: usize) -> usize {
     assert_processes_gone(marker, &format!("round {round}: engines after qarena"));
-    if !ws.db().exists() {
-        return 0;
-    }
-    let store = ws.store();
-    assert_eq!(store.integrity_check().unwrap(), "ok", "round {round}");
-    let Some(run) = store.run_by_tag("kl").unwrap() else {
-        return 0;
-    };
-    let games = store.games(run.id).unwrap();
-    let mut idx: Vec<i64> = games.iter().map(|g| g.game_index).collect();
-    idx.sort_unstable();
+    let mut idx = stored_game_indices(ws, "kl");
     let n = idx.len();
     idx.dedup();
     assert_eq!(idx.len(), n, "round {round}: a game index appears twice");
-    for g in &games {
-        assert_eq!(
-            store.game_moves(g.id).unwrap().len() as i64,
-            g.move_count,
-            "round {round}: game {} is not whole",
-            g.game_index
-        );
-    }
     n
 }
 
@@ -126,17 +108,8 @@ fn random_sigkills_lose_and_duplicate_nothing() {
         assert!(out.status.success(), "{}", text(&out));
     }
     assert_eq!(check_consistent(&ws, &marker, KILLS) as i64, GAMES);
-    let store = ws.store();
-    let run = store.run_by_tag("kl").unwrap().unwrap();
-    let mut idx: Vec<i64> = store
-        .games(run.id)
-        .unwrap()
-        .iter()
-        .map(|g| g.game_index)
-        .collect();
-    idx.sort_unstable();
     assert_eq!(
-        idx,
+        stored_game_indices(&ws, "kl"),
         (0..GAMES).collect::<Vec<_>>(),
         "each game exactly once"
     );
@@ -174,22 +147,11 @@ fn verdict_counts(ws: &Ws, tag: &str) -> (Vec<(i64, usize)>, usize) {
 #[test]
 fn random_sigkills_of_the_judge_leave_no_half_judged_game() {
     let ws = Ws::new();
-    let fake = fake_engine();
-    let a = format!("{} --mode random --seed 5", fake.display());
-    let b = format!("{} --mode random --seed 6", fake.display());
-    let out = ws.run(&[
-        "match",
-        "--engine-a",
-        &a,
-        "--engine-b",
-        &b,
-        "--games",
-        "6",
-        "--board-size",
-        "7",
-        "--run-tag",
-        "kj",
-    ]);
+    let out = ws.run(&fake_match_args(
+        "--mode random --seed 5",
+        "--mode random --seed 6",
+        &["--games", "6", "--board-size", "7", "--run-tag", "kj"],
+    ));
     assert!(out.status.success(), "{}", text(&out));
     let dir = katago_links(&ws, "kill-katago");
     let marker = dir.join("katago").display().to_string();

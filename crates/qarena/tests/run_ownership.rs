@@ -14,27 +14,25 @@ use common::*;
 /// Starts a Go match of fake engines in the background: engine A waits
 /// `delay_ms` before every move, games are capped at 40 plies.
 fn spawn_slow_match(ws: &Ws, tag: &str, games: u32, delay_ms: u32) -> Child {
-    let fake = fake_engine();
-    let a = format!("{} --mode slow-move --delay-ms {delay_ms}", fake.display());
-    let b = format!("{} --mode random", fake.display());
+    let a = format!("--mode slow-move --delay-ms {delay_ms}");
+    let games = games.to_string();
     Command::new(qarena())
-        .args([
-            "match",
-            "--engine-a",
+        .args(fake_match_args(
             &a,
-            "--engine-b",
-            &b,
-            "--games",
-            &games.to_string(),
-            "-j",
-            "1",
-            "--board-size",
-            "7",
-            "--move-cap",
-            "40",
-            "--run-tag",
-            tag,
-        ])
+            "--mode random",
+            &[
+                "--games",
+                &games,
+                "-j",
+                "1",
+                "--board-size",
+                "7",
+                "--move-cap",
+                "40",
+                "--run-tag",
+                tag,
+            ],
+        ))
         .current_dir(ws.path())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -68,19 +66,6 @@ fn finish(child: Child) -> Output {
     child.wait_with_output().expect("waiting for qarena")
 }
 
-fn game_indices(ws: &Ws, tag: &str) -> Vec<i64> {
-    let store = ws.store();
-    let run = store.run_by_tag(tag).unwrap().unwrap();
-    let mut idx: Vec<i64> = store
-        .games(run.id)
-        .unwrap()
-        .iter()
-        .map(|g| g.game_index)
-        .collect();
-    idx.sort();
-    idx
-}
-
 #[test]
 fn prune_during_the_first_game_keeps_the_live_run() {
     let ws = Ws::new();
@@ -112,7 +97,7 @@ fn prune_during_the_first_game_keeps_the_live_run() {
         "the match completes: {}",
         text(&done)
     );
-    assert_eq!(game_indices(&ws, "live"), vec![0, 1]);
+    assert_eq!(stored_game_indices(&ws, "live"), vec![0, 1]);
     let run = ws.store().run_by_tag("live").unwrap().unwrap();
     assert_eq!(run.status.as_str(), "completed");
     // The lock went with the process: now the run could be pruned (it is
@@ -125,24 +110,20 @@ fn prune_during_the_first_game_keeps_the_live_run() {
 #[test]
 fn prune_keeps_a_failed_run_with_games_unless_told_with_games() {
     let ws = Ws::new();
-    let fake = fake_engine();
-    let a = format!("{} --mode exit --at 3", fake.display());
-    let b = format!("{} --mode random", fake.display());
-    let out = ws.run(&[
-        "match",
-        "--engine-a",
-        &a,
-        "--engine-b",
-        &b,
-        "--games",
-        "4",
-        "--board-size",
-        "7",
-        "--restarts",
-        "0",
-        "--run-tag",
-        "broke",
-    ]);
+    let out = ws.run(&fake_match_args(
+        "--mode exit --at 3",
+        "--mode random",
+        &[
+            "--games",
+            "4",
+            "--board-size",
+            "7",
+            "--restarts",
+            "0",
+            "--run-tag",
+            "broke",
+        ],
+    ));
     assert_eq!(out.status.code(), Some(3), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--resume broke"));
     let games = games_in(&ws, "broke");
@@ -229,7 +210,11 @@ fn a_second_process_on_a_live_run_is_refused_naming_the_owner() {
         "the owner completes: {}",
         text(&done)
     );
-    assert_eq!(game_indices(&ws, "dup"), vec![0, 1, 2, 3], "no duplicates");
+    assert_eq!(
+        stored_game_indices(&ws, "dup"),
+        vec![0, 1, 2, 3],
+        "no duplicates"
+    );
     let run = ws.store().run_by_tag("dup").unwrap().unwrap();
     assert_eq!(run.status.as_str(), "completed");
 }
@@ -250,7 +235,7 @@ fn two_resumes_at_once_one_plays_the_other_is_refused() {
     .unwrap();
     let out = finish(child);
     assert!(out.status.success(), "{}", text(&out));
-    assert!(game_indices(&ws, "twice").len() < 6);
+    assert!(stored_game_indices(&ws, "twice").len() < 6);
 
     let resume = || {
         Command::new(qarena())
@@ -281,7 +266,7 @@ fn two_resumes_at_once_one_plays_the_other_is_refused() {
         "{}",
         text(refused)
     );
-    let idx = game_indices(&ws, "twice");
+    let idx = stored_game_indices(&ws, "twice");
     assert_eq!(idx, (0..6).collect::<Vec<_>>(), "each game exactly once");
     let run = ws.store().run_by_tag("twice").unwrap().unwrap();
     assert_eq!(run.status.as_str(), "completed");
@@ -373,7 +358,10 @@ fn match_judge_and_report_share_one_database() {
     );
     let m = finish(live);
     assert!(m.status.success(), "match: {}", text(&m));
-    assert_eq!(game_indices(&ws, "live"), (0..12).collect::<Vec<_>>());
+    assert_eq!(
+        stored_game_indices(&ws, "live"),
+        (0..12).collect::<Vec<_>>()
+    );
     let judged: i64 = ws
         .store()
         .with_conn(|c| c.query_row("SELECT count(*) FROM judge_runs", [], |r| r.get(0)))

@@ -8,30 +8,21 @@
 mod common;
 
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::process::Command;
 
 use common::*;
 
 const GAMES: i64 = 12;
 
-fn match_args(fake: &str, tag: &str) -> Vec<String> {
-    let a = format!("{fake} --mode random --seed 7");
-    let b = format!("{fake} --mode random --seed 8");
-    [
-        "match",
-        "--engine-a",
-        &a,
-        "--engine-b",
-        &b,
-        "--games",
-        &GAMES.to_string(),
-        "--board-size",
-        "7",
-        "--run-tag",
-        tag,
-    ]
-    .map(String::from)
-    .to_vec()
+fn match_args(fake: &Path, tag: &str) -> Vec<String> {
+    let games = GAMES.to_string();
+    match_args_with(
+        fake,
+        "--mode random --seed 7",
+        "--mode random --seed 8",
+        &["--games", &games, "--board-size", "7", "--run-tag", tag],
+    )
 }
 
 /// Runs qarena with a file size limit; SIGXFSZ is ignored (as its default
@@ -49,34 +40,13 @@ fn run_limited(ws: &Ws, limit_kib: u64, args: &[String]) -> std::process::Output
         .unwrap()
 }
 
-fn stored_indices(ws: &Ws, tag: &str) -> Vec<i64> {
-    let store = ws.store();
-    assert_eq!(store.integrity_check().unwrap(), "ok");
-    let Some(run) = store.run_by_tag(tag).unwrap() else {
-        return Vec::new();
-    };
-    let games = store.games(run.id).unwrap();
-    for g in &games {
-        assert_eq!(
-            store.game_moves(g.id).unwrap().len() as i64,
-            g.move_count,
-            "game {} is whole",
-            g.game_index
-        );
-    }
-    let mut idx: Vec<i64> = games.iter().map(|g| g.game_index).collect();
-    idx.sort_unstable();
-    idx
-}
-
 #[test]
 fn file_size_limit_at_any_moment_keeps_games_and_resume_completes() {
-    let fake = fake_engine().display().to_string();
     let mut hit = 0;
     for (i, limit_kib) in [8u64, 48, 96, 160, 320].into_iter().enumerate() {
         let ws = Ws::new();
         let tag = format!("full{i}");
-        let out = run_limited(&ws, limit_kib, &match_args(&fake, &tag));
+        let out = run_limited(&ws, limit_kib, &match_args(&fake_engine(), &tag));
         let log = text(&out);
         assert!(!log.contains("panicked"), "limit {limit_kib} KiB: {log}");
         match out.status.code() {
@@ -91,19 +61,14 @@ fn file_size_limit_at_any_moment_keeps_games_and_resume_completes() {
             }
             other => panic!("limit {limit_kib} KiB: exit {other:?}: {log}"),
         }
-        let before = if ws.db().exists() {
-            stored_indices(&ws, &tag)
-        } else {
-            Vec::new()
-        };
+        let before = stored_game_indices(&ws, &tag);
         let run_exists = ws.db().exists() && ws.store().run_by_tag(&tag).unwrap().is_some();
         if (before.len() as i64) < GAMES {
             let args = if run_exists {
                 ["match", "--resume", &tag].map(String::from).to_vec()
             } else {
-                match_args(&fake, &tag)
+                match_args(&fake_engine(), &tag)
             };
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
             let out = ws.run(&args);
             assert!(
                 out.status.success(),
@@ -111,7 +76,7 @@ fn file_size_limit_at_any_moment_keeps_games_and_resume_completes() {
                 text(&out)
             );
         }
-        let after = stored_indices(&ws, &tag);
+        let after = stored_game_indices(&ws, &tag);
         assert!(
             before.iter().all(|g| after.contains(g)),
             "finished games kept"
@@ -130,10 +95,7 @@ fn read_only_database_is_a_clear_error_and_loses_nothing() {
     let ws = Ws::new();
     let fake = ws.path().join("fake");
     std::fs::copy(fake_engine(), &fake).unwrap();
-    let fake = fake.display().to_string();
-    let args = match_args(&fake, "ok");
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let out = ws.run(&args);
+    let out = ws.run(&match_args(&fake, "ok"));
     assert!(out.status.success(), "{}", text(&out));
 
     // Root ignores file modes, so as root the second match runs as `nobody`.
@@ -173,6 +135,9 @@ fn read_only_database_is_a_clear_error_and_loses_nothing() {
         "the message names the database and the problem: {log}"
     );
     std::fs::set_permissions(ws.db(), std::fs::Permissions::from_mode(0o644)).unwrap();
-    assert_eq!(stored_indices(&ws, "ok"), (0..GAMES).collect::<Vec<_>>());
+    assert_eq!(
+        stored_game_indices(&ws, "ok"),
+        (0..GAMES).collect::<Vec<_>>()
+    );
     assert!(ws.store().run_by_tag("second").unwrap().is_none());
 }

@@ -92,7 +92,7 @@ impl Ws {
     pub fn db(&self) -> PathBuf {
         self.path().join("qarena.sqlite")
     }
-    pub fn run(&self, args: &[&str]) -> Output {
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Output {
         Command::new(qarena())
             .args(args)
             .current_dir(self.path())
@@ -215,4 +215,53 @@ pub fn assert_processes_gone(marker: &str, what: &str) {
         );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
+}
+
+/// Arguments of `qarena match` between two fake engines: `a` and `b` are
+/// each engine's own flags (e.g. `--mode random --seed 3`), `rest` the
+/// match's flags.
+pub fn fake_match_args(a: &str, b: &str, rest: &[&str]) -> Vec<String> {
+    match_args_with(&fake_engine(), a, b, rest)
+}
+
+/// [`fake_match_args`] with the fake engine at `fake` (e.g. a copy under a
+/// name of the test's own).
+pub fn match_args_with(fake: &Path, a: &str, b: &str, rest: &[&str]) -> Vec<String> {
+    let fake = fake.display();
+    let mut args = vec![
+        "match".to_string(),
+        "--engine-a".to_string(),
+        format!("{fake} {a}"),
+        "--engine-b".to_string(),
+        format!("{fake} {b}"),
+    ];
+    args.extend(rest.iter().map(|r| r.to_string()));
+    args
+}
+
+/// The sorted game indices stored for run `tag` (empty while the database
+/// or the run is missing), after checking that the database passes
+/// SQLite's integrity check and that every stored game has all its moves.
+/// Duplicates are kept, so callers can check each index appears once.
+pub fn stored_game_indices(ws: &Ws, tag: &str) -> Vec<i64> {
+    if !ws.db().exists() {
+        return Vec::new();
+    }
+    let store = ws.store();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let Some(run) = store.run_by_tag(tag).unwrap() else {
+        return Vec::new();
+    };
+    let games = store.games(run.id).unwrap();
+    for g in &games {
+        assert_eq!(
+            store.game_moves(g.id).unwrap().len() as i64,
+            g.move_count,
+            "game {} is whole",
+            g.game_index
+        );
+    }
+    let mut idx: Vec<i64> = games.iter().map(|g| g.game_index).collect();
+    idx.sort_unstable();
+    idx
 }
