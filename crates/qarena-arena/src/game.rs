@@ -1,42 +1,16 @@
 //! The outcome of one game, whatever the protocol: what the runner stores.
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::failure::{Failure, Termination};
 
-/// Which engine of the match: A (usually the variant under test) or B (the baseline).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Slot {
-    A,
-    B,
-}
-
-impl Slot {
-    pub fn other(self) -> Slot {
-        match self {
-            Slot::A => Slot::B,
-            Slot::B => Slot::A,
-        }
-    }
-    pub fn index(self) -> usize {
-        match self {
-            Slot::A => 0,
-            Slot::B => 1,
-        }
-    }
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Slot::A => "a",
-            Slot::B => "b",
-        }
-    }
-}
+pub use qarena_store::Slot;
+use qarena_store::{EventKind, MoveColor, RecordFormat};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PlayedMove {
     /// `B`/`W` for Go, `w`/`b` for chess.
-    pub color: String,
+    pub color: MoveColor,
     /// GTP vertex, `pass`, `resign`, or a UCI move.
     pub mv: String,
     pub time_ms: u64,
@@ -64,7 +38,7 @@ pub struct SelfEval {
 /// Something worth recording that happened during a game.
 #[derive(Debug, Clone)]
 pub struct GameEvent {
-    pub kind: &'static str,
+    pub kind: EventKind,
     pub slot: Option<Slot>,
     pub message: String,
     pub stderr_tail: Option<String>,
@@ -84,7 +58,7 @@ pub struct GameOutcome {
     pub self_evals: Vec<SelfEval>,
     pub events: Vec<GameEvent>,
     pub record: String,
-    pub record_format: &'static str,
+    pub record_format: RecordFormat,
     /// Chess: the opening (FEN or name) this game started from.
     pub opening: Option<String>,
     /// The per-game seed (node jitter), when one was used.

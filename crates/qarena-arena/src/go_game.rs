@@ -21,7 +21,7 @@ use std::time::Instant;
 use qarena_go::{
     format_vertex, format_vertices, Color, Game, Move, Point, Rules, SgfGame, SgfMove,
 };
-use qarena_store::{GameScoring, ScoringMethod};
+use qarena_store::{EventKind, GameScoring, MoveColor, RecordFormat, ScoringMethod};
 use serde_json::json;
 
 use crate::failure::{Failure, Termination};
@@ -85,7 +85,7 @@ pub fn play_go_game(
                     sgf_moves: vec![],
                     self_evals: vec![],
                     events: vec![GameEvent {
-                        kind: "error",
+                        kind: EventKind::Error,
                         slot: None,
                         message: format!("invalid board: {e}"),
                         stderr_tail: None,
@@ -224,7 +224,7 @@ pub fn play_go_game(
         };
         if mv_text.eq_ignore_ascii_case("resign") {
             ctx.moves.push(PlayedMove {
-                color: color_str(color).to_string(),
+                color: move_color(color),
                 mv: "resign".to_string(),
                 time_ms,
             });
@@ -272,7 +272,7 @@ pub fn play_go_game(
             ctx.self_evals.push(ev);
         }
         ctx.moves.push(PlayedMove {
-            color: color_str(color).to_string(),
+            color: move_color(color),
             mv: vertex.clone(),
             time_ms,
         });
@@ -304,12 +304,16 @@ fn unreachable_board() -> Game {
     }
 }
 
-fn color_str(c: Color) -> &'static str {
+fn move_color(c: Color) -> MoveColor {
     if c == Color::Black {
-        "B"
+        MoveColor::Black
     } else {
-        "W"
+        MoveColor::White
     }
+}
+
+fn color_str(c: Color) -> &'static str {
+    move_color(c).as_str()
 }
 
 fn eval_comment(ev: &SelfEval) -> String {
@@ -338,7 +342,7 @@ fn illegal(
     meta: &GoGameMeta<'_>,
 ) -> GameOutcome {
     ctx.events.push(GameEvent {
-        kind: "illegal_move",
+        kind: EventKind::IllegalMove,
         slot: Some(mover),
         message: format!("engine '{label}' played the illegal move `{mv}`: {why}"),
         stderr_tail: None,
@@ -365,9 +369,9 @@ fn fault(mut ctx: Ctx<'_>, slot: Slot, f: Failure, meta: &GoGameMeta<'_>) -> Gam
     let result = format!("{}+F", if loser_black { "W" } else { "B" });
     ctx.events.push(GameEvent {
         kind: match term {
-            Termination::Timeout => "timeout",
-            Termination::EngineCrash => "crash",
-            _ => "bad_response",
+            Termination::Timeout => EventKind::Timeout,
+            Termination::EngineCrash => EventKind::Crash,
+            _ => EventKind::BadResponse,
         },
         slot: Some(slot),
         message: f.to_string(),
@@ -470,7 +474,7 @@ fn check_final_scores(
                 };
                 if !agrees {
                     ctx.events.push(GameEvent {
-                        kind: "score_mismatch",
+                        kind: EventKind::ScoreMismatch,
                         slot: Some(slot),
                         message: format!(
                             "engine '{}' scores the game `{}`, qarena's count ({method}) is `{}`",
@@ -483,13 +487,13 @@ fn check_final_scores(
                 }
             }
             Ok(r) => ctx.events.push(GameEvent {
-                kind: "warning",
+                kind: EventKind::Warning,
                 slot: Some(slot),
                 message: format!("engine '{}' refused final_score: {}", e.label(), r.text),
                 stderr_tail: None,
             }),
             Err(f) => ctx.events.push(GameEvent {
-                kind: "warning",
+                kind: EventKind::Warning,
                 slot: Some(slot),
                 message: format!("final_score failed: {f}"),
                 stderr_tail: Some(e.stderr_tail()),
@@ -703,7 +707,7 @@ fn settle_dead_stones(
                     let claim = DeadClaim::from_reply(&ctx.game, &r.text);
                     if let DeadClaim::Unknown(why) = &claim {
                         ctx.events.push(GameEvent {
-                            kind: "warning",
+                            kind: EventKind::Warning,
                             slot: Some(slot),
                             message: format!(
                                 "engine '{}' answered `final_status_list dead` with a list qarena cannot use ({why}); its claim is ignored",
@@ -719,9 +723,9 @@ fn settle_dead_stones(
                 Err(f) => {
                     ctx.events.push(GameEvent {
                         kind: match f.termination() {
-                            Termination::Timeout => "timeout",
-                            Termination::EngineCrash => "crash",
-                            _ => "bad_response",
+                            Termination::Timeout => EventKind::Timeout,
+                            Termination::EngineCrash => EventKind::Crash,
+                            _ => EventKind::BadResponse,
                         },
                         slot: Some(slot),
                         message: format!("asking for dead stones: {f}"),
@@ -758,7 +762,7 @@ fn settle_dead_stones(
             Ok(claim) => {
                 if let DeadClaim::Unknown(why) = &claim {
                     referee_events.push(GameEvent {
-                        kind: "warning",
+                        kind: EventKind::Warning,
                         slot: None,
                         message: format!("the referee could not name the dead stones: {why}"),
                         stderr_tail: None,
@@ -772,7 +776,7 @@ fn settle_dead_stones(
             }
             Err(f) => {
                 referee_events.push(GameEvent {
-                    kind: "warning",
+                    kind: EventKind::Warning,
                     slot: None,
                     message: format!("the referee failed: {f}"),
                     stderr_tail: None,
@@ -793,7 +797,7 @@ fn settle_dead_stones(
     ctx.events.extend(referee_events);
     if verdict.method == ScoringMethod::Disputed {
         ctx.events.push(GameEvent {
-            kind: "score_mismatch",
+            kind: EventKind::ScoreMismatch,
             slot: None,
             message: format!(
                 "the engines do not agree on the dead stones and no referee settled them; recorded as disputed with result `{}` ({})",
@@ -909,7 +913,7 @@ fn finish_with(
         self_evals: ctx.self_evals,
         events: ctx.events,
         record: qarena_go::write_sgf(&sgf),
-        record_format: "sgf",
+        record_format: RecordFormat::Sgf,
         opening: None,
         seed: Some(i64::from(meta.seed)),
         fault: None,

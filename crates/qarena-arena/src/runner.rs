@@ -25,8 +25,10 @@ use qarena_engine::{EngineSpec, TranscriptBudget, DEFAULT_TRANSCRIPT_CAP};
 /// Bytes all engine transcripts of one match (one sweep point) may write
 /// together; each engine process may write [`DEFAULT_TRANSCRIPT_CAP`].
 pub const RUN_TRANSCRIPT_BUDGET: u64 = 1 << 30;
+use qarena_stats::{Outcome, Tally};
 use qarena_store::{
-    EngineId, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval, RunId, RunStatus, Store,
+    EngineId, EngineSlot, EventKind, NewEngine, NewEvent, NewGame, NewMove, NewRun, NewSelfEval,
+    RecordFormat, RunId, RunKind, RunStatus, Store,
 };
 use serde::Serialize;
 
@@ -75,7 +77,7 @@ pub struct MatchRequest {
     pub argv: Vec<String>,
     /// Continue an existing run (its stored config wins over `config`).
     pub resume: bool,
-    pub kind: String,
+    pub kind: RunKind,
     /// Extra JSON stored on every game (e.g. the variant parameters of a sweep point).
     pub variant_params: Option<serde_json::Value>,
     pub point_index: i64,
@@ -87,33 +89,57 @@ pub struct MatchRequest {
     pub existing_run: Option<RunId>,
 }
 
-/// Per-slot results after a run, from slot A's point of view.
-#[derive(Debug, Clone, Serialize)]
+/// The results of one match (or sweep point), from slot A's point of view.
+#[derive(Debug, Clone)]
 pub struct MatchSummary {
     pub tag: String,
     pub engine_a: String,
     pub engine_b: String,
-    pub games: u32,
-    pub wins_a: u32,
-    pub wins_b: u32,
-    pub draws: u32,
-    pub aborted: u32,
-    pub terminations: BTreeMap<String, u32>,
-    /// Pair scores of A (both games of an opening), for pentanomial statistics.
-    pub pairs: Vec<(f64, f64)>,
+    /// Every stored game of the point: W/D/L, aborted games, pairs.
+    pub tally: Tally,
+    /// Games per termination, by its stored name.
+    pub terminations: BTreeMap<&'static str, u32>,
     pub elapsed_s: f64,
     pub games_per_minute: f64,
-    pub status: String,
+    pub status: RunStatus,
     pub run_folder: PathBuf,
     /// The SPRT result at the end, when the match ran one.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub sprt: Option<qarena_stats::SprtResult>,
 }
 
 impl MatchSummary {
     pub fn score_a(&self) -> Option<f64> {
-        let n = self.wins_a + self.wins_b + self.draws;
-        (n > 0).then(|| (f64::from(self.wins_a) + 0.5 * f64::from(self.draws)) / f64::from(n))
+        self.tally.score()
+    }
+}
+
+/// `--json` and the run folder's summary keep their flat shape: counts
+/// named after the slots, and the scores of A in each complete pair.
+impl Serialize for MatchSummary {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let wdl = self.tally.wdl();
+        let mut st = ser.serialize_struct("MatchSummary", 14)?;
+        st.serialize_field("tag", &self.tag)?;
+        st.serialize_field("engine_a", &self.engine_a)?;
+        st.serialize_field("engine_b", &self.engine_b)?;
+        st.serialize_field("games", &self.tally.games())?;
+        st.serialize_field("wins_a", &wdl.wins)?;
+        st.serialize_field("wins_b", &wdl.losses)?;
+        st.serialize_field("draws", &wdl.draws)?;
+        st.serialize_field("aborted", &self.tally.aborted())?;
+        st.serialize_field("terminations", &self.terminations)?;
+        st.serialize_field("pairs", &self.tally.pairs())?;
+        st.serialize_field("elapsed_s", &self.elapsed_s)?;
+        st.serialize_field("games_per_minute", &self.games_per_minute)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("run_folder", &self.run_folder)?;
+        if let Some(sprt) = &self.sprt {
+            st.serialize_field("sprt", sprt)?;
+        } else {
+            st.skip_field("sprt")?;
+        }
+        st.end()
     }
 }
 
@@ -173,7 +199,7 @@ struct Shared<'a> {
     /// progress finish.
     drain: AtomicBool,
     fatal: Mutex<Option<Fatal>>,
-    tally: Mutex<Tally>,
+    live: Mutex<Live>,
     progress: ProgressBar,
     lines: bool,
     names: [String; 2],
@@ -184,13 +210,11 @@ struct Shared<'a> {
     transcript_capped: [AtomicBool; 2],
 }
 
+/// The live counts behind the progress line.
 #[derive(Default)]
-struct Tally {
-    wins_a: u32,
-    wins_b: u32,
-    draws: u32,
-    aborted: u32,
-    done: u32,
+struct Live {
+    /// Every finished game of the point, stored before or now.
+    tally: Tally,
     /// Finished games played by this invocation (for games per minute).
     played_now: u32,
 }
@@ -258,7 +282,7 @@ pub fn run_match(
         let owner = claim(&req)?;
         let run = store.create_run(&NewRun {
             tag: req.tag.to_string(),
-            kind: req.kind.clone(),
+            kind: req.kind,
             argv: req.argv.clone(),
             settings: serde_json::json!({ "match": req.config }),
             software_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -321,7 +345,7 @@ pub fn run_match(
             slot: slot_key(&req, slot),
             label: ec.name.clone(),
             command: av.clone(),
-            protocol: ec.protocol.as_str().to_string(),
+            protocol: ec.protocol.into(),
             name: None,
             version: None,
             model_path: model,
@@ -379,7 +403,7 @@ pub fn run_match(
         stop: stop.clone(),
         drain: AtomicBool::new(false),
         fatal: Mutex::new(None),
-        tally: Mutex::new(Tally::default()),
+        live: Mutex::new(Live::default()),
         progress,
         lines,
         names: [cfg.engine_a.name.clone(), cfg.engine_b.name.clone()],
@@ -390,11 +414,7 @@ pub fn run_match(
     // Count already-finished games into the tally so the summary covers the run.
     {
         let done = crate::summary::from_games("", "", "", &store.games(run)?, req.point_index);
-        let mut t = lock(&shared.tally);
-        t.done = done.games;
-        t.wins_a = done.wins_a;
-        t.wins_b = done.wins_b;
-        t.draws = done.draws;
+        lock(&shared.live).tally = done.tally;
     }
 
     // Forward the user's Ctrl-C to the workers' stop flag.
@@ -437,23 +457,24 @@ pub fn run_match(
     if req.existing_run.is_none() || status == RunStatus::Failed {
         store.set_run_status(run, status)?;
     }
-    let played_now = lock(&shared.tally).played_now;
+    let played_now = lock(&shared.live).played_now;
     let mut summary = summarize(&store, run, &req, &cfg)?;
     summary.elapsed_s = started.elapsed().as_secs_f64();
     if summary.elapsed_s > 0.0 {
         summary.games_per_minute = f64::from(played_now) * 60.0 / summary.elapsed_s;
     }
-    summary.status = status.as_str().to_string();
+    summary.status = status;
     summary.run_folder = folder.root.clone();
     if let Some(params) = &cfg.sprt {
-        let r = qarena_stats::sprt_penta(&qarena_stats::penta_from_pairs(&summary.pairs), params);
+        let pairs = summary.tally.pairs();
+        let r = qarena_stats::sprt_penta(&qarena_stats::penta_from_pairs(&pairs), params);
         let note = format!(
             "SPRT {params}: {} (LLR {:.3}, bounds [{:.3}, {:.3}], {} pairs)",
             r.verdict,
             r.llr,
             r.lower_bound,
             r.upper_bound,
-            summary.pairs.len()
+            pairs.len()
         );
         store.set_run_notes(run, Some(&note))?;
         summary.sprt = Some(r);
@@ -491,13 +512,12 @@ pub fn claim_error(e: ClaimError) -> RunError {
     }
 }
 
-/// The engine slot name in the store: `a`/`b` for a match, `a3`/`b3` for
+/// The engine slot in the store: `a`/`b` for a match, `a3`/`b3` for
 /// point 3 of a sweep (each point has its own pair of engines).
-fn slot_key(req: &MatchRequest, slot: Slot) -> String {
-    if req.existing_run.is_some() {
-        format!("{}{}", slot.as_str(), req.point_index)
-    } else {
-        slot.as_str().to_string()
+fn slot_key(req: &MatchRequest, slot: Slot) -> EngineSlot {
+    match (req.existing_run, u32::try_from(req.point_index)) {
+        (Some(_), Ok(point)) => EngineSlot::PointPlayer(slot, point),
+        _ => EngineSlot::Player(slot),
     }
 }
 
@@ -754,7 +774,7 @@ fn start_failure_outcome(
             gi + 1,
             why.replace(['{', '}'], "")
         );
-        (text, "pgn")
+        (text, RecordFormat::Pgn)
     } else {
         let sgf = qarena_go::SgfGame {
             size: sh.cfg.go.board_size,
@@ -768,7 +788,7 @@ fn start_failure_outcome(
             game_name: Some(game_name),
             moves: Vec::new(),
         };
-        (qarena_go::write_sgf(&sgf), "sgf")
+        (qarena_go::write_sgf(&sgf), RecordFormat::Sgf)
     };
     GameOutcome {
         result,
@@ -782,9 +802,9 @@ fn start_failure_outcome(
         } else {
             vec![crate::game::GameEvent {
                 kind: if term == Termination::Timeout {
-                    "timeout"
+                    EventKind::Timeout
                 } else {
-                    "crash"
+                    EventKind::Crash
                 },
                 slot: Some(slot),
                 message: why,
@@ -872,11 +892,11 @@ fn record_game(
         black_engine: black,
         white_engine: white,
         result: o.result.clone(),
-        winner: o.winner.map(|s| s.as_str().to_string()),
+        winner: o.winner,
         score: o.score,
-        termination: o.termination.as_str().to_string(),
+        termination: o.termination,
         record: o.record.clone(),
-        record_format: o.record_format.to_string(),
+        record_format: o.record_format,
         started_at,
         ended_at,
         duration_ms,
@@ -888,7 +908,7 @@ fn record_game(
             .enumerate()
             .map(|(i, m)| NewMove {
                 ply: i as i64,
-                color: m.color.clone(),
+                color: m.color,
                 mv: m.mv.clone(),
                 time_ms: m.time_ms as i64,
             })
@@ -922,15 +942,14 @@ fn record_game(
             run: sh.run,
             game_index: Some(i64::from(gi)),
             engine: ev.slot.map(|s| ids[s.index()]),
-            kind: qarena_store::EventKind::parse(ev.kind)
-                .unwrap_or(qarena_store::EventKind::Warning),
+            kind: ev.kind,
             message: ev.message.clone(),
             stderr_tail: ev.stderr_tail.clone(),
         });
     }
-    let mut t = lock(&sh.tally);
+    let mut t = lock(&sh.live);
     if o.termination == Termination::Aborted {
-        t.aborted += 1;
+        t.tally.add_aborted();
         let _ = sh.store.record_event(&NewEvent {
             run: sh.run,
             game_index: Some(i64::from(gi)),
@@ -944,20 +963,19 @@ fn record_game(
             stderr_tail: None,
         });
     } else {
-        t.done += 1;
         t.played_now += 1;
-        match o.winner {
-            Some(Slot::A) => t.wins_a += 1,
-            Some(Slot::B) => t.wins_b += 1,
-            None => t.draws += 1,
-        }
+        let outcome = match o.winner {
+            Some(Slot::A) => Outcome::Win,
+            Some(Slot::B) => Outcome::Loss,
+            None => Outcome::Draw,
+        };
+        t.tally.add(outcome, Some(i64::from(gi / 2)));
     }
     drop(t);
     if let Some(params) = &sh.cfg.sprt {
         if let Ok(games) = sh.store.games(sh.run) {
             let s = crate::summary::from_games("", "", "", &games, sh.req.point_index);
-            if !s.pairs.is_empty() {
-                let r = qarena_stats::sprt_penta(&qarena_stats::penta_from_pairs(&s.pairs), params);
+            if let Some(r) = s.tally.sprt_pairs(params) {
                 if r.verdict != qarena_stats::SprtVerdict::Continue
                     && !sh.drain.swap(true, Ordering::SeqCst)
                 {
@@ -969,7 +987,7 @@ fn record_game(
                         message: format!(
                             "SPRT {params}: {} after {} pairs (LLR {:.3}); no new games start",
                             r.verdict,
-                            s.pairs.len(),
+                            s.tally.pairs().len(),
                             r.llr
                         ),
                         stderr_tail: None,
@@ -978,10 +996,10 @@ fn record_game(
             }
         }
     }
-    let t = lock(&sh.tally);
+    let wdl = lock(&sh.live).tally.wdl();
     let msg = format!(
         "{} {}-{}-{} {}",
-        sh.names[0], t.wins_a, t.draws, t.wins_b, sh.names[1]
+        sh.names[0], wdl.wins, wdl.draws, wdl.losses, sh.names[1]
     );
     sh.progress.set_message(msg.clone());
     sh.progress.inc(1);

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Which protocol an engine speaks.
+/// Which protocol a player speaks: the protocols a match can referee.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Protocol {
@@ -21,6 +21,15 @@ impl Protocol {
         match self {
             Protocol::Gtp => "gtp",
             Protocol::Uci => "uci",
+        }
+    }
+}
+
+impl From<Protocol> for qarena_store::EngineProtocol {
+    fn from(p: Protocol) -> Self {
+        match p {
+            Protocol::Gtp => qarena_store::EngineProtocol::Gtp,
+            Protocol::Uci => qarena_store::EngineProtocol::Uci,
         }
     }
 }

@@ -3,12 +3,11 @@
 
 use std::fmt::Write;
 
-use qarena_stats::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Wdl};
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use qarena_store::GameRecord;
+use qarena_stats::EloReport;
+use qarena_store::{tally_games, GameRecord, RunStatus};
 
 use crate::runner::MatchSummary;
 
@@ -21,70 +20,29 @@ pub fn from_games(
     games: &[GameRecord],
     point_index: i64,
 ) -> MatchSummary {
-    let mut s = MatchSummary {
+    let of_point = || games.iter().filter(|g| g.point_index == point_index);
+    let mut terminations = BTreeMap::new();
+    for g in of_point() {
+        *terminations.entry(g.termination.as_str()).or_default() += 1;
+    }
+    MatchSummary {
         tag: tag.to_string(),
         engine_a: engine_a.to_string(),
         engine_b: engine_b.to_string(),
-        games: 0,
-        wins_a: 0,
-        wins_b: 0,
-        draws: 0,
-        aborted: 0,
-        terminations: BTreeMap::new(),
-        pairs: Vec::new(),
+        tally: tally_games(of_point()),
+        terminations,
         elapsed_s: 0.0,
         games_per_minute: 0.0,
-        status: String::new(),
+        status: RunStatus::Running,
         run_folder: PathBuf::new(),
         sprt: None,
-    };
-    let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-    for g in games.iter().filter(|g| g.point_index == point_index) {
-        *s.terminations.entry(g.termination.clone()).or_default() += 1;
-        if g.termination == "aborted" {
-            s.aborted += 1;
-            continue;
-        }
-        s.games += 1;
-        let sc = match g.winner.as_deref() {
-            Some("a") => {
-                s.wins_a += 1;
-                1.0
-            }
-            Some("b") => {
-                s.wins_b += 1;
-                0.0
-            }
-            _ => {
-                s.draws += 1;
-                0.5
-            }
-        };
-        if let Some(p) = g.pair_index {
-            by_pair.entry(p).or_default().push(sc);
-        }
     }
-    s.pairs = by_pair
-        .into_values()
-        .filter(|v| v.len() == 2)
-        .map(|v| (v[0], v[1]))
-        .collect();
-    s
 }
 
 /// Elo statistics for a summary: pentanomial over complete pairs when every
 /// finished game belongs to one, trinomial otherwise.
 pub fn elo_report(s: &MatchSummary) -> EloReport {
-    let wdl = Wdl {
-        wins: u64::from(s.wins_a),
-        draws: u64::from(s.draws),
-        losses: u64::from(s.wins_b),
-    };
-    if !s.pairs.is_empty() && 2 * s.pairs.len() as u32 == s.games {
-        elo_penta(&penta_from_pairs(&s.pairs), 0.95)
-    } else {
-        elo_wdl(&wdl, 0.95)
-    }
+    s.tally.counted().elo(0.95)
 }
 
 pub fn render(s: &MatchSummary) -> String {
@@ -105,10 +63,10 @@ pub fn render(s: &MatchSummary) -> String {
         out,
         "{:<22} {:>6} {:>6} {:>6} {:>6} {:>8}  {}",
         format!("{} vs {}", s.engine_a, s.engine_b),
-        s.games,
-        s.wins_a,
-        s.draws,
-        s.wins_b,
+        s.tally.games(),
+        s.tally.wdl().wins,
+        s.tally.wdl().draws,
+        s.tally.wdl().losses,
         score,
         r.elo
     );
@@ -133,8 +91,12 @@ pub fn render(s: &MatchSummary) -> String {
         .map(|(k, v)| format!("{k} {v}"))
         .collect();
     let _ = writeln!(out, "terminations: {}", terms.join(", "));
-    if s.aborted > 0 {
-        let _ = writeln!(out, "aborted games (replayed on resume): {}", s.aborted);
+    if s.tally.aborted() > 0 {
+        let _ = writeln!(
+            out,
+            "aborted games (replayed on resume): {}",
+            s.tally.aborted()
+        );
     }
     let _ = writeln!(
         out,

@@ -66,7 +66,7 @@ pub fn go_throughput(
     let games: Vec<_> = store
         .games(run.id)?
         .into_iter()
-        .filter(|g| g.record_format.eq_ignore_ascii_case("sgf"))
+        .filter(|g| g.record_format == qarena_store::RecordFormat::Sgf)
         .collect();
 
     // Copy the run into a scratch database: the judge's part of the
@@ -75,19 +75,19 @@ pub fn go_throughput(
     let copy = Store::open(&db)?;
     let run_copy = copy.create_run(&NewRun {
         tag: run.tag.clone(),
-        kind: run.kind.clone(),
+        kind: run.kind,
         argv: run.argv.clone(),
         settings: run.settings.clone(),
         software_version: run.software_version.clone(),
     })?;
     let mut engine_map = std::collections::HashMap::new();
     for e in store.engines(run.id)? {
-        if e.slot == "judge" {
+        if e.slot == qarena_store::EngineSlot::Judge {
             continue;
         }
         let id = copy.add_engine(&NewEngine {
             run: run_copy,
-            slot: e.slot.clone(),
+            slot: e.slot,
             label: e.label.clone(),
             command: e.command.clone(),
             protocol: e.protocol.clone(),

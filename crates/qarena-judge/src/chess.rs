@@ -367,7 +367,7 @@ mod tests {
         MoveRecord {
             game: GameId(1),
             ply,
-            color: if ply % 2 == 0 { "w" } else { "b" }.into(),
+            color: if ply % 2 == 0 { "w" } else { "b" }.parse().unwrap(),
             mv: mv.into(),
             time_ms: 0,
         }

@@ -61,7 +61,7 @@ pub fn go_position(board_size: u8, komi: f64, moves: &[MoveRecord]) -> GoPositio
         if m.mv.eq_ignore_ascii_case("resign") {
             break;
         }
-        let Some(color) = Color::parse(&m.color) else {
+        let Some(color) = Color::parse(m.color.as_str()) else {
             out.truncated = Some(format!("ply {}: unknown colour `{}`", m.ply, m.color));
             break;
         };
@@ -374,7 +374,7 @@ mod tests {
         MoveRecord {
             game: GameId(1),
             ply,
-            color: color.into(),
+            color: color.parse().unwrap(),
             mv: mv.into(),
             time_ms: 0,
         }

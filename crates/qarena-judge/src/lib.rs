@@ -32,7 +32,6 @@ mod error;
 pub mod go;
 mod katago;
 mod run;
-pub mod sql;
 mod wait;
 
 pub use error::JudgeError;

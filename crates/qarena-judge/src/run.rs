@@ -24,7 +24,8 @@ use std::time::{Duration, Instant};
 
 use qarena_engine::EngineError;
 use qarena_store::{
-    EngineId, EventKind, GameId, GameRecord, JudgeRunId, NewEngine, NewEvent, RunRecord, Store,
+    EngineId, EngineProtocol, EngineSlot, EventKind, GameId, GameRecord, JudgeRunId, NewEngine,
+    NewEvent, RecordFormat, RunRecord, Store,
 };
 use qarena_uci::GoLimit;
 use serde_json::{json, Value};
@@ -323,13 +324,13 @@ pub fn judge(
             tag: run_tag.to_string(),
         })?;
     let (format, wanted, hint) = match opts.kind {
-        JudgeKind::Go(_) => ("sgf", "Go", "chess (--uci-engine)"),
-        JudgeKind::Chess(_) => ("pgn", "chess", "Go (--engine/--katago-dir)"),
+        JudgeKind::Go(_) => (RecordFormat::Sgf, "Go", "chess (--uci-engine)"),
+        JudgeKind::Chess(_) => (RecordFormat::Pgn, "chess", "Go (--engine/--katago-dir)"),
     };
     let all = store.games(run.id)?;
     let games: Vec<GameRecord> = all
         .iter()
-        .filter(|g| g.record_format.eq_ignore_ascii_case(format))
+        .filter(|g| g.record_format == format)
         .cloned()
         .collect();
     if games.is_empty() && !all.is_empty() {
@@ -347,12 +348,12 @@ pub fn judge(
     let argv = opts.argv();
     let engine_id = store.add_engine(&NewEngine {
         run: run.id,
-        slot: "judge".into(),
+        slot: EngineSlot::Judge,
         label: opts.label().into(),
         command: argv.clone(),
         protocol: match opts.kind {
-            JudgeKind::Go(_) => "katago-analysis".into(),
-            JudgeKind::Chess(_) => "uci".into(),
+            JudgeKind::Go(_) => EngineProtocol::KatagoAnalysis,
+            JudgeKind::Chess(_) => EngineProtocol::Uci,
         },
         name: None,
         version: None,

@@ -3,7 +3,6 @@
 
 mod common;
 
-use qarena_judge::sql::register_math_functions;
 use qarena_judge::{bench, judge, GoJudgeSettings, JudgeKind, JudgeOptions};
 use qarena_store::{EventKind, Store};
 
@@ -101,7 +100,6 @@ fn judges_every_move_once_and_the_views_agree() {
     assert_eq!(store.judge_runs(run.id).unwrap().len(), 1);
 
     // The views.
-    register_math_functions(&store).unwrap();
     let (rows, moves, min_loss, max_loss, final_sum): (i64, i64, f64, f64, f64) = store
         .with_conn(|c| {
             c.query_row(

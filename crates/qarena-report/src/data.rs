@@ -4,7 +4,9 @@
 use std::collections::{BTreeMap, HashMap};
 
 use qarena_store::rusqlite::{self, params};
-use qarena_store::{EngineRecord, GameRecord, JudgeRunRecord, RunRecord, Store};
+use qarena_store::{
+    EngineRecord, EngineSlot, GameRecord, JudgeRunRecord, RunRecord, Slot, Store, Termination,
+};
 use serde_json::Value;
 
 use crate::{ReportError, Subject};
@@ -93,21 +95,20 @@ pub struct Loaded {
 }
 
 impl Loaded {
-    /// `'a'` for the tested variant's engines, `'b'` for the baseline's,
+    /// Slot A for the tested variant's engines, B for the baseline's,
     /// `None` for any other (the judge).
-    pub fn side_of(&self, engine: i64) -> Option<char> {
+    pub fn side_of(&self, engine: i64) -> Option<Slot> {
         self.engines
             .iter()
             .find(|e| e.id.0 == engine)
-            .and_then(|e| e.slot.chars().next())
-            .filter(|c| *c == 'a' || *c == 'b')
+            .and_then(|e| e.slot.player())
     }
 
     /// Finished (not aborted) games of one point.
     pub fn finished_games(&self, point: i64) -> impl Iterator<Item = &GameRecord> {
         self.games
             .iter()
-            .filter(move |g| g.point_index == point && g.termination != "aborted")
+            .filter(move |g| g.point_index == point && g.termination != Termination::Aborted)
     }
 }
 
@@ -276,7 +277,11 @@ fn points_of(
         for i in indices {
             let label = engines
                 .iter()
-                .find(|e| e.slot == "a" || e.slot == format!("a{i}"))
+                .find(|e| {
+                    e.slot == EngineSlot::Player(Slot::A)
+                        || u32::try_from(i)
+                            .is_ok_and(|i| e.slot == EngineSlot::PointPlayer(Slot::A, i))
+                })
                 .map(|e| e.label.clone())
                 .unwrap_or_else(|| "A".to_string());
             let vp = params.get(&i).copied();

@@ -5,57 +5,12 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use qarena_stats::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Wdl};
+use qarena_stats::{mean, EloReport, Wdl};
+use qarena_store::{tally_games, Slot};
 
 use crate::data::Loaded;
 
-/// A mean over games with its 95% interval (normal approximation).
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct MeanCi {
-    pub n: usize,
-    pub mean: f64,
-    /// `None` with fewer than two games.
-    pub half_width: Option<f64>,
-}
-
-impl MeanCi {
-    pub fn of(xs: &[f64]) -> Option<MeanCi> {
-        let xs: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
-        let n = xs.len();
-        if n == 0 {
-            return None;
-        }
-        let mean = xs.iter().sum::<f64>() / n as f64;
-        let half_width = (n >= 2).then(|| {
-            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-            1.96 * (var / n as f64).sqrt()
-        });
-        Some(MeanCi {
-            n,
-            mean,
-            half_width,
-        })
-    }
-    pub fn lower(&self) -> Option<f64> {
-        self.half_width.map(|h| self.mean - h)
-    }
-    pub fn upper(&self) -> Option<f64> {
-        self.half_width.map(|h| self.mean + h)
-    }
-    /// `0.123 ± 0.045` with `digits` decimals (scaled by `scale`).
-    pub fn fmt(&self, digits: usize, scale: f64) -> String {
-        match self.half_width {
-            Some(h) => format!(
-                "{:.*} ± {:.*}",
-                digits,
-                self.mean * scale,
-                digits,
-                h * scale
-            ),
-            None => format!("{:.*}", digits, self.mean * scale),
-        }
-    }
-}
+pub use qarena_stats::MeanCi;
 
 /// Per-side metrics of one point (side `a` is the variant, `b` the baseline).
 #[derive(Debug, Clone, Default)]
@@ -82,7 +37,7 @@ pub struct PointStats {
     pub wdl: Wdl,
     pub pairs: usize,
     pub elo: Option<EloReport>,
-    pub terminations: BTreeMap<String, u64>,
+    pub terminations: BTreeMap<&'static str, u64>,
     pub variant: SideMetrics,
     pub baseline: SideMetrics,
 }
@@ -100,14 +55,10 @@ struct GameAcc {
     selfs: usize,
 }
 
-fn mean(xs: &[f64]) -> Option<f64> {
-    (!xs.is_empty()).then(|| xs.iter().sum::<f64>() / xs.len() as f64)
-}
-
 /// Computes every point's statistics.
 pub fn point_stats(d: &Loaded) -> Vec<PointStats> {
     // (game, side) -> accumulators.
-    let mut acc: HashMap<(i64, char), GameAcc> = HashMap::new();
+    let mut acc: HashMap<(i64, Slot), GameAcc> = HashMap::new();
     let mut judge_before: HashMap<(i64, i64), f64> = HashMap::new();
     if let Some(j) = &d.judge {
         for r in &j.rows {
@@ -140,48 +91,15 @@ pub fn point_stats(d: &Loaded) -> Vec<PointStats> {
 
     let mut out = Vec::new();
     for p in &d.points {
-        let mut wdl = Wdl::default();
+        let of_point = || d.games.iter().filter(|g| g.point_index == p.index);
         let mut terminations = BTreeMap::new();
-        let mut aborted = 0;
-        let mut by_pair: BTreeMap<i64, Vec<f64>> = BTreeMap::new();
-        for g in d.games.iter().filter(|g| g.point_index == p.index) {
-            *terminations.entry(g.termination.clone()).or_insert(0) += 1;
-            if g.termination == "aborted" {
-                aborted += 1;
-                continue;
-            }
-            let sc = match g.winner.as_deref() {
-                Some("a") => {
-                    wdl.wins += 1;
-                    1.0
-                }
-                Some("b") => {
-                    wdl.losses += 1;
-                    0.0
-                }
-                _ => {
-                    wdl.draws += 1;
-                    0.5
-                }
-            };
-            if let Some(pi) = g.pair_index {
-                by_pair.entry(pi).or_default().push(sc);
-            }
+        for g in of_point() {
+            *terminations.entry(g.termination.as_str()).or_insert(0) += 1;
         }
-        let pairs: Vec<(f64, f64)> = by_pair
-            .into_values()
-            .filter(|v| v.len() == 2)
-            .map(|v| (v[0], v[1]))
-            .collect();
-        let games = wdl.games();
-        let elo = (games > 0).then(|| {
-            if !pairs.is_empty() && 2 * pairs.len() as u64 == games {
-                elo_penta(&penta_from_pairs(&pairs), 0.95)
-            } else {
-                elo_wdl(&wdl, 0.95)
-            }
-        });
-        let side = |c: char| -> SideMetrics {
+        let tally = tally_games(of_point());
+        let games = tally.games();
+        let elo = tally.elo(0.95);
+        let side = |c: Slot| -> SideMetrics {
             let mut m = SideMetrics::default();
             let (mut lw, mut ls, mut lc, mut br, mut sw, mut en, mut oc) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
@@ -213,13 +131,13 @@ pub fn point_stats(d: &Loaded) -> Vec<PointStats> {
         out.push(PointStats {
             index: p.index,
             games,
-            aborted,
-            wdl,
-            pairs: pairs.len(),
+            aborted: tally.aborted(),
+            wdl: tally.wdl(),
+            pairs: tally.pairs().len(),
             elo,
             terminations,
-            variant: side('a'),
-            baseline: side('b'),
+            variant: side(Slot::A),
+            baseline: side(Slot::B),
         });
     }
     out
@@ -246,20 +164,6 @@ pub fn pearson(xs: &[f64], ys: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn mean_ci_matches_hand_computation() {
-        let m = MeanCi::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
-        assert_eq!(m.n, 4);
-        assert!((m.mean - 2.5).abs() < 1e-12);
-        // sd = sqrt(5/3), se = sd / 2
-        let h = 1.96 * (5.0f64 / 3.0).sqrt() / 2.0;
-        assert!((m.half_width.unwrap() - h).abs() < 1e-12);
-        assert_eq!(MeanCi::of(&[0.5]).unwrap().half_width, None);
-        assert!(MeanCi::of(&[]).is_none());
-        assert!(MeanCi::of(&[f64::NAN]).is_none());
-        assert_eq!(m.fmt(2, 1.0), format!("2.50 ± {h:.2}"));
-    }
 
     #[test]
     fn pearson_signs() {

@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use qarena_stats::Estimate;
+use qarena_store::{EngineSlot, Slot, Termination};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
@@ -365,11 +366,12 @@ pub(crate) fn render(
             items.push(format!("Settings: {}", compact(m)));
         }
     }
-    for e in d
-        .engines
-        .iter()
-        .filter(|e| e.slot == "a0" || e.slot == "a" || e.slot == "b0" || e.slot == "b")
-    {
+    for e in d.engines.iter().filter(|e| {
+        matches!(
+            e.slot,
+            EngineSlot::Player(_) | EngineSlot::PointPlayer(_, 0)
+        )
+    }) {
         if let (Some(n), v) = (&e.name, &e.version) {
             items.push(format!(
                 "Engine identity ({}): {n} {}",
@@ -390,7 +392,9 @@ pub(crate) fn render(
     let variant_black = d
         .games
         .iter()
-        .filter(|g| g.termination != "aborted" && d.side_of(g.black_engine.0) == Some('a'))
+        .filter(|g| {
+            g.termination != Termination::Aborted && d.side_of(g.black_engine.0) == Some(Slot::A)
+        })
         .count();
     body.p(format!(
         "**Paired games, colours swapped.** Games 2k and 2k+1 of a point form a pair: the same \
@@ -491,7 +495,7 @@ pub(crate) fn render(
     let mut terms: BTreeMap<&str, u64> = BTreeMap::new();
     for s in stats {
         for (k, v) in &s.terminations {
-            *terms.entry(k.as_str()).or_default() += v;
+            *terms.entry(k).or_default() += v;
         }
     }
     body.p(format!(

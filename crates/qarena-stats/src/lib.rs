@@ -7,6 +7,9 @@
 //!   [`penta_from_pairs`]).
 //! * [`sprt_wdl`] / [`sprt_penta`]: the GSPRT of chess engine testing, in
 //!   logistic or normalized Elo ([`SprtParams::parse`]).
+//! * [`Tally`]: finished games to W/D/L and pairs, with the one rule that
+//!   picks pentanomial or trinomial counts; [`MeanCi`]: a per-game mean
+//!   with its 95% interval.
 //! * [`check_gate`]: acceptance rules such as "scores at least 45% and
 //!   loses less than 50 Elo with 95% confidence".
 //!
@@ -22,6 +25,7 @@ mod error;
 mod gate;
 pub mod normal;
 mod sprt;
+mod tally;
 
 pub use elo::{
     elo_from_score, elo_penta, elo_wdl, penta_from_pairs, score_from_elo, try_penta_from_pairs,
@@ -30,3 +34,4 @@ pub use elo::{
 pub use error::StatsError;
 pub use gate::{check_gate, Gate, GateOutcome};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
+pub use tally::{mean, Counted, MeanCi, Outcome, Tally, Z95};

@@ -118,7 +118,7 @@ pub enum StoreError {
     EngineMismatch {
         path: PathBuf,
         run: RunId,
-        slot: String,
+        slot: crate::EngineSlot,
         field: &'static str,
         stored: String,
         new: String,

@@ -25,6 +25,7 @@ mod error;
 mod games;
 mod runs;
 mod schema;
+mod sqlfn;
 mod types;
 
 use std::path::{Path, PathBuf};
@@ -109,6 +110,7 @@ impl Store {
             // OS crash can lose the last commits, which a resume replays.
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.pragma_update(None, "foreign_keys", true)?;
+            sqlfn::register_math_functions(conn)?;
             Ok(())
         };
         setup(&conn).map_err(|e| {

@@ -221,14 +221,14 @@ impl Store {
                 Err(StoreError::EngineMismatch {
                     path: self.path_buf(),
                     run: e.run,
-                    slot: e.slot.clone(),
+                    slot: e.slot,
                     field,
                     stored,
                     new,
                 })
             };
-            if protocol != e.protocol {
-                return mismatch("protocol", protocol, e.protocol.clone());
+            if protocol != e.protocol.as_str() {
+                return mismatch("protocol", protocol, e.protocol.to_string());
             }
             if let (Some(stored), Some(new)) = (&sha, &e.model_sha256) {
                 if stored != new {

@@ -126,6 +126,14 @@ macro_rules! str_enum {
             }
         }
 
+        /// Compares with the stored spelling (for checks against what SQL,
+        /// notebooks and exports see).
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl ToSql for $name {
             fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
                 Ok(ToSqlOutput::from(self.as_str()))
@@ -192,6 +200,206 @@ str_enum!(
     }
 );
 
+str_enum!(
+    /// Why a game ended. Stored per game as its snake_case name.
+    Termination, "termination" {
+        /// An engine resigned.
+        Resign = "resign",
+        /// Go: two consecutive passes; scored by area.
+        TwoPasses = "two_passes",
+        /// The move cap was reached; Go scores by area, chess adjudicates a draw.
+        MoveCap = "move_cap",
+        /// An engine played a move the rules forbid; it loses.
+        IllegalMove = "illegal_move",
+        /// An engine missed a deadline; it loses.
+        Timeout = "timeout",
+        /// An engine process exited; it loses.
+        EngineCrash = "engine_crash",
+        /// An engine answered something unparseable; it loses.
+        BadResponse = "bad_response",
+        /// The run was interrupted; the game has no result and is replayed on resume.
+        Aborted = "aborted",
+        Checkmate = "checkmate",
+        Stalemate = "stalemate",
+        Repetition = "repetition",
+        FiftyMoves = "fifty_moves",
+        InsufficientMaterial = "insufficient_material",
+        /// Chess resign adjudication (both engines agreed on a lost score).
+        AdjudicatedResign = "adjudicated_resign",
+        /// Chess draw adjudication (scores near zero for long enough).
+        AdjudicatedDraw = "adjudicated_draw",
+        /// A chess clock ran out.
+        TimeForfeit = "time_forfeit",
+    }
+);
+
+impl Termination {
+    /// True when the game ended because an engine misbehaved.
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            Termination::IllegalMove
+                | Termination::Timeout
+                | Termination::EngineCrash
+                | Termination::BadResponse
+        )
+    }
+}
+
+str_enum!(
+    /// Which engine of a match: A (usually the variant under test) or B
+    /// (the baseline). A game's winner is a slot.
+    Slot, "slot" {
+        A = "a",
+        B = "b",
+    }
+);
+
+impl Slot {
+    pub fn other(self) -> Slot {
+        match self {
+            Slot::A => Slot::B,
+            Slot::B => Slot::A,
+        }
+    }
+
+    pub fn index(self) -> usize {
+        match self {
+            Slot::A => 0,
+            Slot::B => 1,
+        }
+    }
+}
+
+str_enum!(
+    /// How qarena talks to a stored engine: the players' protocols and the
+    /// Go judge's analysis engine.
+    EngineProtocol, "protocol" {
+        Gtp = "gtp",
+        Uci = "uci",
+        KatagoAnalysis = "katago-analysis",
+    }
+);
+
+str_enum!(
+    /// The text format of a stored game record.
+    RecordFormat, "record format" {
+        Sgf = "sgf",
+        Pgn = "pgn",
+    }
+);
+
+str_enum!(
+    /// What created a run.
+    RunKind, "run kind" {
+        Match = "match",
+        Sweep = "sweep",
+        Demo = "demo",
+    }
+);
+
+str_enum!(
+    /// The side that played a stored move, spelled as its game writes it:
+    /// upper case for Go (SGF's `B`/`W`), lower case for chess (FEN's `w`/`b`).
+    MoveColor, "move colour" {
+        Black = "B",
+        White = "W",
+        ChessWhite = "w",
+        ChessBlack = "b",
+    }
+);
+
+/// The engine of a run a row belongs to: a player of a match (`a`, `b`),
+/// a player of sweep point `i` (`a<i>`, `b<i>`; each point has its own
+/// pair of engines), or the judge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EngineSlot {
+    Player(Slot),
+    PointPlayer(Slot, u32),
+    Judge,
+}
+
+impl EngineSlot {
+    /// The match slot of a player, `None` for the judge.
+    pub fn player(self) -> Option<Slot> {
+        match self {
+            EngineSlot::Player(s) | EngineSlot::PointPlayer(s, _) => Some(s),
+            EngineSlot::Judge => None,
+        }
+    }
+
+    /// Parses the stored spelling.
+    pub fn parse(s: &str) -> Option<EngineSlot> {
+        if s == "judge" {
+            return Some(EngineSlot::Judge);
+        }
+        let side = Slot::parse(s.get(..1)?)?;
+        let rest = &s[1..];
+        if rest.is_empty() {
+            return Some(EngineSlot::Player(side));
+        }
+        if !rest.bytes().all(|b| b.is_ascii_digit()) || (rest.len() > 1 && rest.starts_with('0')) {
+            return None;
+        }
+        rest.parse().ok().map(|i| EngineSlot::PointPlayer(side, i))
+    }
+}
+
+impl fmt::Display for EngineSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineSlot::Player(s) => f.write_str(s.as_str()),
+            EngineSlot::PointPlayer(s, i) => write!(f, "{}{i}", s.as_str()),
+            EngineSlot::Judge => f.write_str("judge"),
+        }
+    }
+}
+
+/// Compares with the stored spelling.
+impl PartialEq<&str> for EngineSlot {
+    fn eq(&self, other: &&str) -> bool {
+        EngineSlot::parse(other) == Some(*self)
+    }
+}
+
+impl FromStr for EngineSlot {
+    type Err = UnknownValue;
+    fn from_str(s: &str) -> Result<Self, UnknownValue> {
+        EngineSlot::parse(s).ok_or_else(|| UnknownValue {
+            what: "engine slot",
+            value: s.to_string(),
+            expected: "a, b, a<point>, b<point>, judge",
+        })
+    }
+}
+
+impl Serialize for EngineSlot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EngineSlot {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl ToSql for EngineSlot {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        Ok(ToSqlOutput::from(self.to_string()))
+    }
+}
+
+impl FromSql for EngineSlot {
+    fn column_result(value: ValueRef<'_>) -> FromSqlResult<Self> {
+        let s = value.as_str()?;
+        s.parse()
+            .map_err(|e: UnknownValue| FromSqlError::Other(Box::new(e)))
+    }
+}
+
 /// The current UTC time as RFC 3339 with exactly three fractional digits,
 /// e.g. `2024-05-01T12:00:00.000Z`. The fixed width makes stored timestamps
 /// sort correctly as text.
@@ -212,8 +420,7 @@ pub fn now_rfc3339() -> String {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewRun {
     pub tag: String,
-    /// `match`, `sweep`, `judge`, `demo`, ...
-    pub kind: String,
+    pub kind: RunKind,
     pub argv: Vec<String>,
     pub settings: serde_json::Value,
     pub software_version: String,
@@ -224,7 +431,7 @@ pub struct NewRun {
 pub struct RunRecord {
     pub id: RunId,
     pub tag: String,
-    pub kind: String,
+    pub kind: RunKind,
     pub created_at: String,
     pub argv: Vec<String>,
     pub settings: serde_json::Value,
@@ -248,13 +455,11 @@ pub struct RunSummary {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewEngine {
     pub run: RunId,
-    /// `a`, `b`, `judge`, ...
-    pub slot: String,
+    pub slot: EngineSlot,
     pub label: String,
     /// The argv the process was started with.
     pub command: Vec<String>,
-    /// `gtp` or `uci`.
-    pub protocol: String,
+    pub protocol: EngineProtocol,
     /// Name and version as the engine reports them.
     pub name: Option<String>,
     pub version: Option<String>,
@@ -267,10 +472,10 @@ pub struct NewEngine {
 pub struct EngineRecord {
     pub id: EngineId,
     pub run: RunId,
-    pub slot: String,
+    pub slot: EngineSlot,
     pub label: String,
     pub command: Vec<String>,
-    pub protocol: String,
+    pub protocol: EngineProtocol,
     pub name: Option<String>,
     pub version: Option<String>,
     pub model_path: Option<String>,
@@ -297,14 +502,13 @@ pub struct NewGame {
     pub white_engine: EngineId,
     /// `B+3.5`, `W+R`, `1-0`, `0-1`, `1/2-1/2`, `0`; `None` if aborted.
     pub result: Option<String>,
-    /// Slot of the winner (`a`, `b`); `None` for a draw or no result.
-    pub winner: Option<String>,
+    /// Slot of the winner; `None` for a draw or no result.
+    pub winner: Option<Slot>,
     pub score: Option<f64>,
-    pub termination: String,
+    pub termination: Termination,
     /// SGF or PGN text.
     pub record: String,
-    /// `sgf` or `pgn`.
-    pub record_format: String,
+    pub record_format: RecordFormat,
     pub started_at: String,
     pub ended_at: String,
     pub duration_ms: i64,
@@ -332,7 +536,7 @@ pub struct GameScoring {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewMove {
     pub ply: i64,
-    pub color: String,
+    pub color: MoveColor,
     pub mv: String,
     pub time_ms: i64,
 }
@@ -367,12 +571,12 @@ pub struct GameRecord {
     pub black_engine: EngineId,
     pub white_engine: EngineId,
     pub result: Option<String>,
-    pub winner: Option<String>,
+    pub winner: Option<Slot>,
     pub score: Option<f64>,
-    pub termination: String,
+    pub termination: Termination,
     pub move_count: i64,
     pub record: String,
-    pub record_format: String,
+    pub record_format: RecordFormat,
     pub started_at: String,
     pub ended_at: String,
     pub duration_ms: i64,
@@ -382,12 +586,40 @@ pub struct GameRecord {
     pub scoring: Option<GameScoring>,
 }
 
+impl GameRecord {
+    /// The result for slot A: `None` for an aborted game.
+    pub fn outcome_of_a(&self) -> Option<qarena_stats::Outcome> {
+        use qarena_stats::Outcome;
+        if self.termination == Termination::Aborted {
+            return None;
+        }
+        Some(match self.winner {
+            Some(Slot::A) => Outcome::Win,
+            Some(Slot::B) => Outcome::Loss,
+            None => Outcome::Draw,
+        })
+    }
+}
+
+/// Counts stored games into a tally: finished games by their result for
+/// slot A, with their pair index; aborted games apart.
+pub fn tally_games<'a>(games: impl IntoIterator<Item = &'a GameRecord>) -> qarena_stats::Tally {
+    let mut t = qarena_stats::Tally::new();
+    for g in games {
+        match g.outcome_of_a() {
+            Some(o) => t.add(o, g.pair_index),
+            None => t.add_aborted(),
+        }
+    }
+    t
+}
+
 /// A stored move.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MoveRecord {
     pub game: GameId,
     pub ply: i64,
-    pub color: String,
+    pub color: MoveColor,
     pub mv: String,
     pub time_ms: i64,
 }

@@ -187,7 +187,7 @@ fn games_round_trip_with_moves_and_self_evals() {
     g1.result = None;
     g1.winner = None;
     g1.score = None;
-    g1.termination = "engine_crash".into();
+    g1.termination = qarena_store::Termination::EngineCrash;
     g1.variant_params = None;
     g1.settings = Some(serde_json::json!({"visits": 64}));
     let g0 = new_game(run, 2, 0, a, b, 5);
@@ -414,7 +414,7 @@ fn engines_are_reused_on_resume_and_conflicts_refused() {
         "{err:?}"
     );
     let mut other_protocol = spec.clone();
-    other_protocol.protocol = "uci".into();
+    other_protocol.protocol = qarena_store::EngineProtocol::Uci;
     assert!(matches!(
         store.add_engine(&other_protocol),
         Err(StoreError::EngineMismatch {

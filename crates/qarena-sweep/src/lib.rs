@@ -50,7 +50,7 @@ pub struct SweepRequest {
     pub resume: bool,
     pub refine: bool,
     pub argv: Vec<String>,
-    pub kind: String,
+    pub kind: qarena_store::RunKind,
     pub progress: bool,
 }
 
@@ -216,7 +216,7 @@ fn play(
             config: cfg,
             argv: ctx.req.argv.clone(),
             resume: false,
-            kind: ctx.req.kind.clone(),
+            kind: ctx.req.kind,
             variant_params: Some(params),
             point_index: index,
             progress: ctx.req.progress,
@@ -330,7 +330,7 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
         let owner = claim()?;
         let run = store.create_run(&NewRun {
             tag: req.tag.to_string(),
-            kind: req.kind.clone(),
+            kind: req.kind,
             argv: req.argv.clone(),
             settings: serde_json::json!({ "sweep": req.def }),
             software_version: env!("CARGO_PKG_VERSION").to_string(),
@@ -495,8 +495,11 @@ pub fn render(r: &SweepResult) -> String {
                 .map(|b| format!("{b:.2}b"))
                 .unwrap_or_else(|| "-".into()),
             p.bytes,
-            s.games,
-            format!("{}/{}/{}", s.wins_a, s.draws, s.wins_b),
+            s.tally.games(),
+            {
+                let w = s.tally.wdl();
+                format!("{}/{}/{}", w.wins, w.draws, w.losses)
+            },
             s.score_a()
                 .map(|v| format!("{:.1}%", 100.0 * v))
                 .unwrap_or_else(|| "-".into()),

@@ -140,7 +140,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         }),
         argv: std::env::args().collect(),
         resume,
-        kind: "match".to_string(),
+        kind: qarena_store::RunKind::Match,
         variant_params: None,
         point_index: 0,
         progress: true,

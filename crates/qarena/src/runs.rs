@@ -104,18 +104,18 @@ pub fn run(cmd: RunsCommand, db: &Path) -> CliResult {
                 );
             }
             let games = store.games(rec.id)?;
-            let (mut a, mut b, mut d) = (0, 0, 0);
-            let mut terms = std::collections::BTreeMap::<String, u32>::new();
-            let points: std::collections::BTreeSet<i64> =
-                games.iter().map(|g| g.point_index).collect();
-            for p in points {
-                let s = qarena_arena::summary::from_games("", "", "", &games, p);
-                (a, b, d) = (a + s.wins_a, b + s.wins_b, d + s.draws);
-                for (k, v) in s.terminations {
-                    *terms.entry(k).or_default() += v;
-                }
+            let wdl = qarena_store::tally_games(&games).wdl();
+            let mut terms = std::collections::BTreeMap::<&str, u32>::new();
+            for g in &games {
+                *terms.entry(g.termination.as_str()).or_default() += 1;
             }
-            println!("games {}: A wins {a}, draws {d}, B wins {b}", games.len());
+            println!(
+                "games {}: A wins {}, draws {}, B wins {}",
+                games.len(),
+                wdl.wins,
+                wdl.draws,
+                wdl.losses
+            );
             let t: Vec<String> = terms.iter().map(|(k, v)| format!("{k} {v}")).collect();
             println!("terminations: {}", t.join(", "));
             let events = store.events(rec.id)?;

@@ -2,18 +2,11 @@
 //! or of counts typed in (a calculator, like the ones fishtest users rely on).
 
 use anyhow::anyhow;
-use qarena_stats::{
-    check_gate, elo_penta, elo_wdl, sprt_penta, sprt_wdl, EloReport, Gate, Penta, SprtParams, Wdl,
-};
+use qarena_stats::{check_gate, Counted, EloReport, Gate, Penta, SprtParams, Wdl};
 use qarena_store::Store;
 
 use crate::cli::{CountsArgs, GateArgs, SprtArgs, StatsArgs};
 use crate::{CliResult, Exit};
-
-enum Source {
-    Wdl(Wdl),
-    Penta(Penta),
-}
 
 fn parse_counts<const N: usize>(s: &str, what: &str) -> Result<[u64; N], Exit> {
     let parts: Vec<&str> = s.split(',').map(str::trim).collect();
@@ -32,11 +25,11 @@ fn parse_counts<const N: usize>(s: &str, what: &str) -> Result<[u64; N], Exit> {
 }
 
 /// Counts from flags or from a run (pentanomial when every game is paired).
-fn source(c: &CountsArgs) -> Result<(Source, String), Exit> {
+fn source(c: &CountsArgs) -> Result<(Counted, String), Exit> {
     if let Some(w) = &c.wdl {
         let [wins, draws, losses] = parse_counts::<3>(w, "wdl")?;
         return Ok((
-            Source::Wdl(Wdl {
+            Counted::Games(Wdl {
                 wins,
                 draws,
                 losses,
@@ -46,7 +39,7 @@ fn source(c: &CountsArgs) -> Result<(Source, String), Exit> {
     }
     if let Some(p) = &c.penta {
         let counts = parse_counts::<5>(p, "penta")?;
-        return Ok((Source::Penta(Penta { counts }), format!("pairs {p}")));
+        return Ok((Counted::Pairs(Penta { counts }), format!("pairs {p}")));
     }
     let Some(tag) = &c.run else {
         return Err(Exit::input(anyhow!(
@@ -64,36 +57,15 @@ fn source(c: &CountsArgs) -> Result<(Source, String), Exit> {
         .run_by_tag(tag)?
         .ok_or_else(|| Exit::input(anyhow!("no run tagged '{tag}' in {}", c.db.db.display())))?;
     let games = store.games(run.id)?;
-    let s = qarena_arena::summary::from_games(tag, "A", "B", &games, c.point);
-    if s.games == 0 {
+    let tally = qarena_store::tally_games(games.iter().filter(|g| g.point_index == c.point));
+    if tally.games() == 0 {
         return Err(Exit::input(anyhow!(
             "run '{tag}' point {} has no finished games",
             c.point
         )));
     }
     let label = format!("run {tag} point {}", c.point);
-    if !s.pairs.is_empty() && 2 * s.pairs.len() as u32 == s.games {
-        Ok((
-            Source::Penta(qarena_stats::penta_from_pairs(&s.pairs)),
-            label,
-        ))
-    } else {
-        Ok((
-            Source::Wdl(Wdl {
-                wins: u64::from(s.wins_a),
-                draws: u64::from(s.draws),
-                losses: u64::from(s.wins_b),
-            }),
-            label,
-        ))
-    }
-}
-
-fn report(src: &Source, confidence: f64) -> EloReport {
-    match src {
-        Source::Wdl(w) => elo_wdl(w, confidence),
-        Source::Penta(p) => elo_penta(p, confidence),
-    }
+    Ok((tally.counted(), label))
 }
 
 fn print_report(label: &str, r: &EloReport) {
@@ -114,7 +86,7 @@ fn print_report(label: &str, r: &EloReport) {
 
 pub fn stats(a: StatsArgs) -> CliResult {
     let (src, label) = source(&a.counts)?;
-    let r = report(&src, a.confidence);
+    let r = src.elo(a.confidence);
     if a.json {
         println!(
             "{}",
@@ -129,10 +101,7 @@ pub fn stats(a: StatsArgs) -> CliResult {
 pub fn sprt(a: SprtArgs) -> CliResult {
     let params = SprtParams::parse(&a.sprt).map_err(Exit::input)?;
     let (src, label) = source(&a.counts)?;
-    let res = match &src {
-        Source::Wdl(w) => sprt_wdl(w, &params),
-        Source::Penta(p) => sprt_penta(p, &params),
-    };
+    let res = src.sprt(&params);
     if a.json {
         println!(
             "{}",
@@ -175,7 +144,7 @@ pub fn gate(a: GateArgs) -> CliResult {
     let mut label = String::from("tactics");
     if elo_limits {
         let (src, l) = source(&a.counts)?;
-        let r = report(&src, a.confidence);
+        let r = src.elo(a.confidence);
         let g = Gate {
             min_score: a.min_score,
             max_elo_loss: a.max_elo_loss,

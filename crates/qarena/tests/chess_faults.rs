@@ -164,7 +164,7 @@ max_plies = 40
                     case.mode, g.game_index
                 );
                 assert_eq!(
-                    g.winner.as_deref(),
+                    g.winner.map(|w| w.as_str()),
                     Some("b"),
                     "{}: the faulty engine loses",
                     case.mode

@@ -134,7 +134,7 @@ fn every_fault_mode_ends_every_game_with_the_right_reason_and_no_leftovers() {
                     case.mode, g.game_index, g.record
                 );
                 // The faulty engine (A) loses.
-                assert_eq!(g.winner.as_deref(), Some("b"), "{}", case.mode);
+                assert_eq!(g.winner.map(|w| w.as_str()), Some("b"), "{}", case.mode);
             }
         }
         if case.expect != "normal" && faults_every_game(case.mode) {

@@ -12,7 +12,7 @@ fn replay_legal(store: &qarena_store::Store, game: &qarena_store::GameRecord, si
         if m.mv == "resign" {
             continue;
         }
-        let c = Color::parse(&m.color).unwrap();
+        let c = Color::parse(m.color.as_str()).unwrap();
         let mv = parse_vertex(&m.mv, size).unwrap();
         g.play(c, mv)
             .unwrap_or_else(|e| panic!("game {} ply {}: {e}", game.game_index, m.ply));

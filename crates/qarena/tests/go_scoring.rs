@@ -234,7 +234,9 @@ fn area_scoring_counts_every_stone_as_alive() {
         let mut board = Game::new(9, 7.0, Rules::default()).unwrap();
         for m in store.game_moves(game.id).unwrap() {
             let mv = parse_vertex(&m.mv, 9).unwrap();
-            board.play(Color::parse(&m.color).unwrap(), mv).unwrap();
+            board
+                .play(Color::parse(m.color.as_str()).unwrap(), mv)
+                .unwrap();
         }
         assert_eq!(
             game.result.as_deref(),

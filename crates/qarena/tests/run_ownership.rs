@@ -136,7 +136,7 @@ fn prune_keeps_a_failed_run_with_games_unless_told_with_games() {
         let empty = store
             .create_run(&qarena_store::NewRun {
                 tag: "empty".into(),
-                kind: "match".into(),
+                kind: qarena_store::RunKind::Match,
                 argv: vec![],
                 settings: serde_json::json!({}),
                 software_version: "test".into(),

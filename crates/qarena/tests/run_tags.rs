@@ -170,7 +170,7 @@ fn prune_never_leaves_the_runs_folder() {
             let id = store
                 .create_run(&qarena_store::NewRun {
                     tag: tag.to_string(),
-                    kind: "match".into(),
+                    kind: qarena_store::RunKind::Match,
                     argv: vec![],
                     settings: serde_json::json!({}),
                     software_version: "old".into(),

@@ -16,6 +16,7 @@
 //!   counts positions since the game's root, book moves included.
 //! - `max_plies` counts every ply of the record, book moves included.
 
+use qarena_store::{EventKind, MoveColor, RecordFormat};
 use qarena_uci::{format_go, format_position, is_null_move, GoLimit, Info, Score};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -261,7 +262,7 @@ pub fn play_chess_game(
         if reply.unknown.0 > 0 && !ctx.warned_unknown[mover.index()] {
             ctx.warned_unknown[mover.index()] = true;
             ctx.events.push(GameEvent {
-                kind: "warning",
+                kind: EventKind::Warning,
                 slot: Some(mover),
                 message: format!(
                     "engine '{label}' printed {} unrecognised line(s) while searching, e.g. {:?}",
@@ -310,7 +311,11 @@ pub fn play_chess_game(
         let irreversible = mv.is_capture() || mv.role() == Role::Pawn;
         ctx.push_position(&mv, Some(comment));
         ctx.moves.push(PlayedMove {
-            color: if color == Color::White { "w" } else { "b" }.to_string(),
+            color: if color == Color::White {
+                MoveColor::ChessWhite
+            } else {
+                MoveColor::ChessBlack
+            },
             mv: ctx.uci.last().cloned().unwrap_or_default(),
             time_ms,
         });
@@ -502,7 +507,7 @@ fn illegal(
     meta: &ChessGameMeta<'_>,
 ) -> GameOutcome {
     ctx.events.push(GameEvent {
-        kind: "illegal_move",
+        kind: EventKind::IllegalMove,
         slot: Some(mover),
         message: format!("engine '{label}' played the illegal move `{mv}`: {why}"),
         stderr_tail: None,
@@ -528,7 +533,7 @@ fn time_forfeit(
     let over = used_ms.saturating_sub(left_ms);
     let mover = ctx.slot_of(c);
     ctx.events.push(GameEvent {
-        kind: "timeout",
+        kind: EventKind::Timeout,
         slot: Some(mover),
         message: format!(
             "{} ({}) used {used_ms} ms with {left_ms} ms on its clock: lost on time ({over} ms overrun)",
@@ -576,9 +581,9 @@ fn fault(
     };
     ctx.events.push(GameEvent {
         kind: match term {
-            Termination::Timeout => "timeout",
-            Termination::EngineCrash => "crash",
-            _ => "bad_response",
+            Termination::Timeout => EventKind::Timeout,
+            Termination::EngineCrash => EventKind::Crash,
+            _ => EventKind::BadResponse,
         },
         slot: Some(slot),
         message: f.to_string(),
@@ -615,7 +620,7 @@ fn setup_error(
         moves: Vec::new(),
         self_evals: Vec::new(),
         events: vec![GameEvent {
-            kind: "error",
+            kind: EventKind::Error,
             slot: None,
             message: why,
             stderr_tail: None,
@@ -733,7 +738,7 @@ fn finish(
         self_evals: ctx.self_evals,
         events: ctx.events,
         record: write_pgn(&game),
-        record_format: "pgn",
+        record_format: RecordFormat::Pgn,
         opening: Some(ctx.start_fen),
         seed: ctx.jitter.map(|(seed, _)| seed as i64),
         fault: None,

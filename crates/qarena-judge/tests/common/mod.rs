@@ -112,7 +112,7 @@ pub fn go_run(store: &Store, tag: &str) -> RunId {
     let run = store
         .create_run(&NewRun {
             tag: tag.into(),
-            kind: "match".into(),
+            kind: qarena_store::RunKind::Match,
             argv: vec!["test".into()],
             settings: serde_json::json!({"match": {"go": {"board_size": 9, "komi": 7.0}}}),
             software_version: "test".into(),
@@ -122,10 +122,10 @@ pub fn go_run(store: &Store, tag: &str) -> RunId {
         store
             .add_engine(&NewEngine {
                 run,
-                slot: slot.into(),
+                slot: slot.parse().unwrap(),
                 label: slot.into(),
                 command: vec!["gnugo".into()],
-                protocol: "gtp".into(),
+                protocol: "gtp".parse().unwrap(),
                 name: None,
                 version: None,
                 model_path: None,
@@ -146,11 +146,11 @@ pub fn go_run(store: &Store, tag: &str) -> RunId {
             black_engine: a,
             white_engine: b,
             result: Some("B+10".into()),
-            winner: Some("a".into()),
+            winner: Some("a".parse().unwrap()),
             score: Some(10.0),
-            termination: "two_passes".into(),
+            termination: "two_passes".parse().unwrap(),
             record: "(;GM[1]FF[4]SZ[9]KM[7])".into(),
-            record_format: "sgf".into(),
+            record_format: "sgf".parse().unwrap(),
             started_at: now_rfc3339(),
             ended_at: now_rfc3339(),
             duration_ms: 0,
@@ -161,7 +161,7 @@ pub fn go_run(store: &Store, tag: &str) -> RunId {
                 .enumerate()
                 .map(|(i, m)| NewMove {
                     ply: i as i64,
-                    color: if i % 2 == 0 { "B" } else { "W" }.into(),
+                    color: if i % 2 == 0 { "B" } else { "W" }.parse().unwrap(),
                     mv: (*m).into(),
                     time_ms: 1,
                 })
@@ -178,7 +178,7 @@ pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[St
     let run = store
         .create_run(&NewRun {
             tag: tag.into(),
-            kind: "match".into(),
+            kind: qarena_store::RunKind::Match,
             argv: vec!["test".into()],
             settings: serde_json::json!({"match": {"protocol": "uci"}}),
             software_version: "test".into(),
@@ -188,10 +188,10 @@ pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[St
         store
             .add_engine(&NewEngine {
                 run,
-                slot: slot.into(),
+                slot: slot.parse().unwrap(),
                 label: format!("stockfish-{slot}"),
                 command: vec!["stockfish".into()],
-                protocol: "uci".into(),
+                protocol: "uci".parse().unwrap(),
                 name: None,
                 version: None,
                 model_path: None,
@@ -214,9 +214,9 @@ pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[St
             result: Some("*".into()),
             winner: None,
             score: None,
-            termination: "move_cap".into(),
+            termination: "move_cap".parse().unwrap(),
             record: format!("[Event \"test\"]\n\n{} *\n", moves.join(" ")),
-            record_format: "pgn".into(),
+            record_format: "pgn".parse().unwrap(),
             started_at: now_rfc3339(),
             ended_at: now_rfc3339(),
             duration_ms: 0,
@@ -232,7 +232,8 @@ pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[St
                     } else {
                         "b"
                     }
-                    .into(),
+                    .parse()
+                    .unwrap(),
                     mv: m.clone(),
                     time_ms: 1,
                 })

@@ -6,7 +6,7 @@ use qarena_store::{EngineId, NewEngine, NewGame, NewMove, NewRun, NewSelfEval, R
 pub fn new_run(tag: &str) -> NewRun {
     NewRun {
         tag: tag.to_string(),
-        kind: "match".to_string(),
+        kind: qarena_store::RunKind::Match,
         argv: vec![
             "qarena".into(),
             "match".into(),
@@ -21,10 +21,10 @@ pub fn new_run(tag: &str) -> NewRun {
 pub fn new_engine(run: RunId, slot: &str) -> NewEngine {
     NewEngine {
         run,
-        slot: slot.to_string(),
+        slot: slot.parse().unwrap(),
         label: format!("engine {slot}"),
         command: vec!["gnugo".into(), "--mode".into(), "gtp".into()],
-        protocol: "gtp".to_string(),
+        protocol: qarena_store::EngineProtocol::Gtp,
         name: Some("GNU Go".to_string()),
         version: None,
         model_path: None,
@@ -59,11 +59,11 @@ pub fn new_game(
         black_engine: a,
         white_engine: b,
         result: Some("B+3.5".to_string()),
-        winner: Some("a".to_string()),
+        winner: Some(qarena_store::Slot::A),
         score: Some(3.5),
-        termination: "score".to_string(),
+        termination: qarena_store::Termination::TwoPasses,
         record: "(;GM[1]SZ[9];B[cc];W[gg])".to_string(),
-        record_format: "sgf".to_string(),
+        record_format: qarena_store::RecordFormat::Sgf,
         started_at: "2024-05-01T12:00:00.000Z".to_string(),
         ended_at: "2024-05-01T12:01:00.000Z".to_string(),
         duration_ms: 60_000,
@@ -72,7 +72,7 @@ pub fn new_game(
         moves: (0..moves)
             .map(|ply| NewMove {
                 ply,
-                color: if ply % 2 == 0 { "B" } else { "W" }.to_string(),
+                color: if ply % 2 == 0 { "B" } else { "W" }.parse().unwrap(),
                 mv: format!("D{}", ply % 9 + 1),
                 time_ms: 10 + ply,
             })

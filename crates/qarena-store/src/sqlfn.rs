@@ -1,23 +1,18 @@
-//! SQL helpers for readers of the metric views (migration 2 of the store).
+//! SQL math functions every connection of the store has.
 //!
-//! The entropy view uses `ln()`, one of SQLite's optional math functions.
-//! Python's `sqlite3` and the `sqlite3` shell have them; the SQLite bundled
-//! into Rust builds does not, so Rust readers call
-//! [`register_math_functions`] once on their store before querying
-//! `self_eval_entropy`, `game_self_metrics` or `variant_metrics`.
+//! The entropy view (`self_eval_entropy`, migration 2) uses `ln()`, one of
+//! SQLite's optional math functions. Python's `sqlite3` and the `sqlite3`
+//! shell have them; the SQLite bundled into Rust builds does not, so the
+//! store adds `ln`, `sqrt` and `exp` to its connection when it opens it:
+//! every Rust reader can query the metric views.
 
-use qarena_store::rusqlite::functions::FunctionFlags;
-use qarena_store::rusqlite::{self, Connection};
-use qarena_store::{Store, StoreError};
+use rusqlite::functions::FunctionFlags;
+use rusqlite::Connection;
 
-/// Adds `ln(x)`, `sqrt(x)` and `exp(x)` to the store's connection when
-/// SQLite lacks them. NULL, non-numbers and out-of-domain inputs give NULL,
-/// as SQLite's own math functions do.
-pub fn register_math_functions(store: &Store) -> Result<(), StoreError> {
-    store.with_conn(register_on)
-}
-
-fn register_on(c: &Connection) -> rusqlite::Result<()> {
+/// Adds `ln(x)`, `sqrt(x)` and `exp(x)` when SQLite lacks them. NULL,
+/// non-numbers and out-of-domain inputs give NULL, as SQLite's own math
+/// functions do.
+pub(crate) fn register_math_functions(c: &Connection) -> rusqlite::Result<()> {
     if c.query_row("SELECT ln(1.0)", [], |_| Ok(())).is_ok() {
         return Ok(());
     }
@@ -36,13 +31,11 @@ fn register_on(c: &Connection) -> rusqlite::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::Store;
 
     #[test]
-    fn math_functions_work_after_registration() {
+    fn math_functions_are_there_when_the_store_opens() {
         let store = Store::open_in_memory().unwrap();
-        register_math_functions(&store).unwrap();
-        register_math_functions(&store).unwrap();
         let (ln2, s, bad): (f64, f64, Option<f64>) = store
             .with_conn(|c| {
                 c.query_row("SELECT ln(2.0), sqrt(9), ln(-1)", [], |r| {
@@ -53,6 +46,8 @@ mod tests {
         assert!((ln2 - 2f64.ln()).abs() < 1e-15);
         assert_eq!(s, 3.0);
         assert_eq!(bad, None);
+        // Registering twice is harmless.
+        store.with_conn(super::register_math_functions).unwrap();
         // The views that need ln can be read.
         store
             .with_conn(|c| {

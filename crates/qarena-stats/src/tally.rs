@@ -1,0 +1,277 @@
+//! Counting finished games, and summarising a per-game quantity.
+//!
+//! [`Tally`] is the one place where games become W/D/L counts and pairs:
+//! the runner's live counts, a match summary, the report's per-point table
+//! and the `stats` command all feed it games and ask it for Elo, so they
+//! cannot disagree on the rule that picks the model: **pentanomial when
+//! every finished game belongs to a complete colour-swapped pair, trinomial
+//! otherwise**.
+//!
+//! [`MeanCi`] is the one mean with a 95% interval (normal approximation,
+//! mean ± 1.96 · s / √n with the sample standard deviation) used for
+//! per-game judge and self-evaluation metrics; the SQL views compute the
+//! same figure (`docs/metrics.md`).
+
+use std::collections::BTreeMap;
+
+use crate::elo::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Penta, Wdl};
+use crate::sprt::{sprt_penta, sprt_wdl, SprtParams, SprtResult};
+
+/// The result of one finished game from the point of view of the engine
+/// being measured (slot A).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    Win,
+    Draw,
+    Loss,
+}
+
+impl Outcome {
+    /// 1, ½ or 0.
+    pub fn score(self) -> f64 {
+        match self {
+            Outcome::Win => 1.0,
+            Outcome::Draw => 0.5,
+            Outcome::Loss => 0.0,
+        }
+    }
+}
+
+/// The counts of a set of games: W/D/L, games without a result, and the
+/// scores of colour-swapped pairs by pair index.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Tally {
+    wdl: Wdl,
+    aborted: u64,
+    by_pair: BTreeMap<i64, Vec<f64>>,
+}
+
+/// Which model a [`Tally`] uses for Elo and SPRT.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Counted {
+    /// Every finished game is in a complete pair.
+    Pairs(Penta),
+    /// Some game is unpaired (or there are no pairs): game by game.
+    Games(Wdl),
+}
+
+impl Tally {
+    pub fn new() -> Tally {
+        Tally::default()
+    }
+
+    /// Adds a finished game (its pair index if it was played as half of a
+    /// colour-swapped pair).
+    pub fn add(&mut self, outcome: Outcome, pair: Option<i64>) {
+        match outcome {
+            Outcome::Win => self.wdl.wins += 1,
+            Outcome::Draw => self.wdl.draws += 1,
+            Outcome::Loss => self.wdl.losses += 1,
+        }
+        if let Some(p) = pair {
+            self.by_pair.entry(p).or_default().push(outcome.score());
+        }
+    }
+
+    /// Adds a game without a result (interrupted; replayed on resume).
+    pub fn add_aborted(&mut self) {
+        self.aborted += 1;
+    }
+
+    pub fn wdl(&self) -> Wdl {
+        self.wdl
+    }
+
+    /// Finished games.
+    pub fn games(&self) -> u64 {
+        self.wdl.games()
+    }
+
+    pub fn aborted(&self) -> u64 {
+        self.aborted
+    }
+
+    /// A's mean score, `None` before the first finished game.
+    pub fn score(&self) -> Option<f64> {
+        let n = self.games();
+        (n > 0).then(|| (self.wdl.wins as f64 + 0.5 * self.wdl.draws as f64) / n as f64)
+    }
+
+    /// The scores of A in both games of every complete pair, by pair index.
+    pub fn pairs(&self) -> Vec<(f64, f64)> {
+        self.by_pair
+            .values()
+            .filter(|v| v.len() == 2)
+            .map(|v| (v[0], v[1]))
+            .collect()
+    }
+
+    /// The counts the statistics use: pairs when every finished game belongs
+    /// to a complete pair, single games otherwise.
+    pub fn counted(&self) -> Counted {
+        let pairs = self.pairs();
+        if !pairs.is_empty() && 2 * pairs.len() as u64 == self.games() {
+            Counted::Pairs(penta_from_pairs(&pairs))
+        } else {
+            Counted::Games(self.wdl)
+        }
+    }
+
+    /// Elo with its interval at `confidence`; `None` before the first
+    /// finished game.
+    pub fn elo(&self, confidence: f64) -> Option<EloReport> {
+        (self.games() > 0).then(|| self.counted().elo(confidence))
+    }
+
+    /// The GSPRT over complete pairs, `None` while there are none (the
+    /// runner's early stop looks only at pairs).
+    pub fn sprt_pairs(&self, params: &SprtParams) -> Option<SprtResult> {
+        let pairs = self.pairs();
+        (!pairs.is_empty()).then(|| sprt_penta(&penta_from_pairs(&pairs), params))
+    }
+}
+
+impl Counted {
+    pub fn elo(&self, confidence: f64) -> EloReport {
+        match self {
+            Counted::Pairs(p) => elo_penta(p, confidence),
+            Counted::Games(w) => elo_wdl(w, confidence),
+        }
+    }
+
+    pub fn sprt(&self, params: &SprtParams) -> SprtResult {
+        match self {
+            Counted::Pairs(p) => sprt_penta(p, params),
+            Counted::Games(w) => sprt_wdl(w, params),
+        }
+    }
+}
+
+/// A mean over independent units (games) with its 95% interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeanCi {
+    pub n: usize,
+    pub mean: f64,
+    /// 1.96 · s / √n; `None` with fewer than two values.
+    pub half_width: Option<f64>,
+}
+
+/// The normal quantile of a two-sided 95% interval.
+pub const Z95: f64 = 1.96;
+
+impl MeanCi {
+    /// The finite values of `xs`; `None` when there are none.
+    pub fn of(xs: &[f64]) -> Option<MeanCi> {
+        let xs: Vec<f64> = xs.iter().copied().filter(|x| x.is_finite()).collect();
+        let n = xs.len();
+        if n == 0 {
+            return None;
+        }
+        let mean = xs.iter().sum::<f64>() / n as f64;
+        let half_width = (n >= 2).then(|| {
+            let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+            Z95 * (var / n as f64).sqrt()
+        });
+        Some(MeanCi {
+            n,
+            mean,
+            half_width,
+        })
+    }
+
+    pub fn lower(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean - h)
+    }
+
+    pub fn upper(&self) -> Option<f64> {
+        self.half_width.map(|h| self.mean + h)
+    }
+
+    /// The half-width, 0 with a single value.
+    pub fn half_width_or_zero(&self) -> f64 {
+        self.half_width.unwrap_or(0.0)
+    }
+
+    /// `0.123 ± 0.045` with `digits` decimals (scaled by `scale`).
+    pub fn fmt(&self, digits: usize, scale: f64) -> String {
+        match self.half_width {
+            Some(h) => format!(
+                "{:.*} ± {:.*}",
+                digits,
+                self.mean * scale,
+                digits,
+                h * scale
+            ),
+            None => format!("{:.*}", digits, self.mean * scale),
+        }
+    }
+}
+
+/// The mean of the finite values, `None` when there are none.
+pub fn mean(xs: &[f64]) -> Option<f64> {
+    MeanCi::of(xs).map(|m| m.mean)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tally_counts_and_picks_pentanomial_only_when_every_game_is_paired() {
+        let mut t = Tally::new();
+        t.add(Outcome::Win, Some(0));
+        t.add(Outcome::Draw, Some(0));
+        t.add(Outcome::Loss, Some(1));
+        t.add(Outcome::Loss, Some(1));
+        t.add_aborted();
+        assert_eq!(t.wdl(), Wdl::new(1, 1, 2));
+        assert_eq!(t.games(), 4);
+        assert_eq!(t.aborted(), 1);
+        assert_eq!(t.pairs(), vec![(1.0, 0.5), (0.0, 0.0)]);
+        assert!(matches!(t.counted(), Counted::Pairs(_)));
+        assert_eq!(t.score(), Some(1.5 / 4.0));
+        t.add(Outcome::Win, Some(2));
+        assert!(matches!(t.counted(), Counted::Games(_)));
+        t.add(Outcome::Win, None);
+        assert!(matches!(t.counted(), Counted::Games(_)));
+        assert_eq!(t.pairs().len(), 2);
+        assert!(Tally::new().elo(0.95).is_none());
+        assert!(t.elo(0.95).is_some());
+    }
+
+    #[test]
+    fn elo_of_a_tally_is_the_model_it_names() {
+        let mut t = Tally::new();
+        for i in 0..20 {
+            t.add(Outcome::Win, Some(i));
+            t.add(
+                if i % 3 == 0 {
+                    Outcome::Loss
+                } else {
+                    Outcome::Draw
+                },
+                Some(i),
+            );
+        }
+        let e = t.elo(0.95).unwrap();
+        assert_eq!(e, elo_penta(&penta_from_pairs(&t.pairs()), 0.95));
+        t.add(Outcome::Draw, None);
+        assert_eq!(t.elo(0.95).unwrap(), elo_wdl(&t.wdl(), 0.95));
+    }
+
+    #[test]
+    fn mean_ci_matches_hand_computation() {
+        let m = MeanCi::of(&[1.0, 2.0, 3.0, 4.0]).unwrap();
+        assert_eq!(m.n, 4);
+        assert!((m.mean - 2.5).abs() < 1e-12);
+        // sd = sqrt(5/3), se = sd / 2
+        let h = 1.96 * (5.0f64 / 3.0).sqrt() / 2.0;
+        assert!((m.half_width.unwrap() - h).abs() < 1e-12);
+        assert_eq!(MeanCi::of(&[0.5]).unwrap().half_width, None);
+        assert_eq!(MeanCi::of(&[0.5]).unwrap().half_width_or_zero(), 0.0);
+        assert!(MeanCi::of(&[]).is_none());
+        assert!(MeanCi::of(&[f64::NAN]).is_none());
+        assert_eq!(m.fmt(2, 1.0), format!("2.50 ± {h:.2}"));
+        assert_eq!(mean(&[1.0, f64::INFINITY, 3.0]), Some(2.0));
+    }
+}
