@@ -179,7 +179,8 @@ fn key_value(s: &str) -> Result<(String, String), Exit> {
 }
 
 fn apply_chess_flags(cfg: &mut MatchConfig, a: &MatchArgs) -> Result<(), Exit> {
-    use qarena_arena::chess::{ChessSettings, Limit};
+    use qarena_arena::chess::ChessSettings;
+    use qarena_chess::Limit;
     let any = a.nodes.is_some()
         || a.depth.is_some()
         || a.movetime_ms.is_some()
