@@ -118,8 +118,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = &a.sprt {
             cfg.sprt = Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?);
         }
-        cfg.validate()
-            .map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
+        cfg.check().map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
     }
     let resume = a.resume.is_some();
     let tag = a
