@@ -21,4 +21,4 @@ pub use failure::{Failure, Termination};
 pub use game::{GameOutcome, Slot};
 pub use runfolder::RunTag;
 pub use runner::{run_match, MatchRequest, MatchSummary, RunError};
-pub use settings::{EngineConfig, GoSettings, MatchConfig, Protocol, Timeouts};
+pub use settings::{ConfigError, EngineConfig, GoSettings, MatchConfig, Protocol, Timeouts};

@@ -305,35 +305,106 @@ impl MatchConfig {
 
     /// Checks what serde cannot: both engines speak the same protocol, sizes
     /// are in range.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ConfigError> {
         if self.engine_a.protocol != self.engine_b.protocol {
-            return Err(format!(
-                "engine '{}' speaks {} but engine '{}' speaks {}: both must use the same protocol",
-                self.engine_a.name,
-                self.engine_a.protocol.as_str(),
-                self.engine_b.name,
-                self.engine_b.protocol.as_str()
-            ));
+            return Err(ConfigError::MixedProtocols {
+                engine_a: self.engine_a.name.clone(),
+                protocol_a: self.engine_a.protocol,
+                engine_b: self.engine_b.name.clone(),
+                protocol_b: self.engine_b.protocol,
+            });
         }
         if !(2..=25).contains(&self.go.board_size) {
-            return Err(format!(
-                "board size {} is out of range (2..25)",
-                self.go.board_size
-            ));
+            return Err(ConfigError::BoardSize(self.go.board_size));
         }
         if let Some(r) = &self.go.referee {
             match crate::command::split_command(r) {
                 Ok(argv) if !argv.is_empty() => {}
-                Ok(_) => return Err("the referee command is empty".to_string()),
-                Err(e) => return Err(format!("referee command `{r}`: {e}")),
+                Ok(_) => return Err(ConfigError::EmptyReferee),
+                Err(reason) => {
+                    return Err(ConfigError::Referee {
+                        command: r.clone(),
+                        reason,
+                    })
+                }
             }
         }
         if self.games == 0 {
-            return Err("games must be at least 1".to_string());
+            return Err(ConfigError::NoGames);
         }
         if self.concurrency == 0 {
-            return Err("concurrency must be at least 1".to_string());
+            return Err(ConfigError::NoConcurrency);
         }
         Ok(())
+    }
+
+    /// [`check`](Self::check) with the message as text, the form the
+    /// runner's input errors carry.
+    pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|e| e.to_string())
+    }
+}
+
+/// Why a match config cannot be played, beyond what serde checks.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "engine '{engine_a}' speaks {} but engine '{engine_b}' speaks {}: both must use the same protocol",
+        protocol_a.as_str(),
+        protocol_b.as_str()
+    )]
+    MixedProtocols {
+        engine_a: String,
+        protocol_a: Protocol,
+        engine_b: String,
+        protocol_b: Protocol,
+    },
+    #[error("board size {0} is out of range (2..25)")]
+    BoardSize(u8),
+    #[error("the referee command is empty")]
+    EmptyReferee,
+    #[error("referee command `{command}`: {reason}")]
+    Referee {
+        command: String,
+        reason: crate::command::CommandError,
+    },
+    #[error("games must be at least 1")]
+    NoGames,
+    #[error("concurrency must be at least 1")]
+    NoConcurrency,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_errors_name_the_setting() {
+        let engine = |name: &str, p| EngineConfig::from_command(name, "x", p);
+        let cfg = MatchConfig::new(engine("a", Protocol::Gtp), engine("b", Protocol::Uci));
+        assert_eq!(
+            cfg.check().unwrap_err().to_string(),
+            "engine 'a' speaks gtp but engine 'b' speaks uci: both must use the same protocol"
+        );
+        let mut cfg = MatchConfig::new(engine("a", Protocol::Gtp), engine("b", Protocol::Gtp));
+        assert!(cfg.check().is_ok());
+        cfg.go.board_size = 26;
+        assert_eq!(
+            cfg.validate(),
+            Err("board size 26 is out of range (2..25)".to_string())
+        );
+        cfg.go.board_size = 9;
+        cfg.go.referee = Some("gnugo 'open".to_string());
+        let referee = cfg.check().unwrap_err().to_string();
+        assert!(
+            referee.starts_with("referee command `gnugo 'open`: "),
+            "{referee}"
+        );
+        cfg.go.referee = None;
+        cfg.games = 0;
+        assert_eq!(
+            cfg.check().unwrap_err().to_string(),
+            "games must be at least 1"
+        );
     }
 }

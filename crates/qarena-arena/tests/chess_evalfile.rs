@@ -11,8 +11,9 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use chess_support::*;
-use qarena_arena::chess::{generate_openings, parse_epd, UciEngine};
+use qarena_arena::chess::{generate_openings, UciEngine};
 use qarena_arena::Failure;
+use qarena_chess::parse_epd;
 use qarena_engine::EngineSpec;
 
 /// Feeds `script` to a fresh Stockfish and returns stdout + stderr.

@@ -9,10 +9,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chess_support::*;
-use qarena_arena::chess::{
-    export_pgn, play_chess_game, Adjudication, ChessSettings, Limit, UciEngine,
-};
+use qarena_arena::chess::{play_chess_game, ChessSettings, UciEngine};
 use qarena_arena::{Failure, GameOutcome, Slot, Termination};
+use qarena_chess::{export_pgn, Adjudication, Limit};
 use qarena_engine::EngineSpec;
 
 fn capped(limit: Limit) -> ChessSettings {

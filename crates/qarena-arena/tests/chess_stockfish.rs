@@ -9,8 +9,9 @@ use std::io::Write;
 use std::time::Instant;
 
 use chess_support::*;
-use qarena_arena::chess::{export_pgn, Adjudication, ChessSettings, Limit, OpeningOrder};
+use qarena_arena::chess::ChessSettings;
 use qarena_arena::{Slot, Termination};
+use qarena_chess::{export_pgn, Adjudication, Limit, OpeningOrder};
 use shakmaty::Position;
 
 const RULE_ENDS: [Termination; 5] = [

@@ -1,46 +1,18 @@
-//! The tactical check with real Stockfish: the shipped suite is sound, the
-//! engine against itself loses nothing, and the generator writes a suite
-//! that loads back.
+//! The tactical check with real Stockfish: the engine against itself loses
+//! nothing, a rejected net is an error naming the engine, and the generator
+//! writes a suite that loads back.
 
 mod chess_support;
 
-use std::collections::HashSet;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use chess_support::{stockfish, timeouts};
-use qarena_arena::chess::{generate_tactics, load_tactics, run_tactics, TacticsEngine};
-use shakmaty::fen::Fen;
-use shakmaty::san::San;
-use shakmaty::{CastlingMode, Chess, Position};
+use qarena_arena::chess::{generate_tactics, run_tactics, TacticsEngine};
+use qarena_chess::load_tactics;
 
 fn sf(label: &str, options: &[String]) -> TacticsEngine {
     TacticsEngine::new(label, vec![stockfish().display().to_string()], options).unwrap()
-}
-
-#[test]
-fn shipped_suite_parses_and_every_bm_is_legal() {
-    let suite = load_tactics(None).unwrap();
-    assert_eq!(suite.len(), 50);
-    let ids: HashSet<_> = suite.iter().map(|p| p.id.as_str()).collect();
-    let fens: HashSet<_> = suite.iter().map(|p| p.fen.as_str()).collect();
-    assert_eq!((ids.len(), fens.len()), (50, 50));
-    for (i, p) in suite.iter().enumerate() {
-        assert_eq!(p.id, format!("qarena-tactics-{}", i + 1));
-        // Checked again here, independently of the parser's own checks.
-        let pos: Chess = p
-            .fen
-            .parse::<Fen>()
-            .unwrap()
-            .into_position(CastlingMode::Standard)
-            .unwrap();
-        assert!(!pos.is_game_over(), "{}", p.id);
-        assert!(!p.best_san.is_empty(), "{}", p.id);
-        for san in &p.best_san {
-            let mv = san.parse::<San>().unwrap().to_move(&pos);
-            assert!(mv.is_ok(), "{}: bm {san} illegal in {}", p.id, p.fen);
-        }
-    }
 }
 
 #[test]
@@ -86,7 +58,8 @@ fn a_rejected_variant_net_is_an_error_naming_the_engine() {
         timeouts(30.0),
         Arc::new(AtomicBool::new(false)),
     )
-    .unwrap_err();
+    .unwrap_err()
+    .to_string();
     assert!(
         err.contains("variant") && err.contains("missing.nnue"),
         "{err}"

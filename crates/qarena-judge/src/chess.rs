@@ -74,14 +74,38 @@ impl ChessGame {
     }
 }
 
+/// Why a stored chess game cannot be replayed at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ChessGameError {
+    #[error("opening FEN `{fen}`: {reason}")]
+    BadFen {
+        fen: String,
+        reason: shakmaty::fen::ParseFenError,
+    },
+    #[error("opening FEN `{fen}`: {reason}")]
+    ImpossibleFen {
+        fen: String,
+        reason: Box<shakmaty::PositionError<Chess>>,
+    },
+}
+
 /// Reads a stored chess game from its opening FEN and UCI moves.
-pub fn chess_game(opening: Option<&str>, moves: &[MoveRecord]) -> Result<ChessGame, String> {
+pub fn chess_game(
+    opening: Option<&str>,
+    moves: &[MoveRecord],
+) -> Result<ChessGame, ChessGameError> {
     let mut pos = match opening.filter(|f| !f.trim().is_empty() && f.trim() != "startpos") {
         None => Chess::default(),
         Some(fen) => Fen::from_ascii(fen.trim().as_bytes())
-            .map_err(|e| format!("opening FEN `{fen}`: {e}"))?
+            .map_err(|reason| ChessGameError::BadFen {
+                fen: fen.to_string(),
+                reason,
+            })?
             .into_position::<Chess>(CastlingMode::Standard)
-            .map_err(|e| format!("opening FEN `{fen}`: {e}"))?,
+            .map_err(|reason| ChessGameError::ImpossibleFen {
+                fen: fen.to_string(),
+                reason: Box::new(reason),
+            })?,
     };
     let mut g = ChessGame {
         start_fen: opening
@@ -395,7 +419,15 @@ mod tests {
         assert_eq!(g.moves.len(), 1);
         assert!(g.truncated.unwrap().contains("ply 1"));
 
-        assert!(chess_game(Some("not a fen"), &[]).is_err());
+        let bad = chess_game(Some("not a fen"), &[]).unwrap_err().to_string();
+        assert!(bad.starts_with("opening FEN `not a fen`: "), "{bad}");
+        let impossible = chess_game(Some("8/8/8/8/8/8/8/8 w - - 0 1"), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            impossible.starts_with("opening FEN `8/8/8/8/8/8/8/8 w - - 0 1`: "),
+            "{impossible}"
+        );
         let fen = "8/8/8/8/8/5k2/8/5K1q w - - 0 1";
         let g = chess_game(Some(fen), &[]).unwrap();
         assert_eq!(g.start_fen.as_deref(), Some(fen));

@@ -118,8 +118,7 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = &a.sprt {
             cfg.sprt = Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?);
         }
-        cfg.validate()
-            .map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
+        cfg.check().map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
     }
     let resume = a.resume.is_some();
     let tag = a
@@ -179,7 +178,8 @@ fn key_value(s: &str) -> Result<(String, String), Exit> {
 }
 
 fn apply_chess_flags(cfg: &mut MatchConfig, a: &MatchArgs) -> Result<(), Exit> {
-    use qarena_arena::chess::{ChessSettings, Limit};
+    use qarena_arena::chess::ChessSettings;
+    use qarena_chess::Limit;
     let any = a.nodes.is_some()
         || a.depth.is_some()
         || a.movetime_ms.is_some()

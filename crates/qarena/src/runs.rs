@@ -177,7 +177,7 @@ pub fn export(cmd: ExportCommand) -> CliResult {
                 .filter(|g| g.record_format == "pgn")
                 .map(|g| g.record)
                 .collect();
-            let text = qarena_arena::chess::export_pgn(&records);
+            let text = qarena_chess::export_pgn(&records);
             fs_err::write(&output, text).map_err(Exit::input)?;
             println!("wrote {} games to {}", records.len(), output.display());
         }

@@ -162,7 +162,8 @@ pub fn gate(a: GateArgs) -> CliResult {
         label = l;
     }
     if let Some(file) = &a.tactics {
-        use qarena_arena::chess::{load_tactics, run_tactics, TacticsEngine};
+        use qarena_arena::chess::{run_tactics, TacticsEngine};
+        use qarena_chess::load_tactics;
         let Some(variant_cmd) = &a.engine else {
             return Err(Exit::input(anyhow!(
                 "--tactics needs --engine CMD (the variant engine)"

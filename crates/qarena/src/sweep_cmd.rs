@@ -4,8 +4,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use clap::Args;
-use qarena_arena::chess::{ChessSettings, Limit};
+use qarena_arena::chess::ChessSettings;
 use qarena_arena::{Protocol, RunTag};
+use qarena_chess::Limit;
 use qarena_sweep::{run_sweep, EngineTemplate, Generator, Refine, SweepDef, SweepRequest, Target};
 
 use crate::cli::DbArgs;

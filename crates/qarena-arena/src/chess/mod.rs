@@ -1,5 +1,7 @@
 //! Chess over UCI: settings, the engine client, the referee of one game,
-//! openings, adjudication and PGN.
+//! and the engine runs behind the tactics check and the suite generators.
+//! The rules side (positions, suites, limits, adjudication, PGN) lives in
+//! `qarena-chess`.
 //!
 //! qarena is the referee, as in Go: every `bestmove` is checked legal with
 //! shakmaty before the opponent sees it, the rules (mate, stalemate,
@@ -16,30 +18,21 @@
 //! - A game record (PGN) is produced for every outcome, aborted games
 //!   included (result `*`).
 
-mod adjudication;
-mod openings;
-mod pgn;
 mod referee;
-pub mod tactics;
+mod suites;
 mod uci_client;
 
-use std::fmt;
 use std::path::PathBuf;
-use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
+use qarena_chess::Opening;
 use serde::{Deserialize, Serialize};
 
-pub use adjudication::{Adjudication, Adjudicator, Verdict};
-pub use openings::{
-    generate_openings, load_openings, opening_index, parse_epd, parse_pgn_openings, Opening,
-};
-pub use pgn::{export_pgn, write_pgn, PgnGame, PgnMove};
+// The types of `ChessSettings` fields, so a config is written with one import.
+pub use qarena_chess::{Adjudication, Limit, OpeningOrder, TimeControl};
 pub use referee::{play_chess_game, ChessGameMeta};
-pub use tactics::{
-    generate_tactics, load_tactics, parse_tactics, run_tactics, TacticalFailure, TacticalPosition,
-    TacticsEngine, TacticsReport,
-};
+pub use suites::{generate_openings, generate_tactics, run_tactics, SuiteError, TacticsEngine};
 pub use uci_client::{GoDeadline, GoReply, UciEngine};
 
 /// The `[chess]` section of a match config.
@@ -89,23 +82,32 @@ impl ChessSettings {
 
     /// Checks what serde cannot, and that the openings load, so a match
     /// fails before its first game rather than in every game.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), ChessSettingsError> {
         if !(self.node_jitter.is_finite() && (0.0..1.0).contains(&self.node_jitter)) {
-            return Err(format!(
-                "chess.node_jitter must be in [0, 1), got {}",
-                self.node_jitter
-            ));
+            return Err(ChessSettingsError::NodeJitter(self.node_jitter));
         }
         match self.limit {
             Limit::Nodes(0) | Limit::Depth(0) | Limit::MovetimeMs(0) => {
-                return Err(format!("chess.limit {} must be positive", self.limit))
+                return Err(ChessSettingsError::ZeroLimit(self.limit))
             }
             _ => {}
         }
         if self.multipv == Some(0) {
-            return Err("chess.multipv must be at least 1".to_string());
+            return Err(ChessSettingsError::ZeroMultipv);
         }
-        load_openings(self).map(drop)
+        self.load_openings()?;
+        Ok(())
+    }
+
+    /// [`check`](Self::check) with the message as text, the form the
+    /// runner's input errors carry.
+    pub fn validate(&self) -> Result<(), String> {
+        self.check().map_err(|e| e.to_string())
+    }
+
+    /// The opening suite these settings name (parsed once per process).
+    pub fn load_openings(&self) -> Result<Arc<Vec<Opening>>, qarena_chess::Error> {
+        qarena_chess::load_openings(self.openings.as_deref(), self.opening_plies)
     }
 
     /// Nodes or depth without jitter: the same opening and colours replay
@@ -119,148 +121,17 @@ impl ChessSettings {
     }
 }
 
-/// The order in which pairs walk through the opening suite.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum OpeningOrder {
-    #[default]
-    Sequential,
-    Random,
-}
-
-/// How long an engine may search one move, and so how long qarena waits:
-/// nodes/depth → the match's move timeout; movetime → movetime + slack;
-/// clock → the mover's remaining time + margin + slack.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Limit {
-    Nodes(u64),
-    Depth(u32),
-    MovetimeMs(u64),
-    /// A game clock kept by qarena.
-    Tc(TimeControl),
-}
-
-impl Default for Limit {
-    fn default() -> Self {
-        Limit::Nodes(1000)
-    }
-}
-
-impl fmt::Display for Limit {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Limit::Nodes(n) => write!(f, "nodes={n}"),
-            Limit::Depth(d) => write!(f, "depth={d}"),
-            Limit::MovetimeMs(ms) => write!(f, "movetime={ms}"),
-            Limit::Tc(tc) => write!(f, "tc={tc}"),
-        }
-    }
-}
-
-impl FromStr for Limit {
-    type Err = String;
-
-    /// `nodes=1000`, `depth=8`, `movetime=100` (ms) or `tc=10+0.1`.
-    fn from_str(s: &str) -> Result<Limit, String> {
-        let (key, value) = s.split_once('=').ok_or_else(|| {
-            format!("limit `{s}`: expected nodes=N, depth=N, movetime=MS or tc=BASE+INC")
-        })?;
-        let num = |v: &str| {
-            v.trim()
-                .parse::<u64>()
-                .map_err(|_| format!("limit `{s}`: `{v}` is not a whole number"))
-        };
-        match key.trim() {
-            "nodes" => Ok(Limit::Nodes(num(value)?)),
-            "depth" => Ok(Limit::Depth(
-                u32::try_from(num(value)?).map_err(|_| format!("limit `{s}`: depth too large"))?,
-            )),
-            "movetime" | "movetime_ms" => Ok(Limit::MovetimeMs(num(value)?)),
-            "tc" => Ok(Limit::Tc(value.parse()?)),
-            other => Err(format!(
-                "limit `{s}`: unknown kind `{other}` (nodes, depth, movetime, tc)"
-            )),
-        }
-    }
-}
-
-/// `[moves/]base[+increment]`, seconds (fractions allowed), e.g. `10+0.1`
-/// or `40/60`. Written the same way into the PGN `TimeControl` tag.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct TimeControl {
-    /// Moves per period (`movestogo`); the base time is added again after each.
-    pub moves: Option<u32>,
-    pub base_ms: u64,
-    pub increment_ms: u64,
-}
-
-impl FromStr for TimeControl {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<TimeControl, String> {
-        let bad =
-            || format!("time control `{s}`: expected [moves/]seconds[+increment], e.g. 10+0.1");
-        let (moves, rest) = match s.trim().split_once('/') {
-            Some((m, r)) => (Some(m.trim().parse::<u32>().map_err(|_| bad())?), r),
-            None => (None, s.trim()),
-        };
-        let (base, inc) = match rest.split_once('+') {
-            Some((b, i)) => (b, Some(i)),
-            None => (rest, None),
-        };
-        let ms = |v: &str| -> Result<u64, String> {
-            let secs: f64 = v.trim().parse().map_err(|_| bad())?;
-            if !(0.0..=1e9).contains(&secs) {
-                return Err(bad());
-            }
-            Ok((secs * 1000.0).round() as u64)
-        };
-        let tc = TimeControl {
-            moves: moves.filter(|&m| m > 0),
-            base_ms: ms(base)?,
-            increment_ms: inc.map(ms).transpose()?.unwrap_or(0),
-        };
-        if tc.base_ms == 0 && tc.increment_ms == 0 {
-            return Err(format!("time control `{s}` gives no time at all"));
-        }
-        Ok(tc)
-    }
-}
-
-impl fmt::Display for TimeControl {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let secs = |ms: u64| {
-            if ms.checked_rem(1000) == Some(0) {
-                (ms / 1000).to_string()
-            } else {
-                let s = format!("{:.3}", ms as f64 / 1000.0);
-                s.trim_end_matches('0').to_string()
-            }
-        };
-        if let Some(m) = self.moves {
-            write!(f, "{m}/")?;
-        }
-        write!(f, "{}", secs(self.base_ms))?;
-        if self.increment_ms > 0 {
-            write!(f, "+{}", secs(self.increment_ms))?;
-        }
-        Ok(())
-    }
-}
-
-impl TryFrom<String> for TimeControl {
-    type Error = String;
-    fn try_from(s: String) -> Result<Self, String> {
-        s.parse()
-    }
-}
-
-impl From<TimeControl> for String {
-    fn from(tc: TimeControl) -> String {
-        tc.to_string()
-    }
+/// Why a `[chess]` section cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ChessSettingsError {
+    #[error("chess.node_jitter must be in [0, 1), got {0}")]
+    NodeJitter(f64),
+    #[error("chess.limit {0} must be positive")]
+    ZeroLimit(Limit),
+    #[error("chess.multipv must be at least 1")]
+    ZeroMultipv,
+    #[error(transparent)]
+    Openings(#[from] qarena_chess::Error),
 }
 
 /// A warning when a deterministic limit (nodes or depth without jitter)
@@ -269,7 +140,7 @@ pub fn determinism_warning(settings: &ChessSettings, games: u32) -> Option<Strin
     if !settings.is_deterministic() {
         return None;
     }
-    let distinct = match load_openings(settings) {
+    let distinct = match settings.load_openings() {
         Ok(list) => {
             let set: std::collections::HashSet<_> =
                 list.iter().map(|o| (&o.fen, &o.moves)).collect();
@@ -293,20 +164,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn limits_parse_and_print() {
-        assert_eq!("nodes=1000".parse::<Limit>(), Ok(Limit::Nodes(1000)));
-        assert_eq!("movetime=50".parse::<Limit>(), Ok(Limit::MovetimeMs(50)));
-        let tc: Limit = "tc=10+0.1".parse().unwrap();
-        assert_eq!(tc.to_string(), "tc=10+0.1");
-        let tc: TimeControl = "40/60".parse().unwrap();
+    fn checks_name_the_setting() {
+        let msg = |s: ChessSettings| s.check().unwrap_err().to_string();
         assert_eq!(
-            (tc.moves, tc.base_ms, tc.increment_ms),
-            (Some(40), 60_000, 0)
+            msg(ChessSettings {
+                node_jitter: 1.5,
+                ..ChessSettings::default()
+            }),
+            "chess.node_jitter must be in [0, 1), got 1.5"
         );
-        assert_eq!(tc.to_string(), "40/60");
-        assert!("tc=abc".parse::<Limit>().is_err());
-        assert!("tc=0".parse::<Limit>().is_err());
-        assert!("speed=1".parse::<Limit>().is_err());
+        assert_eq!(
+            msg(ChessSettings {
+                limit: Limit::Depth(0),
+                ..ChessSettings::default()
+            }),
+            "chess.limit depth=0 must be positive"
+        );
+        assert_eq!(
+            msg(ChessSettings {
+                multipv: Some(0),
+                ..ChessSettings::default()
+            }),
+            "chess.multipv must be at least 1"
+        );
+        assert!(ChessSettings::default().validate().is_ok());
     }
 
     #[test]

@@ -26,11 +26,13 @@ use shakmaty::uci::UciMove;
 use shakmaty::zobrist::{Zobrist64, ZobristHash};
 use shakmaty::{CastlingMode, Chess, Color, EnPassantMode, Position, Role};
 
-use super::adjudication::{Adjudicator, Verdict};
-use super::openings::{fen_of, load_openings, mix, opening_index, Opening};
-use super::pgn::{write_pgn, PgnGame, PgnMove};
+use qarena_chess::{
+    fen_of, mix, opening_index, write_pgn, Adjudicator, Limit, Opening, PgnGame, PgnMove,
+    TimeControl, Verdict,
+};
+
 use super::uci_client::{GoDeadline, GoReply, UciEngine};
-use super::{ChessSettings, Limit, TimeControl};
+use super::ChessSettings;
 use crate::failure::{Failure, Termination};
 use crate::game::{GameEvent, GameOutcome, PlayedMove, SelfEval, Slot};
 
@@ -158,7 +160,7 @@ pub fn play_chess_game(
     let [a, b] = engines;
     let mut eng: [&mut UciEngine; 2] = [a, b];
 
-    let openings = match load_openings(settings) {
+    let openings = match settings.load_openings() {
         Ok(list) => list,
         Err(e) => return setup_error(first, settings, meta, format!("openings: {e}")),
     };

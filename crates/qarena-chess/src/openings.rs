@@ -1,6 +1,7 @@
 //! Opening suites: EPD and PGN files, the shipped default suite, the order
 //! in which a match walks through them, and the generator that builds a
-//! balanced suite by random play filtered by an engine's evaluation.
+//! balanced suite by random play filtered by an engine's evaluation (the
+//! engine is a closure, supplied by the arena).
 //!
 //! Invariants:
 //! - Every [`Opening`] that exists was replayed with shakmaty when it was
@@ -12,26 +13,34 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use qarena_engine::EngineSpec;
+use qarena_uci::Score;
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use shakmaty::fen::{Epd, Fen};
+use serde::{Deserialize, Serialize};
+use shakmaty::fen::Epd;
 use shakmaty::san::San;
-use shakmaty::uci::UciMove;
-use shakmaty::{CastlingMode, Chess, EnPassantMode, Position};
+use shakmaty::{Chess, EnPassantMode, Position};
 
-use super::uci_client::UciEngine;
-use super::{ChessSettings, OpeningOrder};
-use crate::settings::Timeouts;
+use crate::position::{fen_of, mix, parse_fen, random_walk, uci_of};
+use crate::tactics::{write_suite, Generated};
+use crate::{Error, Place};
 
 /// The suite used when the settings name no file: 200 positions generated
 /// by `generate_openings` (8 random plies, |eval| ≤ 50 cp, seed 1).
-const DEFAULT_SUITE: &str = include_str!("../../../../openings/default.epd");
+const DEFAULT_SUITE: &str = include_str!("../../../openings/default.epd");
 const DEFAULT_SUITE_NAME: &str = "openings/default.epd (built in)";
+
+/// The order in which pairs walk through the opening suite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OpeningOrder {
+    #[default]
+    Sequential,
+    Random,
+}
 
 /// A start position for one pair of games.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,28 +55,12 @@ pub struct Opening {
 
 impl Opening {
     /// The position the opening starts from (before its book moves).
-    pub fn root(&self) -> Result<Chess, String> {
+    pub fn root(&self) -> Result<Chess, Error> {
         match &self.fen {
             None => Ok(Chess::default()),
             Some(fen) => parse_fen(fen),
         }
     }
-}
-
-/// Parses a FEN (six fields) into a legal standard-chess position.
-pub fn parse_fen(fen: &str) -> Result<Chess, String> {
-    let parsed: Fen = fen
-        .trim()
-        .parse()
-        .map_err(|e| format!("bad FEN `{fen}`: {e}"))?;
-    parsed
-        .into_position(CastlingMode::Standard)
-        .map_err(|e| format!("impossible position `{fen}`: {e}"))
-}
-
-/// The six-field FEN of a position (en passant square only when legal).
-pub fn fen_of(pos: &Chess) -> String {
-    Fen::from_position(pos.clone(), EnPassantMode::Legal).to_string()
 }
 
 type Cache = Mutex<HashMap<(Option<PathBuf>, Option<u32>), Arc<Vec<Opening>>>>;
@@ -77,24 +70,23 @@ fn cache() -> &'static Cache {
     CACHE.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
-/// The openings the settings ask for (file or built-in suite), parsed once
-/// per process. Errors name the file and the offending line.
-pub fn load_openings(settings: &ChessSettings) -> Result<Arc<Vec<Opening>>, String> {
-    let key = (settings.openings.clone(), settings.opening_plies);
+/// The openings in `file` (EPD, or PGN by its extension, cut to `plies`
+/// plies), or the built-in suite for `None`, parsed once per process.
+/// Errors name the file and the offending line.
+pub fn load_openings(file: Option<&Path>, plies: Option<u32>) -> Result<Arc<Vec<Opening>>, Error> {
+    let key = (file.map(Path::to_path_buf), plies);
     if let Some(hit) = cache().lock().unwrap_or_else(|p| p.into_inner()).get(&key) {
         return Ok(Arc::clone(hit));
     }
-    let list = match &settings.openings {
+    let list = match file {
         None => parse_epd(DEFAULT_SUITE, DEFAULT_SUITE_NAME)?,
-        Some(path) => load_file(path, settings.opening_plies)?,
+        Some(path) => load_file(path, plies)?,
     };
     if list.is_empty() {
-        let name = settings
-            .openings
-            .as_ref()
+        let name = file
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| DEFAULT_SUITE_NAME.to_string());
-        return Err(format!("opening file {name} holds no positions"));
+        return Err(Error::NoOpenings { name });
     }
     let list = Arc::new(list);
     cache()
@@ -104,8 +96,8 @@ pub fn load_openings(settings: &ChessSettings) -> Result<Arc<Vec<Opening>>, Stri
     Ok(list)
 }
 
-fn load_file(path: &Path, plies: Option<u32>) -> Result<Vec<Opening>, String> {
-    let text = fs_err::read_to_string(path).map_err(|e| format!("reading openings: {e}"))?;
+fn load_file(path: &Path, plies: Option<u32>) -> Result<Vec<Opening>, Error> {
+    let text = fs_err::read_to_string(path).map_err(Error::ReadOpenings)?;
     let name = path.display().to_string();
     let is_pgn = path
         .extension()
@@ -138,31 +130,23 @@ pub fn opening_index(count: usize, order: OpeningOrder, seed: u64, pair_index: u
     }
 }
 
-/// A well-spread 64-bit hash of two words (splitmix64 finaliser), used to
-/// derive independent seeds from the match seed.
-pub(crate) fn mix(a: u64, b: u64) -> u64 {
-    let mut z = a
-        .wrapping_add(b.wrapping_mul(0x9e37_79b9_7f4a_7c15))
-        .wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
 /// EPD lines (`<board> <side> <castling> <ep> [opcodes;]`) or plain FENs,
 /// one per line; `#` starts a comment line. The `hmvc` and `fmvn` opcodes
 /// set the move counters, which default to `0 1`.
-pub fn parse_epd(text: &str, name: &str) -> Result<Vec<Opening>, String> {
+pub fn parse_epd(text: &str, name: &str) -> Result<Vec<Opening>, Error> {
     let mut out = Vec::new();
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
         if line.is_empty() || line.starts_with('#') {
             continue;
         }
-        let at = format!("{name}:{}", i + 1);
+        let at = Place::line(name, i + 1);
         let fields: Vec<&str> = line.split_whitespace().collect();
         if fields.len() < 4 {
-            return Err(format!("{at}: expected an EPD or FEN line, got `{line}`"));
+            return Err(Error::NotEpdOrFen {
+                at,
+                line: line.to_string(),
+            });
         }
         let four = fields[..4].join(" ");
         let is_fen = fields.len() >= 6
@@ -178,14 +162,17 @@ pub fn parse_epd(text: &str, name: &str) -> Result<Vec<Opening>, String> {
             )
         };
         let fen = format!("{four} {halfmoves} {fullmoves}");
-        let pos = parse_fen(&fen).map_err(|e| format!("{at}: {e}"))?;
+        let pos = parse_fen(&fen).map_err(|e| e.at(&at))?;
         if pos.is_game_over() {
-            return Err(format!("{at}: the position is already over: `{line}`"));
+            return Err(Error::GameOver {
+                at,
+                line: line.to_string(),
+            });
         }
         out.push(Opening {
             fen: Some(fen_of(&pos)),
             moves: Vec::new(),
-            source: at,
+            source: at.to_string(),
         });
     }
     Ok(out)
@@ -208,7 +195,7 @@ pub fn parse_pgn_openings(
     text: &str,
     name: &str,
     plies: Option<u32>,
-) -> Result<Vec<Opening>, String> {
+) -> Result<Vec<Opening>, Error> {
     let mut out = Vec::new();
     let mut game = PgnScan::default();
     let mut depth_var = 0usize;
@@ -217,7 +204,7 @@ pub fn parse_pgn_openings(
     let mut chars = text.char_indices().peekable();
     let line_of = |at: usize| text[..at].matches('\n').count() + 1;
 
-    let mut finish = |g: &mut PgnScan, game_no: usize| -> Result<(), String> {
+    let mut finish = |g: &mut PgnScan, game_no: usize| -> Result<(), Error> {
         if let Some(op) = g.take(name, game_no, plies)? {
             out.push(op);
         }
@@ -321,36 +308,47 @@ impl PgnScan {
         name: &str,
         no: usize,
         plies: Option<u32>,
-    ) -> Result<Option<Opening>, String> {
+    ) -> Result<Option<Opening>, Error> {
         let scan = std::mem::take(self);
         if !scan.started {
             return Ok(None);
         }
-        let at = format!("{name}:{} (game {no})", scan.line);
+        let at = Place {
+            game: Some(no),
+            ..Place::line(name, scan.line)
+        };
         let mut pos = match &scan.fen {
-            Some(f) => parse_fen(f).map_err(|e| format!("{at}: {e}"))?,
+            Some(f) => parse_fen(f).map_err(|e| e.at(&at))?,
             None => Chess::default(),
         };
         let limit = plies.map_or(usize::MAX, |p| p as usize);
         let mut moves = Vec::new();
         for (san, line) in scan.sans.iter().take(limit) {
+            let here = || Place::line(name, *line);
             let mv = san
                 .parse::<San>()
-                .map_err(|_| format!("{name}:{line}: `{san}` is not a SAN move"))?
+                .map_err(|_| Error::NotSan {
+                    at: here(),
+                    san: san.clone(),
+                })?
                 .to_move(&pos)
-                .map_err(|e| format!("{name}:{line}: `{san}` is not legal here: {e}"))?;
-            moves.push(UciMove::from_move(&mv, CastlingMode::Standard).to_string());
+                .map_err(|reason| Error::IllegalSan {
+                    at: here(),
+                    san: san.clone(),
+                    reason,
+                })?;
+            moves.push(uci_of(&mv));
             pos.play_unchecked(&mv);
         }
         if pos.is_game_over() {
-            return Err(format!("{at}: the opening ends the game"));
+            return Err(Error::OpeningEndsGame { at });
         }
         Ok(Some(Opening {
             fen: scan
                 .fen
                 .map(|f| parse_fen(&f).map(|p| fen_of(&p)).unwrap_or(f)),
             moves,
-            source: at,
+            source: at.to_string(),
         }))
     }
 }
@@ -376,29 +374,23 @@ fn parse_tag(tag: &str) -> Option<(String, String)> {
     Some((key.to_string(), value))
 }
 
-/// How many positions a generator evaluation searches: deterministic for a
+/// How many nodes a generator evaluation searches: deterministic for a
 /// single-threaded engine, and deep enough to drop lopsided positions.
-const GENERATE_NODES: u64 = 20_000;
+pub const GENERATE_NODES: u64 = 20_000;
 
 /// Builds a balanced opening suite: random legal play of `plies` plies
-/// from the start position (seeded), kept when the engine's evaluation of
-/// the final position is within ±`max_eval_cp` and not a mate score, and
-/// not a duplicate. Writes `count` EPD lines to `out` and returns how many
-/// were written (fewer only if the attempts run out).
-pub fn generate_openings(
-    engine_argv: Vec<String>,
+/// from the start position (seeded), kept when `evaluate` (an engine at
+/// [`GENERATE_NODES`] nodes, given the FEN) scores the final position
+/// within ±`max_eval_cp` and not as a mate, and not a duplicate. Returns
+/// the text of an EPD file with `count` positions (fewer only if the
+/// attempts run out); [`write_openings`] saves it.
+pub fn generate_openings<E>(
     plies: u32,
     max_eval_cp: i32,
     count: usize,
     seed: u64,
-    out: &Path,
-    timeouts: Timeouts,
-) -> Result<usize, String> {
-    let program = engine_argv.first().cloned().unwrap_or_default();
-    let spec = EngineSpec::new("openings-generate", engine_argv);
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut engine = UciEngine::start(spec, timeouts, &Default::default(), stop)
-        .map_err(|f| format!("starting `{program}`: {f}"))?;
+    mut evaluate: impl FnMut(&str) -> Result<Option<Score>, E>,
+) -> Result<Generated, E> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut seen = HashSet::new();
     let mut lines = Vec::new();
@@ -410,55 +402,40 @@ pub fn generate_openings(
             continue;
         };
         let epd = Epd::from_position(pos.clone(), EnPassantMode::Legal).to_string();
-        if seen.contains(&epd) {
+        if !seen.insert(epd.clone()) {
             continue;
         }
-        seen.insert(epd.clone());
-        let fen = fen_of(&pos);
-        let score = engine
-            .evaluate(&fen, GENERATE_NODES, timeouts.mv())
-            .map_err(|f| format!("evaluating `{fen}` with `{program}`: {f}"))?;
-        match score {
-            Some(qarena_uci::Score::Cp(cp)) if cp.abs() <= max_eval_cp => {
+        match evaluate(&fen_of(&pos))? {
+            Some(Score::Cp(cp)) if cp.abs() <= max_eval_cp => {
                 lines.push(format!("{epd} ce {cp}; c0 \"qarena generated\";"));
             }
             _ => {}
         }
     }
-    engine.shutdown();
-    let mut text = String::new();
-    text.push_str(&format!(
+    let mut text = format!(
         "# qarena opening suite: {} positions, {plies} random plies from the start position,\n\
          # |eval| <= {max_eval_cp} cp at {GENERATE_NODES} nodes (ce = centipawns for the side to move), seed {seed}.\n",
         lines.len()
-    ));
+    );
     for l in &lines {
         text.push_str(l);
         text.push('\n');
     }
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs_err::create_dir_all(dir).map_err(|e| e.to_string())?;
-    }
-    fs_err::write(out, text).map_err(|e| e.to_string())?;
-    // Let a re-load in the same process see the new file.
+    Ok(Generated {
+        text,
+        count: lines.len(),
+    })
+}
+
+/// Writes a generated suite to `out` (creating its folder) and lets a
+/// later [`load_openings`] in the same process see the new file.
+pub fn write_openings(out: &Path, suite: &Generated) -> Result<(), Error> {
+    write_suite(out, suite)?;
     cache()
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .retain(|(path, _), _| path.as_deref() != Some(out));
-    Ok(lines.len())
-}
-
-/// `plies` uniformly random legal moves from the start position; `None`
-/// when the walk ends the game on the way or at its end. Shared by the
-/// opening and tactics generators.
-pub(crate) fn random_walk(rng: &mut ChaCha8Rng, plies: u32) -> Option<Chess> {
-    let mut pos = Chess::default();
-    for _ in 0..plies {
-        let moves = pos.legal_moves();
-        let mv = moves.choose(rng)?.clone();
-        pos.play_unchecked(&mv);
-    }
-    (!pos.is_game_over()).then_some(pos)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -485,8 +462,10 @@ mod tests {
             Some("rnbqkbnr/pppppppp/8/8/4P3/8/PPPP1PPP/RNBQKBNR b KQkq - 0 1")
         );
         assert_eq!(list[0].source, "t:2");
-        let err = parse_epd("8/8/8/8 w - -\n", "bad").unwrap_err();
+        let err = parse_epd("8/8/8/8 w - -\n", "bad").unwrap_err().to_string();
         assert!(err.starts_with("bad:1"), "{err}");
+        let short = parse_epd("8/8 w\n", "x.epd").unwrap_err().to_string();
+        assert_eq!(short, "x.epd:1: expected an EPD or FEN line, got `8/8 w`");
     }
 
     #[test]
@@ -510,8 +489,14 @@ mod tests {
         assert!(list[1].fen.is_some());
         let all = parse_pgn_openings(text, "t.pgn", None).unwrap();
         assert_eq!(all[0].moves.len(), 6);
-        let bad = parse_pgn_openings("1. e4 e4 *", "b.pgn", None).unwrap_err();
+        let bad = parse_pgn_openings("1. e4 e4 *", "b.pgn", None)
+            .unwrap_err()
+            .to_string();
         assert!(bad.contains("b.pgn:1") && bad.contains("`e4`"), "{bad}");
+        let over = parse_pgn_openings("\n1. f3 e5 2. g4 Qh4# 0-1", "m.pgn", None)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(over, "m.pgn:2 (game 1): the opening ends the game");
     }
 
     #[test]
@@ -529,5 +514,29 @@ mod tests {
             .collect();
         assert_ne!(again, other);
         assert_eq!(opening_index(n, OpeningOrder::Sequential, 5, 9), 2);
+    }
+
+    #[test]
+    fn generator_filters_on_the_evaluation_and_writes_a_loadable_suite() {
+        let evaluate = |fen: &str| -> Result<Option<Score>, ()> {
+            Ok(Some(Score::Cp(if fen.len() % 2 == 0 { 20 } else { 400 })))
+        };
+        let suite = generate_openings(6, 50, 5, 11, evaluate).unwrap();
+        assert_eq!(suite.count, 5);
+        assert!(suite
+            .text
+            .starts_with("# qarena opening suite: 5 positions, 6 random plies"));
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub").join("g.epd");
+        write_openings(&out, &suite).unwrap();
+        let list = load_openings(Some(&out), None).unwrap();
+        assert_eq!(list.len(), 5);
+        assert!(list
+            .iter()
+            .all(|o| o.source.starts_with(&out.display().to_string())));
+        let mates = generate_openings(6, 50, 2, 11, |_| Ok::<_, ()>(Some(Score::Mate(3))));
+        assert_eq!(mates.unwrap().count, 0);
+        let none = load_openings(Some(&dir.path().join("missing.epd")), None).unwrap_err();
+        assert!(none.to_string().starts_with("reading openings: "), "{none}");
     }
 }
