@@ -122,14 +122,11 @@ impl<'a> Plotter<'a> {
         if let Err(e) = plot::ensure_font(self.font) {
             self.warnings.push(format!("plots skipped: {e}"));
             doc.p(format!("*(plot `{file}` skipped: {e})*"));
-            self.disabled = Some(e);
+            self.disabled = Some(e.to_string());
             return Ok(());
         }
         let path = self.out_dir.join(file);
-        plot::draw(&chart, &path, self.font).map_err(|message| ReportError::Plot {
-            path: path.clone(),
-            message,
-        })?;
+        plot::draw(&chart, &path, self.font)?;
         doc.image(file, &chart.title);
         doc.p(caption.to_string());
         self.plots.push(path);
