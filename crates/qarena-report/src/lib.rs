@@ -61,10 +61,12 @@ pub struct ReportOutput {
     pub warnings: Vec<String>,
 }
 
+/// Everything that can go wrong while writing a report.
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
     #[error(transparent)]
     Store(#[from] qarena_store::StoreError),
+    /// The database, run tag, sweep name or judge run does not fit.
     #[error("{0}")]
     Input(String),
     #[error("writing {}: {source}", path.display())]
@@ -72,14 +74,43 @@ pub enum ReportError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// No font was given and none is in a standard location.
+    #[error(
+        "no TrueType font found for the plots' text: install one \
+         (Debian: apt-get install fonts-dejavu-core) or give --font FILE \
+         (or QARENA_FONT)"
+    )]
+    NoFont,
+    #[error("font {}: {source}", path.display())]
+    FontRead {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("font {} is not a TrueType/OpenType font", path.display())]
+    FontFormat { path: PathBuf },
+    /// A chart without a finite point (the plot file is named).
+    #[error("plot {}: nothing to plot", path.display())]
+    EmptyPlot { path: PathBuf },
+    /// Drawing a plot failed (the plot file is named).
     #[error("plot {}: {message}", path.display())]
     Plot { path: PathBuf, message: String },
+    #[error("plot {}: encoding PNG: {source}", path.display())]
+    Png {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl ReportError {
-    /// True when the input (database, tag, name) is at fault.
+    /// True when the input (database, tag, name, font) is at fault.
     pub fn is_input(&self) -> bool {
-        !matches!(self, ReportError::Io { .. } | ReportError::Plot { .. })
+        !matches!(
+            self,
+            ReportError::Io { .. }
+                | ReportError::EmptyPlot { .. }
+                | ReportError::Plot { .. }
+                | ReportError::Png { .. }
+        )
     }
 }
 
@@ -123,4 +154,26 @@ pub fn generate(o: &ReportOptions) -> Result<ReportOutput, ReportError> {
         sections: r.doc.sections(),
         warnings: r.warnings,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_name_the_file_and_the_remedy() {
+        let font = PathBuf::from("fonts").join("x.ttf");
+        let plot = PathBuf::from("out").join("score_vs_bits.png");
+        assert_eq!(
+            ReportError::NoFont.to_string(),
+            "no TrueType font found for the plots' text: install one (Debian: apt-get install \
+             fonts-dejavu-core) or give --font FILE (or QARENA_FONT)"
+        );
+        let e = ReportError::FontFormat { path: font.clone() };
+        assert!(e.to_string().contains(&font.display().to_string()));
+        assert!(e.is_input());
+        let e = ReportError::EmptyPlot { path: plot.clone() };
+        assert!(e.to_string().contains(&plot.display().to_string()));
+        assert!(!e.is_input());
+    }
 }

@@ -8,6 +8,8 @@ use std::sync::Mutex;
 
 use plotters::prelude::*;
 
+use crate::ReportError;
+
 /// One point of a series, with an optional interval.
 #[derive(Debug, Clone, Copy)]
 pub struct Pt {
@@ -64,9 +66,9 @@ const FONT_CANDIDATES: &[&str] = &[
 
 static FONT: Mutex<Option<PathBuf>> = Mutex::new(None);
 
-/// Loads a font for the plots' text (once per process). Returns the font
-/// file, or a message saying how to get one.
-pub fn ensure_font(explicit: Option<&Path>) -> Result<PathBuf, String> {
+/// Loads a font for the plots' text (once per process) and returns its
+/// file; the error says how to get one.
+pub fn ensure_font(explicit: Option<&Path>) -> Result<PathBuf, ReportError> {
     let mut guard = FONT.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(p) = guard.as_ref() {
         return Ok(p.clone());
@@ -78,17 +80,16 @@ pub fn ensure_font(explicit: Option<&Path>) -> Result<PathBuf, String> {
             .iter()
             .map(PathBuf::from)
             .find(|p| p.is_file())
-            .ok_or_else(|| {
-                "no TrueType font found for the plots' text: install one \
-                 (Debian: apt-get install fonts-dejavu-core) or give --font FILE \
-                 (or QARENA_FONT)"
-                    .to_string()
-            })?,
+            .ok_or(ReportError::NoFont)?,
     };
-    let bytes = std::fs::read(&path).map_err(|e| format!("font {}: {e}", path.display()))?;
+    let bytes = match std::fs::read(&path) {
+        Ok(b) => b,
+        Err(source) => return Err(ReportError::FontRead { path, source }),
+    };
     let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, bytes)
-        .map_err(|_| format!("font {} is not a TrueType/OpenType font", path.display()))?;
+    if plotters::style::register_font("sans-serif", FontStyle::Normal, bytes).is_err() {
+        return Err(ReportError::FontFormat { path });
+    }
     *guard = Some(path.clone());
     Ok(path)
 }
@@ -119,22 +120,28 @@ const COLOURS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-/// Draws `chart` into a `width` × `height` PNG at `path`.
-pub fn draw(chart: &Chart, path: &Path, font: Option<&Path>) -> Result<(), String> {
+/// Draws `chart` into a 900 × 540 PNG at `path`.
+pub fn draw(chart: &Chart, path: &Path, font: Option<&Path>) -> Result<(), ReportError> {
     ensure_font(font)?;
+    let empty = || ReportError::EmptyPlot {
+        path: path.to_path_buf(),
+    };
+    let e = |e: &dyn std::fmt::Display| ReportError::Plot {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
     let (w, h) = (900u32, 540u32);
     let mut buf = vec![255u8; (w * h * 3) as usize];
     {
         let pts = || chart.series.iter().flat_map(|s| s.points.iter());
-        let (x0, x1) = range(pts().map(|p| p.x)).ok_or("nothing to plot")?;
+        let (x0, x1) = range(pts().map(|p| p.x)).ok_or_else(empty)?;
         let (y0, y1) = range(
             pts()
                 .flat_map(|p| [Some(p.y), p.lo, p.hi])
                 .flatten()
                 .chain(chart.refs.iter().map(|r| r.y)),
         )
-        .ok_or("nothing to plot")?;
-        let e = |e: &dyn std::fmt::Display| e.to_string();
+        .ok_or_else(empty)?;
         let root = BitMapBackend::with_buffer(&mut buf, (w, h)).into_drawing_area();
         root.fill(&WHITE).map_err(|x| e(&x))?;
         let mut c = ChartBuilder::on(&root)
@@ -210,6 +217,12 @@ pub fn draw(chart: &Chart, path: &Path, font: Option<&Path>) -> Result<(), Strin
             .map_err(|x| e(&x))?;
         root.present().map_err(|x| e(&x))?;
     }
-    let png = crate::png::encode_rgb(w, h, &buf).map_err(|e| e.to_string())?;
-    std::fs::write(path, png).map_err(|e| format!("writing {}: {e}", path.display()))
+    let png = crate::png::encode_rgb(w, h, &buf).map_err(|source| ReportError::Png {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    std::fs::write(path, png).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
 }
