@@ -1,8 +1,7 @@
 //! The arena: plays matches between engine processes and records them.
 //!
-//! `runner` schedules games on workers and writes the store; `go_game` and
-//! `chess` referee one game each; `gtp_client` wraps an engine process in the
-//! GTP request/response cycle. Protocol grammar lives in `qarena-gtp` /
+//! `runner` schedules games on workers and writes the store; `go` and
+//! `chess` referee one game each over their protocol clients. Protocol grammar lives in `qarena-gtp` /
 //! `qarena-uci`, process handling in `qarena-engine`, rules in `qarena-go`
 //! and shakmaty.
 
@@ -10,8 +9,8 @@ pub mod chess;
 pub mod command;
 pub mod failure;
 pub mod game;
-pub mod go_game;
-pub mod gtp_client;
+pub mod go;
+mod referee;
 pub mod runfolder;
 pub mod runner;
 pub mod settings;

@@ -35,8 +35,7 @@ use serde::Serialize;
 use crate::chess::{play_chess_game, ChessGameMeta, UciEngine};
 use crate::failure::{Failure, Termination};
 use crate::game::{GameOutcome, Slot};
-use crate::go_game::{play_go_game, GoGameMeta};
-use crate::gtp_client::GtpEngine;
+use crate::go::{play_go_game, GoGameMeta, GtpEngine};
 use crate::runfolder::{ClaimError, Environment, RunFolder, RunOwner, RunTag};
 use crate::settings::{EngineConfig, MatchConfig, Protocol};
 

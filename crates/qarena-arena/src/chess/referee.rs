@@ -35,6 +35,7 @@ use super::uci_client::{GoDeadline, GoReply, UciEngine};
 use super::ChessSettings;
 use crate::failure::{Failure, Termination};
 use crate::game::{GameEvent, GameOutcome, PlayedMove, SelfEval, Slot};
+use crate::referee::{Forfeit, Referee};
 
 /// Names and labels that go into the game record.
 pub struct ChessGameMeta<'a> {
@@ -230,7 +231,7 @@ pub fn play_chess_game(
         ));
         if let Err(f) = e.new_game(settings.multipv) {
             let tail = e.stderr_tail();
-            return fault(ctx, slot, f, tail, meta);
+            return ctx.fault(slot, f, Some(tail), meta);
         }
     }
 
@@ -256,7 +257,7 @@ pub fn play_chess_game(
             Ok(r) => r,
             Err(f) => {
                 let tail = e.stderr_tail();
-                return fault(ctx, mover, f, tail, meta);
+                return ctx.fault(mover, f, Some(tail), meta);
             }
         };
         let label = e.label().to_string();
@@ -285,7 +286,7 @@ pub fn play_chess_game(
 
         if is_null_move(&reply.bestmove) {
             let why = "a null move while legal moves exist";
-            return illegal(ctx, mover, &label, &reply.bestmove, why, meta);
+            return ctx.illegal_move(mover, &label, &reply.bestmove, why, meta);
         }
         let Ok(uci) = reply.bestmove.parse::<UciMove>() else {
             let f = Failure::BadResponse {
@@ -293,13 +294,13 @@ pub fn play_chess_game(
                 detail: format!("`bestmove {}` is not a UCI move", reply.bestmove),
             };
             let tail = eng[mover.index()].stderr_tail();
-            return fault(ctx, mover, f, tail, meta);
+            return ctx.fault(mover, f, Some(tail), meta);
         };
         let mv = match uci.to_move(&ctx.pos) {
             Ok(mv) => mv,
             Err(_) => {
                 let why = format!("not legal in {}", fen_of(&ctx.pos));
-                return illegal(ctx, mover, &label, &reply.bestmove, &why, meta);
+                return ctx.illegal_move(mover, &label, &reply.bestmove, &why, meta);
             }
         };
 
@@ -500,31 +501,6 @@ fn self_eval(
     })
 }
 
-fn illegal(
-    mut ctx: Ctx<'_>,
-    mover: Slot,
-    label: &str,
-    mv: &str,
-    why: &str,
-    meta: &ChessGameMeta<'_>,
-) -> GameOutcome {
-    ctx.events.push(GameEvent {
-        kind: EventKind::IllegalMove,
-        slot: Some(mover),
-        message: format!("engine '{label}' played the illegal move `{mv}`: {why}"),
-        stderr_tail: None,
-    });
-    let c = ctx.color_of(mover);
-    let text = format!("{} makes an illegal move: {mv}", side(c));
-    finish(
-        ctx,
-        Termination::IllegalMove,
-        Some(Some(!c)),
-        Some(text),
-        meta,
-    )
-}
-
 fn time_forfeit(
     mut ctx: Ctx<'_>,
     c: Color,
@@ -563,37 +539,34 @@ fn time_forfeit(
     )
 }
 
-/// Ends the game because `slot` failed; the failing engine loses.
-fn fault(
-    mut ctx: Ctx<'_>,
-    slot: Slot,
-    f: Failure,
-    stderr_tail: String,
-    meta: &ChessGameMeta<'_>,
-) -> GameOutcome {
-    let term = f.termination();
-    if term == Termination::Aborted {
-        return finish(ctx, Termination::Aborted, None, None, meta);
+impl<'m> Referee<ChessGameMeta<'m>> for Ctx<'_> {
+    fn events(&mut self) -> &mut Vec<GameEvent> {
+        &mut self.events
     }
-    let c = ctx.color_of(slot);
-    let text = match term {
-        Termination::Timeout => format!("{}'s connection stalls", side(c)),
-        Termination::EngineCrash => format!("{} disconnects", side(c)),
-        _ => format!("{} sends an invalid reply", side(c)),
-    };
-    ctx.events.push(GameEvent {
-        kind: match term {
-            Termination::Timeout => EventKind::Timeout,
-            Termination::EngineCrash => EventKind::Crash,
-            _ => EventKind::BadResponse,
-        },
-        slot: Some(slot),
-        message: f.to_string(),
-        stderr_tail: (!stderr_tail.trim().is_empty()).then_some(stderr_tail),
-    });
-    let mut out = finish(ctx, term, Some(Some(!c)), Some(text), meta);
-    out.fault = Some((slot, f));
-    out
+
+    /// The loser's colour loses, with the reason PGN's Termination tag shows.
+    fn forfeit(self, loser: Slot, why: Forfeit<'_>, meta: &ChessGameMeta<'m>) -> GameOutcome {
+        let c = self.color_of(loser);
+        let (term, text) = match why {
+            Forfeit::IllegalMove { mv } => (
+                Termination::IllegalMove,
+                format!("{} makes an illegal move: {mv}", side(c)),
+            ),
+            Forfeit::Fault(term) => (
+                term,
+                match term {
+                    Termination::Timeout => format!("{}'s connection stalls", side(c)),
+                    Termination::EngineCrash => format!("{} disconnects", side(c)),
+                    _ => format!("{} sends an invalid reply", side(c)),
+                },
+            ),
+        };
+        finish(self, term, Some(Some(!c)), Some(text), meta)
+    }
+
+    fn abort(self, meta: &ChessGameMeta<'m>) -> GameOutcome {
+        finish(self, Termination::Aborted, None, None, meta)
+    }
 }
 
 /// A game that cannot even start (its opening is unusable): aborted, with
