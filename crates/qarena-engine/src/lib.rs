@@ -23,6 +23,7 @@
 //! Protocol grammar (GTP, UCI) lives elsewhere; this crate only moves lines.
 
 mod budget;
+pub mod command;
 mod error;
 mod groups;
 mod lines;
