@@ -31,7 +31,7 @@ const EXTRA_PROGRAM_DIRS: [&str; 1] = ["/usr/games"];
 
 /// The executable `program` names: itself when it contains a `/` (relative
 /// to the current directory), otherwise the first executable regular file of
-/// that name in `PATH` or [`EXTRA_PROGRAM_DIRS`].
+/// that name in `PATH` or `/usr/games`.
 pub fn find_program(program: &str) -> Option<PathBuf> {
     if program.is_empty() {
         return None;
