@@ -48,6 +48,7 @@ impl Failure {
                 label,
                 status: status.unwrap_or_else(|| "stdout closed".to_string()),
             },
+            EngineError::Stopped { .. } => Failure::Interrupted,
             EngineError::LineTooLong { bytes, limit, .. } => Failure::BadResponse {
                 label,
                 detail: format!("an output line of {bytes}+ bytes (limit {limit})"),

@@ -6,7 +6,6 @@
 //! and shakmaty.
 
 pub mod chess;
-pub mod command;
 pub mod failure;
 pub mod game;
 pub mod go;
@@ -18,6 +17,8 @@ pub mod summary;
 
 pub use failure::{Failure, Termination};
 pub use game::{GameOutcome, Slot};
+/// Command templates and program lookup live with the process handling.
+pub use qarena_engine::command;
 pub use runfolder::RunTag;
 pub use runner::{run_match, MatchRequest, MatchSummary, RunError};
 pub use settings::{ConfigError, EngineConfig, GoSettings, MatchConfig, Protocol, Timeouts};

@@ -527,21 +527,8 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Expands the command template and checks the program exists, so a typo is
 /// an input error before any game starts.
 pub fn resolve_argv(ec: &EngineConfig) -> Result<Vec<String>, RunError> {
-    let argv = crate::command::expand_command(&ec.command, &ec.placeholders())
+    let argv = crate::command::resolve_command(&ec.command, &ec.placeholders())
         .map_err(|e| RunError::Input(format!("engine '{}': {e}", ec.name)))?;
-    let mut argv = argv;
-    let prog = argv[0].clone();
-    match find_program(&prog) {
-        // Spawn the resolved path: `/usr/games` is searched too, though
-        // it is often missing from PATH.
-        Some(found) => argv[0] = found.display().to_string(),
-        None => {
-            return Err(RunError::Input(format!(
-                "engine '{}': program `{prog}` not found or not executable — check the command `{}` (install the engine or give its full path)",
-                ec.name, ec.command
-            )))
-        }
-    }
     for (flag, p) in [("model", &ec.model), ("config", &ec.config)] {
         if let Some(p) = p {
             if !p.exists() {
@@ -554,24 +541,6 @@ pub fn resolve_argv(ec: &EngineConfig) -> Result<Vec<String>, RunError> {
         }
     }
     Ok(argv)
-}
-
-fn find_program(prog: &str) -> Option<PathBuf> {
-    use std::os::unix::fs::PermissionsExt;
-    let executable = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-            .unwrap_or(false)
-    };
-    if prog.contains('/') {
-        let p = PathBuf::from(prog);
-        return executable(&p).then_some(p);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .chain([PathBuf::from("/usr/games")])
-        .map(|d| d.join(prog))
-        .find(|p| executable(p))
 }
 
 fn sha256_of(path: &Path) -> Option<String> {

@@ -28,6 +28,15 @@ pub enum EngineError {
         what: String,
     },
 
+    /// A stop was requested (Ctrl-C, SIGTERM) before a one-shot run
+    /// finished; its process group was killed.
+    #[error("engine '{label}' (`{program}`): stopped on request after {:.3} s", after.as_secs_f64())]
+    Stopped {
+        label: String,
+        program: String,
+        after: Duration,
+    },
+
     /// The engine closed its stdout or its process is gone.
     #[error(
         "engine '{label}' (`{program}`) exited ({}); last stderr: {}",
@@ -70,6 +79,7 @@ impl EngineError {
         match self {
             EngineError::Spawn { label, .. }
             | EngineError::Timeout { label, .. }
+            | EngineError::Stopped { label, .. }
             | EngineError::Exited { label, .. }
             | EngineError::LineTooLong { label, .. }
             | EngineError::Io { label, .. } => label,

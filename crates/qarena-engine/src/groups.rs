@@ -6,6 +6,9 @@
 //! a group id after the kernel could have reused it (an unreaped leader keeps
 //! its pid, and with it the group id, reserved).
 
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 
@@ -23,6 +26,40 @@ pub(crate) fn lock() -> MutexGuard<'static, Vec<i32>> {
 /// Sends SIGKILL to a whole group; a group that is already gone is fine.
 pub(crate) fn kill_group(pgid: i32) {
     let _ = killpg(Pid::from_raw(pgid), Signal::SIGKILL);
+}
+
+/// Spawns `cmd` as the leader of a new process group, registered here and
+/// (from inside the child, before exec) with the watchdog, so no process of
+/// ours ever runs unregistered. Pair with [`release`] before reaping it.
+pub(crate) fn spawn_leader(cmd: &mut Command) -> io::Result<Child> {
+    cmd.process_group(0);
+    if let Some(fd) = crate::watchdog::registration_fd() {
+        // SAFETY: the closure runs between fork and exec and only calls
+        // async-signal-safe functions (getpid, write) on stack buffers.
+        #[allow(unsafe_code)]
+        unsafe {
+            cmd.pre_exec(move || {
+                crate::watchdog::register_self(fd);
+                Ok(())
+            });
+        }
+    }
+    // Holding the registry lock across the spawn means a concurrent
+    // `kill_all` cannot miss a group that already exists.
+    let mut groups = lock();
+    let child = cmd.spawn()?;
+    groups.push(child.id() as i32);
+    Ok(child)
+}
+
+/// Kills a group started by [`spawn_leader`], forgets it and tells the
+/// watchdog; the caller reaps the leader right after (see the module
+/// invariants for why in this order).
+pub(crate) fn release(pgid: i32) {
+    let mut groups = lock();
+    kill_group(pgid);
+    groups.retain(|&g| g != pgid);
+    crate::watchdog::unregister(pgid);
 }
 
 /// Process groups started by this process whose leader has not been reaped yet.

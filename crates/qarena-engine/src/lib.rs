@@ -7,6 +7,11 @@
 //! is kept as a short tail for error messages. Everything exchanged is
 //! appended to an optional per-engine transcript.
 //!
+//! [`run_to_completion`] runs a program once (a net export, a reference
+//! run) under the same rules: own process group, watchdog, deadline, stop
+//! flag, bounded output. [`command`] turns command templates into argv and
+//! finds the program they name.
+//!
 //! Invariants:
 //! - An engine process never outlives its `Engine` handle: dropping the
 //!   handle kills the whole process group (helpers the engine forked
@@ -23,15 +28,16 @@
 //! Protocol grammar (GTP, UCI) lives elsewhere; this crate only moves lines.
 
 mod budget;
+pub mod command;
 mod error;
 mod groups;
 mod lines;
+mod oneshot;
 mod transcript;
 mod watchdog;
 
 use std::collections::VecDeque;
 use std::io::{self, Read, Write};
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError};
@@ -45,6 +51,7 @@ use nix::unistd::Pid;
 
 pub use error::EngineError;
 pub use groups::{install_shutdown_flag, kill_all, live_process_groups};
+pub use oneshot::{run_to_completion, Input, OutputTo, RunOutput, RunSpec};
 pub use transcript::{TranscriptBudget, DEFAULT_TRANSCRIPT_CAP};
 
 use budget::ByteBudget;
@@ -240,34 +247,14 @@ impl Engine {
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
+            .stderr(Stdio::piped());
         if let Some(dir) = &spec.cwd {
             cmd.current_dir(dir);
         }
-        if let Some(fd) = watchdog::registration_fd() {
-            // SAFETY: the closure runs between fork and exec and only calls
-            // async-signal-safe functions (getpid, write) on stack buffers.
-            #[allow(unsafe_code)]
-            unsafe {
-                cmd.pre_exec(move || {
-                    watchdog::register_self(fd);
-                    Ok(())
-                });
-            }
-        }
-
-        let mut child = {
-            // Holding the registry lock across the spawn means a concurrent
-            // `kill_all` cannot miss a group that already exists.
-            let mut groups = groups::lock();
-            let child = cmd.spawn().map_err(|e| {
-                transcript.record(Dir::Note, &format!("cannot start `{program}`: {e}"));
-                spawn_err(e)
-            })?;
-            groups.push(child.id() as i32);
-            child
-        };
+        let mut child = groups::spawn_leader(&mut cmd).map_err(|e| {
+            transcript.record(Dir::Note, &format!("cannot start `{program}`: {e}"));
+            spawn_err(e)
+        })?;
         let pgid = child.id() as i32;
         transcript.record(
             Dir::Note,
@@ -635,16 +622,7 @@ impl Engine {
     /// Whether the leader has exited, without reaping it (so its pid, and
     /// with it the group id, stays reserved until we have killed the group).
     fn leader_exited(&self) -> bool {
-        if self.reaped {
-            return true;
-        }
-        let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
-        match waitid(Id::Pid(Pid::from_raw(self.pgid)), flags) {
-            Ok(WaitStatus::StillAlive) => false,
-            Ok(_) => true,
-            Err(Errno::ECHILD) => true,
-            Err(_) => false,
-        }
+        self.reaped || leader_exited(self.pgid)
     }
 
     /// Waits for the leader to exit until `deadline`. Only used on paths
@@ -668,12 +646,7 @@ impl Engine {
         if self.reaped {
             return;
         }
-        {
-            let mut groups = groups::lock();
-            groups::kill_group(self.pgid);
-            groups.retain(|&g| g != self.pgid);
-            watchdog::unregister(self.pgid);
-        }
+        groups::release(self.pgid);
         self.stdin = None;
         match self.child.wait() {
             Ok(status) => {
@@ -693,6 +666,18 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.queued.close();
         self.kill();
+    }
+}
+
+/// Whether our child `pid` has exited, without reaping it (so its pid, and
+/// with it the group id, stays reserved until we have killed the group).
+fn leader_exited(pid: i32) -> bool {
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    match waitid(Id::Pid(Pid::from_raw(pid)), flags) {
+        Ok(WaitStatus::StillAlive) => false,
+        Ok(_) => true,
+        Err(Errno::ECHILD) => true,
+        Err(_) => false,
     }
 }
 
@@ -717,12 +702,7 @@ fn wait_writable(pipe: &ChildStdin, wait: Duration) {
 
 /// Cleans up after a spawn that could not be completed.
 fn abandon(child: &mut Child, pgid: i32) {
-    {
-        let mut groups = groups::lock();
-        groups::kill_group(pgid);
-        groups.retain(|&g| g != pgid);
-        watchdog::unregister(pgid);
-    }
+    groups::release(pgid);
     let _ = child.wait();
 }
 

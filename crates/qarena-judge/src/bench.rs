@@ -7,12 +7,17 @@
 //! same games, end to end (start-up, reading games, storing verdicts),
 //! into a scratch copy of the run so the real database is not touched.
 //!
-//! Invariant: both sides use the same command, the same overrides and the
-//! same query text (same ids, turns, visits).
+//! Invariants: both sides use the same command, the same overrides and the
+//! same query text (same ids, turns, visits). The reference runs in its own
+//! process group with a deadline and the judge's stop flag
+//! ([`JudgeOptions::stop`]), so Ctrl-C ends either side at once with
+//! [`JudgeError::Interrupted`] and leaves no engine behind.
 
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::sync::atomic::AtomicBool;
 use std::time::Instant;
+
+use qarena_engine::{run_to_completion, EngineError, Input, OutputTo, RunSpec};
 
 use qarena_store::{NewEngine, NewGame, NewMove, NewRun, NewSelfEval, Store};
 
@@ -173,22 +178,27 @@ pub fn go_throughput(
     fs_err::write(&query_file, &queries)?;
 
     let argv = settings.full_argv();
+    // The judge calls a game hung after `timeout`; the reference gets as
+    // much per game, so only a truly stuck engine reaches the deadline.
+    let games_with_queries = u32::try_from(queries.lines().count())
+        .unwrap_or(u32::MAX)
+        .max(1);
+    let mut spec = RunSpec::new(
+        "bench-reference",
+        argv.clone(),
+        opts.timeout.saturating_mul(games_with_queries),
+    );
+    spec.stdin = Input::File(query_file.clone());
+    spec.stdout = OutputTo::File(answer_file.clone());
+    let not_stopped = AtomicBool::new(false);
+    let stop = opts.stop.as_deref().unwrap_or(&not_stopped);
     let reference_start = Instant::now();
-    let status = Command::new(&argv[0])
-        .args(&argv[1..])
-        .stdin(Stdio::from(fs_err::File::open(&query_file)?.into_parts().0))
-        .stdout(Stdio::from(
-            fs_err::File::create(&answer_file)?.into_parts().0,
-        ))
-        .stderr(Stdio::null())
-        .status()
-        .map_err(|source| {
-            JudgeError::Engine(qarena_engine::EngineError::Spawn {
-                label: "bench-reference".into(),
-                program: argv[0].clone(),
-                source,
-            })
-        })?;
+    let out = match run_to_completion(&spec, stop) {
+        Ok(out) => out,
+        Err(EngineError::Stopped { .. }) => return Err(JudgeError::Interrupted),
+        Err(e) => return Err(JudgeError::Engine(e)),
+    };
+    let status = out.status;
     let reference_secs = reference_start.elapsed().as_secs_f64();
     let answers = fs_err::read_to_string(&answer_file)?;
     let answered = answers
@@ -200,8 +210,13 @@ pub fn go_throughput(
             label: "bench-reference".into(),
             program: argv[0].clone(),
             detail: format!(
-                "{status}; answered {answered} of {positions} positions (answers in {})",
-                answer_file.display()
+                "{status}; answered {answered} of {positions} positions (answers in {}){}",
+                answer_file.display(),
+                if out.stderr_tail.trim().is_empty() {
+                    String::new()
+                } else {
+                    format!("; last stderr: {}", out.stderr_tail.trim_end())
+                }
             ),
         });
     }
@@ -209,6 +224,9 @@ pub fn go_throughput(
     let judge_start = Instant::now();
     let report = judge(&copy, run_tag, opts, &mut |_| {})?;
     let judge_secs = judge_start.elapsed().as_secs_f64();
+    if report.interrupted {
+        return Err(JudgeError::Interrupted);
+    }
     if let Some(e) = &report.engine_failure {
         return Err(JudgeError::BadResponse {
             label: "bench-judge".into(),

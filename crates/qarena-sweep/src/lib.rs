@@ -14,6 +14,7 @@
 //!   created or resumed until it ends; its points play under that claim.
 
 mod def;
+pub mod demo;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -248,10 +248,17 @@ pub fn run(a: JudgeArgs) -> CliResult {
         let scratch =
             std::env::temp_dir().join(format!("qarena-judge-bench-{}", std::process::id()));
         fs_err::create_dir_all(&scratch).map_err(Exit::input)?;
+        let mut opts = opts;
+        opts.stop = Some(qarena_engine::install_shutdown_flag());
         let result = bench::go_throughput(&store, &a.run, &opts, &scratch);
         // The scratch copy is only evidence for a failed benchmark.
-        if result.is_ok() {
+        if matches!(result, Ok(_) | Err(JudgeError::Interrupted)) {
             let _ = fs_err::remove_dir_all(&scratch);
+        }
+        if let Err(JudgeError::Interrupted) = result {
+            // The status of an interrupted run; the database was not touched.
+            eprintln!("stopped: the benchmark was interrupted; nothing was stored");
+            return Ok(());
         }
         let b = result.map_err(exit_for)?;
         println!("command    {}", b.command.join(" "));

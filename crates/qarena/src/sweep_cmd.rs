@@ -4,10 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::anyhow;
 use clap::Args;
-use qarena_arena::chess::ChessSettings;
-use qarena_arena::{Protocol, RunTag};
-use qarena_chess::Limit;
-use qarena_sweep::{run_sweep, EngineTemplate, Generator, Refine, SweepDef, SweepRequest, Target};
+use qarena_arena::RunTag;
+use qarena_sweep::{demo, run_sweep, SweepDef, SweepRequest};
 
 use crate::cli::DbArgs;
 use crate::{CliResult, Exit};
@@ -60,7 +58,7 @@ pub struct DemoArgs {
     pub games: Option<u32>,
     /// Nodes per move; strength depends on it (the same variant loses more
     /// at 10,000 nodes than at 1,000).
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = demo::DEFAULT_NODES)]
     pub nodes: u64,
     /// Games in parallel (default: number of CPUs).
     #[arg(long, short = 'j')]
@@ -157,124 +155,32 @@ pub fn sweep(a: SweepArgs) -> CliResult {
 
 fn placeholder_def() -> SweepDef {
     // On resume the stored definition replaces this.
-    demo_def(Path::new("unused.nnue"), "stockfish", 1, 1000, 1)
+    demo::demo_def(Path::new("unused.nnue"), "stockfish", 1, 1000, 1)
 }
 
-/// The built-in ladder: Stockfish's own net with the feature transformer at
-/// ±127..±1 levels (8 to 1.6 bits) and the fc layers at ±7 and ±1.
-pub fn demo_def(
-    net: &Path,
-    stockfish: &str,
-    games: u32,
-    nodes: u64,
-    concurrency: usize,
-) -> SweepDef {
-    let chess = ChessSettings {
-        limit: Limit::Nodes(nodes),
-        node_jitter: 0.1,
-        seed: 1,
-        ..ChessSettings::default()
-    };
-    let mut options = std::collections::BTreeMap::new();
-    options.insert("Threads".to_string(), "1".to_string());
-    options.insert("Hash".to_string(), "16".to_string());
-    SweepDef {
-        name: "nnue-demo".to_string(),
-        description: Some("Stockfish's embedded net, degraded step by step".to_string()),
-        model: net.to_path_buf(),
-        engine: EngineTemplate {
-            command: stockfish.to_string(),
-            protocol: Protocol::Uci,
-            model_option: Some("EvalFile".to_string()),
-            config: None,
-            options,
-            init: Vec::new(),
-        },
-        baseline: "original".to_string(),
-        games,
-        concurrency,
-        restarts: 20,
-        late_blocks: 2,
-        timeouts: qarena_arena::Timeouts::default(),
-        go: qarena_arena::GoSettings::default(),
-        chess: Some(chess),
-        points: Vec::new(),
-        generator: Some(Generator {
-            targets: vec![
-                Target {
-                    name: "ft".to_string(),
-                    roles: vec!["feature_transformer".to_string()],
-                    layers: None,
-                    levels: None,
-                },
-                Target {
-                    name: "fc".to_string(),
-                    roles: vec!["fc_0".into(), "fc_1".into(), "fc_2".into()],
-                    layers: None,
-                    levels: Some(vec![7, 1]),
-                },
-            ],
-            levels: vec![127, 31, 15, 7, 3, 1],
-            granularity: "channel".to_string(),
-            clip: "none".to_string(),
-            rest: "keep".to_string(),
-            rest_granularity: "channel".to_string(),
-        }),
-        refine: Some(Refine::default()),
+fn demo_exit(e: demo::DemoError) -> Exit {
+    if e.is_engine_failure() {
+        Exit::engine(e)
+    } else {
+        Exit::input(e)
     }
-}
-
-/// Exports Stockfish's embedded net once into the cache.
-fn export_net(stockfish: &str, cache: &Path) -> Result<PathBuf, Exit> {
-    use std::io::Write;
-    let ec = qarena_arena::EngineConfig::from_command("stockfish", stockfish, Protocol::Uci);
-    let argv = qarena_arena::runner::resolve_argv(&ec)?;
-    let dir = qarena_arena::command::absolute(&cache.join("base"));
-    fs_err::create_dir_all(&dir).map_err(Exit::input)?;
-    let net = dir.join("stockfish-embedded.nnue");
-    if net.is_file() && qarena_models::Model::load(&net).is_ok() {
-        return Ok(net);
-    }
-    let tmp = dir.join("stockfish-embedded.nnue.tmp");
-    let mut child = std::process::Command::new(&argv[0])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .map_err(|e| Exit::engine(anyhow!("starting {}: {e}", argv[0])))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = writeln!(stdin, "export_net {}", tmp.display());
-        let _ = writeln!(stdin, "quit");
-    }
-    let _ = child.wait();
-    if !tmp.is_file() {
-        return Err(Exit::engine(anyhow!(
-            "`{stockfish}` did not export its net (`export_net`); the demo needs Stockfish 15.1 as packaged by Debian"
-        )));
-    }
-    qarena_models::Model::load(&tmp).map_err(|e| {
-        Exit::engine(anyhow!(
-            "the net exported by `{stockfish}` is not usable: {e}"
-        ))
-    })?;
-    fs_err::rename(&tmp, &net).map_err(Exit::input)?;
-    Ok(net)
 }
 
 pub fn demo(a: DemoArgs) -> CliResult {
-    let games = a.games.unwrap_or(if a.quick { 20 } else { 200 });
-    let cpus = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1);
-    let concurrency = a.concurrency.unwrap_or(cpus);
-    let net = export_net(&a.stockfish, &a.cache)?;
-    let def = demo_def(&net, &a.stockfish, games, a.nodes, concurrency);
-    let points = def.points().map_err(Exit::input)?.len();
-    println!(
-        "qarena demo: Stockfish's own net ({}) degraded step by step; {points} variants, each playing the original {games} games at {} nodes per move, paired openings, {concurrency} in parallel",
-        net.display(),
-        a.nodes
-    );
+    let stop = qarena_engine::install_shutdown_flag();
+    let games = demo::games(a.quick, a.games);
+    let concurrency = a.concurrency.unwrap_or_else(demo::default_concurrency);
+    let net = match demo::export_net(&a.stockfish, &a.cache, &stop) {
+        Ok(net) => net,
+        Err(e) if e.is_stop() => {
+            // The status of an interrupted run; there is nothing to resume.
+            eprintln!("stopped before the first game; nothing was played");
+            return Ok(());
+        }
+        Err(e) => return Err(demo_exit(e)),
+    };
+    let def = demo::demo_def(&net, &a.stockfish, games, a.nodes, concurrency);
+    println!("{}", demo::intro(&def, &net, a.nodes).map_err(Exit::input)?);
     let tag = RunTag::generated("demo");
     let db = a.db.db.clone();
     run(
@@ -292,11 +198,6 @@ pub fn demo(a: DemoArgs) -> CliResult {
         },
         false,
     )?;
-    println!(
-        "node budget: {} nodes per move (±10% jitter). Database: {}; variants and manifests: {}/; games: `qarena runs show {tag}`, `qarena export pgn --run {tag} -o demo.pgn`",
-        a.nodes,
-        db.display(),
-        a.cache.display()
-    );
+    println!("{}", demo::outro(tag.as_str(), a.nodes, &db, &a.cache));
     Ok(())
 }

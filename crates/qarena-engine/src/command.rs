@@ -1,8 +1,13 @@
-//! Engine command templates: shell-like splitting and `{model}` / `{config}`
-//! placeholders.
+//! Engine command templates: shell-like splitting, `{model}` / `{config}`
+//! placeholders, and finding the program a command names.
 //!
 //! A template is split into argv *before* placeholders are substituted, so a
 //! model path with spaces stays one argument. No shell is involved.
+//!
+//! Program lookup searches `PATH` and then `/usr/games` (where Debian puts
+//! GNU Go and Stockfish, often missing from `PATH`), and only accepts a
+//! regular file with an execute bit, so a typo is reported before anything
+//! is spawned.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +21,59 @@ pub enum CommandError {
     UnterminatedQuote(String),
     #[error("engine command `{template}` uses placeholder {{{name}}} but no value was given for it (set `{name} = ...` in the engine's config)")]
     MissingPlaceholder { template: String, name: String },
+    #[error("program `{program}` not found or not executable — check the command `{template}` (install the engine or give its full path)")]
+    ProgramNotFound { template: String, program: String },
+}
+
+/// Folders searched after `PATH`: Debian installs games (GNU Go, Stockfish)
+/// here and many `PATH`s leave it out.
+const EXTRA_PROGRAM_DIRS: [&str; 1] = ["/usr/games"];
+
+/// The executable `program` names: itself when it contains a `/` (relative
+/// to the current directory), otherwise the first executable regular file of
+/// that name in `PATH` or `/usr/games`.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    if program.is_empty() {
+        return None;
+    }
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return is_executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .filter(|d| !d.as_os_str().is_empty())
+        .chain(EXTRA_PROGRAM_DIRS.iter().map(PathBuf::from))
+        .map(|d| d.join(program))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Expands `template` ([`expand_command`]) and replaces the program with the
+/// path [`find_program`] finds, so the argv can be spawned as it is.
+pub fn resolve_command(
+    template: &str,
+    values: &BTreeMap<String, String>,
+) -> Result<Vec<String>, CommandError> {
+    let mut argv = expand_command(template, values)?;
+    // `split_command` never returns an empty list.
+    let Some(program) = argv.first_mut() else {
+        return Err(CommandError::Empty);
+    };
+    match find_program(program) {
+        Some(found) => {
+            *program = found.display().to_string();
+            Ok(argv)
+        }
+        None => Err(CommandError::ProgramNotFound {
+            template: template.to_string(),
+            program: program.clone(),
+        }),
+    }
 }
 
 /// Splits a command line like a POSIX shell would for words: whitespace
@@ -267,6 +325,36 @@ mod tests {
         assert_eq!(argv[6], "{other-thing");
         let err = expand_command("katago -config {config}", &v).unwrap_err();
         assert!(err.to_string().contains("{config}"), "{err}");
+    }
+
+    #[test]
+    fn finds_programs_on_path_and_refuses_missing_ones() {
+        let sh = find_program("sh").expect("sh is on PATH");
+        assert!(sh.is_absolute() && sh.ends_with("sh"), "{}", sh.display());
+        assert_eq!(find_program("/bin/sh"), Some(PathBuf::from("/bin/sh")));
+        assert_eq!(find_program("qarena-no-such-program-xyz"), None);
+        assert_eq!(find_program(""), None);
+        // A file without an execute bit is not a program.
+        let dir = tempfile::tempdir().unwrap();
+        let plain = dir.path().join("plain");
+        std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+        assert_eq!(find_program(&plain.display().to_string()), None);
+        // Nor is a folder.
+        assert_eq!(find_program(&dir.path().display().to_string()), None);
+    }
+
+    #[test]
+    fn resolve_command_names_the_missing_program() {
+        let v = BTreeMap::new();
+        let argv = resolve_command("sh -c 'exit 0'", &v).unwrap();
+        assert!(argv[0].ends_with("/sh"), "{argv:?}");
+        assert_eq!(argv[1..], ["-c", "exit 0"]);
+        let err = resolve_command("qarena-no-such-program-xyz --x", &v).unwrap_err();
+        assert!(
+            matches!(&err, CommandError::ProgramNotFound { program, .. } if program == "qarena-no-such-program-xyz"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("--x"), "{err}");
     }
 
     #[test]
