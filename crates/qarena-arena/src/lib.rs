@@ -20,5 +20,6 @@ pub use game::{GameOutcome, Slot};
 /// Command templates and program lookup live with the process handling.
 pub use qarena_engine::command;
 pub use runfolder::RunTag;
-pub use runner::{run_match, MatchRequest, MatchSummary, RunError};
+pub use runner::{run_match, MatchRequest, Observer, Quiet, RunError, RunNote, RunStart};
 pub use settings::{ConfigError, EngineConfig, GoSettings, MatchConfig, Protocol, Timeouts};
+pub use summary::MatchSummary;

@@ -337,12 +337,6 @@ impl MatchConfig {
         }
         Ok(())
     }
-
-    /// [`check`](Self::check) with the message as text, the form the
-    /// runner's input errors carry.
-    pub fn validate(&self) -> Result<(), String> {
-        self.check().map_err(|e| e.to_string())
-    }
 }
 
 /// Why a match config cannot be played, beyond what serde checks.
@@ -390,8 +384,8 @@ mod tests {
         assert!(cfg.check().is_ok());
         cfg.go.board_size = 26;
         assert_eq!(
-            cfg.validate(),
-            Err("board size 26 is out of range (2..25)".to_string())
+            cfg.check().unwrap_err().to_string(),
+            "board size 26 is out of range (2..25)"
         );
         cfg.go.board_size = 9;
         cfg.go.referee = Some("gnugo 'open".to_string());

@@ -1,4 +1,5 @@
-//! Text rendering of a match summary: results from engine A's point of view
+//! The summary of a match (or sweep point): its tally, terminations and
+//! timing, built from the stored games, and its text rendering: results from engine A's point of view
 //! with Elo and its 95% interval (pentanomial when complete pairs exist).
 
 use std::fmt::Write;
@@ -6,10 +7,63 @@ use std::fmt::Write;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use qarena_stats::EloReport;
+use qarena_stats::{EloReport, Tally};
 use qarena_store::{tally_games, GameRecord, RunStatus};
+use serde::Serialize;
 
-use crate::runner::MatchSummary;
+/// The results of one match (or sweep point), from slot A's point of view.
+#[derive(Debug, Clone)]
+pub struct MatchSummary {
+    pub tag: String,
+    pub engine_a: String,
+    pub engine_b: String,
+    /// Every stored game of the point: W/D/L, aborted games, pairs.
+    pub tally: Tally,
+    /// Games per termination, by its stored name.
+    pub terminations: BTreeMap<&'static str, u32>,
+    pub elapsed_s: f64,
+    pub games_per_minute: f64,
+    pub status: RunStatus,
+    pub run_folder: PathBuf,
+    /// The SPRT result at the end, when the match ran one.
+    pub sprt: Option<qarena_stats::SprtResult>,
+}
+
+impl MatchSummary {
+    pub fn score_a(&self) -> Option<f64> {
+        self.tally.score()
+    }
+}
+
+/// `--json` and the run folder's summary keep their flat shape: counts
+/// named after the slots, and the scores of A in each complete pair.
+impl Serialize for MatchSummary {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let wdl = self.tally.wdl();
+        let mut st = ser.serialize_struct("MatchSummary", 14)?;
+        st.serialize_field("tag", &self.tag)?;
+        st.serialize_field("engine_a", &self.engine_a)?;
+        st.serialize_field("engine_b", &self.engine_b)?;
+        st.serialize_field("games", &self.tally.games())?;
+        st.serialize_field("wins_a", &wdl.wins)?;
+        st.serialize_field("wins_b", &wdl.losses)?;
+        st.serialize_field("draws", &wdl.draws)?;
+        st.serialize_field("aborted", &self.tally.aborted())?;
+        st.serialize_field("terminations", &self.terminations)?;
+        st.serialize_field("pairs", &self.tally.pairs())?;
+        st.serialize_field("elapsed_s", &self.elapsed_s)?;
+        st.serialize_field("games_per_minute", &self.games_per_minute)?;
+        st.serialize_field("status", &self.status)?;
+        st.serialize_field("run_folder", &self.run_folder)?;
+        if let Some(sprt) = &self.sprt {
+            st.serialize_field("sprt", sprt)?;
+        } else {
+            st.skip_field("sprt")?;
+        }
+        st.end()
+    }
+}
 
 /// Builds the summary of one point of a run from its stored games (slot A's
 /// point of view). Timing fields are left at zero.

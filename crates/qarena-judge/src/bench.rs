@@ -95,7 +95,7 @@ pub fn go_throughput(
             slot: e.slot,
             label: e.label.clone(),
             command: e.command.clone(),
-            protocol: e.protocol.clone(),
+            protocol: e.protocol,
             name: e.name.clone(),
             version: e.version.clone(),
             model_path: e.model_path.clone(),
@@ -124,11 +124,11 @@ pub fn go_throughput(
             black_engine: black,
             white_engine: white,
             result: g.result.clone(),
-            winner: g.winner.clone(),
+            winner: g.winner,
             score: g.score,
-            termination: g.termination.clone(),
+            termination: g.termination,
             record: g.record.clone(),
-            record_format: g.record_format.clone(),
+            record_format: g.record_format,
             started_at: g.started_at.clone(),
             ended_at: g.ended_at.clone(),
             duration_ms: g.duration_ms,
@@ -138,7 +138,7 @@ pub fn go_throughput(
                 .iter()
                 .map(|m| NewMove {
                     ply: m.ply,
-                    color: m.color.clone(),
+                    color: m.color,
                     mv: m.mv.clone(),
                     time_ms: m.time_ms,
                 })

@@ -22,7 +22,10 @@ use std::sync::Arc;
 
 pub use def::{EngineTemplate, Generator, Point, PointDef, Refine, SweepDef, Target};
 use qarena_arena::runfolder::{Environment, RunFolder, RunTag};
-use qarena_arena::{run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, RunError};
+use qarena_arena::{
+    run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Observer, RunError, RunNote,
+    RunStart,
+};
 use qarena_stats::EloReport;
 use qarena_store::{NewRun, NewSweepPoint, NewVariant, RunId, RunStatus, Store, SweepId};
 use qarena_variant::{build_variant, BuildOptions, Variant};
@@ -52,7 +55,8 @@ pub struct SweepRequest {
     pub refine: bool,
     pub argv: Vec<String>,
     pub kind: qarena_store::RunKind,
-    pub progress: bool,
+    /// Where progress, warnings and the variants built go.
+    pub observer: Arc<dyn Observer>,
 }
 
 /// The outcome of one point.
@@ -103,16 +107,14 @@ fn build(ctx: &Ctx<'_>, p: &Point) -> Result<Variant, SweepError> {
         force: false,
     };
     let v = build_variant(&ctx.def.model, &strategy, &opts, &|_, _| {})?;
-    if ctx.req.progress {
-        eprintln!(
-            "variant {:<16} {:>7.3} bits/weight {:>11} bytes  {}{}",
-            p.name,
-            v.manifest.total.effective_bits,
-            v.manifest.total.bytes_after,
-            v.id,
-            if v.cached { " (cached)" } else { "" }
-        );
-    }
+    ctx.req.observer.note(RunNote::Info(&format!(
+        "variant {:<16} {:>7.3} bits/weight {:>11} bytes  {}{}",
+        p.name,
+        v.manifest.total.effective_bits,
+        v.manifest.total.bytes_after,
+        v.id,
+        if v.cached { " (cached)" } else { "" }
+    )));
     let _ = fs_err::copy(
         v.dir.join("manifest.json"),
         ctx.folder
@@ -203,12 +205,10 @@ fn play(
         "strategy": p.strategy_toml,
         "baseline_variant_id": base.id,
     });
-    if ctx.req.progress {
-        eprintln!(
-            "point {index}: {} vs {} ({} games)",
-            p.name, def.baseline, def.games
-        );
-    }
+    ctx.req.observer.note(RunNote::Info(&format!(
+        "point {index}: {} vs {} ({} games)",
+        p.name, def.baseline, def.games
+    )));
     let summary = run_match(
         MatchRequest {
             tag: ctx.req.tag.clone(),
@@ -216,12 +216,11 @@ fn play(
             runs_dir: ctx.req.runs_dir.clone(),
             config: cfg,
             argv: ctx.req.argv.clone(),
-            resume: false,
+            start: RunStart::SweepPoint(ctx.run),
             kind: ctx.req.kind,
             variant_params: Some(params),
             point_index: index,
-            progress: ctx.req.progress,
-            existing_run: Some(ctx.run),
+            observer: ctx.req.observer.clone(),
         },
         ctx.stop.clone(),
     )?;

@@ -7,6 +7,7 @@
 mod cli;
 mod judge_cmd;
 mod matches;
+mod progress;
 mod quant_cmd;
 mod report_cmd;
 mod runs;

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use qarena_arena::{
-    run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol, RunTag,
+    run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol, RunStart, RunTag,
 };
 
 use crate::cli::MatchArgs;
@@ -138,12 +138,15 @@ pub fn run(a: MatchArgs) -> CliResult {
             )
         }),
         argv: std::env::args().collect(),
-        resume,
+        start: if resume {
+            RunStart::Resume
+        } else {
+            RunStart::New
+        },
         kind: qarena_store::RunKind::Match,
         variant_params: None,
         point_index: 0,
-        progress: true,
-        existing_run: None,
+        observer: crate::progress::Console::new(),
     };
     let summary = play(req)?;
     if a.json {

@@ -147,7 +147,7 @@ pub fn sweep(a: SweepArgs) -> CliResult {
             refine: a.refine,
             argv: std::env::args().collect(),
             kind: qarena_store::RunKind::Sweep,
-            progress: true,
+            observer: crate::progress::Console::new(),
         },
         a.json,
     )
@@ -194,7 +194,7 @@ pub fn demo(a: DemoArgs) -> CliResult {
             refine: a.refine,
             argv: std::env::args().collect(),
             kind: qarena_store::RunKind::Demo,
-            progress: true,
+            observer: crate::progress::Console::new(),
         },
         false,
     )?;

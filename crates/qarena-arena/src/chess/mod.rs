@@ -99,12 +99,6 @@ impl ChessSettings {
         Ok(())
     }
 
-    /// [`check`](Self::check) with the message as text, the form the
-    /// runner's input errors carry.
-    pub fn validate(&self) -> Result<(), String> {
-        self.check().map_err(|e| e.to_string())
-    }
-
     /// The opening suite these settings name (parsed once per process).
     pub fn load_openings(&self) -> Result<Arc<Vec<Opening>>, qarena_chess::Error> {
         qarena_chess::load_openings(self.openings.as_deref(), self.opening_plies)
@@ -187,7 +181,7 @@ mod tests {
             }),
             "chess.multipv must be at least 1"
         );
-        assert!(ChessSettings::default().validate().is_ok());
+        assert!(ChessSettings::default().check().is_ok());
     }
 
     #[test]
