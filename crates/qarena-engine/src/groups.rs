@@ -121,10 +121,12 @@ pub fn install_shutdown_flag() -> Arc<AtomicBool> {
                             }
                         });
                     if let Err(e) = spawned {
-                        eprintln!("warning: cannot start the signal watcher thread: {e}");
+                        crate::warn::warn(&format!("cannot start the signal watcher thread: {e}"));
                     }
                 }
-                Err(e) => eprintln!("warning: cannot install SIGINT/SIGTERM/SIGHUP handlers: {e}"),
+                Err(e) => crate::warn::warn(&format!(
+                    "cannot install SIGINT/SIGTERM/SIGHUP handlers: {e}"
+                )),
             }
             flag
         })

@@ -34,6 +34,7 @@ mod groups;
 mod lines;
 mod oneshot;
 mod transcript;
+mod warn;
 mod watchdog;
 
 use std::collections::VecDeque;
@@ -53,6 +54,7 @@ pub use error::EngineError;
 pub use groups::{install_shutdown_flag, kill_all, live_process_groups};
 pub use oneshot::{run_to_completion, Input, OutputTo, RunOutput, RunSpec};
 pub use transcript::{TranscriptBudget, DEFAULT_TRANSCRIPT_CAP};
+pub use warn::set_warning_sink;
 
 use budget::ByteBudget;
 use lines::{split_lines, LineEvent};

@@ -139,11 +139,11 @@ impl Transcript {
                     full: false,
                 }),
                 Err(e) => {
-                    eprintln!(
-                        "warning: engine '{label}': cannot open transcript {}: {e}; \
+                    crate::warn::warn(&format!(
+                        "engine '{label}': cannot open transcript {}: {e}; \
                          continuing without it",
                         p.display()
-                    );
+                    ));
                     None
                 }
             }
@@ -240,11 +240,11 @@ impl Transcript {
                 .as_deref()
                 .map(|p| p.display().to_string())
                 .unwrap_or_default();
-            eprintln!(
-                "warning: engine '{}': writing transcript {shown} failed: {e}; \
+            crate::warn::warn(&format!(
+                "engine '{}': writing transcript {shown} failed: {e}; \
                  no further transcript lines for this engine",
                 self.label
-            );
+            ));
             *guard = None;
         }
     }

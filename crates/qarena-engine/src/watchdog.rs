@@ -63,10 +63,10 @@ fn get() -> Option<&'static Watchdog> {
                     pipe: Mutex::new((pipe, false)),
                 }),
                 Err(e) => {
-                    eprintln!(
-                        "warning: cannot start the engine watchdog (/bin/sh): {e}; \
+                    crate::warn::warn(&format!(
+                        "cannot start the engine watchdog (/bin/sh): {e}; \
                          engines may outlive qarena if it is killed"
-                    );
+                    ));
                     None
                 }
             }

@@ -1,3 +1,4 @@
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command line program prints
 //! `qarena-fake-engine`: a GTP or UCI engine that plays random legal moves
 //! and misbehaves on cue, so qarena's engine handling can be tested against
 //! every failure mode without a real engine that happens to fail.

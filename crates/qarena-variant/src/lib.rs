@@ -215,12 +215,6 @@ pub fn build_variant(
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Variant, VariantError> {
     let t0 = Instant::now();
-    let timing = std::env::var_os("QARENA_TIMING").is_some();
-    let lap = |what: &str| {
-        if timing {
-            eprintln!("[{:>8.3} s] {what}", t0.elapsed().as_secs_f64());
-        }
-    };
     let model_sha = qarena_models::sha256_file(model_path)?;
     let id = variant_id(&model_sha, strategy, opts.late_blocks);
     let dir = opts.cache_dir.join(&id);
@@ -246,9 +240,7 @@ pub fn build_variant(
     let load = LoadOptions {
         late_blocks: opts.late_blocks,
     };
-    lap("hashed the input");
     let mut model = Model::load_with(model_path, &load)?;
-    lap("loaded the model");
     let catalogue = model.catalogue().to_vec();
     let total = catalogue.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -273,7 +265,6 @@ pub fn build_variant(
             Ok::<_, VariantError>((rule, spec, out, values))
         })
         .collect::<Result<Vec<_>, _>>()?;
-    lap("quantized every tensor");
     let mut app = StrategyApplication::new(strategy.clone());
     for (i, (rule, spec, out, values)) in results.into_iter().enumerate() {
         if let Some(values) = values {
@@ -282,12 +273,10 @@ pub fn build_variant(
         app.record(&catalogue[i], rule, spec, &out);
     }
 
-    lap("stored the values");
     fs_err::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
     let tmp = dir.join(format!(".tmp-{out_name}"));
     model.write(&tmp)?;
     fs_err::rename(&tmp, &out_path).map_err(io("moving the variant into place"))?;
-    lap("wrote the variant");
     let output_sha256 = qarena_models::sha256_file(&out_path)?;
     let output_bytes = fs_err::metadata(&out_path)
         .map_err(io("reading the variant's size"))?
@@ -314,7 +303,6 @@ pub fn build_variant(
         tensors: app.tensors,
         seconds: t0.elapsed().as_secs_f64(),
     };
-    lap("hashed the output");
     let text = serde_json::to_string_pretty(&manifest).map_err(|e| VariantError::Io {
         context: "serialising the manifest".into(),
         source: std::io::Error::other(e),
@@ -322,7 +310,6 @@ pub fn build_variant(
     let tmp = dir.join(".tmp-manifest.json");
     fs_err::write(&tmp, text + "\n").map_err(io("writing the manifest"))?;
     fs_err::rename(&tmp, &manifest_path).map_err(io("moving the manifest into place"))?;
-    lap("wrote the manifest");
     Ok(Variant {
         id,
         dir,

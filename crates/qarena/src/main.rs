@@ -1,3 +1,4 @@
+#![allow(clippy::print_stdout, clippy::print_stderr)] // a command line program prints
 //! The `qarena` command line: parses arguments and calls the library crates.
 //!
 //! Exit codes: 0 success; 1 a check or gate failed; 2 usage or input error
@@ -99,6 +100,7 @@ fn quiet_on_closed_stdout() {
 
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
+    qarena_engine::set_warning_sink(|w| eprintln!("warning: {w}"));
     let args = cli::Cli::parse();
     match cli::dispatch(args) {
         Ok(()) => ExitCode::SUCCESS,
