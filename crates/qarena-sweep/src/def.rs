@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use qarena_arena::chess::ChessSettings;
 use qarena_arena::{GoSettings, Protocol, Timeouts};
-use qarena_quant::Strategy;
+use qarena_quant::{Clipping, Granularity, LayerRange, Role, Scheme, Strategy};
 use serde::{Deserialize, Serialize};
 
 use crate::SweepError;
@@ -45,9 +45,14 @@ pub struct PointDef {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
-    pub roles: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<String>,
+    #[serde(with = "text::roles")]
+    pub roles: Vec<Role>,
+    #[serde(
+        default,
+        with = "text::layers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub layers: Option<LayerRange>,
     /// Severities for this target only (default: the generator's `levels`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<Vec<u32>>,
@@ -61,28 +66,115 @@ pub struct Target {
 pub struct Generator {
     pub targets: Vec<Target>,
     pub levels: Vec<u32>,
-    #[serde(default = "default_granularity")]
-    pub granularity: String,
-    #[serde(default = "default_clip")]
-    pub clip: String,
+    #[serde(
+        default = "default_granularity",
+        serialize_with = "text::write",
+        deserialize_with = "text::granularity"
+    )]
+    pub granularity: Granularity,
+    #[serde(
+        default = "default_clip",
+        serialize_with = "text::write",
+        deserialize_with = "text::clip"
+    )]
+    pub clip: Clipping,
     /// Scheme of every other weight tensor (e.g. `int4` so each point is
     /// "the INT4 baseline with the target degraded further"); biases are
     /// always kept. Default: keep.
-    #[serde(default = "default_rest")]
-    pub rest: String,
-    #[serde(default = "default_granularity")]
-    pub rest_granularity: String,
+    #[serde(
+        default = "default_rest",
+        serialize_with = "text::write",
+        deserialize_with = "text::rest"
+    )]
+    pub rest: Scheme,
+    #[serde(
+        default = "default_granularity",
+        serialize_with = "text::write",
+        deserialize_with = "text::rest_granularity"
+    )]
+    pub rest_granularity: Granularity,
 }
 
-fn default_rest() -> String {
-    "keep".to_string()
+fn default_rest() -> Scheme {
+    Scheme::Keep
 }
 
-fn default_granularity() -> String {
-    "channel".to_string()
+fn default_granularity() -> Granularity {
+    Granularity::Channel
 }
-fn default_clip() -> String {
-    "none".to_string()
+fn default_clip() -> Clipping {
+    Clipping::None
+}
+
+/// Serde for the generator's typed fields in the text forms strategies use
+/// (`group:32`, `percentile:99.9`, `fc_0`, `0-3`), so a sweep file reads
+/// like a strategy file and a value that is not one fails when the file is
+/// read, with the key named.
+mod text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use qarena_quant::{Clipping, Granularity, LayerRange, Role, Scheme};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn write<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    fn parse<E: serde::de::Error, T>(text: &str, key: &str) -> Result<T, E>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        text.parse()
+            .map_err(|e| E::custom(format!("key '{key}': {e}")))
+    }
+
+    pub fn granularity<'de, D: Deserializer<'de>>(d: D) -> Result<Granularity, D::Error> {
+        parse(&String::deserialize(d)?, "granularity")
+    }
+    pub fn rest_granularity<'de, D: Deserializer<'de>>(d: D) -> Result<Granularity, D::Error> {
+        parse(&String::deserialize(d)?, "rest_granularity")
+    }
+    pub fn clip<'de, D: Deserializer<'de>>(d: D) -> Result<Clipping, D::Error> {
+        parse(&String::deserialize(d)?, "clip")
+    }
+    pub fn rest<'de, D: Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
+        parse(&String::deserialize(d)?, "rest")
+    }
+
+    pub mod roles {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[Role], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|r| r.as_str()))
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|r| parse(r, "roles"))
+                .collect()
+        }
+    }
+
+    pub mod layers {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &Option<LayerRange>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(l) => s.collect_str(l),
+                None => s.serialize_none(),
+            }
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<LayerRange>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(l) => parse(&l, "layers").map(Some),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 /// `--refine` settings.
@@ -202,7 +294,11 @@ pub fn original_point() -> Point {
 /// The point a generator makes for `target` at `levels`.
 pub fn generator_point(g: &Generator, t: &Target, levels: u32) -> Result<Point, SweepError> {
     let name = format!("{}-L{levels}", t.name);
-    let roles: Vec<String> = t.roles.iter().map(|r| format!("{r:?}")).collect();
+    let roles: Vec<String> = t
+        .roles
+        .iter()
+        .map(|r| format!("{:?}", r.as_str()))
+        .collect();
     let mut text = format!(
         "name = \"{name}\"\ndescription = \"{} at ±{levels} levels ({:.2} bits), rest {}\"\n[[rule]]\nrole = [{}]\nbiases = false\nscheme = \"levels{levels}\"\ngranularity = \"{}\"\nclip = \"{}\"\n",
         t.name,
@@ -416,5 +512,95 @@ impl SweepDef {
             )));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"s\"\nmodel = \"m.nnue\"\n[engine]\ncommand = \"e\"\n";
+
+    fn def(generator: &str) -> Result<SweepDef, toml::de::Error> {
+        toml::from_str(&format!("{BASE}[generator]\nlevels = [3]\n{generator}"))
+    }
+
+    #[test]
+    fn generator_fields_are_typed_with_strategy_spellings() {
+        let d = def("granularity = \"group:32\"\nclip = \"percentile:99.9\"\nrest = \"int4\"\n\
+             [[generator.targets]]\nname = \"fc\"\nroles = [\"fc_0\", \"fc_1\"]\nlayers = \"0-3\"\n")
+        .unwrap();
+        let g = d.generator.as_ref().unwrap();
+        assert_eq!(g.granularity, Granularity::Group(32));
+        assert_eq!(g.clip, Clipping::Percentile(99.9));
+        assert_eq!(g.rest.to_string(), "int4");
+        assert_eq!(g.rest_granularity, Granularity::Channel);
+        assert_eq!(g.targets[0].roles, [Role::Fc0, Role::Fc1]);
+        assert_eq!(
+            g.targets[0].layers.map(|l| l.to_string()).as_deref(),
+            Some("0-3")
+        );
+        // The stored form (JSON on the run) reads back to the same value.
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["generator"]["granularity"], "group:32");
+        assert_eq!(json["generator"]["targets"][0]["roles"][0], "fc_0");
+        let back: SweepDef = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+        let p = generator_point(g, &g.targets[0], 3).unwrap();
+        let s = p.strategy().unwrap();
+        assert_eq!(s.rules()[0].selector.roles, [Role::Fc0, Role::Fc1]);
+    }
+
+    #[test]
+    fn unknown_generator_values_fail_at_load_naming_the_key() {
+        let target = "[[generator.targets]]\nname = \"t\"\nroles = [\"trunk\"]\n";
+        for (field, want) in [
+            (
+                "granularity = \"row\"",
+                "key 'granularity': unknown granularity 'row'",
+            ),
+            ("clip = \"max\"", "key 'clip': unknown clip 'max'"),
+            ("rest = \"int9\"", "key 'rest': unknown scheme 'int9'"),
+            (
+                "rest_granularity = \"group:0\"",
+                "key 'rest_granularity': unknown granularity",
+            ),
+        ] {
+            let e = def(&format!("{field}\n{target}")).unwrap_err().to_string();
+            assert!(e.contains(want), "{field}: {e}");
+        }
+        let e = def("[[generator.targets]]\nname = \"t\"\nroles = [\"trunkk\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'roles': unknown role 'trunkk' (expected stem"),
+            "{e}"
+        );
+        let e = def("[[generator.targets]]\nname = \"t\"\nroles = [\"trunk\"]\nlayers = \"3-1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'layers': layer range '3-1' is empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn from_file_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("qarena-sweep-def-{}", std::process::id()));
+        fs_err::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        fs_err::write(
+            &path,
+            format!("{BASE}[generator]\nlevels = [3]\nclip = \"max\"\ntargets = []\n"),
+        )
+        .unwrap();
+        let e = SweepDef::from_file(&path).unwrap_err().to_string();
+        let _ = fs_err::remove_dir_all(&dir);
+        assert!(
+            e.contains("malformed sweep file") && e.contains("bad.toml"),
+            "{e}"
+        );
+        assert!(e.contains("key 'clip': unknown clip 'max'"), "{e}");
     }
 }

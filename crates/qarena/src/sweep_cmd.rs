@@ -7,6 +7,7 @@ use clap::Args;
 use qarena_arena::chess::ChessSettings;
 use qarena_arena::{Protocol, RunTag};
 use qarena_chess::Limit;
+use qarena_quant::{Clipping, Granularity, Role, Scheme};
 use qarena_sweep::{run_sweep, EngineTemplate, Generator, Refine, SweepDef, SweepRequest, Target};
 
 use crate::cli::DbArgs;
@@ -203,22 +204,22 @@ pub fn demo_def(
             targets: vec![
                 Target {
                     name: "ft".to_string(),
-                    roles: vec!["feature_transformer".to_string()],
+                    roles: vec![Role::FeatureTransformer],
                     layers: None,
                     levels: None,
                 },
                 Target {
                     name: "fc".to_string(),
-                    roles: vec!["fc_0".into(), "fc_1".into(), "fc_2".into()],
+                    roles: vec![Role::Fc0, Role::Fc1, Role::Fc2],
                     layers: None,
                     levels: Some(vec![7, 1]),
                 },
             ],
             levels: vec![127, 31, 15, 7, 3, 1],
-            granularity: "channel".to_string(),
-            clip: "none".to_string(),
-            rest: "keep".to_string(),
-            rest_granularity: "channel".to_string(),
+            granularity: Granularity::Channel,
+            clip: Clipping::None,
+            rest: Scheme::Keep,
+            rest_granularity: Granularity::Channel,
         }),
         refine: Some(Refine::default()),
     }
