@@ -4,29 +4,103 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use qarena_arena::chess::ChessSettings;
-use qarena_arena::{GoSettings, Protocol, Timeouts};
+use qarena_arena::{EngineConfig, GoSettings, Timeouts};
 use qarena_quant::{Clipping, Granularity, LayerRange, Role, Scheme, Strategy};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::SweepError;
 
-/// How the engine under test is started; `{model}` is the variant file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// How the engine under test is started: a match's [`EngineConfig`] whose
+/// `name` and `model` each point fills in (`{model}` is the variant file),
+/// plus `model_option`.
+///
+/// In a sweep file it is the `[engine]` table of a match config without
+/// `name`, `model` and `cwd`, plus `model_option`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineTemplate {
-    pub command: String,
-    #[serde(default)]
-    pub protocol: Protocol,
+    /// Command, protocol, config, options and init; `name` and `model` are
+    /// replaced per point by [`EngineTemplate::engine`].
+    pub base: EngineConfig,
     /// UCI: pass the model with this option (e.g. `EvalFile`) instead of `{model}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_option: Option<String>,
-    /// `{config}` in the command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub init: Vec<String>,
+}
+
+/// The keys of a sweep's `[engine]` table.
+const ENGINE_KEYS: &[&str] = &[
+    "command",
+    "protocol",
+    "model_option",
+    "config",
+    "options",
+    "init",
+];
+
+impl EngineTemplate {
+    /// The engine a match starts for one side: named `name`, playing `model`.
+    pub fn engine(&self, name: &str, model: &Path) -> EngineConfig {
+        let mut e = self.base.clone();
+        e.name = name.to_string();
+        let abs = qarena_arena::command::absolute(model);
+        if let Some(opt) = &self.model_option {
+            e.options.insert(opt.clone(), abs.display().to_string());
+        }
+        e.model = Some(abs);
+        e
+    }
+}
+
+/// A key of the `[engine]` table; any other is refused as it is read, so the
+/// TOML reader points at it.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct EngineKey(String);
+
+impl<'de> Deserialize<'de> for EngineKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let k = String::deserialize(d)?;
+        if ENGINE_KEYS.contains(&k.as_str()) {
+            Ok(EngineKey(k))
+        } else {
+            Err(serde::de::Error::unknown_field(&k, ENGINE_KEYS))
+        }
+    }
+}
+
+// The table is read through EngineConfig's own serde, so the two cannot drift
+// apart; only the keys a sweep does not take are refused first, with serde's
+// usual message.
+impl<'de> Deserialize<'de> for EngineTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table: serde_json::Map<String, serde_json::Value> =
+            BTreeMap::<EngineKey, serde_json::Value>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| (k.0, v))
+                .collect();
+        let model_option = table
+            .remove("model_option")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(D::Error::custom)?;
+        table.insert("name".into(), serde_json::Value::String(String::new()));
+        let base =
+            serde_json::from_value(serde_json::Value::Object(table)).map_err(D::Error::custom)?;
+        Ok(EngineTemplate { base, model_option })
+    }
+}
+
+impl Serialize for EngineTemplate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut table = match serde_json::to_value(&self.base).map_err(S::Error::custom)? {
+            serde_json::Value::Object(t) => t,
+            _ => return Err(S::Error::custom("an engine config serialises as a table")),
+        };
+        table.retain(|k, _| ENGINE_KEYS.contains(&k.as_str()));
+        if let Some(o) = &self.model_option {
+            table.insert("model_option".into(), serde_json::Value::String(o.clone()));
+        }
+        table.serialize(s)
+    }
 }
 
 /// One explicit point: a strategy from a file or inline (`rule`, `default`).
@@ -436,11 +510,8 @@ impl SweepDef {
             }
         };
         fix(&mut self.model);
-        if let Some(c) = self.engine.config.as_mut() {
-            fix(c);
-        }
-        // A relative program path (`./x`, `../x`) is relative to the file too.
-        self.engine.command = qarena_arena::settings::resolve_program(&self.engine.command, base);
+        // The config and a relative program path (`./x`, `../x`) too.
+        self.engine.base.resolve_relative(base);
         for p in &mut self.points {
             if let Some(s) = p.strategy.as_mut() {
                 fix(s);
@@ -583,6 +654,63 @@ mod tests {
             e.contains("key 'layers': layer range '3-1' is empty"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn engine_table_reads_as_an_engine_config() {
+        let text = format!(
+            "{BASE}protocol = \"uci\"\nmodel_option = \"EvalFile\"\nconfig = \"c.cfg\"\n\
+             init = [\"x\"]\noptions = {{ Threads = \"1\" }}\n"
+        );
+        let d: SweepDef = toml::from_str(&text).unwrap();
+        let e = d.engine.engine("p", Path::new("/v/net.nnue"));
+        assert_eq!(e.name, "p");
+        assert_eq!(e.command, "e");
+        assert_eq!(e.protocol, qarena_arena::Protocol::Uci);
+        assert_eq!(e.config.as_deref(), Some(Path::new("c.cfg")));
+        assert_eq!(e.init, ["x"]);
+        assert_eq!(e.options["Threads"], "1");
+        assert_eq!(e.options["EvalFile"], "/v/net.nnue");
+        assert_eq!(e.model.as_deref(), Some(Path::new("/v/net.nnue")));
+        // Stored as JSON on the run: the same keys as the file, read back equal.
+        let json = serde_json::to_value(&d.engine).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "command",
+                "config",
+                "init",
+                "model_option",
+                "options",
+                "protocol"
+            ]
+        );
+        let back: EngineTemplate = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d.engine);
+
+        for (key, want) in [
+            ("name = \"x\"", "unknown field `name`, expected one of `command`, `protocol`, `model_option`, `config`, `options`, `init`"),
+            ("cwd = \"d\"", "unknown field `cwd`"),
+            ("model = \"m\"", "unknown field `model`"),
+            ("protocol = \"xboard\"", "unknown variant `xboard`, expected `gtp` or `uci`"),
+            ("init = 3", "invalid type: integer `3`, expected a sequence"),
+        ] {
+            let e = toml::from_str::<SweepDef>(&format!("{BASE}{key}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{key}: {e}");
+        }
+        let e = toml::from_str::<SweepDef>("name = \"s\"\nmodel = \"m\"\n[engine]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `command`"), "{e}");
     }
 
     #[test]

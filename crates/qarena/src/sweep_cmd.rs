@@ -184,12 +184,11 @@ pub fn demo_def(
         description: Some("Stockfish's embedded net, degraded step by step".to_string()),
         model: net.to_path_buf(),
         engine: EngineTemplate {
-            command: stockfish.to_string(),
-            protocol: Protocol::Uci,
+            base: qarena_arena::EngineConfig {
+                options,
+                ..qarena_arena::EngineConfig::from_command("stockfish", stockfish, Protocol::Uci)
+            },
             model_option: Some("EvalFile".to_string()),
-            config: None,
-            options,
-            init: Vec::new(),
         },
         baseline: "original".to_string(),
         games,
