@@ -27,7 +27,7 @@ mod scheme;
 mod strategy;
 pub mod tensor;
 
-pub use error::{QuantError, StrategyError};
+pub use error::{QuantError, SelectorError, SpecError, SpecPlace, StrategyError, StrategyProblem};
 pub use glob::Glob;
 pub use metrics::{compare, sqnr_db, ErrorMetrics, SQNR_CAP_DB};
 pub use plan::{plan, RoleSummary, StrategyApplication, TensorReport};

@@ -14,6 +14,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::SpecError;
+
 /// The value grid of one quantized tensor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -64,16 +66,14 @@ impl Scheme {
         !matches!(self, Scheme::Keep | Scheme::Lut { .. })
     }
 
-    fn validate(self) -> Result<(), String> {
+    fn validate(self) -> Result<(), SpecError> {
         match self {
             Scheme::Int { bits, .. } if !(2..=8).contains(&bits) => {
-                Err(format!("int bits must be 2..=8, got {bits}"))
+                Err(SpecError::IntBits { bits })
             }
-            Scheme::Lut { bits } if !(1..=8).contains(&bits) => {
-                Err(format!("lut bits must be 1..=8, got {bits}"))
-            }
+            Scheme::Lut { bits } if !(1..=8).contains(&bits) => Err(SpecError::LutBits { bits }),
             Scheme::Levels { levels } if !(1..=MAX_LEVELS).contains(&levels) => {
-                Err(format!("levels must be 1..={MAX_LEVELS}, got {levels}"))
+                Err(SpecError::Levels { levels })
             }
             _ => Ok(()),
         }
@@ -103,10 +103,12 @@ impl fmt::Display for Scheme {
 }
 
 impl FromStr for Scheme {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let unknown = || format!("unknown scheme '{s}' (expected {SCHEME_FORMS})");
-        let number = |rest: &str| -> Result<u32, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let unknown = || SpecError::UnknownScheme {
+            text: s.to_string(),
+        };
+        let number = |rest: &str| -> Result<u32, SpecError> {
             // Only plain decimal digits: "int+4" or "int04" are not schemes.
             if rest.is_empty() || !rest.bytes().all(|b| b.is_ascii_digit()) || rest.starts_with('0')
             {
@@ -186,14 +188,14 @@ impl fmt::Display for Granularity {
 }
 
 impl FromStr for Granularity {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         match s {
             "tensor" => Ok(Granularity::Tensor),
             "channel" => Ok(Granularity::Channel),
             _ => {
-                let bad = || {
-                    format!("unknown granularity '{s}' (expected tensor, channel or group:N with N >= 1)")
+                let bad = || SpecError::UnknownGranularity {
+                    text: s.to_string(),
                 };
                 let n = s.strip_prefix("group:").ok_or_else(bad)?;
                 match n.parse::<u32>() {
@@ -230,10 +232,11 @@ impl fmt::Display for Clipping {
 }
 
 impl FromStr for Clipping {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad =
-            || format!("unknown clip '{s}' (expected none, mse or percentile:P with 0 < P <= 100)");
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let bad = || SpecError::UnknownClip {
+            text: s.to_string(),
+        };
         match s {
             "none" => Ok(Clipping::None),
             "mse" => Ok(Clipping::Mse),
@@ -272,14 +275,14 @@ impl fmt::Display for Rounding {
 }
 
 impl FromStr for Rounding {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         match s {
             "nearest" => Ok(Rounding::Nearest),
             "error_compensating" => Ok(Rounding::ErrorCompensating),
-            _ => Err(format!(
-                "unknown rounding '{s}' (expected nearest or error_compensating)"
-            )),
+            _ => Err(SpecError::UnknownRounding {
+                text: s.to_string(),
+            }),
         }
     }
 }
@@ -320,15 +323,15 @@ impl fmt::Display for ScaleType {
 }
 
 impl FromStr for ScaleType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = SpecError;
+    fn from_str(s: &str) -> Result<Self, SpecError> {
         match s {
             "f16" => Ok(ScaleType::F16),
             "bf16" => Ok(ScaleType::Bf16),
             "f32" => Ok(ScaleType::F32),
-            _ => Err(format!(
-                "unknown scale type '{s}' (expected f16, bf16 or f32)"
-            )),
+            _ => Err(SpecError::UnknownScaleType {
+                text: s.to_string(),
+            }),
         }
     }
 }
@@ -389,29 +392,28 @@ impl QuantSpec {
     }
 
     /// Check ranges and combinations; the message names the offending part.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), SpecError> {
         self.scheme.validate()?;
         if let Granularity::Group(0) = self.granularity {
-            return Err("group size must be at least 1".into());
+            return Err(SpecError::EmptyGroup);
         }
         if let Clipping::Percentile(p) = self.clipping {
             if !(p > 0.0 && p <= 100.0) {
-                return Err(format!("percentile must be in (0, 100], got {p}"));
+                return Err(SpecError::Percentile { percentile: p });
             }
         }
         if !(0.0..=50.0).contains(&self.outlier_percent) {
-            return Err(format!(
-                "outliers is a percentage in [0, 50], got {}",
-                self.outlier_percent
-            ));
+            return Err(SpecError::OutlierPercent {
+                percent: self.outlier_percent,
+            });
         }
         if matches!(self.scheme, Scheme::Lut { .. }) && self.clipping != Clipping::None {
             // k-means already places the palette to minimise squared error;
             // a clip setting would be silently meaningless.
-            return Err(format!(
-                "clip = \"{}\" has no effect with {}; use clip = \"none\"",
-                self.clipping, self.scheme
-            ));
+            return Err(SpecError::ClipWithPalette {
+                clipping: self.clipping,
+                scheme: self.scheme,
+            });
         }
         Ok(())
     }
@@ -488,7 +490,16 @@ mod tests {
             "",
         ] {
             let e = s.parse::<Scheme>().unwrap_err();
-            assert!(e.contains("expected keep, int2..int8"), "{s}: {e}");
+            assert_eq!(
+                e,
+                SpecError::UnknownScheme {
+                    text: s.to_string()
+                }
+            );
+            assert!(
+                e.to_string().contains("expected keep, int2..int8"),
+                "{s}: {e}"
+            );
         }
     }
 

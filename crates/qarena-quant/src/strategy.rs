@@ -34,7 +34,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
-use crate::error::StrategyError;
+use crate::error::{SelectorError, SpecError, SpecPlace, StrategyError, StrategyProblem};
 use crate::glob::Glob;
 use crate::scheme::{Clipping, Granularity, QuantSpec, Rounding, ScaleType, Scheme};
 use crate::tensor::{Role, TensorInfo};
@@ -67,10 +67,12 @@ impl fmt::Display for LayerRange {
 }
 
 impl FromStr for LayerRange {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("bad layer range '{s}' (expected N, A-B or A-)");
-        let num = |t: &str| -> Result<u32, String> {
+    type Err = SelectorError;
+    fn from_str(s: &str) -> Result<Self, SelectorError> {
+        let bad = || SelectorError::BadLayerRange {
+            text: s.to_string(),
+        };
+        let num = |t: &str| -> Result<u32, SelectorError> {
             if t.is_empty() || !t.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(bad());
             }
@@ -96,7 +98,9 @@ impl FromStr for LayerRange {
         };
         if let Some(e) = range.end {
             if e < range.start {
-                return Err(format!("layer range '{s}' is empty (end before start)"));
+                return Err(SelectorError::EmptyLayerRange {
+                    text: s.to_string(),
+                });
             }
         }
         Ok(range)
@@ -181,17 +185,19 @@ impl Strategy {
         rules: Vec<Rule>,
         default: Option<QuantSpec>,
     ) -> Result<Strategy, StrategyError> {
-        let invalid = |message: String| StrategyError::Invalid {
-            name: name.clone(),
-            message,
+        let invalid = |place: SpecPlace| {
+            let name = name.clone();
+            move |problem: SpecError| StrategyError::Invalid {
+                name,
+                place,
+                problem,
+            }
         };
         for (i, r) in rules.iter().enumerate() {
-            r.spec
-                .validate()
-                .map_err(|m| invalid(format!("rule {}: {m}", i + 1)))?;
+            r.spec.validate().map_err(invalid(SpecPlace::Rule(i + 1)))?;
         }
         if let Some(d) = &default {
-            d.validate().map_err(|m| invalid(format!("default: {m}")))?;
+            d.validate().map_err(invalid(SpecPlace::Default))?;
         }
         let norm = |s: QuantSpec| {
             if s.scheme == Scheme::Keep {
@@ -268,21 +274,23 @@ impl Strategy {
     /// Parse TOML text; `source_name` (usually the path) names it in errors
     /// and, without a `name` key, gives the strategy its name (file stem).
     pub fn parse(text: &str, source_name: &str) -> Result<Strategy, StrategyError> {
-        let err = |span: Option<Range<usize>>, key: Option<&str>, msg: String| {
+        let err = |span: Option<Range<usize>>, key: Option<&str>, problem: StrategyProblem| {
             let (line, column) = span.map_or((1, 1), |s| locate(text, s.start));
             StrategyError::Parse {
                 source_name: source_name.to_string(),
                 line,
                 column,
                 key: key.map(str::to_string),
-                message: match key {
-                    Some(k) => format!("key '{k}': {msg}"),
-                    None => msg,
-                },
+                problem,
             }
         };
-        let raw: RawDoc =
-            toml::from_str(text).map_err(|e| err(e.span(), None, e.message().to_string()))?;
+        let raw: RawDoc = toml::from_str(text).map_err(|e| {
+            err(
+                e.span(),
+                None,
+                StrategyProblem::Toml(e.message().to_string()),
+            )
+        })?;
         let name = match raw.name {
             Some(n) => n.into_inner(),
             None => Path::new(source_name)
@@ -293,12 +301,16 @@ impl Strategy {
         for r in raw.rule {
             let roles = match &r.role {
                 None => Vec::new(),
-                Some(v) => parse_roles(v).map_err(|m| err(Some(v.span()), Some("role"), m))?,
+                Some(v) => {
+                    parse_roles(v).map_err(|m| err(Some(v.span()), Some("role"), m.into()))?
+                }
             };
             let layers = match &r.layers {
                 None => None,
                 Some(v) => {
-                    Some(parse_layers(v).map_err(|m| err(Some(v.span()), Some("layers"), m))?)
+                    let layers = parse_layers(v)
+                        .map_err(|m| err(Some(v.span()), Some("layers"), m.into()))?;
+                    Some(layers)
                 }
             };
             let selector = Selector {
@@ -310,12 +322,15 @@ impl Strategy {
             let spec = r
                 .spec()
                 .build()
-                .map_err(|(s, k, m)| err(Some(s), Some(k), m))?;
+                .map_err(|(s, k, m)| err(Some(s), Some(k), m.into()))?;
             rules.push(Rule { selector, spec });
         }
         let default = match raw.default {
             None => None,
-            Some(d) => Some(d.build().map_err(|(s, k, m)| err(Some(s), Some(k), m))?),
+            Some(d) => Some(
+                d.build()
+                    .map_err(|(s, k, m)| err(Some(s), Some(k), m.into()))?,
+            ),
         };
         // Specs were checked key by key above, so this cannot fail.
         Strategy::new(name, raw.description, rules, default)
@@ -388,32 +403,26 @@ fn locate(text: &str, offset: usize) -> (usize, usize) {
     (line, col)
 }
 
-fn role_list() -> String {
-    Role::ALL.map(Role::as_str).join(", ")
-}
-
-fn parse_roles(v: &Spanned<toml::Value>) -> Result<Vec<Role>, String> {
-    let one = |s: &str| {
-        Role::parse(s).ok_or_else(|| format!("unknown role '{s}' (expected {})", role_list()))
-    };
+fn parse_roles(v: &Spanned<toml::Value>) -> Result<Vec<Role>, SelectorError> {
     match v.get_ref() {
-        toml::Value::String(s) => Ok(vec![one(s)?]),
+        toml::Value::String(s) => Ok(vec![s.parse()?]),
         toml::Value::Array(a) if !a.is_empty() => a
             .iter()
             .map(|x| match x {
-                toml::Value::String(s) => one(s),
-                other => Err(format!("expected a role name, found {}", other.type_str())),
+                toml::Value::String(s) => s.parse(),
+                other => Err(SelectorError::RoleNotText {
+                    found: other.type_str(),
+                }),
             })
             .collect(),
-        toml::Value::Array(_) => Err("empty role list (omit the key to match any role)".into()),
-        other => Err(format!(
-            "expected a role or a list of roles, found {}",
-            other.type_str()
-        )),
+        toml::Value::Array(_) => Err(SelectorError::EmptyRoleList),
+        other => Err(SelectorError::RolesType {
+            found: other.type_str(),
+        }),
     }
 }
 
-fn parse_layers(v: &Spanned<toml::Value>) -> Result<LayerRange, String> {
+fn parse_layers(v: &Spanned<toml::Value>) -> Result<LayerRange, SelectorError> {
     match v.get_ref() {
         toml::Value::String(s) => s.parse(),
         toml::Value::Integer(n) => match u32::try_from(*n) {
@@ -421,12 +430,11 @@ fn parse_layers(v: &Spanned<toml::Value>) -> Result<LayerRange, String> {
                 start: n,
                 end: Some(n),
             }),
-            Err(_) => Err(format!("layer {n} is out of range")),
+            Err(_) => Err(SelectorError::LayerOutOfRange { layer: *n }),
         },
-        other => Err(format!(
-            "expected a layer range string like \"0-3\", found {}",
-            other.type_str()
-        )),
+        other => Err(SelectorError::LayersType {
+            found: other.type_str(),
+        }),
     }
 }
 
@@ -481,9 +489,9 @@ struct RawSpec {
     scale: Option<Spanned<String>>,
 }
 
-type SpanErr = (Range<usize>, &'static str, String);
+type SpanErr = (Range<usize>, &'static str, SpecError);
 
-fn field<T: FromStr<Err = String>>(
+fn field<T: FromStr<Err = SpecError>>(
     v: &Option<Spanned<String>>,
     key: &'static str,
     default: T,

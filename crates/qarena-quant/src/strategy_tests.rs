@@ -180,6 +180,13 @@ fn errors_point_at_the_line_and_name_the_key() {
         "{shown}"
     );
 
+    match Strategy::parse("[[rule]]\nrole = 7\nscheme = \"int4\"\n", "x.toml") {
+        Err(StrategyError::Parse { problem, .. }) => assert_eq!(
+            problem,
+            StrategyProblem::Selector(SelectorError::RolesType { found: "integer" })
+        ),
+        other => panic!("expected a parse error, got {other:?}"),
+    }
     let (line, _, key, _) = parse_err("[[rule]]\nlayers = \"5-3\"\nscheme = \"int4\"\n");
     assert_eq!((line, key.as_deref()), (2, Some("layers")));
     let (line, _, key, _) = parse_err("[[rule]]\nscheme = \"int4\"\ngranularity = \"group:0\"\n");
@@ -214,9 +221,18 @@ fn uniform_strategy() {
     assert_eq!(s.name(), "int4-group:32");
     assert_eq!(s.resolve(&t("a", Role::Stem, None, true)), (None, spec));
     let bad = QuantSpec::new(Scheme::Lut { bits: 9 });
+    let e = Strategy::uniform(bad).unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "strategy 'lut9-channel': default: lut bits must be 1..=8, got 9"
+    );
     assert!(matches!(
-        Strategy::uniform(bad),
-        Err(StrategyError::Invalid { .. })
+        e,
+        StrategyError::Invalid {
+            place: SpecPlace::Default,
+            problem: SpecError::LutBits { bits: 9 },
+            ..
+        }
     ));
 }
 

@@ -8,6 +8,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::SelectorError;
+
 /// What a tensor does in the network; strategies select by meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -81,6 +83,15 @@ impl Role {
 
     pub fn parse(s: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = SelectorError;
+    fn from_str(s: &str) -> Result<Role, SelectorError> {
+        Role::parse(s).ok_or_else(|| SelectorError::UnknownRole {
+            text: s.to_string(),
+        })
     }
 }
 

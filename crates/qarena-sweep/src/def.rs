@@ -4,29 +4,103 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use qarena_arena::chess::ChessSettings;
-use qarena_arena::{GoSettings, Protocol, Timeouts};
-use qarena_quant::Strategy;
-use serde::{Deserialize, Serialize};
+use qarena_arena::{EngineConfig, GoSettings, Timeouts};
+use qarena_quant::{Clipping, Granularity, LayerRange, Role, Scheme, Strategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::SweepError;
 
-/// How the engine under test is started; `{model}` is the variant file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// How the engine under test is started: a match's [`EngineConfig`] whose
+/// `name` and `model` each point fills in (`{model}` is the variant file),
+/// plus `model_option`.
+///
+/// In a sweep file it is the `[engine]` table of a match config without
+/// `name`, `model` and `cwd`, plus `model_option`.
+#[derive(Debug, Clone, PartialEq)]
 pub struct EngineTemplate {
-    pub command: String,
-    #[serde(default)]
-    pub protocol: Protocol,
+    /// Command, protocol, config, options and init; `name` and `model` are
+    /// replaced per point by [`EngineTemplate::engine`].
+    pub base: EngineConfig,
     /// UCI: pass the model with this option (e.g. `EvalFile`) instead of `{model}`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model_option: Option<String>,
-    /// `{config}` in the command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub config: Option<PathBuf>,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub options: BTreeMap<String, String>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub init: Vec<String>,
+}
+
+/// The keys of a sweep's `[engine]` table.
+const ENGINE_KEYS: &[&str] = &[
+    "command",
+    "protocol",
+    "model_option",
+    "config",
+    "options",
+    "init",
+];
+
+impl EngineTemplate {
+    /// The engine a match starts for one side: named `name`, playing `model`.
+    pub fn engine(&self, name: &str, model: &Path) -> EngineConfig {
+        let mut e = self.base.clone();
+        e.name = name.to_string();
+        let abs = qarena_arena::command::absolute(model);
+        if let Some(opt) = &self.model_option {
+            e.options.insert(opt.clone(), abs.display().to_string());
+        }
+        e.model = Some(abs);
+        e
+    }
+}
+
+/// A key of the `[engine]` table; any other is refused as it is read, so the
+/// TOML reader points at it.
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct EngineKey(String);
+
+impl<'de> Deserialize<'de> for EngineKey {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let k = String::deserialize(d)?;
+        if ENGINE_KEYS.contains(&k.as_str()) {
+            Ok(EngineKey(k))
+        } else {
+            Err(serde::de::Error::unknown_field(&k, ENGINE_KEYS))
+        }
+    }
+}
+
+// The table is read through EngineConfig's own serde, so the two cannot drift
+// apart; only the keys a sweep does not take are refused first, with serde's
+// usual message.
+impl<'de> Deserialize<'de> for EngineTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let mut table: serde_json::Map<String, serde_json::Value> =
+            BTreeMap::<EngineKey, serde_json::Value>::deserialize(d)?
+                .into_iter()
+                .map(|(k, v)| (k.0, v))
+                .collect();
+        let model_option = table
+            .remove("model_option")
+            .map(serde_json::from_value)
+            .transpose()
+            .map_err(D::Error::custom)?;
+        table.insert("name".into(), serde_json::Value::String(String::new()));
+        let base =
+            serde_json::from_value(serde_json::Value::Object(table)).map_err(D::Error::custom)?;
+        Ok(EngineTemplate { base, model_option })
+    }
+}
+
+impl Serialize for EngineTemplate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::Error;
+        let mut table = match serde_json::to_value(&self.base).map_err(S::Error::custom)? {
+            serde_json::Value::Object(t) => t,
+            _ => return Err(S::Error::custom("an engine config serialises as a table")),
+        };
+        table.retain(|k, _| ENGINE_KEYS.contains(&k.as_str()));
+        if let Some(o) = &self.model_option {
+            table.insert("model_option".into(), serde_json::Value::String(o.clone()));
+        }
+        table.serialize(s)
+    }
 }
 
 /// One explicit point: a strategy from a file or inline (`rule`, `default`).
@@ -45,9 +119,14 @@ pub struct PointDef {
 #[serde(deny_unknown_fields)]
 pub struct Target {
     pub name: String,
-    pub roles: Vec<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<String>,
+    #[serde(with = "text::roles")]
+    pub roles: Vec<Role>,
+    #[serde(
+        default,
+        with = "text::layers",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub layers: Option<LayerRange>,
     /// Severities for this target only (default: the generator's `levels`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<Vec<u32>>,
@@ -61,28 +140,115 @@ pub struct Target {
 pub struct Generator {
     pub targets: Vec<Target>,
     pub levels: Vec<u32>,
-    #[serde(default = "default_granularity")]
-    pub granularity: String,
-    #[serde(default = "default_clip")]
-    pub clip: String,
+    #[serde(
+        default = "default_granularity",
+        serialize_with = "text::write",
+        deserialize_with = "text::granularity"
+    )]
+    pub granularity: Granularity,
+    #[serde(
+        default = "default_clip",
+        serialize_with = "text::write",
+        deserialize_with = "text::clip"
+    )]
+    pub clip: Clipping,
     /// Scheme of every other weight tensor (e.g. `int4` so each point is
     /// "the INT4 baseline with the target degraded further"); biases are
     /// always kept. Default: keep.
-    #[serde(default = "default_rest")]
-    pub rest: String,
-    #[serde(default = "default_granularity")]
-    pub rest_granularity: String,
+    #[serde(
+        default = "default_rest",
+        serialize_with = "text::write",
+        deserialize_with = "text::rest"
+    )]
+    pub rest: Scheme,
+    #[serde(
+        default = "default_granularity",
+        serialize_with = "text::write",
+        deserialize_with = "text::rest_granularity"
+    )]
+    pub rest_granularity: Granularity,
 }
 
-fn default_rest() -> String {
-    "keep".to_string()
+fn default_rest() -> Scheme {
+    Scheme::Keep
 }
 
-fn default_granularity() -> String {
-    "channel".to_string()
+fn default_granularity() -> Granularity {
+    Granularity::Channel
 }
-fn default_clip() -> String {
-    "none".to_string()
+fn default_clip() -> Clipping {
+    Clipping::None
+}
+
+/// Serde for the generator's typed fields in the text forms strategies use
+/// (`group:32`, `percentile:99.9`, `fc_0`, `0-3`), so a sweep file reads
+/// like a strategy file and a value that is not one fails when the file is
+/// read, with the key named.
+mod text {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use qarena_quant::{Clipping, Granularity, LayerRange, Role, Scheme};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn write<T: Display, S: Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+
+    fn parse<E: serde::de::Error, T>(text: &str, key: &str) -> Result<T, E>
+    where
+        T: FromStr,
+        T::Err: Display,
+    {
+        text.parse()
+            .map_err(|e| E::custom(format!("key '{key}': {e}")))
+    }
+
+    pub fn granularity<'de, D: Deserializer<'de>>(d: D) -> Result<Granularity, D::Error> {
+        parse(&String::deserialize(d)?, "granularity")
+    }
+    pub fn rest_granularity<'de, D: Deserializer<'de>>(d: D) -> Result<Granularity, D::Error> {
+        parse(&String::deserialize(d)?, "rest_granularity")
+    }
+    pub fn clip<'de, D: Deserializer<'de>>(d: D) -> Result<Clipping, D::Error> {
+        parse(&String::deserialize(d)?, "clip")
+    }
+    pub fn rest<'de, D: Deserializer<'de>>(d: D) -> Result<Scheme, D::Error> {
+        parse(&String::deserialize(d)?, "rest")
+    }
+
+    pub mod roles {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &[Role], s: S) -> Result<S::Ok, S::Error> {
+            s.collect_seq(v.iter().map(|r| r.as_str()))
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Role>, D::Error> {
+            Vec::<String>::deserialize(d)?
+                .iter()
+                .map(|r| parse(r, "roles"))
+                .collect()
+        }
+    }
+
+    pub mod layers {
+        use super::*;
+
+        pub fn serialize<S: Serializer>(v: &Option<LayerRange>, s: S) -> Result<S::Ok, S::Error> {
+            match v {
+                Some(l) => s.collect_str(l),
+                None => s.serialize_none(),
+            }
+        }
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<LayerRange>, D::Error> {
+            match Option::<String>::deserialize(d)? {
+                Some(l) => parse(&l, "layers").map(Some),
+                None => Ok(None),
+            }
+        }
+    }
 }
 
 /// `--refine` settings.
@@ -202,7 +368,11 @@ pub fn original_point() -> Point {
 /// The point a generator makes for `target` at `levels`.
 pub fn generator_point(g: &Generator, t: &Target, levels: u32) -> Result<Point, SweepError> {
     let name = format!("{}-L{levels}", t.name);
-    let roles: Vec<String> = t.roles.iter().map(|r| format!("{r:?}")).collect();
+    let roles: Vec<String> = t
+        .roles
+        .iter()
+        .map(|r| format!("{:?}", r.as_str()))
+        .collect();
     let mut text = format!(
         "name = \"{name}\"\ndescription = \"{} at ±{levels} levels ({:.2} bits), rest {}\"\n[[rule]]\nrole = [{}]\nbiases = false\nscheme = \"levels{levels}\"\ngranularity = \"{}\"\nclip = \"{}\"\n",
         t.name,
@@ -340,11 +510,8 @@ impl SweepDef {
             }
         };
         fix(&mut self.model);
-        if let Some(c) = self.engine.config.as_mut() {
-            fix(c);
-        }
-        // A relative program path (`./x`, `../x`) is relative to the file too.
-        self.engine.command = qarena_arena::settings::resolve_program(&self.engine.command, base);
+        // The config and a relative program path (`./x`, `../x`) too.
+        self.engine.base.resolve_relative(base);
         for p in &mut self.points {
             if let Some(s) = p.strategy.as_mut() {
                 fix(s);
@@ -416,5 +583,152 @@ impl SweepDef {
             )));
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "name = \"s\"\nmodel = \"m.nnue\"\n[engine]\ncommand = \"e\"\n";
+
+    fn def(generator: &str) -> Result<SweepDef, toml::de::Error> {
+        toml::from_str(&format!("{BASE}[generator]\nlevels = [3]\n{generator}"))
+    }
+
+    #[test]
+    fn generator_fields_are_typed_with_strategy_spellings() {
+        let d = def("granularity = \"group:32\"\nclip = \"percentile:99.9\"\nrest = \"int4\"\n\
+             [[generator.targets]]\nname = \"fc\"\nroles = [\"fc_0\", \"fc_1\"]\nlayers = \"0-3\"\n")
+        .unwrap();
+        let g = d.generator.as_ref().unwrap();
+        assert_eq!(g.granularity, Granularity::Group(32));
+        assert_eq!(g.clip, Clipping::Percentile(99.9));
+        assert_eq!(g.rest.to_string(), "int4");
+        assert_eq!(g.rest_granularity, Granularity::Channel);
+        assert_eq!(g.targets[0].roles, [Role::Fc0, Role::Fc1]);
+        assert_eq!(
+            g.targets[0].layers.map(|l| l.to_string()).as_deref(),
+            Some("0-3")
+        );
+        // The stored form (JSON on the run) reads back to the same value.
+        let json = serde_json::to_value(&d).unwrap();
+        assert_eq!(json["generator"]["granularity"], "group:32");
+        assert_eq!(json["generator"]["targets"][0]["roles"][0], "fc_0");
+        let back: SweepDef = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d);
+        let p = generator_point(g, &g.targets[0], 3).unwrap();
+        let s = p.strategy().unwrap();
+        assert_eq!(s.rules()[0].selector.roles, [Role::Fc0, Role::Fc1]);
+    }
+
+    #[test]
+    fn unknown_generator_values_fail_at_load_naming_the_key() {
+        let target = "[[generator.targets]]\nname = \"t\"\nroles = [\"trunk\"]\n";
+        for (field, want) in [
+            (
+                "granularity = \"row\"",
+                "key 'granularity': unknown granularity 'row'",
+            ),
+            ("clip = \"max\"", "key 'clip': unknown clip 'max'"),
+            ("rest = \"int9\"", "key 'rest': unknown scheme 'int9'"),
+            (
+                "rest_granularity = \"group:0\"",
+                "key 'rest_granularity': unknown granularity",
+            ),
+        ] {
+            let e = def(&format!("{field}\n{target}")).unwrap_err().to_string();
+            assert!(e.contains(want), "{field}: {e}");
+        }
+        let e = def("[[generator.targets]]\nname = \"t\"\nroles = [\"trunkk\"]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'roles': unknown role 'trunkk' (expected stem"),
+            "{e}"
+        );
+        let e = def("[[generator.targets]]\nname = \"t\"\nroles = [\"trunk\"]\nlayers = \"3-1\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("key 'layers': layer range '3-1' is empty"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn engine_table_reads_as_an_engine_config() {
+        let text = format!(
+            "{BASE}protocol = \"uci\"\nmodel_option = \"EvalFile\"\nconfig = \"c.cfg\"\n\
+             init = [\"x\"]\noptions = {{ Threads = \"1\" }}\n"
+        );
+        let d: SweepDef = toml::from_str(&text).unwrap();
+        let e = d.engine.engine("p", Path::new("/v/net.nnue"));
+        assert_eq!(e.name, "p");
+        assert_eq!(e.command, "e");
+        assert_eq!(e.protocol, qarena_arena::Protocol::Uci);
+        assert_eq!(e.config.as_deref(), Some(Path::new("c.cfg")));
+        assert_eq!(e.init, ["x"]);
+        assert_eq!(e.options["Threads"], "1");
+        assert_eq!(e.options["EvalFile"], "/v/net.nnue");
+        assert_eq!(e.model.as_deref(), Some(Path::new("/v/net.nnue")));
+        // Stored as JSON on the run: the same keys as the file, read back equal.
+        let json = serde_json::to_value(&d.engine).unwrap();
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "command",
+                "config",
+                "init",
+                "model_option",
+                "options",
+                "protocol"
+            ]
+        );
+        let back: EngineTemplate = serde_json::from_value(json).unwrap();
+        assert_eq!(back, d.engine);
+
+        for (key, want) in [
+            ("name = \"x\"", "unknown field `name`, expected one of `command`, `protocol`, `model_option`, `config`, `options`, `init`"),
+            ("cwd = \"d\"", "unknown field `cwd`"),
+            ("model = \"m\"", "unknown field `model`"),
+            ("protocol = \"xboard\"", "unknown variant `xboard`, expected `gtp` or `uci`"),
+            ("init = 3", "invalid type: integer `3`, expected a sequence"),
+        ] {
+            let e = toml::from_str::<SweepDef>(&format!("{BASE}{key}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(want), "{key}: {e}");
+        }
+        let e = toml::from_str::<SweepDef>("name = \"s\"\nmodel = \"m\"\n[engine]\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("missing field `command`"), "{e}");
+    }
+
+    #[test]
+    fn from_file_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("qarena-sweep-def-{}", std::process::id()));
+        fs_err::create_dir_all(&dir).unwrap();
+        let path = dir.join("bad.toml");
+        fs_err::write(
+            &path,
+            format!("{BASE}[generator]\nlevels = [3]\nclip = \"max\"\ntargets = []\n"),
+        )
+        .unwrap();
+        let e = SweepDef::from_file(&path).unwrap_err().to_string();
+        let _ = fs_err::remove_dir_all(&dir);
+        assert!(
+            e.contains("malformed sweep file") && e.contains("bad.toml"),
+            "{e}"
+        );
+        assert!(e.contains("key 'clip': unknown clip 'max'"), "{e}");
     }
 }

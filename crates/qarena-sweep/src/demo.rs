@@ -21,6 +21,7 @@ use qarena_arena::chess::{ChessSettings, Limit};
 use qarena_arena::command::{absolute, resolve_command, CommandError};
 use qarena_arena::Protocol;
 use qarena_engine::{run_to_completion, EngineError, Input, RunSpec};
+use qarena_quant::{Clipping, Granularity, Role, Scheme};
 
 use crate::{EngineTemplate, Generator, Refine, SweepDef, SweepError, Target};
 
@@ -110,12 +111,11 @@ pub fn demo_def(
         description: Some("Stockfish's embedded net, degraded step by step".to_string()),
         model: net.to_path_buf(),
         engine: EngineTemplate {
-            command: stockfish.to_string(),
-            protocol: Protocol::Uci,
+            base: qarena_arena::EngineConfig {
+                options,
+                ..qarena_arena::EngineConfig::from_command("stockfish", stockfish, Protocol::Uci)
+            },
             model_option: Some("EvalFile".to_string()),
-            config: None,
-            options,
-            init: Vec::new(),
         },
         baseline: "original".to_string(),
         games,
@@ -130,22 +130,22 @@ pub fn demo_def(
             targets: vec![
                 Target {
                     name: "ft".to_string(),
-                    roles: vec!["feature_transformer".to_string()],
+                    roles: vec![Role::FeatureTransformer],
                     layers: None,
                     levels: None,
                 },
                 Target {
                     name: "fc".to_string(),
-                    roles: vec!["fc_0".into(), "fc_1".into(), "fc_2".into()],
+                    roles: vec![Role::Fc0, Role::Fc1, Role::Fc2],
                     layers: None,
                     levels: Some(vec![7, 1]),
                 },
             ],
             levels: vec![127, 31, 15, 7, 3, 1],
-            granularity: "channel".to_string(),
-            clip: "none".to_string(),
-            rest: "keep".to_string(),
-            rest_granularity: "channel".to_string(),
+            granularity: Granularity::Channel,
+            clip: Clipping::None,
+            rest: Scheme::Keep,
+            rest_granularity: Granularity::Channel,
         }),
         refine: Some(Refine::default()),
     }

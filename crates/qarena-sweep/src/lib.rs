@@ -157,16 +157,7 @@ fn register(ctx: &Ctx<'_>, index: i64, p: &Point, v: &Variant) -> Result<(), Swe
 }
 
 fn engine_for(def: &SweepDef, name: &str, model: &std::path::Path) -> EngineConfig {
-    let mut e = EngineConfig::from_command(name, &def.engine.command, def.engine.protocol);
-    let abs = qarena_arena::command::absolute(model);
-    e.model = Some(abs.clone());
-    e.config = def.engine.config.clone();
-    e.options = def.engine.options.clone();
-    e.init = def.engine.init.clone();
-    if let Some(opt) = &def.engine.model_option {
-        e.options.insert(opt.clone(), abs.display().to_string());
-    }
-    e
+    def.engine.engine(name, model)
 }
 
 fn play(

@@ -14,7 +14,7 @@ fn project_sweeps_resolve_names_and_expand() {
     let project = examples().join("qarena.toml");
     let def = SweepDef::from_project(&project, "katago-ladder").unwrap();
     assert_eq!(def.name, "katago-ladder");
-    assert!(def.engine.command.contains("katago gtp"));
+    assert!(def.engine.base.command.contains("katago gtp"));
     assert!(def.model.ends_with("g170-b6c96.bin.gz"));
     assert!(def.model.is_absolute() || def.model.starts_with(examples()));
     let points = def.points().unwrap();
