@@ -16,7 +16,7 @@
 //!   unjudged (not failed), and the report says `interrupted`; the same
 //!   call later resumes.
 
-use std::collections::{BTreeMap, HashSet, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
@@ -901,39 +901,28 @@ fn slot_summaries(
     kind: &JudgeKind,
 ) -> Result<Vec<SlotSummary>, JudgeError> {
     let go = matches!(kind, JudgeKind::Go(_));
-    let rows = store.with_conn(|c| {
-        let mut stmt = c.prepare(
-            "SELECT m.point_index, m.slot, e.label, m.moves_judged, m.blunders,
-                    CASE WHEN ?2 THEN m.avg_loss_winrate ELSE m.avg_loss_cp END,
-                    m.avg_loss_score
-             FROM game_judge_metrics m JOIN engines e ON e.id = m.engine_id
-             WHERE m.judge_run_id = ?1 AND m.run_id = ?3
-             ORDER BY m.point_index, m.slot, m.game_id",
-        )?;
-        let rows = stmt.query_map(qarena_store::rusqlite::params![judge_run, go, run], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, i64>(4)?,
-                r.get::<_, Option<f64>>(5)?,
-                r.get::<_, Option<f64>>(6)?,
-            ))
-        })?;
-        rows.collect::<Result<Vec<_>, _>>()
-    })?;
+    let labels: HashMap<EngineId, String> = store
+        .engines(run)?
+        .into_iter()
+        .map(|e| (e.id, e.label))
+        .collect();
+    let rows = store.game_judge_metrics(judge_run, run)?;
     // label, moves, blunders, per-game losses, per-game score losses
     type Group = (String, i64, i64, Vec<f64>, Vec<f64>);
     let mut groups: BTreeMap<(i64, String), Group> = BTreeMap::new();
-    for (point, slot, label, moves, blunders, loss, score) in rows {
+    for m in rows {
+        let label = labels.get(&m.engine).cloned().unwrap_or_default();
         let e = groups
-            .entry((point, slot))
+            .entry((m.point_index, m.slot.to_string()))
             .or_insert_with(|| (label, 0, 0, Vec::new(), Vec::new()));
-        e.1 += moves;
-        e.2 += blunders;
-        e.3.extend(loss);
-        e.4.extend(score);
+        e.1 += i64::try_from(m.moves_judged).unwrap_or(i64::MAX);
+        e.2 += i64::try_from(m.blunders).unwrap_or(i64::MAX);
+        e.3.extend(if go {
+            m.avg_loss_winrate
+        } else {
+            m.avg_loss_cp
+        });
+        e.4.extend(m.avg_loss_score);
     }
     Ok(groups
         .into_iter()

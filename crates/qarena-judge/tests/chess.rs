@@ -104,16 +104,11 @@ fn stockfish_judges_a_real_game_once() {
     assert_eq!((again.games_judged_now, again.positions), (0, 0));
     assert_eq!(store.judge_moves(report.judge_run).unwrap(), v);
 
-    let (rows, loss): (i64, f64) = store
-        .with_conn(|c| {
-            c.query_row(
-                "SELECT count(*), avg(avg_loss_cp) FROM game_judge_metrics WHERE run_id = ?1",
-                [run],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-        })
-        .unwrap();
-    assert_eq!(rows, 2);
+    let judged = store.game_judge_metrics(report.judge_run, run).unwrap();
+    assert_eq!(judged.len(), 2);
+    let losses: Vec<f64> = judged.iter().filter_map(|m| m.avg_loss_cp).collect();
+    assert_eq!(losses.len(), 2);
+    let loss = losses.iter().sum::<f64>() / 2.0;
     assert!((0.0..5000.0).contains(&loss), "{loss}");
 }
 

@@ -99,66 +99,39 @@ fn judges_every_move_once_and_the_views_agree() {
     assert_eq!(store.judge_moves(report.judge_run).unwrap(), verdicts);
     assert_eq!(store.judge_runs(run.id).unwrap().len(), 1);
 
-    // The views.
-    let (rows, moves, min_loss, max_loss, final_sum): (i64, i64, f64, f64, f64) = store
-        .with_conn(|c| {
-            c.query_row(
-                "SELECT count(*), sum(moves_judged), min(avg_loss_winrate), max(avg_loss_winrate),
-                        sum(final_winrate)
-                 FROM game_judge_metrics WHERE judge_run_id = ?1",
-                [report.judge_run],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-            )
-        })
-        .unwrap();
-    assert_eq!(rows, 4, "two games x two slots");
+    // The views, through the store's typed getters.
+    let judged = store.game_judge_metrics(report.judge_run, run.id).unwrap();
+    assert_eq!(judged.len(), 4, "two games x two slots");
+    let moves: u64 = judged.iter().map(|m| m.moves_judged).sum();
     assert_eq!(moves as usize, expected);
-    assert!(min_loss >= 0.0 && max_loss < 1.0);
+    assert!(judged
+        .iter()
+        .all(|m| m.avg_loss_winrate.is_some_and(|l| (0.0..1.0).contains(&l))));
     // The two sides' final evaluations of one game add up to 1.
+    let final_sum: f64 = judged.iter().filter_map(|m| m.final_winrate).sum();
     assert!((final_sum - 2.0).abs() < 1e-9, "{final_sum}");
 
-    let coverage: f64 = store
-        .with_conn(|c| {
-            c.query_row(
-                "SELECT coverage FROM judge_coverage WHERE judge_run_id = ?1",
-                [report.judge_run],
-                |r| r.get(0),
-            )
-        })
-        .unwrap();
-    assert_eq!(coverage, 1.0);
+    let coverage = store.judge_coverage(run.id).unwrap();
+    assert_eq!(coverage.len(), 1);
+    assert_eq!(coverage[0].judge_run, report.judge_run);
+    assert_eq!(coverage[0].coverage, Some(1.0));
 
     // KataGo (slot a) reported its beliefs; GNU Go (slot b) did not.
-    let self_rows: Vec<(String, f64, f64)> = store
-        .with_conn(|c| {
-            let mut st = c.prepare(
-                "SELECT slot, avg_self_winrate, avg_policy_entropy FROM game_self_metrics",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
-        })
-        .unwrap();
-    assert_eq!(self_rows.len(), 2, "{self_rows:?}");
-    for (slot, wr, h) in &self_rows {
-        assert_eq!(slot, "a");
-        assert!((0.0..=1.0).contains(wr));
+    let selfs = store.game_self_metrics(run.id).unwrap();
+    assert_eq!(selfs.len(), 2, "{selfs:?}");
+    for s in &selfs {
+        assert_eq!(s.slot, "a");
+        assert!(s.avg_self_winrate.is_some_and(|w| (0.0..=1.0).contains(&w)));
         // Entropy of at most ~10 candidates: between 0 and ln(10) nats.
-        assert!(*h > 0.0 && *h <= 10f64.ln() + 1e-9, "{h}");
+        let h = s.avg_policy_entropy.unwrap_or(-1.0);
+        assert!(h > 0.0 && h <= 10f64.ln() + 1e-9, "{h}");
     }
-    let over: Vec<(String, f64, f64)> = store
-        .with_conn(|c| {
-            let mut st = c.prepare(
-                "SELECT slot, avg_self_minus_judge_before, avg_self_minus_judge_after
-                 FROM game_overconfidence",
-            )?;
-            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            rows.collect()
-        })
-        .unwrap();
+    let over = store.game_overconfidence(report.judge_run, run.id).unwrap();
     assert_eq!(over.len(), 2);
-    assert!(over
-        .iter()
-        .all(|(s, b, a)| s == "a" && b.abs() <= 1.0 && a.abs() <= 1.0));
+    assert!(over.iter().all(|o| o.slot == "a"
+        && o.avg_self_minus_judge_before
+            .is_some_and(|b| b.abs() <= 1.0)
+        && o.avg_self_minus_judge_after.is_some_and(|a| a.abs() <= 1.0)));
 
     let variant: Vec<(String, i64, i64, f64, f64, Option<f64>)> = store
         .with_conn(|c| {

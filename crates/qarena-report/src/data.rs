@@ -1,11 +1,13 @@
-//! Everything a report needs, read from the store in one pass (read-only:
-//! typed getters and `Store::with_conn`, which is `query_only`).
+//! Everything a report needs, read from the store in one pass through its
+//! typed getters. Per-game metrics come from the store's views (one row per
+//! game and engine), so the report never re-derives them from raw verdicts
+//! or self-evaluations.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
-use qarena_store::rusqlite::{self, params};
 use qarena_store::{
-    EngineRecord, EngineSlot, GameRecord, JudgeRunRecord, RunRecord, Slot, Store, Termination,
+    EngineRecord, EngineSlot, GameJudgeMetrics, GameOverconfidence, GameRecord, GameSelfMetrics,
+    JudgeRunRecord, RunRecord, Slot, Store, Termination,
 };
 use serde_json::Value;
 
@@ -47,39 +49,20 @@ pub struct ModelInfo {
     pub bytes: i64,
 }
 
-/// One self-evaluation: the engine's own view before its move.
-#[derive(Debug, Clone)]
-pub struct SelfRow {
-    pub game: i64,
-    pub ply: i64,
-    pub engine: i64,
-    pub winrate: Option<f64>,
-    /// Entropy (nats) of the normalised priors of the top-K candidates.
-    pub entropy: Option<f64>,
-}
-
-/// One judged move, with the engine that played it.
-#[derive(Debug, Clone)]
-pub struct JudgeRow {
-    pub game: i64,
-    pub ply: i64,
-    pub mover: i64,
-    pub before_winrate: Option<f64>,
-    pub loss_winrate: Option<f64>,
-    pub loss_score: Option<f64>,
-    pub loss_cp: Option<f64>,
-    pub blunder: bool,
-}
-
-/// The judge run a report uses and its verdicts.
+/// The judge run a report uses and its verdicts, per game and engine.
 #[derive(Debug, Clone)]
 pub struct JudgeData {
     pub run: JudgeRunRecord,
-    pub rows: Vec<JudgeRow>,
+    /// Verdicts averaged over each engine's judged moves of a game.
+    pub games: Vec<GameJudgeMetrics>,
+    /// Each engine's own winrate against the verdicts, per game.
+    pub overconfidence: Vec<GameOverconfidence>,
     pub games_judged: usize,
+    /// Verdicts of this judge run, all games and engines together.
+    pub moves_judged: usize,
 }
 
-/// A run with its sweep, games, self-evaluations and judge verdicts.
+/// A run with its sweep, games, per-game self-evaluation and judge metrics.
 #[derive(Debug, Clone)]
 pub struct Loaded {
     pub schema_version: i64,
@@ -89,7 +72,10 @@ pub struct Loaded {
     pub points: Vec<PointInfo>,
     pub games: Vec<GameRecord>,
     pub models: Vec<ModelInfo>,
-    pub self_rows: Vec<SelfRow>,
+    /// Per game and engine: the engine's own evaluations, averaged.
+    pub self_games: Vec<GameSelfMetrics>,
+    /// Self-evaluations stored for the run's games.
+    pub self_evals: usize,
     pub judge_runs: Vec<JudgeRunRecord>,
     pub judge: Option<JudgeData>,
 }
@@ -110,23 +96,6 @@ impl Loaded {
             .iter()
             .filter(move |g| g.point_index == point && g.termination != Termination::Aborted)
     }
-}
-
-/// Shannon entropy (nats) of the normalised `prior`s of a top-K array:
-/// `H = ln T − (Σ p ln p) / T` with `T = Σ p` over positive priors.
-pub fn policy_entropy(top_k: &Value) -> Option<f64> {
-    let priors: Vec<f64> = top_k
-        .as_array()?
-        .iter()
-        .filter_map(|c| c.get("prior").and_then(Value::as_f64))
-        .filter(|p| p.is_finite() && *p > 0.0)
-        .collect();
-    let t: f64 = priors.iter().sum();
-    if priors.is_empty() || t <= 0.0 {
-        return None;
-    }
-    let s: f64 = priors.iter().map(|p| p * p.ln()).sum();
-    Some((t.ln() - s / t).max(0.0))
 }
 
 fn input(msg: String) -> ReportError {
@@ -155,34 +124,29 @@ pub fn load(
             (run, sweep)
         }
         Subject::Sweep(name) => {
-            let found: Vec<(i64, i64, String)> = store.with_conn(|c| {
-                let mut st = c.prepare(
-                    "SELECT s.id, s.run_id, r.tag FROM sweeps s JOIN runs r ON r.id = s.run_id
-                     WHERE s.name = ?1 ORDER BY s.run_id DESC",
-                )?;
-                let rows =
-                    st.query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-                rows.collect()
-            })?;
-            let Some((_, run_id, tag)) = found.first().cloned() else {
+            let mut found = store.sweeps_named(name)?.into_iter();
+            let Some(rec) = found.next() else {
                 return Err(input(format!("no sweep named '{name}' in {db}")));
             };
-            let run = store.run_by_tag(&tag)?.ok_or_else(|| {
-                input(format!("run '{tag}' of sweep '{name}' vanished from {db}"))
+            let run = store.run(rec.run)?.ok_or_else(|| {
+                input(format!(
+                    "run {} of sweep '{name}' vanished from {db}",
+                    rec.run
+                ))
             })?;
-            let rec = store
-                .sweeps(run.id)?
-                .into_iter()
-                .find(|s| &s.name == name)
-                .ok_or_else(|| input(format!("sweep '{name}' of run '{tag}' is unreadable")))?;
-            let _ = run_id;
+            let mut other_runs = Vec::new();
+            for other in found {
+                if let Some(r) = store.run(other.run)? {
+                    other_runs.push(r.tag);
+                }
+            }
             (
                 run,
                 Some(SweepInfo {
                     id: rec.id.0,
                     name: rec.name,
                     definition: rec.definition,
-                    other_runs: found.iter().skip(1).map(|f| f.2.clone()).collect(),
+                    other_runs,
                 }),
             )
         }
@@ -192,9 +156,10 @@ pub fn load(
     let games = store.games(run.id)?;
     let points = points_of(store, sweep.as_ref(), &games, &engines)?;
     let models = models_of(store, &points, &engines)?;
-    let self_rows = self_rows_of(store, run.id.0)?;
+    let self_games = store.game_self_metrics(run.id)?;
+    let self_evals = self_games.iter().map(|g| count(g.self_evals)).sum();
     let judge_runs = store.judge_runs(run.id)?;
-    let judge = judge_of(store, &judge_runs, judge_run, run.id.0, &run.tag)?;
+    let judge = judge_of(store, &judge_runs, judge_run, &run)?;
     Ok(Loaded {
         schema_version,
         run,
@@ -203,7 +168,8 @@ pub fn load(
         points,
         games,
         models,
-        self_rows,
+        self_games,
+        self_evals,
         judge_runs,
         judge,
     })
@@ -322,137 +288,63 @@ fn models_of(
         .filter_map(|p| p.variant_sha256.clone())
         .chain(engines.iter().filter_map(|e| e.model_sha256.clone()))
         .collect();
-    let models = store.with_conn(|c| {
-        let mut st = c.prepare(
-            "SELECT DISTINCT m.path, m.sha256, m.format, m.bytes FROM models m
-             JOIN variants v ON v.model_id = m.id WHERE v.sha256 = ?1",
-        )?;
-        let mut out: Vec<ModelInfo> = Vec::new();
-        for sha in &shas {
-            let rows = st.query_map(params![sha], |r| {
-                Ok(ModelInfo {
-                    path: r.get(0)?,
-                    sha256: r.get(1)?,
-                    format: r.get(2)?,
-                    bytes: r.get(3)?,
-                })
-            })?;
-            for m in rows {
-                let m = m?;
-                if !out.iter().any(|o| o.sha256 == m.sha256) {
-                    out.push(m);
-                }
+    let mut out: Vec<ModelInfo> = Vec::new();
+    for sha in &shas {
+        for m in store.models_of_variant_sha256(sha)? {
+            if !out.iter().any(|o| o.sha256 == m.sha256) {
+                out.push(ModelInfo {
+                    path: m.path,
+                    sha256: m.sha256,
+                    format: m.format,
+                    bytes: m.bytes,
+                });
             }
         }
-        Ok(out)
-    })?;
-    Ok(models)
+    }
+    Ok(out)
 }
 
-fn self_rows_of(store: &Store, run: i64) -> Result<Vec<SelfRow>, ReportError> {
-    Ok(store.with_conn(|c| {
-        let mut st = c.prepare(
-            "SELECT s.game_id, s.ply, s.engine_id, s.winrate, s.top_k
-             FROM self_evals s JOIN games g ON g.id = s.game_id
-             WHERE g.run_id = ?1 ORDER BY s.game_id, s.ply",
-        )?;
-        let rows = st.query_map(params![run], |r| {
-            let top: Option<String> = r.get(4)?;
-            let entropy = top
-                .and_then(|t| serde_json::from_str::<Value>(&t).ok())
-                .and_then(|v| policy_entropy(&v));
-            Ok(SelfRow {
-                game: r.get(0)?,
-                ply: r.get(1)?,
-                engine: r.get(2)?,
-                winrate: r.get(3)?,
-                entropy,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-    })?)
+/// A count from the store as a `usize` (saturating; counts never come
+/// near either bound).
+pub(crate) fn count(n: u64) -> usize {
+    usize::try_from(n).unwrap_or(usize::MAX)
 }
 
 fn judge_of(
     store: &Store,
     judge_runs: &[JudgeRunRecord],
     wanted: Option<i64>,
-    run: i64,
-    tag: &str,
+    run: &RunRecord,
 ) -> Result<Option<JudgeData>, ReportError> {
-    let counts: HashMap<i64, usize> = store.with_conn(|c| {
-        let mut st = c.prepare(
-            "SELECT jm.judge_run_id, count(DISTINCT jm.game_id) FROM judge_moves jm
-             JOIN judge_runs j ON j.id = jm.judge_run_id WHERE j.run_id = ?1
-             GROUP BY jm.judge_run_id",
-        )?;
-        let rows = st.query_map(params![run], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)? as usize))
-        })?;
-        rows.collect()
-    })?;
+    let coverage = store.judge_coverage(run.id)?;
+    let judged = |id: qarena_store::JudgeRunId| {
+        coverage
+            .iter()
+            .find(|c| c.judge_run == id)
+            .map_or(0, |c| count(c.games_judged))
+    };
     let chosen = match wanted {
         Some(id) => Some(
             judge_runs
                 .iter()
                 .find(|j| j.id.0 == id)
-                .ok_or_else(|| input(format!("run '{tag}' has no judge run {id}")))?,
+                .ok_or_else(|| input(format!("run '{}' has no judge run {id}", run.tag)))?,
         ),
         None => judge_runs
             .iter()
-            .filter(|j| counts.get(&j.id.0).copied().unwrap_or(0) > 0)
+            .filter(|j| judged(j.id) > 0)
             .max_by_key(|j| j.id.0),
     };
     let Some(j) = chosen else {
         return Ok(None);
     };
-    let rows = store.with_conn(|c| {
-        let mut st = c.prepare(
-            "SELECT jm.game_id, jm.ply,
-                    CASE WHEN lower(substr(m.color, 1, 1)) = 'b'
-                         THEN g.black_engine_id ELSE g.white_engine_id END,
-                    jm.before_winrate, jm.loss_winrate, jm.loss_score, jm.loss_cp, jm.blunder
-             FROM judge_moves jm
-             JOIN moves m ON m.game_id = jm.game_id AND m.ply = jm.ply
-             JOIN games g ON g.id = jm.game_id
-             WHERE jm.judge_run_id = ?1 ORDER BY jm.game_id, jm.ply",
-        )?;
-        let rows = st.query_map(params![j.id.0], |r| {
-            Ok(JudgeRow {
-                game: r.get(0)?,
-                ply: r.get(1)?,
-                mover: r.get(2)?,
-                before_winrate: r.get(3)?,
-                loss_winrate: r.get(4)?,
-                loss_score: r.get(5)?,
-                loss_cp: r.get::<_, Option<i64>>(6)?.map(|v| v as f64),
-                blunder: r.get::<_, i64>(7)? != 0,
-            })
-        })?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-    })?;
+    let games = store.game_judge_metrics(j.id, run.id)?;
+    let overconfidence = store.game_overconfidence(j.id, run.id)?;
     Ok(Some(JudgeData {
-        games_judged: counts.get(&j.id.0).copied().unwrap_or(0),
+        games_judged: judged(j.id),
+        moves_judged: games.iter().map(|g| count(g.moves_judged)).sum(),
         run: j.clone(),
-        rows,
+        games,
+        overconfidence,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn entropy_of_uniform_and_peaked_priors() {
-        let u =
-            serde_json::json!([{"prior": 0.25}, {"prior": 0.25}, {"prior": 0.25}, {"prior": 0.25}]);
-        assert!((policy_entropy(&u).unwrap() - 4f64.ln()).abs() < 1e-12);
-        // Unnormalised priors are normalised first.
-        let h = serde_json::json!([{"prior": 0.1}, {"prior": 0.1}]);
-        assert!((policy_entropy(&h).unwrap() - 2f64.ln()).abs() < 1e-12);
-        let one = serde_json::json!([{"prior": 0.9}, {"move": "pass"}]);
-        assert_eq!(policy_entropy(&one), Some(0.0));
-        assert_eq!(policy_entropy(&serde_json::json!([])), None);
-        assert_eq!(policy_entropy(&serde_json::json!({"prior": 1})), None);
-    }
 }

@@ -1,14 +1,17 @@
 //! Per-point results and metrics: W/D/L and Elo from the games (with
-//! qarena-stats, pentanomial when every game is paired), and per-game
-//! averages of judge and self-evaluation metrics summarised over games
-//! (the game is the independent unit) as mean ± 1.96 standard errors.
+//! qarena-stats, pentanomial when every game is paired), and the per-game
+//! judge and self-evaluation averages of the store's views summarised over
+//! a point's finished games (the game is the independent unit) as
+//! mean ± 1.96 standard errors.
 
 use std::collections::{BTreeMap, HashMap};
 
-use qarena_stats::{mean, EloReport, Wdl};
-use qarena_store::{tally_games, Slot};
+use qarena_stats::{EloReport, Wdl};
+use qarena_store::{
+    tally_games, EngineSlot, GameId, GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, Slot,
+};
 
-use crate::data::Loaded;
+use crate::data::{count, Loaded};
 
 pub use qarena_stats::MeanCi;
 
@@ -42,51 +45,23 @@ pub struct PointStats {
     pub baseline: SideMetrics,
 }
 
-#[derive(Default)]
-struct GameAcc {
-    loss_w: Vec<f64>,
-    loss_s: Vec<f64>,
-    loss_cp: Vec<f64>,
-    blunders: usize,
-    judged: usize,
-    self_w: Vec<f64>,
-    ent: Vec<f64>,
-    over: Vec<f64>,
-    selfs: usize,
-}
-
 /// Computes every point's statistics.
 pub fn point_stats(d: &Loaded) -> Vec<PointStats> {
-    // (game, side) -> accumulators.
-    let mut acc: HashMap<(i64, Slot), GameAcc> = HashMap::new();
-    let mut judge_before: HashMap<(i64, i64), f64> = HashMap::new();
+    // (game, side) -> that side's per-game row of each view.
+    let by_side = |game: GameId, slot: EngineSlot| slot.player().map(|side| (game, side));
+    let mut judged: HashMap<(GameId, Slot), &GameJudgeMetrics> = HashMap::new();
+    let mut over: HashMap<(GameId, Slot), &GameOverconfidence> = HashMap::new();
     if let Some(j) = &d.judge {
-        for r in &j.rows {
-            let Some(side) = d.side_of(r.mover) else {
-                continue;
-            };
-            let a = acc.entry((r.game, side)).or_default();
-            a.judged += 1;
-            a.blunders += usize::from(r.blunder);
-            a.loss_w.extend(r.loss_winrate);
-            a.loss_s.extend(r.loss_score);
-            a.loss_cp.extend(r.loss_cp);
-            if let Some(b) = r.before_winrate {
-                judge_before.insert((r.game, r.ply), b);
-            }
+        for r in &j.games {
+            judged.extend(by_side(r.game, r.slot).map(|k| (k, r)));
+        }
+        for r in &j.overconfidence {
+            over.extend(by_side(r.game, r.slot).map(|k| (k, r)));
         }
     }
-    for s in &d.self_rows {
-        let Some(side) = d.side_of(s.engine) else {
-            continue;
-        };
-        let a = acc.entry((s.game, side)).or_default();
-        a.selfs += 1;
-        a.self_w.extend(s.winrate);
-        a.ent.extend(s.entropy);
-        if let (Some(w), Some(b)) = (s.winrate, judge_before.get(&(s.game, s.ply))) {
-            a.over.push(w - b);
-        }
+    let mut selfs: HashMap<(GameId, Slot), &GameSelfMetrics> = HashMap::new();
+    for r in &d.self_games {
+        selfs.extend(by_side(r.game, r.slot).map(|k| (k, r)));
     }
 
     let mut out = Vec::new();
@@ -104,20 +79,22 @@ pub fn point_stats(d: &Loaded) -> Vec<PointStats> {
             let (mut lw, mut ls, mut lc, mut br, mut sw, mut en, mut oc) =
                 (vec![], vec![], vec![], vec![], vec![], vec![], vec![]);
             for g in d.finished_games(p.index) {
-                let Some(a) = acc.get(&(g.id.0, c)) else {
-                    continue;
-                };
-                m.moves_judged += a.judged;
-                m.self_evals += a.selfs;
-                lw.extend(mean(&a.loss_w));
-                ls.extend(mean(&a.loss_s));
-                lc.extend(mean(&a.loss_cp));
-                if a.judged > 0 {
-                    br.push(a.blunders as f64 / a.judged as f64);
+                let key = (g.id, c);
+                if let Some(j) = judged.get(&key) {
+                    m.moves_judged += count(j.moves_judged);
+                    lw.extend(j.avg_loss_winrate);
+                    ls.extend(j.avg_loss_score);
+                    lc.extend(j.avg_loss_cp);
+                    br.extend(j.blunder_rate());
                 }
-                sw.extend(mean(&a.self_w));
-                en.extend(mean(&a.ent));
-                oc.extend(mean(&a.over));
+                if let Some(s) = selfs.get(&key) {
+                    m.self_evals += count(s.self_evals);
+                    sw.extend(s.avg_self_winrate);
+                    en.extend(s.avg_policy_entropy);
+                }
+                if let Some(o) = over.get(&key) {
+                    oc.extend(o.avg_self_minus_judge_before);
+                }
             }
             m.loss_winrate = MeanCi::of(&lw);
             m.loss_score = MeanCi::of(&ls);

@@ -26,6 +26,26 @@ fn variant_from_row(r: &Row<'_>) -> rusqlite::Result<VariantRecord> {
     })
 }
 
+fn model_from_row(r: &Row<'_>) -> rusqlite::Result<ModelRecord> {
+    Ok(ModelRecord {
+        id: r.get(0)?,
+        path: r.get(1)?,
+        sha256: r.get(2)?,
+        format: r.get(3)?,
+        bytes: r.get(4)?,
+        created_at: r.get(5)?,
+    })
+}
+
+fn sweep_from_row(r: &Row<'_>) -> rusqlite::Result<SweepRecord> {
+    Ok(SweepRecord {
+        id: r.get(0)?,
+        run: r.get(1)?,
+        name: r.get(2)?,
+        definition: json_col(r, 3)?,
+    })
+}
+
 const VARIANT_COLUMNS: &str =
     "id, model_id, strategy_id, path, sha256, manifest, effective_bits, bytes, created_at";
 
@@ -57,18 +77,23 @@ impl Store {
             c.query_row(
                 "SELECT id, path, sha256, format, bytes, created_at FROM models WHERE sha256 = ?1",
                 [sha256],
-                |r| {
-                    Ok(ModelRecord {
-                        id: r.get(0)?,
-                        path: r.get(1)?,
-                        sha256: r.get(2)?,
-                        format: r.get(3)?,
-                        bytes: r.get(4)?,
-                        created_at: r.get(5)?,
-                    })
-                },
+                model_from_row,
             )
             .optional()
+        })
+    }
+
+    /// The models that have a variant with content hash `sha256` (normally
+    /// one), by id.
+    pub fn models_of_variant_sha256(&self, sha256: &str) -> Result<Vec<ModelRecord>> {
+        self.call("reading the model of a variant", |c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT m.id, m.path, m.sha256, m.format, m.bytes, m.created_at
+                 FROM models m JOIN variants v ON v.model_id = m.id
+                 WHERE v.sha256 = ?1 ORDER BY m.id",
+            )?;
+            let rows = stmt.query_map([sha256], model_from_row)?;
+            rows.collect()
         })
     }
 
@@ -181,14 +206,19 @@ impl Store {
             let mut stmt = c.prepare(
                 "SELECT id, run_id, name, definition FROM sweeps WHERE run_id = ?1 ORDER BY id",
             )?;
-            let rows = stmt.query_map([run], |r| {
-                Ok(SweepRecord {
-                    id: r.get(0)?,
-                    run: r.get(1)?,
-                    name: r.get(2)?,
-                    definition: json_col(r, 3)?,
-                })
-            })?;
+            let rows = stmt.query_map([run], sweep_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The sweeps called `name` across all runs, the newest run first.
+    pub fn sweeps_named(&self, name: &str) -> Result<Vec<SweepRecord>> {
+        self.call("reading sweeps by name", |c| {
+            let mut stmt = c.prepare(
+                "SELECT id, run_id, name, definition FROM sweeps WHERE name = ?1
+                 ORDER BY run_id DESC",
+            )?;
+            let rows = stmt.query_map([name], sweep_from_row)?;
             rows.collect()
         })
     }

@@ -4,8 +4,9 @@
 //!
 //! Invariants:
 //! - The store is the only writer of the database. Other crates read through
-//!   typed queries here or through [`Store::with_conn`], which runs their
-//!   closure on a connection switched to `query_only`.
+//!   typed queries here (the per-game metric views through the getters of
+//!   `metrics.rs`) or through [`Store::with_conn`], which runs their closure
+//!   on a connection switched to `query_only`.
 //! - A game is written in one transaction with its moves and self-evals:
 //!   after a crash a game is either fully present or absent, and a game that
 //!   `insert_game` reported as stored survives the process being killed.
@@ -23,6 +24,7 @@
 mod catalog;
 mod error;
 mod games;
+mod metrics;
 mod runs;
 mod schema;
 mod sqlfn;
@@ -35,6 +37,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
+pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use schema::SCHEMA_VERSION;
 pub use types::*;
 

@@ -41,8 +41,7 @@ pub(super) fn render(
                 ),
                 format!(
                     "Coverage: {} of {finished} finished games judged, {} moves.",
-                    j.games_judged,
-                    j.rows.len()
+                    j.games_judged, j.moves_judged
                 ),
                 "Loss of a move: the judge's winrate (or score, or centipawns) for the mover \
                  before the move minus after it, clamped at 0; a blunder is a loss above the \

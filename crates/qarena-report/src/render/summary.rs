@@ -51,7 +51,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
             } else {
                 0.0
             },
-            j.rows.len()
+            j.moves_judged
         ),
         None => format!(
             "No judge data: run `qarena judge --run {} ...` for per-move judge metrics.",
@@ -61,7 +61,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
     items.push(if has_self {
         format!(
             "{} self-evaluations (the engines' own winrate and candidates at every move).",
-            d.self_rows.len()
+            d.self_evals
         )
     } else {
         "No self-evaluations (the engine does not report them, e.g. not KataGo).".into()

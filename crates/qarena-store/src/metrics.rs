@@ -1,0 +1,245 @@
+//! Typed reads of the metric views of migration 2 (`docs/metrics.md`).
+//!
+//! The per-game figures (average judge loss, blunders, self winrate, policy
+//! entropy, overconfidence) are defined once, in SQL, by the views; readers
+//! get them here as rows of one game and one engine each, and summarise
+//! them over games themselves (the game is the independent unit). Every
+//! getter orders its rows by point, game and engine so callers that collect
+//! per-game values into samples get them in a stable order.
+
+use rusqlite::Row;
+
+use crate::{EngineId, EngineSlot, GameId, JudgeRunId, Result, RunId, Store, VariantId};
+
+/// The judge's verdict on one side's play in one game (`game_judge_metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameJudgeMetrics {
+    pub judge_run: JudgeRunId,
+    pub run: RunId,
+    pub point_index: i64,
+    pub game: GameId,
+    /// The engine that played the judged moves.
+    pub engine: EngineId,
+    pub slot: EngineSlot,
+    pub variant: Option<VariantId>,
+    /// Verdicts on this engine's moves.
+    pub moves_judged: u64,
+    /// Mean clamped winrate loss (Go; chess when the judge reports WDL).
+    pub avg_loss_winrate: Option<f64>,
+    /// Mean clamped score loss in points (Go).
+    pub avg_loss_score: Option<f64>,
+    /// Mean centipawn loss (chess).
+    pub avg_loss_cp: Option<f64>,
+    pub blunders: u64,
+    /// The judge's winrate after the game's last judged move, from this
+    /// engine's view.
+    pub final_winrate: Option<f64>,
+    /// Same for the score (points in Go, centipawns in chess).
+    pub final_score: Option<f64>,
+}
+
+impl GameJudgeMetrics {
+    /// Blunders per judged move, `None` when no move was judged.
+    pub fn blunder_rate(&self) -> Option<f64> {
+        (self.moves_judged > 0).then(|| self.blunders as f64 / self.moves_judged as f64)
+    }
+}
+
+/// What one engine believed while it played one game (`game_self_metrics`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameSelfMetrics {
+    pub run: RunId,
+    pub point_index: i64,
+    pub game: GameId,
+    pub engine: EngineId,
+    pub slot: EngineSlot,
+    pub variant: Option<VariantId>,
+    /// Self-evaluations the engine reported in this game.
+    pub self_evals: u64,
+    pub avg_self_winrate: Option<f64>,
+    /// Go: mean score lead in points.
+    pub avg_self_score_lead: Option<f64>,
+    /// Chess: mean centipawn score.
+    pub avg_self_cp: Option<f64>,
+    /// Mean Shannon entropy (nats) of the normalised top-K priors
+    /// (`self_eval_entropy`).
+    pub avg_policy_entropy: Option<f64>,
+}
+
+/// One engine's own winrate against the judge's in one game
+/// (`game_overconfidence`); positive means overconfident.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameOverconfidence {
+    pub judge_run: JudgeRunId,
+    pub run: RunId,
+    pub point_index: i64,
+    pub game: GameId,
+    pub engine: EngineId,
+    pub slot: EngineSlot,
+    pub variant: Option<VariantId>,
+    /// Plies with both a self winrate and a verdict.
+    pub moves: u64,
+    /// Mean of self winrate − the judge's winrate before the same move.
+    pub avg_self_minus_judge_before: Option<f64>,
+    /// Mean of self winrate − the judge's winrate after the move.
+    pub avg_self_minus_judge_after: Option<f64>,
+    /// Chess: mean of self centipawns − the judge's score before the move.
+    pub avg_self_minus_judge_cp: Option<f64>,
+}
+
+/// How much of a run one judge run has covered (`judge_coverage`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct JudgeCoverage {
+    pub judge_run: JudgeRunId,
+    pub run: RunId,
+    /// The judge's game (`go`, `chess`) as its settings name it.
+    pub game_kind: Option<String>,
+    /// Games of the run in the judge's record format.
+    pub games_played: u64,
+    /// Games with at least one verdict.
+    pub games_judged: u64,
+    /// Judged / played; `None` when the run has no such game.
+    pub coverage: Option<f64>,
+}
+
+fn judge_metrics_from_row(r: &Row<'_>) -> rusqlite::Result<GameJudgeMetrics> {
+    Ok(GameJudgeMetrics {
+        judge_run: r.get(0)?,
+        run: r.get(1)?,
+        point_index: r.get(2)?,
+        game: r.get(3)?,
+        engine: r.get(4)?,
+        slot: r.get(5)?,
+        variant: r.get(6)?,
+        moves_judged: r.get(7)?,
+        avg_loss_winrate: r.get(8)?,
+        avg_loss_score: r.get(9)?,
+        avg_loss_cp: r.get(10)?,
+        blunders: r.get(11)?,
+        final_winrate: r.get(12)?,
+        final_score: r.get(13)?,
+    })
+}
+
+fn self_metrics_from_row(r: &Row<'_>) -> rusqlite::Result<GameSelfMetrics> {
+    Ok(GameSelfMetrics {
+        run: r.get(0)?,
+        point_index: r.get(1)?,
+        game: r.get(2)?,
+        engine: r.get(3)?,
+        slot: r.get(4)?,
+        variant: r.get(5)?,
+        self_evals: r.get(6)?,
+        avg_self_winrate: r.get(7)?,
+        avg_self_score_lead: r.get(8)?,
+        avg_self_cp: r.get(9)?,
+        avg_policy_entropy: r.get(10)?,
+    })
+}
+
+fn overconfidence_from_row(r: &Row<'_>) -> rusqlite::Result<GameOverconfidence> {
+    Ok(GameOverconfidence {
+        judge_run: r.get(0)?,
+        run: r.get(1)?,
+        point_index: r.get(2)?,
+        game: r.get(3)?,
+        engine: r.get(4)?,
+        slot: r.get(5)?,
+        variant: r.get(6)?,
+        moves: r.get(7)?,
+        avg_self_minus_judge_before: r.get(8)?,
+        avg_self_minus_judge_after: r.get(9)?,
+        avg_self_minus_judge_cp: r.get(10)?,
+    })
+}
+
+impl Store {
+    /// Per game and engine of `run`: the verdicts of `judge_run`, averaged
+    /// over that engine's judged moves.
+    pub fn game_judge_metrics(
+        &self,
+        judge_run: JudgeRunId,
+        run: RunId,
+    ) -> Result<Vec<GameJudgeMetrics>> {
+        self.call("reading per-game judge metrics", |c| {
+            let mut stmt = c.prepare(
+                "SELECT judge_run_id, run_id, point_index, game_id, engine_id, slot, variant_id,
+                        moves_judged, avg_loss_winrate, avg_loss_score, avg_loss_cp, blunders,
+                        final_winrate, final_score
+                 FROM game_judge_metrics WHERE judge_run_id = ?1 AND run_id = ?2
+                 ORDER BY point_index, game_id, engine_id",
+            )?;
+            let rows = stmt.query_map(rusqlite::params![judge_run, run], judge_metrics_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Per game and engine of `run`: the engine's own evaluations, averaged
+    /// over the moves it reported them for.
+    pub fn game_self_metrics(&self, run: RunId) -> Result<Vec<GameSelfMetrics>> {
+        self.call("reading per-game self-evaluation metrics", |c| {
+            let mut games =
+                c.prepare("SELECT id FROM games WHERE run_id = ?1 ORDER BY point_index, id")?;
+            let games = games
+                .query_map([run], |r| r.get::<_, GameId>(0))?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            // One game at a time: SQLite pushes `game_id = ?` into the
+            // view's aggregate, while a filter on the run (or `IN` over its
+            // games) would aggregate every self-evaluation in the file.
+            let mut stmt = c.prepare(
+                "SELECT run_id, point_index, game_id, engine_id, slot, variant_id, self_evals,
+                        avg_self_winrate, avg_self_score_lead, avg_self_cp, avg_policy_entropy
+                 FROM game_self_metrics WHERE game_id = ?1 ORDER BY engine_id",
+            )?;
+            let mut out = Vec::new();
+            for game in games {
+                for row in stmt.query_map([game], self_metrics_from_row)? {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// Per game and engine of `run`: the engine's own winrate against the
+    /// verdicts of `judge_run` on the same plies.
+    pub fn game_overconfidence(
+        &self,
+        judge_run: JudgeRunId,
+        run: RunId,
+    ) -> Result<Vec<GameOverconfidence>> {
+        self.call("reading per-game overconfidence", |c| {
+            let mut stmt = c.prepare(
+                "SELECT judge_run_id, run_id, point_index, game_id, engine_id, slot, variant_id,
+                        moves, avg_self_minus_judge_before, avg_self_minus_judge_after,
+                        avg_self_minus_judge_cp
+                 FROM game_overconfidence WHERE judge_run_id = ?1 AND run_id = ?2
+                 ORDER BY point_index, game_id, engine_id",
+            )?;
+            let rows =
+                stmt.query_map(rusqlite::params![judge_run, run], overconfidence_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The coverage of every judge run recorded under `run`, by judge run.
+    pub fn judge_coverage(&self, run: RunId) -> Result<Vec<JudgeCoverage>> {
+        self.call("reading judge coverage", |c| {
+            let mut stmt = c.prepare(
+                "SELECT judge_run_id, run_id, game_kind, games_played, games_judged, coverage
+                 FROM judge_coverage WHERE run_id = ?1 ORDER BY judge_run_id",
+            )?;
+            let rows = stmt.query_map([run], |r| {
+                Ok(JudgeCoverage {
+                    judge_run: r.get(0)?,
+                    run: r.get(1)?,
+                    game_kind: r.get(2)?,
+                    games_played: r.get(3)?,
+                    games_judged: r.get(4)?,
+                    coverage: r.get(5)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
