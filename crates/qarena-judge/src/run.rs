@@ -27,6 +27,7 @@ use qarena_store::{
     EngineId, EngineProtocol, EngineSlot, EventKind, GameId, GameRecord, JudgeRunId, NewEngine,
     NewEvent, RecordFormat, RunRecord, Store,
 };
+use qarena_stats::MeanCi;
 use qarena_uci::GoLimit;
 use serde_json::{json, Value};
 
@@ -946,18 +947,10 @@ fn slot_summaries(
         .collect())
 }
 
-/// Mean and 1.96 · sd / √n (sample sd; 0 for fewer than two values).
-pub(crate) fn mean_ci(xs: &[f64]) -> (f64, f64) {
-    let n = xs.len() as f64;
-    if xs.is_empty() {
-        return (f64::NAN, f64::NAN);
-    }
-    let mean = xs.iter().sum::<f64>() / n;
-    if xs.len() < 2 {
-        return (mean, 0.0);
-    }
-    let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    (mean, 1.96 * var.sqrt() / n.sqrt())
+/// Mean and half-width of the 95% interval over games (0 for one game,
+/// NaN for none), as the summary table prints them.
+fn mean_ci(xs: &[f64]) -> (f64, f64) {
+    MeanCi::of(xs).map_or((f64::NAN, f64::NAN), |m| (m.mean, m.half_width_or_zero()))
 }
 
 #[cfg(test)]
