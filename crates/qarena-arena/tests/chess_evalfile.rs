@@ -1,5 +1,11 @@
 //! Verifying that Stockfish evaluates with the network it was given, and
 //! generating an opening suite with it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod chess_support;
 

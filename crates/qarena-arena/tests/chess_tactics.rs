@@ -1,6 +1,12 @@
 //! The tactical check with real Stockfish: the engine against itself loses
 //! nothing, a rejected net is an error naming the engine, and the generator
 //! writes a suite that loads back.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod chess_support;
 

@@ -519,7 +519,11 @@ mod tests {
     #[test]
     fn generator_filters_on_the_evaluation_and_writes_a_loadable_suite() {
         let evaluate = |fen: &str| -> Result<Option<Score>, ()> {
-            Ok(Some(Score::Cp(if fen.len() % 2 == 0 { 20 } else { 400 })))
+            Ok(Some(Score::Cp(if fen.len().is_multiple_of(2) {
+                20
+            } else {
+                400
+            })))
         };
         let suite = generate_openings(6, 50, 5, 11, evaluate).unwrap();
         assert_eq!(suite.count, 5);

@@ -529,7 +529,7 @@ mod tests {
         let search = |fen: &str| -> Result<Option<TwoLines>, ()> {
             let pos = parse_fen(fen).unwrap();
             let mv = uci_of(&pos.legal_moves()[0]);
-            let sharp = fen.len() % 2 == 0;
+            let sharp = fen.len().is_multiple_of(2);
             Ok(Some(TwoLines {
                 first_move: Some(mv.clone()),
                 bestmove: mv,

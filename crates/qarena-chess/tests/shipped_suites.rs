@@ -1,5 +1,11 @@
 //! The suites shipped in `openings/` are sound, checked with shakmaty
 //! directly rather than through the parsers' own checks.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use std::collections::HashSet;
 

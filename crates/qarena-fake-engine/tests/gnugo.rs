@@ -1,4 +1,10 @@
 //! The engine handle against a real GTP engine, GNU Go.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -8,6 +8,12 @@
 //!
 //! GNU Go is required (CI installs the `gnugo` package); without it the test
 //! fails and says so rather than passing silently.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};

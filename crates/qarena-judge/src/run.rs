@@ -23,11 +23,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use qarena_engine::EngineError;
+use qarena_stats::MeanCi;
 use qarena_store::{
     EngineId, EngineProtocol, EngineSlot, EventKind, GameId, GameRecord, JudgeRunId, NewEngine,
     NewEvent, RecordFormat, RunRecord, Store,
 };
-use qarena_stats::MeanCi;
 use qarena_uci::GoLimit;
 use serde_json::{json, Value};
 

@@ -1,5 +1,11 @@
 //! The chess judge: a real Stockfish game (played here through
 //! qarena-engine), stored, then judged by Stockfish with MultiPV.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -4,6 +4,12 @@
 //! The engines are small shell scripts: an "analysis engine" that answers
 //! `query_version` and then prints warnings forever, and a UCI engine that
 //! floods `info` lines after `go` without ever sending `bestmove`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

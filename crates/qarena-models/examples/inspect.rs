@@ -1,5 +1,11 @@
 //! Prints the catalogue of a model and times load, to_bytes and write:
 //! `cargo run --release -p qarena-models --example inspect -- MODEL [OUT]`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -2,6 +2,12 @@
 //! each. This test binary runs nothing else, so the process's high-water
 //! mark of resident memory is the bombs' alone; the old loader inflated
 //! each bomb completely (1.1 GB resident) before looking at it.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -1,5 +1,11 @@
 //! No input makes the loaders panic: random bytes under every supported
 //! name, and truncations and byte flips of the real KataGo and NNUE files.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

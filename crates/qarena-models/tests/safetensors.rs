@@ -1,5 +1,11 @@
 //! A small generated safetensors file: roles from names, dtypes, a
 //! byte-identical round trip and in-place edits that keep the header.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use std::collections::HashMap;
 

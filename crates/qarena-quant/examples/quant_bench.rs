@@ -13,6 +13,12 @@
 //!
 //! Run: `cargo run --release -p qarena-quant --example quant_bench -- nnue`
 //!  or  `cargo run --release -p qarena-quant --example quant_bench -- llm`
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use std::time::{Duration, Instant};
 

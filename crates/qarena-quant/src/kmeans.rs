@@ -17,6 +17,10 @@ const MAX_ITERS: usize = 30;
 /// Fit at most `k` centroids to `sorted` (ascending, finite). Returns the
 /// centroids ascending. When the data has at most `k` distinct values the
 /// palette is exactly those values (so palette quantization is idempotent).
+#[expect(
+    clippy::expect_used,
+    reason = "the weights vector grows with the values vector, so it has a last element here"
+)]
 pub(crate) fn kmeans_1d(sorted: &[f32], k: usize, seed: u64) -> Vec<f64> {
     debug_assert!(sorted.windows(2).all(|w| w[0] <= w[1]));
     // Collapse duplicates into weights: integer tensors (NNUE) have few

@@ -384,6 +384,10 @@ impl Ctx<'_> {
     }
 
     /// Grid for a given covered range (scale-based schemes).
+    #[expect(
+        clippy::expect_used,
+        reason = "code tables are checked non-empty when the scheme is parsed"
+    )]
     fn grid_for(&self, range: Range) -> Result<Grid, QuantError> {
         let grid = match self.spec.scheme {
             Scheme::Int {
@@ -446,6 +450,10 @@ impl Ctx<'_> {
         Ok(grid)
     }
 
+    #[expect(
+        clippy::expect_used,
+        reason = "the candidate list always holds the unclipped range"
+    )]
     fn fit(&self, fit: &[f32], group_index: u64) -> Result<Grid, QuantError> {
         if fit.is_empty() {
             return Ok(Grid::Zero);
@@ -772,6 +780,10 @@ pub fn quantize_tensor(
 ///   each in the storage type for integer tensors, else the scale type;
 /// - per outlier: its original value plus a 16-bit index (tensors up to
 ///   65536 elements) or a 32-bit index.
+#[expect(
+    clippy::expect_used,
+    reason = "only schemes with codes reach this function"
+)]
 fn payload_bits(info: &TensorInfo, spec: &QuantSpec, groups: usize, outliers: usize) -> f64 {
     let numel = info.numel() as f64;
     let code = spec.scheme.code_bits().expect("not keep");

@@ -254,6 +254,10 @@ impl Strategy {
     /// labels, so two strategies that quantize identically serialise (and
     /// hash) identically. Field order is fixed by the types and there are
     /// no maps, so the text is deterministic.
+    #[expect(
+        clippy::expect_used,
+        reason = "strategy types are plain data that always serialise to JSON"
+    )]
     pub fn canonical_json(&self) -> String {
         serde_json::to_string(&Canonical {
             rules: &self.rules,

@@ -7,6 +7,12 @@
 //! Needs KataGo (`QARENA_KATAGO`, default `../shared/katago/katago` next to
 //! the repository) and the Python environment of `scripts/setup.sh`
 //! (`QARENA_PYTHON`, default `.venv/bin/python`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,5 +1,11 @@
 //! Hand-computed cases and published reference vectors (fastchess
 //! `app/tests/elo_test.cpp`, `app/tests/sprt_test.cpp`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use qarena_stats::*;
 

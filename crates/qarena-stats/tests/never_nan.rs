@@ -1,5 +1,11 @@
 //! Random counts, from empty to huge and lopsided, never produce NaN or an
 //! infinity anywhere in a report, an SPRT result or a gate outcome.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 use qarena_stats::*;
 use rand::{Rng, SeedableRng};

@@ -403,6 +403,10 @@ impl FromSql for EngineSlot {
 /// The current UTC time as RFC 3339 with exactly three fractional digits,
 /// e.g. `2024-05-01T12:00:00.000Z`. The fixed width makes stored timestamps
 /// sort correctly as text.
+#[expect(
+    clippy::expect_used,
+    reason = "the format description is static and valid, and a UTC date-time always formats"
+)]
 pub fn now_rfc3339() -> String {
     const FORMAT: &[time::format_description::FormatItem<'static>] = time::macros::format_description!(
         "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"

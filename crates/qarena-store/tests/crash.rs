@@ -4,6 +4,12 @@
 //! The child is this same test binary, re-run with only
 //! `child_process_entry_point` selected and an environment variable naming
 //! the database; without the variable that entry point does nothing.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![cfg(unix)]
 
 mod common;

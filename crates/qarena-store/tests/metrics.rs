@@ -1,5 +1,11 @@
 //! The typed getters over the metric views: one hand-computed game, and
 //! rows of other runs and other judge runs kept out.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

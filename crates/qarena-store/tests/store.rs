@@ -1,5 +1,11 @@
 //! Behaviour of the store against real SQLite files: migrations, atomicity,
 //! uniqueness, concurrency, locking, cascades and error messages.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -1,6 +1,12 @@
 //! `qarena gate --tactics` end to end with real Stockfish: the original
 //! against itself passes, a net quantized to ±1 levels with the real CLI
 //! loses positions the original solves and fails, and bad input is exit 2.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -2,6 +2,12 @@
 //! capturing them, so the winner depends on removing them first. GNU Go's
 //! own scorer (`gnugo --score aftermath`, which plays the position out) is
 //! the independent judge of every exported game.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -1,4 +1,10 @@
 //! End-to-end Go matches with real engines: GNU Go vs GNU Go, KataGo vs GNU Go.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

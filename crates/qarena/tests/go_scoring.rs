@@ -1,5 +1,11 @@
 //! How games ended by passes are counted: the referee engine, engines that
 //! lie about dead stones, and the plain area count as an option.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -2,6 +2,12 @@
 //! judges a run: each time the process exits within seconds with the
 //! status of an interrupted match, leaves no KataGo behind, and every
 //! judged game has all its verdicts; the same command then judges the rest.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

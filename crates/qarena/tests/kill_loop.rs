@@ -3,6 +3,12 @@
 //! integrity check, every stored game is whole, no game index appears
 //! twice, and no engine process is left after a few seconds; at the end a
 //! resume completes the run with every game exactly once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -3,6 +3,12 @@
 //! a helper it forked) once started; SIGINT then ends `qarena` promptly
 //! with the status of an interrupted run, and no process of the stand-in
 //! is left.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

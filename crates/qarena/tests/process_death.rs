@@ -2,6 +2,12 @@
 //! (nothing can be caught) leaves no engine or engine helper alive for more
 //! than a few seconds, and SIGHUP (a closed terminal) stops the run
 //! cleanly like SIGTERM.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -3,6 +3,12 @@
 //! `--resume` of it is refused naming the owner; prune keeps runs with
 //! finished games unless told `--with-games`; and a match, a judge and a
 //! report share one database at the same time.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -2,6 +2,12 @@
 //! `../x`, `/abs`, `a/b`) is refused by every command that takes one, and
 //! `runs prune` never deletes anything outside the runs folder, whatever
 //! tags an older database holds and whatever symbolic links sit in `runs/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

@@ -4,6 +4,12 @@
 //! and says what to do (exit code 4), never panics, keeps every finished
 //! game whole, and a resume on a healthy disk completes the run with each
 //! game exactly once.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

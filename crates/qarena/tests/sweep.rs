@@ -1,6 +1,12 @@
 //! Sweeps end to end with real engines: the NNUE demo ladder with Stockfish,
 //! and a KataGo 9x9 ladder with kill-and-resume and per-game variant
 //! parameters.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 
 mod common;
 

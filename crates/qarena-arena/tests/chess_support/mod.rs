@@ -1,7 +1,12 @@
 //! Shared helpers for the chess end-to-end tests: finding real engines,
 //! starting them, and replaying PGN with an independent library
 //! (python-chess).
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;

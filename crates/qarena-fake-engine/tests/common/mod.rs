@@ -1,6 +1,11 @@
 //! Helpers shared by the process tests: starting the fake engine, one GTP
 //! round trip, and inspecting process groups through /proc.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)] // each test file uses a different subset
 
 use std::time::{Duration, Instant};

@@ -1,6 +1,11 @@
 //! Shared helpers: locating the real engines and the qarena binary, and
 //! building small databases of real games.
-
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};

@@ -1,5 +1,11 @@
 //! Helpers shared by the integration tests: where the real engines and
 //! networks are, and how to talk to them briefly.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};

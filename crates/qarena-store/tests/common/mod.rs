@@ -1,4 +1,10 @@
 //! Fixtures shared by the integration tests.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)]
 
 use qarena_store::{EngineId, NewEngine, NewGame, NewMove, NewRun, NewSelfEval, RunId, Store};

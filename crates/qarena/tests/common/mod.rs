@@ -1,5 +1,11 @@
 //! Shared helpers for the end-to-end tests: run the real `qarena` binary
 //! against real engines in a fresh temporary workspace.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
