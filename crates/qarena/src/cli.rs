@@ -418,18 +418,18 @@ pub enum ExportCommand {
 
 pub fn dispatch(cli: Cli) -> CliResult {
     match cli.command {
-        Command::Match(a) => crate::matches::run(*a),
+        Command::Match(a) => crate::match_cmd::run(*a),
         Command::Demo(a) => crate::sweep_cmd::demo(a),
         Command::Sweep(a) => crate::sweep_cmd::sweep(a),
-        Command::Runs { command, db } => crate::runs::run(command, &db.db),
-        Command::Export { command } => crate::runs::export(command),
-        Command::Openings { command } => crate::matches::openings(command),
-        Command::Stats(a) => crate::stats::stats(a),
+        Command::Runs { command, db } => crate::runs_cmd::run(command, &db.db),
+        Command::Export { command } => crate::runs_cmd::export(command),
+        Command::Openings { command } => crate::match_cmd::openings(command),
+        Command::Stats(a) => crate::stats_cmd::stats(a),
         Command::Judge(a) => crate::judge_cmd::run(a),
         Command::Report(a) => crate::report_cmd::run(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
-        Command::Sprt(a) => crate::stats::sprt(a),
-        Command::Gate(a) => crate::stats::gate(a),
+        Command::Sprt(a) => crate::stats_cmd::sprt(a),
+        Command::Gate(a) => crate::stats_cmd::gate(a),
     }
 }

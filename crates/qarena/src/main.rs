@@ -7,12 +7,12 @@
 
 mod cli;
 mod judge_cmd;
-mod matches;
+mod match_cmd;
 mod progress;
 mod quant_cmd;
 mod report_cmd;
-mod runs;
-mod stats;
+mod runs_cmd;
+mod stats_cmd;
 mod sweep_cmd;
 
 use std::process::ExitCode;

@@ -77,9 +77,14 @@ pub struct DemoArgs {
     pub db: DbArgs,
 }
 
+/// Exit codes by kind: an engine failure is 3, a failed disk or database
+/// write 4, everything else (definitions, models, arguments) 2.
 fn sweep_exit(e: qarena_sweep::SweepError) -> Exit {
+    use qarena_sweep::SweepError;
     match e {
-        qarena_sweep::SweepError::Run(r) => r.into(),
+        SweepError::Run(r) => r.into(),
+        SweepError::Store(s) => s.into(),
+        SweepError::Variant(v @ qarena_variant::VariantError::Io { .. }) => Exit::storage(v),
         other => Exit::input(other),
     }
 }
