@@ -62,12 +62,7 @@ pub fn go_throughput(
             "the throughput benchmark is for the Go judge (KataGo)".into(),
         ));
     };
-    let run = store
-        .run_by_tag(run_tag)?
-        .ok_or_else(|| JudgeError::RunNotFound {
-            db: store.path().display().to_string(),
-            tag: run_tag.to_string(),
-        })?;
+    let run = crate::run::find_run(store, run_tag)?;
     let games: Vec<_> = store
         .games(run.id)?
         .into_iter()

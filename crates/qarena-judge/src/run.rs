@@ -318,12 +318,7 @@ pub fn judge(
 ) -> Result<JudgeReport, JudgeError> {
     validate(opts)?;
     let started = Instant::now();
-    let run = store
-        .run_by_tag(run_tag)?
-        .ok_or_else(|| JudgeError::RunNotFound {
-            db: store.path().display().to_string(),
-            tag: run_tag.to_string(),
-        })?;
+    let run = find_run(store, run_tag)?;
     let (format, wanted, hint) = match opts.kind {
         JudgeKind::Go(_) => (RecordFormat::Sgf, "Go", "chess (--uci-engine)"),
         JudgeKind::Chess(_) => (RecordFormat::Pgn, "chess", "Go (--engine/--katago-dir)"),
@@ -945,6 +940,16 @@ fn slot_summaries(
             },
         )
         .collect())
+}
+
+/// The stored run tagged `run_tag`, or an error naming the database.
+pub(crate) fn find_run(store: &Store, run_tag: &str) -> Result<RunRecord, JudgeError> {
+    store
+        .run_by_tag(run_tag)?
+        .ok_or_else(|| JudgeError::RunNotFound {
+            db: store.path().display().to_string(),
+            tag: run_tag.to_string(),
+        })
 }
 
 /// Mean and half-width of the 95% interval over games (0 for one game,
