@@ -1,0 +1,48 @@
+//! What can go wrong while reading a suite or probing a network.
+
+use std::path::PathBuf;
+
+/// A probe failure, naming the file, line or engine at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("suite {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A suite file that is not a suite; `line` is 1-based (0: the file as a whole).
+    #[error("suite {name}, line {line}: {why}")]
+    Suite {
+        name: String,
+        line: usize,
+        why: String,
+    },
+    /// The engine could not be started or failed while answering.
+    #[error("probe engine '{label}': {source}")]
+    Engine {
+        label: String,
+        source: qarena_engine::EngineError,
+    },
+    /// The engine answered something the probe cannot read.
+    #[error("probe engine '{label}', position {position}: {why}")]
+    BadAnswer {
+        label: String,
+        position: usize,
+        why: String,
+    },
+    /// The suite is for another kind of model (a chess suite for a Go net).
+    #[error("suite {suite} holds {suite_kind} positions, but {model} is a {model_kind} model")]
+    WrongKind {
+        suite: String,
+        suite_kind: &'static str,
+        model: String,
+        model_kind: &'static str,
+    },
+    /// The two sides of a comparison answered for different positions.
+    #[error(
+        "the reference and the variant answered {reference} and {variant} positions of one suite"
+    )]
+    Mismatch { reference: usize, variant: usize },
+    #[error("interrupted")]
+    Interrupted,
+}
