@@ -25,6 +25,7 @@ mod catalog;
 mod error;
 mod games;
 mod metrics;
+mod probes;
 mod runs;
 mod schema;
 mod sqlfn;
@@ -39,6 +40,7 @@ use rusqlite::{Connection, TransactionBehavior};
 pub use error::StoreError;
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use schema::SCHEMA_VERSION;
+pub use probes::{NewProbe, ProbeKey, ProbeRecord};
 pub use types::*;
 
 /// Re-exported so readers using [`Store::with_conn`] need no own dependency.

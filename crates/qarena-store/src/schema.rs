@@ -367,4 +367,48 @@ ALTER TABLE games ADD COLUMN dead_stones TEXT;
 ALTER TABLE games ADD COLUMN scoring_claims TEXT;
 "#,
     },
+    Migration {
+        description: "probes: variants compared with their reference on a position suite, per suite and per position",
+        sql: r#"
+-- One probe: the raw outputs of a subject model (a variant, or any model
+-- file) compared with a reference model's on one position suite. The key
+-- is everything that decides the result, so a repeated probe is read back.
+-- metrics / noise_floor: JSON arrays of {"name": ..., "value": ...}.
+CREATE TABLE probes (
+    id INTEGER PRIMARY KEY,
+    probe TEXT NOT NULL,
+    subject_sha256 TEXT NOT NULL,
+    reference_sha256 TEXT NOT NULL,
+    suite_sha256 TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    suite_name TEXT NOT NULL,
+    variant_id INTEGER REFERENCES variants(id) ON DELETE SET NULL,
+    positions INTEGER NOT NULL CHECK (positions >= 0),
+    primary_metric TEXT NOT NULL,
+    metrics TEXT NOT NULL,
+    noise_floor TEXT,
+    seconds REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (probe, subject_sha256, reference_sha256, suite_sha256, settings)
+) STRICT;
+CREATE INDEX probes_by_variant ON probes (variant_id);
+
+-- The same figures per position of the suite (0-based, suite order).
+CREATE TABLE probe_positions (
+    probe_id INTEGER NOT NULL REFERENCES probes(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL CHECK (position >= 0),
+    metrics TEXT NOT NULL,
+    PRIMARY KEY (probe_id, position)
+) STRICT;
+
+-- Every suite-level figure of every probe as one row.
+CREATE VIEW probe_metrics AS
+SELECT p.id AS probe_id, p.probe, p.subject_sha256, p.reference_sha256,
+       p.suite_sha256, p.suite_name, p.variant_id, p.positions,
+       json_extract(m.value, '$.name') AS name,
+       json_extract(m.value, '$.value') AS value,
+       json_extract(m.value, '$.name') = p.primary_metric AS is_primary
+FROM probes p, json_each(p.metrics) m;
+"#,
+    },
 ];

@@ -71,6 +71,10 @@ id_type!(
     /// Row id of a judge run.
     JudgeRunId
 );
+id_type!(
+    /// Row id of a stored probe.
+    ProbeId
+);
 
 /// A string that is not one of an enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
