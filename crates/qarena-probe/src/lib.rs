@@ -11,9 +11,12 @@
 //!   sweep, the store) never depend on the kind of model.
 //! * [`report`]: named figures ([`Metric`]) over the suite and per
 //!   position, and their [`Spread`].
+//! * [`stored`]: probes kept in the store under everything that decides
+//!   their result, so asking again is free.
 
 pub mod error;
 pub mod report;
+pub mod stored;
 pub mod suite;
 
 use std::path::Path;
@@ -31,6 +34,12 @@ pub trait Probe {
 
     /// The probe's name, stored with its results (`katago-raw-nn`, ...).
     fn name(&self) -> &'static str;
+
+    /// The settings that change its figures (symmetry, search depth...),
+    /// part of the key a stored probe is found by.
+    fn settings(&self) -> serde_json::Value {
+        serde_json::Value::Null
+    }
 
     /// Evaluates `model` on every position of `suite`; `stop` ends the
     /// evaluation early with [`ProbeError::Interrupted`].

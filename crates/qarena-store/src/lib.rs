@@ -39,8 +39,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
-pub use schema::SCHEMA_VERSION;
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};
+pub use schema::SCHEMA_VERSION;
 pub use types::*;
 
 /// Re-exported so readers using [`Store::with_conn`] need no own dependency.
