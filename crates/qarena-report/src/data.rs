@@ -40,6 +40,22 @@ pub struct PointInfo {
     pub is_original: bool,
 }
 
+/// The newest stored probe of a point's variant (see `qarena-probe`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointProbe {
+    /// `katago-raw-nn`, `nnue-eval`, ...
+    pub probe: String,
+    pub suite: String,
+    pub positions: i64,
+    /// The figure that sums the probe up (`kl_mean`, `cp_error_mean`).
+    pub primary: String,
+    pub value: f64,
+    /// Every suite-level figure, in the probe's order.
+    pub metrics: Vec<(String, f64)>,
+    /// The primary figure of the reference against itself, when measured.
+    pub noise_floor: Option<f64>,
+}
+
 /// The model a sweep quantizes.
 #[derive(Debug, Clone)]
 pub struct ModelInfo {
@@ -78,6 +94,8 @@ pub struct Loaded {
     pub self_evals: usize,
     pub judge_runs: Vec<JudgeRunRecord>,
     pub judge: Option<JudgeData>,
+    /// Per point (same order as `points`): its variant's newest probe.
+    pub probes: Vec<Option<PointProbe>>,
 }
 
 impl Loaded {
@@ -160,6 +178,10 @@ pub fn load(
     let self_evals = self_games.iter().map(|g| count(g.self_evals)).sum();
     let judge_runs = store.judge_runs(run.id)?;
     let judge = judge_of(store, &judge_runs, judge_run, &run)?;
+    let probes = points
+        .iter()
+        .map(|p| probe_of(store, p))
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Loaded {
         schema_version,
         run,
@@ -172,7 +194,50 @@ pub fn load(
         self_evals,
         judge_runs,
         judge,
+        probes,
     })
+}
+
+/// The newest probe stored for the point's variant file.
+fn probe_of(store: &Store, p: &PointInfo) -> Result<Option<PointProbe>, ReportError> {
+    let Some(sha) = &p.variant_sha256 else {
+        return Ok(None);
+    };
+    let Some(rec) = store.probes_of_subject(sha)?.into_iter().next() else {
+        return Ok(None);
+    };
+    let pairs = |v: &Value| -> Vec<(String, f64)> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|m| {
+                        Some((
+                            m.get("name")?.as_str()?.to_string(),
+                            m.get("value")?.as_f64()?,
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let metrics = pairs(&rec.metrics);
+    let find = |ms: &[(String, f64)]| {
+        ms.iter()
+            .find(|(n, _)| *n == rec.primary_metric)
+            .map(|(_, v)| *v)
+    };
+    let Some(value) = find(&metrics) else {
+        return Ok(None);
+    };
+    Ok(Some(PointProbe {
+        probe: rec.key.probe.clone(),
+        suite: rec.suite_name.clone(),
+        positions: rec.positions,
+        primary: rec.primary_metric.clone(),
+        value,
+        noise_floor: rec.noise_floor.as_ref().and_then(|n| find(&pairs(n))),
+        metrics,
+    }))
 }
 
 fn points_of(

@@ -7,6 +7,7 @@ mod fmt;
 mod judge;
 mod limitations;
 mod plots;
+mod probe;
 mod protocol;
 mod provenance;
 mod results;
@@ -76,6 +77,7 @@ pub(crate) fn render(
     let mut corr = judge::render(&cx, &mut body, &mut pl)?;
     corr.extend(self_eval::render(&cx, &mut body, &mut pl)?);
     correlation::render(&mut body, corr);
+    probe::render(&cx, &mut body, &mut pl)?;
     limitations::render(&cx, &mut body);
     provenance::render(&cx, &mut body);
 
