@@ -11,7 +11,10 @@
 //!   sweep, the store) never depend on the kind of model.
 //! * [`report`]: named figures ([`Metric`]) over the suite and per
 //!   position, and their [`Spread`].
+//! * [`chess_suites`]: chess suites from an opening book and from stored
+//!   games.
 
+pub mod chess_suites;
 pub mod error;
 pub mod report;
 pub mod suite;
