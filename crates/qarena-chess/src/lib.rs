@@ -27,8 +27,8 @@ pub use adjudication::{
 pub use error::{Error, Place};
 pub use limit::{Limit, TimeControl};
 pub use openings::{
-    generate_openings, load_openings, opening_index, parse_epd, parse_pgn_openings, write_openings,
-    Opening, OpeningOrder, GENERATE_NODES,
+    generate_openings, load_openings, opening_index, parse_epd, parse_pgn_games,
+    parse_pgn_openings, write_openings, Opening, OpeningOrder, GENERATE_NODES,
 };
 pub use pgn::{export_pgn, write_pgn, PgnGame, PgnMove};
 pub use position::{fen_of, legal_move, mix, parse_fen, random_walk, uci_of};

@@ -196,6 +196,21 @@ pub fn parse_pgn_openings(
     name: &str,
     plies: Option<u32>,
 ) -> Result<Vec<Opening>, Error> {
+    scan_pgn(text, name, plies, false)
+}
+
+/// Whole games of a PGN file: the `FEN` tag (if any) and every move of the
+/// main line. Unlike an opening, a game may end in mate or stalemate.
+pub fn parse_pgn_games(text: &str, name: &str) -> Result<Vec<Opening>, Error> {
+    scan_pgn(text, name, None, true)
+}
+
+fn scan_pgn(
+    text: &str,
+    name: &str,
+    plies: Option<u32>,
+    may_end_game: bool,
+) -> Result<Vec<Opening>, Error> {
     let mut out = Vec::new();
     let mut game = PgnScan::default();
     let mut depth_var = 0usize;
@@ -205,7 +220,7 @@ pub fn parse_pgn_openings(
     let line_of = |at: usize| text[..at].matches('\n').count() + 1;
 
     let mut finish = |g: &mut PgnScan, game_no: usize| -> Result<(), Error> {
-        if let Some(op) = g.take(name, game_no, plies)? {
+        if let Some(op) = g.take(name, game_no, plies, may_end_game)? {
             out.push(op);
         }
         Ok(())
@@ -308,6 +323,7 @@ impl PgnScan {
         name: &str,
         no: usize,
         plies: Option<u32>,
+        may_end_game: bool,
     ) -> Result<Option<Opening>, Error> {
         let scan = std::mem::take(self);
         if !scan.started {
@@ -340,7 +356,7 @@ impl PgnScan {
             moves.push(uci_of(&mv));
             pos.play_unchecked(&mv);
         }
-        if pos.is_game_over() {
+        if pos.is_game_over() && !may_end_game {
             return Err(Error::OpeningEndsGame { at });
         }
         Ok(Some(Opening {
@@ -493,7 +509,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(bad.contains("b.pgn:1") && bad.contains("`e4`"), "{bad}");
-        let over = parse_pgn_openings("\n1. f3 e5 2. g4 Qh4# 0-1", "m.pgn", None)
+        let mate = "\n1. f3 e5 2. g4 Qh4# 0-1";
+        let game = parse_pgn_games(mate, "m.pgn").unwrap();
+        assert_eq!(game[0].moves, ["f2f3", "e7e5", "g2g4", "d8h4"]);
+        let over = parse_pgn_openings(mate, "m.pgn", None)
             .unwrap_err()
             .to_string();
         assert_eq!(over, "m.pgn:2 (game 1): the opening ends the game");

@@ -43,6 +43,12 @@ pub enum ProbeError {
         "the reference and the variant answered {reference} and {variant} positions of one suite"
     )]
     Mismatch { reference: usize, variant: usize },
+    /// The engine did not evaluate with the network it was given.
+    #[error("network {net} was not loaded by the probe engine: {detail}")]
+    NetRejected { net: PathBuf, detail: String },
+    /// Nothing was left to compare (e.g. every position was in check).
+    #[error("nothing to compare: {why}")]
+    NothingToCompare { why: String },
     #[error("interrupted")]
     Interrupted,
 }

@@ -13,8 +13,14 @@
 //!   position, and their [`Spread`].
 //! * [`stored`]: probes kept in the store under everything that decides
 //!   their result, so asking again is free.
+//! * [`nnue`]: the `nnue-eval` probe, Stockfish's static evaluation with
+//!   the reference net and with a variant.
+//! * [`chess_suites`]: chess suites from an opening book and from stored
+//!   games.
 
+pub mod chess_suites;
 pub mod error;
+pub mod nnue;
 pub mod report;
 pub mod stored;
 pub mod suite;
@@ -24,6 +30,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use error::ProbeError;
+pub use nnue::{NnueEvals, NnueProbe};
 pub use report::{metric, Comparison, Metric, ProbeReport, Spread};
 pub use suite::{GoSetup, Positions, Suite, SUITE_MAGIC};
 

@@ -251,7 +251,29 @@ impl Suite {
 
     /// Writes the canonical text to `path`.
     pub fn save(&self, path: &Path) -> Result<(), ProbeError> {
-        fs_err::write(path, self.to_text()).map_err(|e| ProbeError::Io {
+        self.save_with_comments(path, &[])
+    }
+
+    /// The canonical text with `comments` as `#` lines right after the
+    /// first line (say where the positions came from); comments leave the
+    /// hash unchanged.
+    pub fn to_text_with_comments(&self, comments: &[String]) -> String {
+        let text = self.to_text();
+        let body = text.strip_prefix(SUITE_MAGIC).unwrap_or(&text);
+        let mut out = SUITE_MAGIC.to_string();
+        out.push('\n');
+        for c in comments.iter().flat_map(|c| c.lines()) {
+            out.push_str(if c.is_empty() { "#" } else { "# " });
+            out.push_str(c);
+            out.push('\n');
+        }
+        out.push_str(body.trim_start_matches('\n'));
+        out
+    }
+
+    /// Writes the text of [`Suite::to_text_with_comments`] to `path`.
+    pub fn save_with_comments(&self, path: &Path, comments: &[String]) -> Result<(), ProbeError> {
+        fs_err::write(path, self.to_text_with_comments(comments)).map_err(|e| ProbeError::Io {
             path: path.to_path_buf(),
             source: e,
         })
@@ -345,6 +367,11 @@ mod tests {
         // Comments do not change the identity; a move does.
         let changed = Suite::parse("t", &GO.replace("C3 G7 E5", "C3 G7 E6")).unwrap();
         assert_ne!(changed.sha256(), s.sha256());
+        let noted = s.to_text_with_comments(&["made by hand\n\nfor a test".to_string()]);
+        assert!(noted.starts_with(&format!(
+            "{SUITE_MAGIC}\n# made by hand\n#\n# for a test\ngame go\n"
+        )));
+        assert_eq!(Suite::parse("t", &noted).unwrap().sha256(), s.sha256());
     }
 
     #[test]
