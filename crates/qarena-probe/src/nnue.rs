@@ -133,6 +133,11 @@ impl Probe for NnueProbe {
         "nnue-eval"
     }
 
+    /// Only the best-move depth changes the figures (deadlines do not).
+    fn settings(&self) -> serde_json::Value {
+        serde_json::json!({ "bestmove_depth": self.bestmove_depth })
+    }
+
     fn evaluate(
         &self,
         model: &Path,
