@@ -9,10 +9,14 @@
 //! * [`Probe`]: the interface every model kind implements — evaluate one
 //!   model on a suite, compare two evaluations — so callers (the CLI, the
 //!   sweep, the store) never depend on the kind of model.
+//! * [`katago`]: the `katago-raw-nn` probe (KataGo's raw policy and value
+//!   on Go positions).
 //! * [`report`]: named figures ([`Metric`]) over the suite and per
 //!   position, and their [`Spread`].
 
 pub mod error;
+mod gtp;
+pub mod katago;
 pub mod report;
 pub mod suite;
 
@@ -21,6 +25,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use error::ProbeError;
+pub use katago::{KataGoProbe, ProbeTimeouts, RawNn, RawNnOutputs};
 pub use report::{metric, Comparison, Metric, ProbeReport, Spread};
 pub use suite::{GoSetup, Positions, Suite, SUITE_MAGIC};
 
