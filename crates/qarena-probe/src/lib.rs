@@ -9,12 +9,15 @@
 //! * [`Probe`]: the interface every model kind implements — evaluate one
 //!   model on a suite, compare two evaluations — so callers (the CLI, the
 //!   sweep, the store) never depend on the kind of model.
+//! * [`go_suites`]: Go suites sampled from stored games or made by
+//!   self-play with the reference engine.
 //! * [`katago`]: the `katago-raw-nn` probe (KataGo's raw policy and value
 //!   on Go positions).
 //! * [`report`]: named figures ([`Metric`]) over the suite and per
 //!   position, and their [`Spread`].
 
 pub mod error;
+pub mod go_suites;
 mod gtp;
 pub mod katago;
 pub mod report;
