@@ -1,5 +1,5 @@
 //! Go suites by self-play with the real KataGo (`QARENA_KATAGO`; the net and
-//! `gtp.cfg` sit next to the binary).
+//! `gtp.cfg` sit next to the binary), and the shipped default suite.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -7,11 +7,11 @@
     clippy::print_stderr
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use qarena_probe::go_suites::{sample_from_games, SelfPlay};
-use qarena_probe::{GoSetup, Positions};
+use qarena_probe::{GoSetup, Positions, Suite};
 
 fn katago() -> Option<(PathBuf, PathBuf, PathBuf)> {
     let Some(bin) = std::env::var_os("QARENA_KATAGO").map(PathBuf::from) else {
@@ -64,4 +64,15 @@ fn self_play_is_reproducible_by_seed() {
     let moves: Vec<_> = games.into_iter().map(|g| g.moves).collect();
     let s = sample_from_games("s", setup(), &moves, 10, 2, 3).unwrap();
     assert!(s.len() <= 10 && !s.is_empty());
+}
+
+#[test]
+fn the_default_suite_loads() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../suites/go9-default.suite");
+    let suite = Suite::load(&path).unwrap();
+    assert!(suite.len() >= 200, "{} positions", suite.len());
+    let Positions::Go { setup, .. } = suite.positions() else {
+        panic!("a go suite")
+    };
+    assert_eq!(setup.board_size, 9);
 }
