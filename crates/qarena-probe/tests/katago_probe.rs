@@ -7,10 +7,11 @@
     clippy::print_stderr
 )]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use qarena_probe::{metric, probe, KataGoProbe, Probe, ProbeError, Suite};
+use qarena_probe::{metric, probe, probe_against, KataGoProbe, Probe, ProbeError, Suite};
+use qarena_variant::{build_variant, BuildOptions};
 
 /// (binary, net, config), or None (with a message) when `QARENA_KATAGO` is unset.
 fn katago() -> Option<(PathBuf, PathBuf, PathBuf)> {
@@ -90,4 +91,47 @@ fn errors_name_the_position() {
         .evaluate(&net.with_file_name("no-such-net.bin.gz"), &suite, &stop)
         .unwrap_err();
     assert!(e.to_string().contains("probe-no-such-net.bin.gz"), "{e}");
+}
+
+/// Builds the variant of `net` that `strategies/<name>.toml` describes.
+fn variant(net: &Path, name: &str, cache: &Path) -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let strategy =
+        qarena_quant::Strategy::from_file(root.join(format!("strategies/{name}.toml"))).unwrap();
+    let opts = BuildOptions {
+        cache_dir: cache.to_path_buf(),
+        late_blocks: 2,
+        force: false,
+    };
+    build_variant(net, &strategy, &opts, &|_, _| {})
+        .unwrap()
+        .path
+}
+
+#[test]
+fn int4_per_channel_moves_the_policy_far_more_than_int8() {
+    let Some((bin, net, cfg)) = katago() else {
+        return;
+    };
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let suite = Suite::load(&root.join("suites/go9-default.suite")).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let int8 = variant(&net, "int8-channel", cache.path());
+    let int4 = variant(&net, "int4-channel", cache.path());
+    let p = KataGoProbe::new(bin, cfg);
+    let stop = AtomicBool::new(false);
+    let reference = p.evaluate(&net, &suite, &stop).unwrap();
+    let r8 = probe_against(&p, &reference, &int8, &suite, &stop).unwrap();
+    let r4 = probe_against(&p, &reference, &int4, &suite, &stop).unwrap();
+    let kl8 = r8.comparison.primary_value().unwrap();
+    let kl4 = r4.comparison.primary_value().unwrap();
+    eprintln!("kl_mean: int8 {kl8:.4}, int4 per channel {kl4:.4}");
+    // About 0.002 and 0.7-1.0 nats on this suite.
+    assert!(kl8 > 0.0 && kl8 < 0.01, "int8 {kl8}");
+    assert!(kl4 > 20.0 * kl8 && kl4 > 0.3, "int4 {kl4} vs int8 {kl8}");
+    let top1 =
+        |r: &qarena_probe::ProbeReport| metric(&r.comparison.metrics, "top1_agreement").unwrap();
+    assert!(top1(&r4) < top1(&r8), "{} vs {}", top1(&r4), top1(&r8));
+    assert_eq!(r4.positions, suite.len());
+    assert_eq!(r4.comparison.per_position.len(), suite.len());
 }
