@@ -31,7 +31,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::ProbeError;
-use crate::gtp::Session;
+use crate::gtp::Conversation;
 use crate::katago::ProbeTimeouts;
 use crate::suite::{GoSetup, Suite};
 
@@ -192,7 +192,7 @@ impl SelfPlay {
             ));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut session = self.start(&setup, stop)?;
+        let mut conv = self.start(&setup, stop)?;
         let mut seen: HashSet<Vec<Move>> = HashSet::new();
         let mut lines: Vec<Vec<Move>> = Vec::with_capacity(positions);
         let mut games = Vec::new();
@@ -206,7 +206,7 @@ impl SelfPlay {
                     lines.len()
                 )));
             }
-            let game = self.play_game(&mut session, &setup, &mut rng)?;
+            let game = self.play_game(&mut conv, &setup, &mut rng)?;
             let mut ks: Vec<usize> = (self.min_move..game.moves.len())
                 .filter(|&k| !seen.contains(&game.moves[..k]))
                 .collect();
@@ -220,7 +220,7 @@ impl SelfPlay {
             }
             games.push(game);
         }
-        session.finish();
+        conv.finish();
         Ok(SelfPlaySuite {
             suite: Suite::go(name, setup, lines)?,
             games,
@@ -235,11 +235,11 @@ impl SelfPlay {
         stop: &AtomicBool,
     ) -> Result<Vec<SelfPlayGame>, ProbeError> {
         let mut rng = ChaCha8Rng::seed_from_u64(self.seed);
-        let mut session = self.start(setup, stop)?;
+        let mut conv = self.start(setup, stop)?;
         let games = (0..count)
-            .map(|_| self.play_game(&mut session, setup, &mut rng))
+            .map(|_| self.play_game(&mut conv, setup, &mut rng))
             .collect::<Result<Vec<_>, _>>()?;
-        session.finish();
+        conv.finish();
         Ok(games)
     }
 
@@ -247,7 +247,7 @@ impl SelfPlay {
         &self,
         setup: &GoSetup,
         stop: &'s AtomicBool,
-    ) -> Result<Session<'s, ()>, ProbeError> {
+    ) -> Result<Conversation<'s, ()>, ProbeError> {
         let mut spec = EngineSpec::new(
             "suite-selfplay",
             vec![
@@ -262,22 +262,22 @@ impl SelfPlay {
             ],
         );
         spec.transcript = self.transcript.clone();
-        let mut session = Session::start(spec, stop)?;
+        let mut conv = Conversation::start(spec, stop)?;
         let t = self.timeouts;
-        session.call(&format!("boardsize {}", setup.board_size), (), t.startup)?;
-        session.call(&format!("komi {}", setup.komi), (), t.answer)?;
-        session.call(&format!("kata-set-rules {}", setup.rules), (), t.answer)?;
-        session.call(
+        conv.call(&format!("boardsize {}", setup.board_size), (), t.startup)?;
+        conv.call(&format!("komi {}", setup.komi), (), t.answer)?;
+        conv.call(&format!("kata-set-rules {}", setup.rules), (), t.answer)?;
+        conv.call(
             &format!("kata-set-param maxVisits {}", self.visits),
             (),
             t.answer,
         )?;
-        Ok(session)
+        Ok(conv)
     }
 
     fn play_game(
         &self,
-        session: &mut Session<'_, ()>,
+        conv: &mut Conversation<'_, ()>,
         setup: &GoSetup,
         rng: &mut ChaCha8Rng,
     ) -> Result<SelfPlayGame, ProbeError> {
@@ -285,7 +285,7 @@ impl SelfPlay {
         let t = self.timeouts;
         let mut game = Game::new(size, setup.komi, Rules::default())
             .map_err(|e| ProbeError::Setup(e.to_string()))?;
-        session.call("clear_board", (), t.answer)?;
+        conv.call("clear_board", (), t.answer)?;
         let mut moves = Vec::new();
         let illegal = |mv: Move, e: &dyn std::fmt::Display| ProbeError::Protocol {
             label: "suite-selfplay".to_string(),
@@ -303,7 +303,7 @@ impl SelfPlay {
             }
             let mv = legal[rng.gen_range(0..legal.len())];
             game.play(colour, mv).map_err(|e| illegal(mv, &e))?;
-            session.call(
+            conv.call(
                 &format!("play {} {}", gtp_colour(colour), format_vertex(mv, size)),
                 (),
                 t.answer,
@@ -315,7 +315,7 @@ impl SelfPlay {
                 break GameEnd::MoveCap;
             }
             let colour = game.to_move();
-            let answer = session.call(&format!("genmove {}", gtp_colour(colour)), (), t.answer)?;
+            let answer = conv.call(&format!("genmove {}", gtp_colour(colour)), (), t.answer)?;
             let word = qarena_gtp::parse_genmove(&answer).map_err(|e| ProbeError::Protocol {
                 label: "suite-selfplay".to_string(),
                 why: format!("unreadable genmove answer: {e}"),

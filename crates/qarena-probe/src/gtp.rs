@@ -2,7 +2,7 @@
 //!
 //! Commands carry numeric ids and are written ahead of their answers; the
 //! answers are read back in order and matched by id. The caller bounds the
-//! answers in flight ([`Session::pending_lines`]) so that neither side
+//! answers in flight ([`Conversation::pending_lines`]) so that neither side
 //! blocks: the engine's unread answers stay within the engine handle's
 //! stdout queue, and the commands it has not read yet stay far below a pipe
 //! buffer. Every wait has a deadline and is cut into 100 ms slices that
@@ -37,7 +37,7 @@ pub(crate) struct Sent<T> {
 }
 
 /// One engine process and the commands in flight to it.
-pub(crate) struct Session<'s, T> {
+pub(crate) struct Conversation<'s, T> {
     engine: Engine,
     label: String,
     next_id: u32,
@@ -47,14 +47,17 @@ pub(crate) struct Session<'s, T> {
     stop: &'s AtomicBool,
 }
 
-impl<'s, T> Session<'s, T> {
-    pub fn start(spec: EngineSpec, stop: &'s AtomicBool) -> Result<Session<'s, T>, ProbeError> {
+impl<'s, T> Conversation<'s, T> {
+    pub fn start(
+        spec: EngineSpec,
+        stop: &'s AtomicBool,
+    ) -> Result<Conversation<'s, T>, ProbeError> {
         let label = spec.label.clone();
         let engine = Engine::spawn(spec).map_err(|source| ProbeError::Engine {
             label: label.clone(),
             source,
         })?;
-        Ok(Session {
+        Ok(Conversation {
             engine,
             label,
             next_id: 1,

@@ -52,7 +52,7 @@ use qarena_engine::EngineSpec;
 use qarena_go::{format_vertex, Color, Move, Point};
 
 use crate::error::ProbeError;
-use crate::gtp::Session;
+use crate::gtp::Conversation;
 use crate::report::{Comparison, Metric, Spread};
 use crate::suite::{Positions, Suite};
 use crate::Probe;
@@ -194,10 +194,10 @@ impl KataGoProbe {
             ],
         );
         spec.transcript = self.transcript.clone();
-        let mut session: Session<'_, Option<usize>> = Session::start(spec, stop)?;
-        session.call(&format!("boardsize {size}"), None, self.timeouts.startup)?;
-        session.call(&format!("komi {}", setup.komi), None, self.timeouts.answer)?;
-        session.call(
+        let mut conv: Conversation<'_, Option<usize>> = Conversation::start(spec, stop)?;
+        conv.call(&format!("boardsize {size}"), None, self.timeouts.startup)?;
+        conv.call(&format!("komi {}", setup.komi), None, self.timeouts.answer)?;
+        conv.call(
             &format!("kata-set-rules {}", setup.rules),
             None,
             self.timeouts.answer,
@@ -215,13 +215,13 @@ impl KataGoProbe {
             .collect();
         let mut first_answer: Option<Instant> = None;
         let mut last_answer = Instant::now();
-        let mut take = |session: &mut Session<'_, Option<usize>>| -> Result<(), ProbeError> {
-            let (sent, resp) = session.recv(self.timeouts.answer)?;
+        let mut take = |conv: &mut Conversation<'_, Option<usize>>| -> Result<(), ProbeError> {
+            let (sent, resp) = conv.recv(self.timeouts.answer)?;
             let now = Instant::now();
             first_answer.get_or_insert(now);
             last_answer = now;
             if !resp.success {
-                return Err(session.bad(
+                return Err(conv.bad(
                     &sent,
                     format!("`{}` was refused: ? {}", sent.command, resp.text),
                 ));
@@ -230,9 +230,9 @@ impl KataGoProbe {
                 return Ok(());
             };
             let position = sent.position.unwrap_or(0);
-            let reply = parse_raw_nn(&resp.text, size).map_err(|why| session.bad(&sent, why))?;
+            let reply = parse_raw_nn(&resp.text, size).map_err(|why| conv.bad(&sent, why))?;
             if reply.symmetry != Some(symmetries[k]) {
-                return Err(session.bad(
+                return Err(conv.bad(
                     &sent,
                     format!(
                         "asked for symmetry {} but the answer is for {:?}",
@@ -258,23 +258,23 @@ impl KataGoProbe {
 
         for (i, moves) in lines.iter().enumerate() {
             let need = 2 * (moves.len() + 1) + raw_lines * symmetries.len();
-            while session.has_pending() && session.pending_lines() + need > WINDOW_LINES {
-                take(&mut session)?;
+            while conv.has_pending() && conv.pending_lines() + need > WINDOW_LINES {
+                take(&mut conv)?;
             }
-            session.send("clear_board", Some(i), None, 2)?;
+            conv.send("clear_board", Some(i), None, 2)?;
             for (j, mv) in moves.iter().enumerate() {
                 let colour = if j.is_multiple_of(2) { 'b' } else { 'w' };
                 let command = format!("play {colour} {}", format_vertex(*mv, size));
-                session.send(&command, Some(i), None, 2)?;
+                conv.send(&command, Some(i), None, 2)?;
             }
             for (k, s) in symmetries.iter().enumerate() {
-                session.send(&format!("kata-raw-nn {s}"), Some(i), Some(k), raw_lines)?;
+                conv.send(&format!("kata-raw-nn {s}"), Some(i), Some(k), raw_lines)?;
             }
         }
-        while session.has_pending() {
-            take(&mut session)?;
+        while conv.has_pending() {
+            take(&mut conv)?;
         }
-        session.finish();
+        conv.finish();
         let seconds = started.elapsed().as_secs_f64();
         let answer_seconds = first_answer
             .map(|f| last_answer.duration_since(f).as_secs_f64())
