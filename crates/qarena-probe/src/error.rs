@@ -23,6 +23,13 @@ pub enum ProbeError {
         label: String,
         source: qarena_engine::EngineError,
     },
+    /// The engine failed while answering for one position (0-based).
+    #[error("probe engine '{label}', position {position}: {source}")]
+    EngineAt {
+        label: String,
+        position: usize,
+        source: Box<qarena_engine::EngineError>,
+    },
     /// The engine answered something the probe cannot read.
     #[error("probe engine '{label}', position {position}: {why}")]
     BadAnswer {
@@ -49,6 +56,13 @@ pub enum ProbeError {
     /// Nothing was left to compare (e.g. every position was in check).
     #[error("nothing to compare: {why}")]
     NothingToCompare { why: String },
+    /// The engine refused or garbled a command that is not about one
+    /// position (set-up, self-play).
+    #[error("probe engine '{label}': {why}")]
+    Protocol { label: String, why: String },
+    /// A probe or generator set up with values it cannot use.
+    #[error("{0}")]
+    Setup(String),
     #[error("interrupted")]
     Interrupted,
 }

@@ -9,6 +9,10 @@
 //! * [`Probe`]: the interface every model kind implements — evaluate one
 //!   model on a suite, compare two evaluations — so callers (the CLI, the
 //!   sweep, the store) never depend on the kind of model.
+//! * [`go_suites`]: Go suites sampled from stored games or made by
+//!   self-play with the reference engine.
+//! * [`katago`]: the `katago-raw-nn` probe (KataGo's raw policy and value
+//!   on Go positions).
 //! * [`report`]: named figures ([`Metric`]) over the suite and per
 //!   position, and their [`Spread`].
 //! * [`stored`]: probes kept in the store under everything that decides
@@ -20,6 +24,9 @@
 
 pub mod chess_suites;
 pub mod error;
+pub mod go_suites;
+mod gtp;
+pub mod katago;
 pub mod nnue;
 pub mod report;
 pub mod stored;
@@ -30,6 +37,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 pub use error::ProbeError;
+pub use katago::{KataGoProbe, ProbeTimeouts, RawNn, RawNnOutputs};
 pub use nnue::{NnueEvals, NnueProbe};
 pub use report::{metric, Comparison, Metric, ProbeReport, Spread};
 pub use suite::{GoSetup, Positions, Suite, SUITE_MAGIC};
