@@ -9,6 +9,8 @@
 //! * [`Probe`]: the interface every model kind implements — evaluate one
 //!   model on a suite, compare two evaluations — so callers (the CLI, the
 //!   sweep, the store) never depend on the kind of model.
+//! * [`any`]: the probe for whatever model it is given ([`AnyProbe`]) and
+//!   the shipped suites.
 //! * [`go_suites`]: Go suites sampled from stored games or made by
 //!   self-play with the reference engine.
 //! * [`katago`]: the `katago-raw-nn` probe (KataGo's raw policy and value
@@ -22,6 +24,7 @@
 //! * [`chess_suites`]: chess suites from an opening book and from stored
 //!   games.
 
+pub mod any;
 pub mod chess_suites;
 pub mod error;
 pub mod go_suites;
@@ -36,6 +39,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+pub use any::{default_suite, AnyOutputs, AnyProbe, ProbeEngines};
 pub use error::ProbeError;
 pub use katago::{KataGoProbe, ProbeTimeouts, RawNn, RawNnOutputs};
 pub use nnue::{NnueEvals, NnueProbe};

@@ -112,6 +112,18 @@ pub enum Command {
     ///   qarena quantize g170.bin.gz --strategy strategies/int4-trunk-fp-heads.toml
     #[command(after_long_help = EXIT_CODES)]
     Quantize(crate::quant_cmd::QuantizeArgs),
+    /// How much a variant changed the network, in seconds and without
+    /// games: its raw outputs against the original's on a position suite
+    /// (Go: policy KL, top-1, winrate and lead error through KataGo's
+    /// `kata-raw-nn`; chess: Stockfish's static NNUE evaluation). Results
+    /// are stored in the database; asking again reads them back.
+    ///
+    /// Examples:
+    ///   qarena probe variants/1a2b3c4d5e6f7a8b           # a cached variant vs its model
+    ///   qarena probe net-int4.bin.gz --reference net.bin.gz --suite mine.suite
+    ///   qarena probe positions --from-run demo-1 --count 500 -o mine.suite
+    #[command(after_long_help = EXIT_CODES)]
+    Probe(crate::probe_cmd::ProbeArgs),
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -429,6 +441,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Report(a) => crate::report_cmd::run(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
+        Command::Probe(a) => crate::probe_cmd::run(a),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
         Command::Gate(a) => crate::stats_cmd::gate(a),
     }

@@ -8,6 +8,7 @@
 mod cli;
 mod judge_cmd;
 mod match_cmd;
+mod probe_cmd;
 mod progress;
 mod quant_cmd;
 mod report_cmd;
