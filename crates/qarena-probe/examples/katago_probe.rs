@@ -1,5 +1,7 @@
 //! Probes KataGo variants against their reference on a suite and prints one
-//! row per variant, the noise floor last.
+//! row per variant, the noise floor last; then the benchmark: one probe of
+//! the reference (engine start included) against KataGo given the same
+//! commands in one go, median of 3, and their ratio.
 //!
 //! ```text
 //! cargo run -p qarena-probe --example katago_probe -- KATAGO CONFIG SUITE REFERENCE [VARIANT...]
@@ -7,9 +9,11 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)]
 
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use qarena_probe::{metric, probe_against, Comparison, KataGoProbe, Probe, Suite};
+use qarena_engine::{run_to_completion, Input, RunSpec};
+
+use qarena_probe::{metric, probe_against, Comparison, KataGoProbe, Positions, Probe, Suite};
 
 fn row(name: &str, c: &Comparison, seconds: f64) {
     let m = |k: &str| metric(&c.metrics, k).unwrap_or(f64::NAN);
@@ -76,4 +80,72 @@ fn main() {
             t1.elapsed().as_secs_f64(),
         );
     }
+    bench(&p, &args[0], &args[1], reference, &suite, &stop);
+}
+
+/// The probe's wall time on one net against KataGo's own time for the
+/// same commands piped in at once.
+fn bench(
+    p: &KataGoProbe,
+    katago: &str,
+    config: &str,
+    net: &Path,
+    suite: &Suite,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    const REPEATS: usize = 3;
+    let Positions::Go { setup, lines } = suite.positions() else {
+        return;
+    };
+    let mut input = format!(
+        "boardsize {}\nkomi {}\nkata-set-rules {}\n",
+        setup.board_size, setup.komi, setup.rules
+    );
+    for moves in lines {
+        input.push_str("clear_board\n");
+        for (i, mv) in moves.iter().enumerate() {
+            let colour = if i % 2 == 0 { "B" } else { "W" };
+            let v = qarena_go::format_vertex(*mv, setup.board_size);
+            input.push_str(&format!("play {colour} {v}\n"));
+        }
+        input.push_str(&format!("kata-raw-nn {}\n", p.symmetry));
+    }
+    input.push_str("quit\n");
+    let med = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let probe_s = med((0..REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            let _ = p.evaluate(net, suite, stop);
+            t.elapsed().as_secs_f64()
+        })
+        .collect());
+    let own_s = med((0..REPEATS)
+        .map(|_| {
+            let mut spec = RunSpec::new(
+                "katago-alone",
+                vec![
+                    katago.to_string(),
+                    "gtp".into(),
+                    "-model".into(),
+                    net.display().to_string(),
+                    "-config".into(),
+                    config.to_string(),
+                ],
+                Duration::from_secs(120),
+            );
+            spec.stdin = Input::Bytes(input.clone().into_bytes());
+            let t = Instant::now();
+            let _ = run_to_completion(&spec, stop);
+            t.elapsed().as_secs_f64()
+        })
+        .collect());
+    println!(
+        "\nbenchmark, one net on {} positions, median of {REPEATS}: probe {probe_s:.3} s \
+         (engine start included); KataGo alone on the same commands {own_s:.3} s; ratio {:.2}",
+        suite.len(),
+        probe_s / own_s
+    );
 }
