@@ -26,6 +26,7 @@ use qarena_arena::{
     run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Observer, RunError, RunNote,
     RunStart,
 };
+use qarena_probe::{AnyOutputs, AnyProbe, Probe, ProbeEngines, Suite};
 use qarena_stats::EloReport;
 use qarena_store::{NewRun, NewSweepPoint, NewVariant, RunId, RunStatus, Store, SweepId};
 use qarena_variant::{build_variant, BuildOptions, Variant};
@@ -57,6 +58,16 @@ pub struct SweepRequest {
     pub kind: qarena_store::RunKind,
     /// Where progress, warnings and the variants built go.
     pub observer: Arc<dyn Observer>,
+    /// Probe every point's variant against the model (`--probe`), on this
+    /// suite or the shipped one for the model's game.
+    pub probe: Option<ProbeRequest>,
+}
+
+/// What `--probe` asks of a sweep.
+#[derive(Debug, Clone, Default)]
+pub struct ProbeRequest {
+    /// A suite file; `None`: the shipped suite for the model's game.
+    pub suite: Option<PathBuf>,
 }
 
 /// The outcome of one point.
@@ -76,6 +87,16 @@ pub struct PointResult {
     pub elo: EloReport,
     /// Added by `--refine`.
     pub refined: bool,
+    /// With `--probe`: the probe's headline figure for this variant.
+    pub probe: Option<ProbeFigure>,
+}
+
+/// A probe's headline figure (`kl_mean`, `cp_error_mean`) for one point.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProbeFigure {
+    pub name: String,
+    pub value: f64,
+    pub cached: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -97,6 +118,102 @@ struct Ctx<'a> {
     folder: RunFolder,
     baseline: Option<Variant>,
     stop: Arc<AtomicBool>,
+    /// With `--probe`: the probe, its suite, and the reference's outputs
+    /// (evaluated once for the whole sweep).
+    probe: Option<SweepProbe>,
+}
+
+struct SweepProbe {
+    probe: AnyProbe,
+    suite: Suite,
+    reference: Option<AnyOutputs>,
+    /// The noise floor is measured with the first probe only.
+    floor_done: bool,
+}
+
+impl SweepProbe {
+    /// The probe for the sweep's model, asking the engine the sweep plays.
+    fn new(def: &SweepDef, req: &ProbeRequest) -> Result<SweepProbe, SweepError> {
+        let base = &def.engine.base;
+        let program = qarena_arena::command::split_command(&base.command)
+            .ok()
+            .and_then(|w| w.first().cloned())
+            .and_then(|p| qarena_arena::command::find_program(&p));
+        let engines = ProbeEngines {
+            katago: match (&program, &base.config) {
+                (Some(p), Some(c)) if base.protocol == qarena_arena::Protocol::Gtp => {
+                    Some((p.clone(), c.clone()))
+                }
+                _ => None,
+            },
+            stockfish: program.filter(|_| base.protocol == qarena_arena::Protocol::Uci),
+        };
+        let probe = AnyProbe::for_model(&def.model, &engines).map_err(probe_error)?;
+        let suite = match &req.suite {
+            Some(path) => Suite::load(path),
+            None => probe.default_suite(),
+        }
+        .map_err(probe_error)?;
+        Ok(SweepProbe {
+            probe,
+            suite,
+            reference: None,
+            floor_done: false,
+        })
+    }
+}
+
+fn probe_error(e: impl std::fmt::Display) -> SweepError {
+    SweepError::Input(format!("--probe: {e}"))
+}
+
+/// Probes a point's variant against the sweep's model and stores the
+/// result with the variant (read back when it was probed before).
+fn probe_point(
+    ctx: &mut Ctx<'_>,
+    v: &Variant,
+    variant: qarena_store::VariantId,
+) -> Result<Option<ProbeFigure>, SweepError> {
+    let Some(sp) = ctx.probe.as_mut() else {
+        return Ok(None);
+    };
+    if sp.reference.is_none() {
+        let out = sp
+            .probe
+            .evaluate(&ctx.def.model, &sp.suite, &ctx.stop)
+            .map_err(probe_error)?;
+        sp.reference = Some(out);
+    }
+    let with_floor = !sp.floor_done;
+    let probed = qarena_probe::stored::probe_stored(
+        &ctx.store,
+        &sp.probe,
+        &ctx.def.model,
+        sp.reference.as_ref(),
+        &v.path,
+        &sp.suite,
+        Some(variant),
+        with_floor,
+        &ctx.stop,
+    )
+    .map_err(probe_error)?;
+    sp.floor_done = true;
+    let c = &probed.report.comparison;
+    let figure = c.primary_value().map(|value| ProbeFigure {
+        name: c.primary.clone(),
+        value,
+        cached: probed.cached,
+    });
+    if let Some(f) = &figure {
+        ctx.req.observer.note(RunNote::Info(&format!(
+            "probe    {:<16} {} {:.4}{}",
+            v.manifest.strategy_name,
+            f.name,
+            f.value,
+            if f.cached { " (stored)" } else { "" }
+        )));
+    }
+    Ok(figure)
 }
 
 fn build(ctx: &Ctx<'_>, p: &Point) -> Result<Variant, SweepError> {
@@ -124,7 +241,12 @@ fn build(ctx: &Ctx<'_>, p: &Point) -> Result<Variant, SweepError> {
     Ok(v)
 }
 
-fn register(ctx: &Ctx<'_>, index: i64, p: &Point, v: &Variant) -> Result<(), SweepError> {
+fn register(
+    ctx: &Ctx<'_>,
+    index: i64,
+    p: &Point,
+    v: &Variant,
+) -> Result<qarena_store::VariantId, SweepError> {
     let m = &v.manifest;
     let model = ctx.store.upsert_model(
         &m.input.path,
@@ -153,7 +275,7 @@ fn register(ctx: &Ctx<'_>, index: i64, p: &Point, v: &Variant) -> Result<(), Swe
         variant: Some(variant),
         params: serde_json::to_value(p).unwrap_or_default(),
     })?;
-    Ok(())
+    Ok(variant)
 }
 
 fn engine_for(def: &SweepDef, name: &str, model: &std::path::Path) -> EngineConfig {
@@ -229,6 +351,7 @@ fn play(
         summary,
         elo,
         refined,
+        probe: None,
     })
 }
 
@@ -352,7 +475,11 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
         folder: folder.clone(),
         baseline: None,
         stop,
+        probe: None,
     };
+    if let Some(pr) = &req.probe {
+        ctx.probe = Some(SweepProbe::new(&ctx.def, pr)?);
+    }
 
     let outcome = (|| -> Result<Vec<PointResult>, SweepError> {
         // Build every coarse variant first: a strategy error shows up before
@@ -360,18 +487,21 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
         let mut variants = Vec::new();
         for (i, p, _) in &points {
             let v = build(&ctx, p)?;
-            register(&ctx, *i, p, &v)?;
+            let id = register(&ctx, *i, p, &v)?;
+            let figure = probe_point(&mut ctx, &v, id)?;
             if p.name == ctx.def.baseline {
                 ctx.baseline = Some(v.clone());
             }
-            variants.push(v);
+            variants.push((v, figure));
         }
         let mut results = Vec::new();
-        for ((i, p, refined), v) in points.iter().zip(&variants) {
+        for ((i, p, refined), (v, figure)) in points.iter().zip(&variants) {
             if ctx.stop.load(Ordering::SeqCst) {
                 break;
             }
-            results.push(play(&ctx, *i, p, v, *refined)?);
+            let mut r = play(&ctx, *i, p, v, *refined)?;
+            r.probe = figure.clone();
+            results.push(r);
         }
         if req.refine && ctx.def.generator.is_some() {
             let refine = ctx.def.refine.clone().unwrap_or_default();
@@ -389,9 +519,12 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
                     }
                     let index = points.iter().map(|(i, _, _)| *i).max().unwrap_or(0) + 1;
                     let v = build(&ctx, &p)?;
-                    register(&ctx, index, &p, &v)?;
+                    let id = register(&ctx, index, &p, &v)?;
+                    let figure = probe_point(&mut ctx, &v, id)?;
                     points.push((index, p.clone(), true));
-                    results.push(play(&ctx, index, &p, &v, true)?);
+                    let mut r = play(&ctx, index, &p, &v, true)?;
+                    r.probe = figure;
+                    results.push(r);
                 }
             }
         }
@@ -465,9 +598,19 @@ pub fn render(r: &SweepResult) -> String {
         "\nsweep {} (run {}, {}): every point plays {} with paired openings and colours swapped",
         r.name, r.tag, r.status, r.baseline
     );
+    // With --probe, the probe's headline figure before the Elo column.
+    let probe_name = r
+        .points
+        .iter()
+        .find_map(|p| p.probe.as_ref())
+        .map(|f| f.name.clone());
+    let probe_head = probe_name
+        .as_ref()
+        .map(|n| format!(" {n:>13}"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{:<4} {:<12} {:>7} {:>9} {:>11} {:>6} {:>11} {:>6}  Elo (95% CI)",
+        "{:<4} {:<12} {:>7} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_head}  Elo (95% CI)",
         "#", "variant", "bits/w", "changed", "bytes", "games", "W/D/L", "score"
     );
     // Point order: original, explicit points, then each target from mild
@@ -476,9 +619,14 @@ pub fn render(r: &SweepResult) -> String {
     rows.sort_by_key(|p| p.index);
     for p in rows {
         let s = &p.summary;
+        let probe_cell = match (&probe_name, &p.probe) {
+            (Some(_), Some(f)) => format!(" {:>13.4}", f.value),
+            (Some(_), None) => format!(" {:>13}", "-"),
+            (None, _) => String::new(),
+        };
         let _ = writeln!(
             out,
-            "{:<4} {:<12} {:>7.3} {:>9} {:>11} {:>6} {:>11} {:>6}  {}{}",
+            "{:<4} {:<12} {:>7.3} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_cell}  {}{}",
             p.index,
             p.name,
             p.effective_bits,

@@ -133,9 +133,9 @@ fn probe_exit(e: StoredProbeError) -> Exit {
     match e {
         StoredProbeError::Store(s) => s.into(),
         StoredProbeError::Probe(p) => match p {
-            ProbeError::Engine { .. } | ProbeError::EngineAt { .. } | ProbeError::Protocol { .. } => {
-                Exit::engine(p)
-            }
+            ProbeError::Engine { .. }
+            | ProbeError::EngineAt { .. }
+            | ProbeError::Protocol { .. } => Exit::engine(p),
             other => Exit::input(other),
         },
         other => Exit::input(other),
@@ -170,10 +170,11 @@ pub fn run(a: ProbeArgs) -> CliResult {
 }
 
 fn probe(a: ProbeRunArgs) -> CliResult {
-    let model = a
-        .model
-        .as_deref()
-        .ok_or_else(|| Exit::input(anyhow!("give the model to probe (see `qarena probe --help`)")))?;
+    let model = a.model.as_deref().ok_or_else(|| {
+        Exit::input(anyhow!(
+            "give the model to probe (see `qarena probe --help`)"
+        ))
+    })?;
     let (subject, made_from) = subject_of(model, &a.cache)?;
     let reference = a.reference.clone().or(made_from).ok_or_else(|| {
         Exit::input(anyhow!(
@@ -232,7 +233,15 @@ pub fn probe_one(
     };
     let store = Store::open(db)?;
     probe_stored(
-        &store, &p, reference, None, subject, &suite, None, noise_floor, stop,
+        &store,
+        &p,
+        reference,
+        None,
+        subject,
+        &suite,
+        None,
+        noise_floor,
+        stop,
     )
     .map_err(probe_exit)
 }
@@ -265,7 +274,11 @@ fn render(subject: &Path, reference: &Path, p: &Probed) -> String {
             .and_then(|f| qarena_probe::metric(&f.metrics, &m.name))
             .map(|v| format!("{v:>12.4}"))
             .unwrap_or_default();
-        let mark = if m.name == r.comparison.primary { "*" } else { " " };
+        let mark = if m.name == r.comparison.primary {
+            "*"
+        } else {
+            " "
+        };
         let _ = writeln!(out, "{mark}{:<21} {:>12.4} {f}", m.name, m.value);
     }
     let _ = writeln!(
@@ -305,7 +318,9 @@ fn positions(a: PositionsArgs) -> CliResult {
         };
         sp.suite(&name, setup, a.count, &stop)
             .map_err(|e| match e {
-                ProbeError::Interrupted => Exit::input(anyhow!("stopped before the suite was complete")),
+                ProbeError::Interrupted => {
+                    Exit::input(anyhow!("stopped before the suite was complete"))
+                }
                 other => Exit::engine(other),
             })?
             .suite
@@ -366,10 +381,16 @@ fn from_run(a: &PositionsArgs, tag: &qarena_arena::RunTag, name: &str) -> Result
         return Err(Exit::input(anyhow!("run '{tag}' has no finished games")));
     }
     if finished[0].record_format == qarena_store::RecordFormat::Pgn {
-        let text: String = finished.iter().map(|g| g.record.as_str()).collect::<Vec<_>>().join("\n");
-        let parsed = qarena_probe::chess_suites::games_from_pgn(&text, tag.as_ref()).map_err(Exit::input)?;
+        let text: String = finished
+            .iter()
+            .map(|g| g.record.as_str())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let parsed =
+            qarena_probe::chess_suites::games_from_pgn(&text, tag.as_ref()).map_err(Exit::input)?;
         let per = a.count.div_ceil(parsed.len().max(1)).max(1);
-        let s = qarena_probe::chess_suites::from_games(name, &parsed, per, a.seed).map_err(Exit::input)?;
+        let s = qarena_probe::chess_suites::from_games(name, &parsed, per, a.seed)
+            .map_err(Exit::input)?;
         return truncate(name, s, a.count);
     }
     let mut records = Vec::new();

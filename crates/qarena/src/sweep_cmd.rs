@@ -42,6 +42,13 @@ pub struct SweepArgs {
     /// Variant cache directory.
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
+    /// Probe every point's variant against the model before playing
+    /// (seconds per point; stored, shown in the table and the report).
+    #[arg(long)]
+    pub probe: bool,
+    /// Position suite for --probe (default: the shipped one for the game).
+    #[arg(long, requires = "probe")]
+    pub probe_suite: Option<PathBuf>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -73,6 +80,10 @@ pub struct DemoArgs {
     pub runs_dir: PathBuf,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
+    /// Probe every variant's static evaluation against the original on the
+    /// shipped chess suite before playing (about a second in all).
+    #[arg(long)]
+    pub probe: bool,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -153,6 +164,9 @@ pub fn sweep(a: SweepArgs) -> CliResult {
             argv: std::env::args().collect(),
             kind: qarena_store::RunKind::Sweep,
             observer: crate::progress::Console::new(),
+            probe: a.probe.then(|| qarena_sweep::ProbeRequest {
+                suite: a.probe_suite.clone(),
+            }),
         },
         a.json,
     )
@@ -200,6 +214,7 @@ pub fn demo(a: DemoArgs) -> CliResult {
             argv: std::env::args().collect(),
             kind: qarena_store::RunKind::Demo,
             observer: crate::progress::Console::new(),
+            probe: a.probe.then(qarena_sweep::ProbeRequest::default),
         },
         false,
     )?;

@@ -74,10 +74,10 @@ pub(crate) fn render(
     summary::render(&cx, &mut body);
     protocol::render(&cx, &mut body);
     results::render(&cx, &mut body, &mut pl)?;
+    probe::render(&cx, &mut body, &mut pl)?;
     let mut corr = judge::render(&cx, &mut body, &mut pl)?;
     corr.extend(self_eval::render(&cx, &mut body, &mut pl)?);
     correlation::render(&mut body, corr);
-    probe::render(&cx, &mut body, &mut pl)?;
     limitations::render(&cx, &mut body);
     provenance::render(&cx, &mut body);
 

@@ -1,4 +1,4 @@
-//! Section "Probe": how much each variant changed the raw network on a
+//! Subsection "Probe" of the results: how much each variant changed the raw network on a
 //! fixed position suite (stored by `qarena probe` or `sweep --probe`),
 //! against its effective bits and its strength in games, with the
 //! correlations that say whether the probe predicts Elo here.
@@ -48,7 +48,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
         return Ok(());
     };
     let primary = first.primary.clone();
-    body.h(2, "Probe: how much the network changed");
+    body.h(3, "Probe: how much the network changed");
     body.p(format!(
         "Each variant's raw network outputs compared with the original's on the suite `{}` \
          ({} positions, probe `{}`), without playing: `{primary}` is the headline figure \
@@ -130,6 +130,8 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
         }
     }
     body.table(&header, rows);
+    by_bits.sort_by(|a, b| a.x.total_cmp(&b.x));
+    by_score.sort_by(|a, b| a.x.total_cmp(&b.x));
     if let Some(f) = floor {
         body.p(format!(
             "Noise floor: the original against itself under another view of the same \
@@ -181,7 +183,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
             "If the probe predicts strength, the points fall from left to right.",
         )?;
     }
-    body.h(3, "Does the probe predict Elo here?");
+    body.h(4, "Does the probe predict Elo here?");
     let mut items = Vec::new();
     if let Some(r) = spearman(&xs, &scores) {
         items.push(format!(
