@@ -73,6 +73,10 @@ pub struct Manifest {
     pub roles: Vec<RoleSummary>,
     pub total: RoleSummary,
     pub seconds: f64,
+    /// Added by `qarena quantize --probe`: the variant's probe against its
+    /// input model (suite, figures), as stored in the database.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probe: Option<serde_json::Value>,
 }
 
 /// A built or cached variant.
@@ -302,14 +306,9 @@ pub fn build_variant(
         total: app.total(),
         tensors: app.tensors,
         seconds: t0.elapsed().as_secs_f64(),
+        probe: None,
     };
-    let text = serde_json::to_string_pretty(&manifest).map_err(|e| VariantError::Io {
-        context: "serialising the manifest".into(),
-        source: std::io::Error::other(e),
-    })?;
-    let tmp = dir.join(".tmp-manifest.json");
-    fs_err::write(&tmp, text + "\n").map_err(io("writing the manifest"))?;
-    fs_err::rename(&tmp, &manifest_path).map_err(io("moving the manifest into place"))?;
+    write_manifest(&dir, &manifest)?;
     Ok(Variant {
         id,
         dir,
@@ -317,6 +316,18 @@ pub fn build_variant(
         manifest,
         cached: false,
     })
+}
+
+/// Writes `manifest.json` in `dir` through a temporary file and a rename,
+/// so a reader never sees half a manifest.
+pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), VariantError> {
+    let text = serde_json::to_string_pretty(manifest).map_err(|e| VariantError::Io {
+        context: "serialising the manifest".into(),
+        source: std::io::Error::other(e),
+    })?;
+    let tmp = dir.join(".tmp-manifest.json");
+    fs_err::write(&tmp, text + "\n").map_err(io("writing the manifest"))?;
+    fs_err::rename(&tmp, dir.join("manifest.json")).map_err(io("moving the manifest into place"))
 }
 
 /// The per-role table of a manifest (same layout as the quantizer's).

@@ -59,6 +59,17 @@ pub struct QuantizeArgs {
     /// Print the manifest as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Probe the variant against the input model (seconds, no games) and
+    /// add the figures to its manifest; stored in --db too.
+    #[arg(long)]
+    pub probe: bool,
+    /// Position suite for --probe (default: the shipped one for the game).
+    #[arg(long, requires = "probe")]
+    pub probe_suite: Option<PathBuf>,
+    #[command(flatten)]
+    pub engines: crate::probe_cmd::EngineArgs,
+    #[command(flatten)]
+    pub db: crate::cli::DbArgs,
 }
 
 fn model_error(e: qarena_models::ModelError) -> Exit {
@@ -161,8 +172,30 @@ pub fn quantize(a: QuantizeArgs) -> CliResult {
         pb.set_length(total as u64);
         pb.set_position(n as u64);
     };
-    let v = build_variant(&a.model, &strategy, &opts, &progress).map_err(Exit::input)?;
+    let mut v = build_variant(&a.model, &strategy, &opts, &progress).map_err(Exit::input)?;
     pb.finish_and_clear();
+    if a.probe {
+        let stop = qarena_engine::install_shutdown_flag();
+        let probed = crate::probe_cmd::probe_one(
+            &a.engines,
+            &a.db.db,
+            &a.model,
+            &v.path,
+            a.probe_suite.as_deref(),
+            false,
+            &stop,
+        )?;
+        let r = &probed.report;
+        v.manifest.probe = Some(serde_json::json!({
+            "probe": r.probe,
+            "suite": r.suite,
+            "suite_sha256": r.suite_sha256,
+            "positions": r.positions,
+            "primary": r.comparison.primary,
+            "metrics": r.comparison.metrics,
+        }));
+        qarena_variant::write_manifest(&v.dir, &v.manifest).map_err(Exit::storage)?;
+    }
     if let Some(out) = &a.output {
         fs_err::copy(&v.path, out).map_err(Exit::input)?;
         let mut m = out.as_os_str().to_owned();
@@ -199,5 +232,29 @@ pub fn quantize(a: QuantizeArgs) -> CliResult {
         m.total.bytes_before,
         v.dir.join("manifest.json").display()
     );
+    if let Some(p) = &m.probe {
+        let figures: Vec<String> = p["metrics"]
+            .as_array()
+            .map(|ms| {
+                ms.iter()
+                    .take(8)
+                    .filter_map(|x| {
+                        Some(format!(
+                            "{} {:.4}",
+                            x["name"].as_str()?,
+                            x["value"].as_f64()?
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        println!(
+            "probe {} on {} ({} positions): {}",
+            p["probe"].as_str().unwrap_or("?"),
+            p["suite"].as_str().unwrap_or("?"),
+            p["positions"],
+            figures.join(", ")
+        );
+    }
     Ok(())
 }
