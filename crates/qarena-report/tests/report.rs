@@ -173,11 +173,17 @@ fn sweep_judge_report_and_notebooks() {
             &toml.display().to_string(),
             "--run-tag",
             "rep",
+            "--probe",
             "--db",
             &db_s,
         ],
     );
     assert!(out.status.success(), "sweep failed: {}", text(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("kl_mean"),
+        "the sweep table shows the probe: {}",
+        text(&out)
+    );
 
     let judged = has_subcommand(&bin, dir, "judge");
     if judged {
@@ -246,6 +252,9 @@ fn sweep_judge_report_and_notebooks() {
         "Paired games, colours swapped",
         "trunk-L1",
         "int4 (baseline)",
+        "### Probe: how much the network changed",
+        "`kl_mean` is the headline figure",
+        "#### Does the probe predict Elo here?",
     ] {
         assert!(md.contains(section), "report.md lacks `{section}`:\n{md}");
     }
@@ -253,6 +262,8 @@ fn sweep_judge_report_and_notebooks() {
         "score_vs_bits.png",
         "self_winrate_vs_bits.png",
         "policy_entropy_vs_bits.png",
+        "probe_vs_bits.png",
+        "score_vs_probe.png",
     ];
     if judged {
         assert!(

@@ -27,6 +27,7 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
         "200",
         "-j",
         "2",
+        "--probe",
         "--stockfish",
         &sf.display().to_string(),
     ]);
@@ -68,6 +69,26 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
     // and the manifests sit in the run folder.
     let manifests = ws.path().join("runs").join(&run.tag).join("manifests");
     assert!(manifests.join("variant-ft-L1.json").is_file());
+    // --probe: every variant's static-evaluation error is stored with it,
+    // zero for the original and growing along the feature-transformer
+    // ladder; the table shows it.
+    assert!(stdout.contains("cp_error_mean"), "{stdout}");
+    let error_of = |label: &str| {
+        let p = points.iter().find(|p| p.label == label).unwrap();
+        let probes = store.probes_of_variant(p.variant.unwrap()).unwrap();
+        assert_eq!(probes.len(), 1, "{label}");
+        assert_eq!(probes[0].primary_metric, "cp_error_mean");
+        probes[0].metrics[0]["value"].as_f64().unwrap()
+    };
+    assert_eq!(error_of("original"), 0.0);
+    let ladder: Vec<f64> = ["ft-L127", "ft-L31", "ft-L7", "ft-L1"]
+        .iter()
+        .map(|l| error_of(l))
+        .collect();
+    assert!(
+        ladder.windows(2).all(|w| w[0] < w[1]),
+        "static-eval error along the ladder: {ladder:?}"
+    );
 }
 
 fn sweep_file(ws: &Ws, name: &str, levels: &str) -> std::path::PathBuf {
