@@ -7,7 +7,7 @@
 //! game go
 //! board_size 9
 //! komi 7
-//! rules tromp-taylor
+//! rules koPOSITIONALscoreAREAtaxNONEsui0
 //! positions 2
 //! C3 G7 E5
 //! -
@@ -38,7 +38,9 @@ pub const SUITE_MAGIC: &str = "# qarena probe suite";
 pub struct GoSetup {
     pub board_size: u8,
     pub komi: f32,
-    /// KataGo's rules name, e.g. `tromp-taylor` (given to `kata-set-rules`).
+    /// KataGo's rules (given to `kata-set-rules`). The default is area
+    /// scoring with positional superko and suicide illegal — the rules the
+    /// suite's own legality check applies.
     pub rules: String,
 }
 
@@ -47,7 +49,7 @@ impl Default for GoSetup {
         GoSetup {
             board_size: 9,
             komi: 7.0,
-            rules: "tromp-taylor".to_string(),
+            rules: "koPOSITIONALscoreAREAtaxNONEsui0".to_string(),
         }
     }
 }

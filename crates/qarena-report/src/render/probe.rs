@@ -110,7 +110,9 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
                 hi: None,
             });
         }
-        if p.is_original {
+        // The original and the baseline play against the baseline itself:
+        // their scores say nothing about the damage the probe measures.
+        if p.is_original || p.is_baseline {
             continue;
         }
         if let Some(e) = s.elo.as_ref() {
