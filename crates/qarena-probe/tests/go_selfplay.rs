@@ -7,25 +7,13 @@
     clippy::print_stderr
 )]
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use qarena_probe::go_suites::{sample_from_games, SelfPlay};
 use qarena_probe::{GoSetup, Positions, Suite};
-
-fn katago() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let Some(bin) = std::env::var_os("QARENA_KATAGO").map(PathBuf::from) else {
-        eprintln!("skipped: set QARENA_KATAGO to the katago binary to run the self-play tests");
-        return None;
-    };
-    assert!(
-        bin.is_file(),
-        "QARENA_KATAGO={} is not a file",
-        bin.display()
-    );
-    let dir = bin.parent().unwrap().to_path_buf();
-    Some((bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg")))
-}
 
 fn setup() -> GoSetup {
     GoSetup {
@@ -36,9 +24,7 @@ fn setup() -> GoSetup {
 
 #[test]
 fn self_play_is_reproducible_by_seed() {
-    let Some((bin, net, cfg)) = katago() else {
-        return;
-    };
+    let (bin, net, cfg) = common::katago();
     let mut sp = SelfPlay::new(bin, net, cfg);
     sp.max_moves = 40;
     sp.seed = 11;

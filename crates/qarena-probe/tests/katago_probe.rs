@@ -7,26 +7,13 @@
     clippy::print_stderr
 )]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use qarena_probe::{metric, probe, probe_against, KataGoProbe, Probe, ProbeError, Suite};
 use qarena_variant::{build_variant, BuildOptions};
-
-/// (binary, net, config), or None (with a message) when `QARENA_KATAGO` is unset.
-fn katago() -> Option<(PathBuf, PathBuf, PathBuf)> {
-    let Some(bin) = std::env::var_os("QARENA_KATAGO").map(PathBuf::from) else {
-        eprintln!("skipped: set QARENA_KATAGO to the katago binary to run the KataGo probe tests");
-        return None;
-    };
-    assert!(
-        bin.is_file(),
-        "QARENA_KATAGO={} is not a file",
-        bin.display()
-    );
-    let dir = bin.parent().unwrap().to_path_buf();
-    Some((bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg")))
-}
 
 const SMALL: &str = "# qarena probe suite
 game go
@@ -42,9 +29,7 @@ C3 G7 E5 C7 G3 E7
 
 #[test]
 fn a_net_against_itself_differs_by_nothing() {
-    let Some((bin, net, cfg)) = katago() else {
-        return;
-    };
+    let (bin, net, cfg) = common::katago();
     let suite = Suite::parse("small", SMALL).unwrap();
     let p = KataGoProbe::new(bin, cfg);
     let stop = AtomicBool::new(false);
@@ -72,9 +57,7 @@ fn a_net_against_itself_differs_by_nothing() {
 
 #[test]
 fn errors_name_the_position() {
-    let Some((bin, net, cfg)) = katago() else {
-        return;
-    };
+    let (bin, net, cfg) = common::katago();
     let p = KataGoProbe::new(bin, cfg);
     let stop = AtomicBool::new(false);
     let suite = Suite::parse("small", SMALL).unwrap();
@@ -110,9 +93,7 @@ fn variant(net: &Path, name: &str, cache: &Path) -> PathBuf {
 
 #[test]
 fn int4_per_channel_moves_the_policy_far_more_than_int8() {
-    let Some((bin, net, cfg)) = katago() else {
-        return;
-    };
+    let (bin, net, cfg) = common::katago();
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let suite = Suite::load(&root.join("suites/go9-default.suite")).unwrap();
     let cache = tempfile::tempdir().unwrap();

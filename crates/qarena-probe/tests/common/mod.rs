@@ -1,5 +1,6 @@
 //! Shared by the tests and the ladder example: Stockfish's embedded net,
 //! exported once into a work folder, and the demo's ladder of variants.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)] // test code
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -71,4 +72,22 @@ pub fn ladder_variant(net: &Path, cache: &Path, target: &str, levels: u32) -> Pa
     build_variant(net, &ladder_strategy(target, levels), &opts, &|_, _| {})
         .unwrap()
         .path
+}
+
+/// KataGo (binary, net, `gtp.cfg`): `QARENA_KATAGO`, or the bundle in
+/// `../shared/katago` beside the repository; the test fails when neither is
+/// there (CI sets the variable).
+pub fn katago() -> (PathBuf, PathBuf, PathBuf) {
+    let bin = std::env::var_os("QARENA_KATAGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
+        });
+    assert!(
+        bin.is_file(),
+        "KataGo not found at {} — set QARENA_KATAGO to the katago binary",
+        bin.display()
+    );
+    let dir = bin.parent().unwrap().to_path_buf();
+    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
 }
