@@ -648,6 +648,58 @@ fn layout(info: &TensorInfo, numel: usize) -> (usize, usize) {
     }
 }
 
+/// How a tensor is cut into scale groups.
+struct Geometry {
+    rows: usize,
+    row_len: usize,
+    group_len: usize,
+    groups_per_row: usize,
+}
+
+fn geometry(info: &TensorInfo, spec: &QuantSpec) -> Geometry {
+    let numel = info.numel();
+    let (rows, row_len) = layout(info, numel);
+    let (row_len, group_len) = match spec.granularity {
+        Granularity::Tensor => (numel, numel),
+        Granularity::Channel => (row_len, row_len),
+        Granularity::Group(g) => (row_len, (g as usize).min(row_len)),
+    };
+    let rows = if spec.granularity == Granularity::Tensor {
+        1
+    } else {
+        rows
+    };
+    let groups_per_row = if group_len == 0 {
+        0
+    } else {
+        row_len.div_ceil(group_len)
+    };
+    Geometry {
+        rows,
+        row_len,
+        group_len,
+        groups_per_row,
+    }
+}
+
+/// The bytes [`quantize_tensor`] will count for `info` under `spec`,
+/// without the values: codes, scales, zero points, palettes and outliers
+/// (whose number depends only on the tensor's size). Budgets of whole
+/// strategies are computed from this before anything is quantized.
+pub fn predicted_bytes(info: &TensorInfo, spec: &QuantSpec) -> u64 {
+    if spec.scheme == Scheme::Keep {
+        return info.bytes();
+    }
+    let numel = info.numel();
+    let g = geometry(info, spec);
+    let outliers = if spec.outlier_percent > 0.0 {
+        ((numel as f64 * spec.outlier_percent / 100.0).round() as usize).min(numel)
+    } else {
+        0
+    };
+    (payload_bits(info, spec, g.rows * g.groups_per_row, outliers) / 8.0).ceil() as u64
+}
+
 /// Quantize `values` (row-major, `info.shape`) with `spec`.
 ///
 /// Errors: an invalid spec, a length that does not match the shape, a
@@ -698,22 +750,12 @@ pub fn quantize_tensor(
         });
     }
 
-    let (rows, row_len) = layout(info, numel);
-    let (row_len, group_len) = match spec.granularity {
-        Granularity::Tensor => (numel, numel),
-        Granularity::Channel => (row_len, row_len),
-        Granularity::Group(g) => (row_len, (g as usize).min(row_len)),
-    };
-    let rows = if spec.granularity == Granularity::Tensor {
-        1
-    } else {
-        rows
-    };
-    let groups_per_row = if group_len == 0 {
-        0
-    } else {
-        row_len.div_ceil(group_len)
-    };
+    let Geometry {
+        rows,
+        row_len,
+        group_len,
+        groups_per_row,
+    } = geometry(info, spec);
 
     let outliers = if spec.outlier_percent > 0.0 {
         outlier_indices(values, spec.outlier_percent / 100.0)

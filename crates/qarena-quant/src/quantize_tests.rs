@@ -392,6 +392,17 @@ proptest! {
         }
     }
 
+    /// The bytes predicted from the shape alone are the bytes counted when
+    /// the tensor is quantized, for every scheme, granularity and outlier
+    /// share (strategy budgets rely on it).
+    #[test]
+    fn predicted_bytes_match((shape, v) in tensor(), scheme in any_scheme(), g in granularity(), out in 0.0f64..20.0) {
+        let t = info(&shape, StorageType::F32);
+        let spec = QuantSpec::new(scheme).with_granularity(g).with_outlier_percent(out);
+        let o = quantize_tensor(&t, &v, &spec).unwrap();
+        prop_assert_eq!(predicted_bytes(&t, &spec), o.bytes, "{}", spec);
+    }
+
     /// MSE clipping tries the unclipped range too, so it is never worse.
     #[test]
     fn mse_clip_never_worse((shape, v) in tensor(), scheme in idempotent_scheme(), g in granularity()) {
