@@ -1,0 +1,856 @@
+//! A quantization strategy as a genome.
+//!
+//! The model's catalogue fixes a [`Layout`]: the roles present and, for
+//! roles whose tensors carry a layer index, the layers. A [`Genome`] cuts
+//! each layered role into contiguous layer ranges (the cut points are part
+//! of the genome, so evolution can move a layer from one group to another)
+//! and gives every group one [`Gene`]: scheme, granularity, clipping,
+//! outlier share and rounding. Tensors of a layered role without a layer,
+//! and roles without layers, form one group each.
+//!
+//! A genome converts losslessly to a [`Strategy`] (one rule per group,
+//! `role` and `layers` selectors, no default) and back
+//! ([`Genome::from_strategy`]). Its cost is exact before anything is
+//! quantized: [`qarena_quant::predicted_bytes`] per tensor, so a [`Budget`]
+//! (bits per weight or bytes over the whole model, side data included) is
+//! checked on the genome itself.
+//!
+//! Generation holds no human heuristics: genes are drawn uniformly from a
+//! [`GeneSpace`], cut points at random; a genome over budget is repaired by
+//! random cheapening steps (fewer bits, coarser groups, no outliers) or
+//! rejected. Whether the stem or the heads deserve more bits is for
+//! selection to find.
+
+use std::collections::BTreeMap;
+
+use qarena_quant::{
+    plan, predicted_bytes, Clipping, Granularity, LayerRange, QuantSpec, Role, Rounding, Rule,
+    Scheme, Selector, Strategy, TensorInfo,
+};
+use rand::seq::SliceRandom;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+
+/// Why a strategy is not a genome of a layout, or a genome cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum GenomeError {
+    #[error("strategy '{strategy}', rule {rule}: {why}")]
+    NotAGenome {
+        strategy: String,
+        rule: usize,
+        why: String,
+    },
+    #[error("the model has no tensors to quantize")]
+    EmptyCatalogue,
+    #[error("no genome within {budget} was found in {tries} tries")]
+    OverBudget { budget: Budget, tries: usize },
+    #[error(transparent)]
+    Strategy(#[from] qarena_quant::StrategyError),
+}
+
+/// What a whole model may cost.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Budget {
+    /// Effective bits per weight over every tensor, side data included.
+    BitsPerWeight(f64),
+    /// Bytes of every tensor, side data included.
+    Bytes(u64),
+}
+
+impl std::fmt::Display for Budget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Budget::BitsPerWeight(b) => write!(f, "{b} bits/weight"),
+            Budget::Bytes(b) => write!(f, "{b} bytes"),
+        }
+    }
+}
+
+/// How one group of tensors is quantized.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Gene {
+    pub scheme: Scheme,
+    pub granularity: Granularity,
+    pub clip: Clipping,
+    /// Percent of the largest magnitudes kept exact.
+    pub outliers: f64,
+    pub rounding: Rounding,
+}
+
+impl Gene {
+    pub const KEEP: Gene = Gene {
+        scheme: Scheme::Keep,
+        granularity: Granularity::Channel,
+        clip: Clipping::None,
+        outliers: 0.0,
+        rounding: Rounding::Nearest,
+    };
+
+    pub fn spec(&self) -> QuantSpec {
+        QuantSpec::new(self.scheme)
+            .with_granularity(self.granularity)
+            .with_clipping(self.clip)
+            .with_outlier_percent(self.outliers)
+            .with_rounding(self.rounding)
+    }
+
+    fn of_spec(s: &QuantSpec) -> Gene {
+        if s.scheme == Scheme::Keep {
+            return Gene::KEEP;
+        }
+        Gene {
+            scheme: s.scheme,
+            granularity: s.granularity,
+            clip: s.clipping,
+            outliers: s.outlier_percent,
+            rounding: s.rounding,
+        }
+    }
+
+    fn is_valid(&self) -> bool {
+        self.spec().validate().is_ok()
+    }
+
+    /// `keep` carries no other settings (as in a strategy).
+    fn normalized(self) -> Gene {
+        if self.scheme == Scheme::Keep {
+            Gene::KEEP
+        } else {
+            self
+        }
+    }
+}
+
+/// The values genes are drawn from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeneSpace {
+    pub schemes: Vec<Scheme>,
+    pub granularities: Vec<Granularity>,
+    pub clips: Vec<Clipping>,
+    pub outliers: Vec<f64>,
+    pub roundings: Vec<Rounding>,
+}
+
+impl Default for GeneSpace {
+    /// Every scheme the quantizer has at 2–8 bits and keep; tensor,
+    /// channel and groups of 16–128; no, MSE or 99.9th-percentile clipping;
+    /// 0, 0.1 or 0.5% outliers; round to nearest (error-compensating
+    /// rounding needs calibration data the genome does not carry yet).
+    fn default() -> GeneSpace {
+        let mut schemes = vec![Scheme::Keep, Scheme::Nf4, Scheme::Fp4];
+        schemes.extend([Scheme::Fp8E4M3, Scheme::Fp8E5M2]);
+        for bits in 2..=8 {
+            schemes.push(Scheme::Int {
+                bits,
+                symmetric: true,
+            });
+            schemes.push(Scheme::Int {
+                bits,
+                symmetric: false,
+            });
+        }
+        schemes.extend((2..=4).map(|bits| Scheme::Lut { bits }));
+        GeneSpace {
+            schemes,
+            granularities: vec![
+                Granularity::Tensor,
+                Granularity::Channel,
+                Granularity::Group(16),
+                Granularity::Group(32),
+                Granularity::Group(64),
+                Granularity::Group(128),
+            ],
+            clips: vec![Clipping::None, Clipping::Mse, Clipping::Percentile(99.9)],
+            outliers: vec![0.0, 0.1, 0.5],
+            roundings: vec![Rounding::Nearest],
+        }
+    }
+}
+
+impl GeneSpace {
+    /// A uniformly drawn valid gene.
+    pub fn sample(&self, rng: &mut ChaCha8Rng) -> Gene {
+        loop {
+            let g = Gene {
+                scheme: pick(rng, &self.schemes, Scheme::Keep),
+                granularity: pick(rng, &self.granularities, Granularity::Channel),
+                clip: pick(rng, &self.clips, Clipping::None),
+                outliers: pick(rng, &self.outliers, 0.0),
+                rounding: pick(rng, &self.roundings, Rounding::Nearest),
+            };
+            if g.is_valid() {
+                return g.normalized();
+            }
+        }
+    }
+}
+
+fn pick<T: Copy>(rng: &mut ChaCha8Rng, xs: &[T], fallback: T) -> T {
+    xs.choose(rng).copied().unwrap_or(fallback)
+}
+
+/// The roles of a model and the layers of each layered role.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// In catalogue order: a role, its sorted distinct layers (empty for a
+    /// role without layers), and whether some of its tensors have no layer.
+    pub roles: Vec<(Role, Vec<u32>, bool)>,
+    catalogue: Vec<TensorInfo>,
+    params: u64,
+}
+
+impl Layout {
+    pub fn new(catalogue: &[TensorInfo]) -> Result<Layout, GenomeError> {
+        if catalogue.is_empty() {
+            return Err(GenomeError::EmptyCatalogue);
+        }
+        let mut roles: Vec<(Role, Vec<u32>, bool)> = Vec::new();
+        for t in catalogue {
+            let i = match roles.iter().position(|(r, _, _)| *r == t.role) {
+                Some(i) => i,
+                None => {
+                    roles.push((t.role, Vec::new(), false));
+                    roles.len() - 1
+                }
+            };
+            match t.layer {
+                Some(l) => roles[i].1.push(l),
+                None => roles[i].2 = true,
+            }
+        }
+        for (_, layers, _) in &mut roles {
+            layers.sort_unstable();
+            layers.dedup();
+        }
+        Ok(Layout {
+            roles,
+            catalogue: catalogue.to_vec(),
+            params: catalogue.iter().map(|t| t.numel() as u64).sum(),
+        })
+    }
+
+    /// Weights of the whole model.
+    pub fn params(&self) -> u64 {
+        self.params
+    }
+}
+
+/// One group: a role, a layer range (`None`: the role's tensors without a
+/// layer, or the whole role when it has none), and its gene.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Segment {
+    pub role: Role,
+    pub layers: Option<LayerRange>,
+    pub gene: Gene,
+}
+
+/// A strategy as groups and genes; see the module docs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Genome {
+    pub segments: Vec<Segment>,
+}
+
+/// The mutation and recombination operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operator {
+    /// A fresh random genome.
+    Random,
+    /// One group one bit narrower or wider in its scheme family.
+    BitShift,
+    /// A layer moves to the neighbouring group (a cut point moves, appears
+    /// or disappears).
+    Regroup,
+    /// One group gets another scheme.
+    SchemeSwap,
+    /// One group gets another clipping.
+    ClipSwap,
+    /// One group's outlier share changes.
+    OutlierToggle,
+    /// One group's granularity changes.
+    GranularityChange,
+    /// Each group's gene from one of two parents.
+    Crossover,
+}
+
+impl Operator {
+    pub const MUTATIONS: [Operator; 6] = [
+        Operator::BitShift,
+        Operator::Regroup,
+        Operator::SchemeSwap,
+        Operator::ClipSwap,
+        Operator::OutlierToggle,
+        Operator::GranularityChange,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operator::Random => "random",
+            Operator::BitShift => "bit_shift",
+            Operator::Regroup => "regroup",
+            Operator::SchemeSwap => "scheme_swap",
+            Operator::ClipSwap => "clip_swap",
+            Operator::OutlierToggle => "outlier_toggle",
+            Operator::GranularityChange => "granularity_change",
+            Operator::Crossover => "crossover",
+        }
+    }
+}
+
+/// The scheme one bit narrower (`-1`) or wider (`+1`) in its family.
+fn shift_bits(s: Scheme, dir: i32) -> Option<Scheme> {
+    match s {
+        Scheme::Int { bits, symmetric } => {
+            let b = i32::from(bits) + dir;
+            (2..=8).contains(&b).then_some(Scheme::Int {
+                bits: b as u8,
+                symmetric,
+            })
+        }
+        Scheme::Lut { bits } => {
+            let b = i32::from(bits) + dir;
+            (1..=8)
+                .contains(&b)
+                .then_some(Scheme::Lut { bits: b as u8 })
+        }
+        Scheme::Fp8E4M3 | Scheme::Fp8E5M2 if dir < 0 => Some(Scheme::Fp4),
+        Scheme::Fp4 | Scheme::Nf4 if dir > 0 => Some(Scheme::Fp8E4M3),
+        Scheme::Nf4 | Scheme::Fp4 if dir < 0 => Some(Scheme::Int {
+            bits: 3,
+            symmetric: true,
+        }),
+        Scheme::Keep if dir < 0 => Some(Scheme::Int {
+            bits: 8,
+            symmetric: true,
+        }),
+        _ => None,
+    }
+}
+
+/// A coarser granularity (fewer scales).
+fn coarser(g: Granularity) -> Option<Granularity> {
+    match g {
+        Granularity::Group(n) if n < 128 => Some(Granularity::Group(n * 2)),
+        Granularity::Group(_) => Some(Granularity::Channel),
+        Granularity::Channel => Some(Granularity::Tensor),
+        Granularity::Tensor => None,
+    }
+}
+
+impl Genome {
+    /// One group per role (and per layer-less part of a layered role),
+    /// every gene `gene`.
+    pub fn uniform(layout: &Layout, gene: Gene) -> Genome {
+        let mut segments = Vec::new();
+        for (role, layers, unlayered) in &layout.roles {
+            if let (Some(first), Some(last)) = (layers.first(), layers.last()) {
+                segments.push(Segment {
+                    role: *role,
+                    layers: Some(LayerRange {
+                        start: *first,
+                        end: Some(*last),
+                    }),
+                    gene,
+                });
+            }
+            if *unlayered || layers.is_empty() {
+                segments.push(Segment {
+                    role: *role,
+                    layers: None,
+                    gene,
+                });
+            }
+        }
+        Genome { segments }
+    }
+
+    /// A random genome: random cut points (each layer boundary cut with
+    /// probability `cut`), genes drawn from `space`.
+    pub fn random(layout: &Layout, space: &GeneSpace, cut: f64, rng: &mut ChaCha8Rng) -> Genome {
+        let mut segments = Vec::new();
+        for (role, layers, unlayered) in &layout.roles {
+            let mut start = 0;
+            for i in 0..layers.len() {
+                let last = i + 1 == layers.len();
+                if last || rng.gen_bool(cut.clamp(0.0, 1.0)) {
+                    segments.push(Segment {
+                        role: *role,
+                        layers: Some(LayerRange {
+                            start: layers[start],
+                            end: Some(layers[i]),
+                        }),
+                        gene: space.sample(rng),
+                    });
+                    start = i + 1;
+                }
+            }
+            if *unlayered || layers.is_empty() {
+                segments.push(Segment {
+                    role: *role,
+                    layers: None,
+                    gene: space.sample(rng),
+                });
+            }
+        }
+        Genome { segments }
+    }
+
+    /// The genome as a strategy: one rule per group, nothing else kept.
+    pub fn to_strategy(&self, name: &str) -> Result<Strategy, GenomeError> {
+        let rules = self
+            .segments
+            .iter()
+            .map(|s| Rule {
+                selector: Selector {
+                    roles: vec![s.role],
+                    name: None,
+                    layers: s.layers,
+                    biases: None,
+                },
+                spec: s.gene.spec(),
+            })
+            .collect();
+        Ok(Strategy::new(name.to_string(), None, rules, None)?)
+    }
+
+    /// The genome a strategy in genome form is (see [`Genome::to_strategy`]).
+    pub fn from_strategy(s: &Strategy, layout: &Layout) -> Result<Genome, GenomeError> {
+        let bad = |rule: usize, why: &str| GenomeError::NotAGenome {
+            strategy: s.name().to_string(),
+            rule,
+            why: why.to_string(),
+        };
+        if s.default_spec().is_some_and(|d| d.scheme != Scheme::Keep) {
+            return Err(bad(0, "a genome has no default rule"));
+        }
+        let mut segments = Vec::new();
+        for (i, r) in s.rules().iter().enumerate() {
+            let sel = &r.selector;
+            let [role] = sel.roles[..] else {
+                return Err(bad(i + 1, "a genome's rule names exactly one role"));
+            };
+            if sel.name.is_some() || sel.biases.is_some() {
+                return Err(bad(
+                    i + 1,
+                    "a genome's rule selects by role and layers only",
+                ));
+            }
+            if !layout.roles.iter().any(|(r, _, _)| *r == role) {
+                return Err(bad(i + 1, "the model has no tensor with this role"));
+            }
+            segments.push(Segment {
+                role,
+                layers: sel.layers,
+                gene: Gene::of_spec(&r.spec),
+            });
+        }
+        let g = Genome { segments };
+        if !g.covers(layout) {
+            return Err(bad(
+                0,
+                "the rules do not cover every layer of every role exactly once",
+            ));
+        }
+        Ok(g)
+    }
+
+    /// Whether every tensor of the layout is in exactly one group.
+    fn covers(&self, layout: &Layout) -> bool {
+        layout.catalogue.iter().all(|t| {
+            self.segments
+                .iter()
+                .filter(|s| {
+                    s.role == t.role
+                        && match (s.layers, t.layer) {
+                            (Some(r), Some(l)) => r.contains(l),
+                            (None, None) => true,
+                            (None, Some(_)) => !layout
+                                .roles
+                                .iter()
+                                .any(|(r, ls, _)| *r == t.role && !ls.is_empty()),
+                            (Some(_), None) => false,
+                        }
+                })
+                .count()
+                == 1
+        })
+    }
+
+    /// Bytes of the whole model under this genome, side data included.
+    pub fn bytes(&self, layout: &Layout) -> Result<u64, GenomeError> {
+        let s = self.to_strategy("genome")?;
+        Ok(plan(&layout.catalogue, &s)
+            .iter()
+            .map(|(i, spec)| predicted_bytes(&layout.catalogue[*i], spec))
+            .sum())
+    }
+
+    /// Effective bits per weight of the whole model.
+    pub fn bits_per_weight(&self, layout: &Layout) -> Result<f64, GenomeError> {
+        Ok(self.bytes(layout)? as f64 * 8.0 / layout.params().max(1) as f64)
+    }
+
+    pub fn within(&self, layout: &Layout, budget: Budget) -> Result<bool, GenomeError> {
+        Ok(match budget {
+            Budget::BitsPerWeight(b) => self.bits_per_weight(layout)? <= b,
+            Budget::Bytes(b) => self.bytes(layout)? <= b,
+        })
+    }
+
+    /// Cheapens random groups (one bit fewer, coarser groups, no outliers)
+    /// until the genome fits the budget; `None` when `steps` are not enough.
+    pub fn repair(
+        mut self,
+        layout: &Layout,
+        budget: Budget,
+        steps: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Genome>, GenomeError> {
+        for _ in 0..steps {
+            if self.within(layout, budget)? {
+                return Ok(Some(self));
+            }
+            let i = rng.gen_range(0..self.segments.len());
+            let g = &mut self.segments[i].gene;
+            let cheaper = match rng.gen_range(0..3) {
+                0 => shift_bits(g.scheme, -1).map(|s| Gene { scheme: s, ..*g }),
+                1 => coarser(g.granularity).map(|c| Gene {
+                    granularity: c,
+                    ..*g
+                }),
+                _ => (g.outliers > 0.0).then_some(Gene {
+                    outliers: 0.0,
+                    ..*g
+                }),
+            };
+            if let Some(c) = cheaper.filter(Gene::is_valid) {
+                *g = c.normalized();
+            }
+        }
+        Ok(self.within(layout, budget)?.then_some(self))
+    }
+
+    /// A random genome within `budget` (sampled, repaired, or sampled
+    /// again up to `tries` times).
+    pub fn sample_within(
+        layout: &Layout,
+        space: &GeneSpace,
+        budget: Budget,
+        tries: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Genome, GenomeError> {
+        for _ in 0..tries {
+            let g = Genome::random(layout, space, 0.3, rng);
+            if let Some(g) = g.repair(layout, budget, 200, rng)? {
+                return Ok(g);
+            }
+        }
+        Err(GenomeError::OverBudget { budget, tries })
+    }
+
+    /// `op` applied to a copy of the genome (with `other` for crossover),
+    /// repaired to the budget; `None` when it cannot be repaired.
+    pub fn mutate(
+        &self,
+        op: Operator,
+        other: Option<&Genome>,
+        layout: &Layout,
+        space: &GeneSpace,
+        budget: Budget,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Option<Genome>, GenomeError> {
+        let mut g = self.clone();
+        let n = g.segments.len();
+        if n == 0 {
+            return Ok(None);
+        }
+        let i = rng.gen_range(0..n);
+        let gene = g.segments[i].gene;
+        let changed = match op {
+            Operator::Random => Genome::random(layout, space, 0.3, rng),
+            Operator::BitShift => {
+                let dir = if rng.gen_bool(0.5) { 1 } else { -1 };
+                if let Some(s) = shift_bits(gene.scheme, dir) {
+                    g.segments[i].gene.scheme = s;
+                }
+                g
+            }
+            Operator::SchemeSwap => {
+                g.segments[i].gene.scheme = pick(rng, &space.schemes, gene.scheme);
+                g
+            }
+            Operator::ClipSwap => {
+                g.segments[i].gene.clip = pick(rng, &space.clips, gene.clip);
+                g
+            }
+            Operator::OutlierToggle => {
+                g.segments[i].gene.outliers = pick(rng, &space.outliers, gene.outliers);
+                g
+            }
+            Operator::GranularityChange => {
+                g.segments[i].gene.granularity = pick(rng, &space.granularities, gene.granularity);
+                g
+            }
+            Operator::Regroup => g.regroup(layout, rng),
+            Operator::Crossover => match other {
+                Some(o) => g.crossover(o, rng),
+                None => g,
+            },
+        };
+        let mut changed = changed;
+        if changed.segments.iter().any(|s| !s.gene.is_valid()) {
+            return Ok(None);
+        }
+        for s in &mut changed.segments {
+            s.gene = s.gene.normalized();
+        }
+        changed.repair(layout, budget, 200, rng)
+    }
+
+    /// Moves one boundary between two groups of a layered role by one layer
+    /// (merging them when one empties), or splits a group in two.
+    fn regroup(mut self, layout: &Layout, rng: &mut ChaCha8Rng) -> Genome {
+        let layered: Vec<usize> = (0..self.segments.len())
+            .filter(|&i| self.segments[i].layers.is_some())
+            .collect();
+        let Some(&i) = layered.choose(rng) else {
+            return self;
+        };
+        let seg = self.segments[i];
+        let Some(r) = seg.layers else {
+            return self;
+        };
+        let Some((_, layers, _)) = layout.roles.iter().find(|(role, _, _)| *role == seg.role)
+        else {
+            return self;
+        };
+        let inside: Vec<u32> = layers.iter().copied().filter(|l| r.contains(*l)).collect();
+        let next = self
+            .segments
+            .get(i + 1)
+            .copied()
+            .filter(|n| n.role == seg.role && n.layers.is_some());
+        if rng.gen_bool(0.5) && inside.len() >= 2 {
+            // Split: the upper part gets a copy of the gene.
+            let k = rng.gen_range(1..inside.len());
+            self.segments[i].layers = Some(LayerRange {
+                start: inside[0],
+                end: Some(inside[k - 1]),
+            });
+            self.segments.insert(
+                i + 1,
+                Segment {
+                    layers: Some(LayerRange {
+                        start: inside[k],
+                        end: Some(inside[inside.len() - 1]),
+                    }),
+                    ..seg
+                },
+            );
+        } else if let Some(nr) = next.and_then(|n| n.layers) {
+            let next_inside: Vec<u32> =
+                layers.iter().copied().filter(|l| nr.contains(*l)).collect();
+            if rng.gen_bool(0.5) && inside.len() >= 2 {
+                // The last layer of this group moves to the next one.
+                let moved = inside[inside.len() - 1];
+                self.segments[i].layers = Some(LayerRange {
+                    start: inside[0],
+                    end: Some(inside[inside.len() - 2]),
+                });
+                self.segments[i + 1].layers = Some(LayerRange { start: moved, ..nr });
+            } else if next_inside.len() >= 2 {
+                // The first layer of the next group moves to this one.
+                let moved = next_inside[0];
+                self.segments[i].layers = Some(LayerRange {
+                    end: Some(moved),
+                    ..r
+                });
+                self.segments[i + 1].layers = Some(LayerRange {
+                    start: next_inside[1],
+                    ..nr
+                });
+            } else {
+                // Merge the two groups, keeping this gene.
+                self.segments[i].layers = Some(LayerRange { end: nr.end, ..r });
+                self.segments.remove(i + 1);
+            }
+        }
+        self
+    }
+
+    /// Each group's gene from this genome or `other` (the grouping is this
+    /// genome's; a group takes `other`'s gene for its first layer).
+    fn crossover(mut self, other: &Genome, rng: &mut ChaCha8Rng) -> Genome {
+        for s in &mut self.segments {
+            if rng.gen_bool(0.5) {
+                continue;
+            }
+            let first = s.layers.map(|r| r.start);
+            if let Some(o) = other.segments.iter().find(|o| {
+                o.role == s.role
+                    && match (o.layers, first) {
+                        (Some(r), Some(l)) => r.contains(l),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            }) {
+                s.gene = o.gene;
+            }
+        }
+        self
+    }
+
+    /// Bits per weight of each group, for analysis (role/layers → bits).
+    pub fn group_bits(&self, layout: &Layout) -> Result<BTreeMap<String, f64>, GenomeError> {
+        let s = self.to_strategy("genome")?;
+        let mut acc: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+        for (i, spec) in plan(&layout.catalogue, &s) {
+            let t = &layout.catalogue[i];
+            let rule = s.resolve(t).0.unwrap_or(usize::MAX);
+            let key = self
+                .segments
+                .get(rule)
+                .map(|seg| match seg.layers {
+                    Some(r) => format!("{} {r}", seg.role.as_str()),
+                    None => seg.role.as_str().to_string(),
+                })
+                .unwrap_or_else(|| "rest".into());
+            let e = acc.entry(key).or_default();
+            e.0 += predicted_bytes(t, &spec);
+            e.1 += t.numel() as u64;
+        }
+        Ok(acc
+            .into_iter()
+            .map(|(k, (bytes, n))| (k, bytes as f64 * 8.0 / n.max(1) as f64))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qarena_quant::StorageType;
+    use rand::SeedableRng;
+
+    fn tensor(name: &str, role: Role, layer: Option<u32>, shape: &[usize]) -> TensorInfo {
+        TensorInfo {
+            name: name.into(),
+            role,
+            layer,
+            shape: shape.to_vec(),
+            dtype: StorageType::F32,
+            is_bias: false,
+        }
+    }
+
+    fn layout() -> Layout {
+        let mut cat = vec![tensor("stem", Role::Stem, None, &[32, 64])];
+        for l in 0..6 {
+            cat.push(tensor(&format!("b{l}"), Role::Trunk, Some(l), &[64, 64]));
+        }
+        cat.push(tensor("trunk_norm", Role::Trunk, None, &[64]));
+        cat.push(tensor("policy", Role::PolicyHead, None, &[8, 64]));
+        Layout::new(&cat).unwrap()
+    }
+
+    #[test]
+    fn a_genome_round_trips_through_strategy_toml() {
+        let lay = layout();
+        let mut rng = ChaCha8Rng::seed_from_u64(7);
+        for _ in 0..50 {
+            let g = Genome::random(&lay, &GeneSpace::default(), 0.4, &mut rng);
+            assert!(g.covers(&lay), "{g:?}");
+            let s = g.to_strategy("x").unwrap();
+            let text = s.to_toml();
+            let back = Strategy::parse(&text, "x").unwrap();
+            assert_eq!(Genome::from_strategy(&back, &lay).unwrap(), g, "{text}");
+        }
+    }
+
+    #[test]
+    fn hand_strategies_that_are_not_genomes_are_named() {
+        let lay = layout();
+        let s = Strategy::parse("name = \"h\"\n[default]\nscheme = \"int4\"\n", "h").unwrap();
+        let e = Genome::from_strategy(&s, &lay).unwrap_err();
+        assert!(e.to_string().contains("default"), "{e}");
+        let s = Strategy::parse(
+            "name = \"h\"\n[[rule]]\nrole = \"trunk\"\nlayers = \"0-2\"\nscheme = \"int4\"\n",
+            "h",
+        )
+        .unwrap();
+        let e = Genome::from_strategy(&s, &lay).unwrap_err();
+        assert!(e.to_string().contains("cover"), "{e}");
+    }
+
+    #[test]
+    fn the_cost_is_exact_and_sampling_stays_within_budget() {
+        let lay = layout();
+        let keep = Genome::uniform(&lay, Gene::KEEP);
+        assert_eq!(keep.bits_per_weight(&lay).unwrap(), 32.0);
+        let int4 = Genome::uniform(
+            &lay,
+            Gene {
+                scheme: Scheme::Int {
+                    bits: 4,
+                    symmetric: true,
+                },
+                granularity: Granularity::Channel,
+                ..Gene::KEEP
+            },
+        );
+        let b = int4.bits_per_weight(&lay).unwrap();
+        assert!(b > 4.0 && b < 4.5, "{b}");
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let space = GeneSpace::default();
+        for budget in [Budget::BitsPerWeight(4.25), Budget::BitsPerWeight(3.0)] {
+            for _ in 0..30 {
+                let g = Genome::sample_within(&lay, &space, budget, 20, &mut rng).unwrap();
+                assert!(g.within(&lay, budget).unwrap());
+                for op in Operator::MUTATIONS.into_iter().chain([Operator::Crossover]) {
+                    let other = Genome::sample_within(&lay, &space, budget, 20, &mut rng).unwrap();
+                    if let Some(m) = g
+                        .mutate(op, Some(&other), &lay, &space, budget, &mut rng)
+                        .unwrap()
+                    {
+                        assert!(m.within(&lay, budget).unwrap(), "{op:?}");
+                        assert!(m.covers(&lay), "{op:?} {m:?}");
+                        assert!(m.segments.iter().all(|s| s.gene.is_valid()));
+                    }
+                }
+            }
+        }
+        // An impossible budget is refused, not looped on.
+        let e = Genome::sample_within(&lay, &space, Budget::Bytes(1), 3, &mut rng).unwrap_err();
+        assert!(matches!(e, GenomeError::OverBudget { .. }));
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_genomes() {
+        let lay = layout();
+        let space = GeneSpace::default();
+        let run = |seed| {
+            let mut rng = ChaCha8Rng::seed_from_u64(seed);
+            (0..5)
+                .map(|_| {
+                    Genome::sample_within(&lay, &space, Budget::BitsPerWeight(4.5), 20, &mut rng)
+                        .unwrap()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(3), run(3));
+        assert_ne!(run(3), run(4));
+    }
+
+    #[test]
+    fn regrouping_moves_layers_between_groups() {
+        let lay = layout();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let mut seen_counts = std::collections::BTreeSet::new();
+        let mut g = Genome::uniform(&lay, Gene::KEEP);
+        for _ in 0..40 {
+            g = g.regroup(&lay, &mut rng);
+            assert!(g.covers(&lay), "{g:?}");
+            seen_counts.insert(g.segments.len());
+        }
+        assert!(seen_counts.len() > 2, "{seen_counts:?}");
+    }
+}
