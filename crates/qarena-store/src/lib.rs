@@ -23,6 +23,7 @@
 
 mod catalog;
 mod error;
+mod evolutions;
 mod games;
 mod metrics;
 mod probes;
@@ -38,6 +39,9 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
+pub use evolutions::{
+    EvolutionId, EvolutionRecord, GenomeId, GenomeRecord, NewEvolution, NewGenome,
+};
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};
 pub use schema::SCHEMA_VERSION;

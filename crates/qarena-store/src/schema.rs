@@ -411,4 +411,46 @@ SELECT p.id AS probe_id, p.probe, p.subject_sha256, p.reference_sha256,
 FROM probes p, json_each(p.metrics) m;
 "#,
     },
+    Migration {
+        description: "evolutions and their genomes: every strategy generated, with parents, operator, cost, probe and failure",
+        sql: r#"
+-- One survival tournament: a model, a budget, a seed, its settings.
+CREATE TABLE evolutions (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    budget TEXT NOT NULL,
+    seed INTEGER NOT NULL,
+    settings TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'running'
+        CHECK (status IN ('running', 'completed', 'failed', 'interrupted')),
+    created_at TEXT NOT NULL,
+    UNIQUE (name, seed)
+) STRICT;
+
+-- Every genome ever generated, the failed and dominated ones included:
+-- negative results are kept. failure: NULL while alive, else why it died
+-- (non_finite, engine_crash, timeout, collapse, over_budget, build_error).
+CREATE TABLE genomes (
+    id INTEGER PRIMARY KEY,
+    evolution_id INTEGER NOT NULL REFERENCES evolutions(id) ON DELETE CASCADE,
+    generation INTEGER NOT NULL CHECK (generation >= 0),
+    operator TEXT NOT NULL,
+    parent_a INTEGER REFERENCES genomes(id) ON DELETE SET NULL,
+    parent_b INTEGER REFERENCES genomes(id) ON DELETE SET NULL,
+    strategy_toml TEXT NOT NULL,
+    strategy_sha256 TEXT NOT NULL,
+    bits_per_weight REAL NOT NULL,
+    bytes INTEGER NOT NULL,
+    variant_id INTEGER REFERENCES variants(id) ON DELETE SET NULL,
+    probe_id INTEGER REFERENCES probes(id) ON DELETE SET NULL,
+    quality REAL,
+    failure TEXT,
+    failure_detail TEXT,
+    created_at TEXT NOT NULL,
+    UNIQUE (evolution_id, strategy_sha256)
+) STRICT;
+CREATE INDEX genomes_by_generation ON genomes (evolution_id, generation);
+"#,
+    },
 ];
