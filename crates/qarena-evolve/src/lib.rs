@@ -6,7 +6,11 @@
 //!   group), its exact cost under a budget, random sampling, mutation and
 //!   crossover, all repaired or rejected so every genome is valid and
 //!   within budget; lossless to and from strategy TOML.
+//! * [`evolve`]: the probe-screened loop: generate, build, probe, detect
+//!   failures, select survivors, repeat; every genome stored; resumable.
 
+pub mod evolve;
 pub mod genome;
 
+pub use evolve::{best_alive, evolve, export_best, EvolveError, EvolveSettings, EvolveSummary};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};

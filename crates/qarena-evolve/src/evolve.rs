@@ -1,0 +1,436 @@
+//! The probe-screened evolution loop.
+//!
+//! Each generation: genomes are generated (random at first, then by
+//! mutation and crossover of survivors chosen by tournament), stored,
+//! built into variants and probed against the original on the screening
+//! suite. A genome dies when its variant cannot be built (non-finite
+//! weights), its probe fails (the engine crashed or timed out), its figures
+//! are not finite, or it collapsed (Go: top-1 agreement below a floor;
+//! chess: sign agreement below a floor). Its quality is the probe's
+//! headline figure (lower is better); the best `survivors` genomes seen so
+//! far are the next parents (elitist). Every genome is stored with its
+//! parents, operator and result, the dead ones too.
+//!
+//! Each generation's random stream is seeded by the evolution's seed and
+//! the generation number, so a resumed evolution makes the same genomes:
+//! genomes already screened are read back from the store, the rest are
+//! screened. The loop ends after `generations`, after `patience`
+//! generations without a better genome, or on a stop request.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use qarena_probe::stored::probe_stored;
+use qarena_probe::{metric, AnyOutputs, AnyProbe, Probe, Suite};
+use qarena_store::{
+    EvolutionId, GenomeId, GenomeRecord, NewEvolution, NewGenome, RunStatus, Store,
+};
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use sha2::{Digest, Sha256};
+
+use crate::genome::{Budget, GeneSpace, Genome, GenomeError, Layout, Operator};
+
+/// Why an evolution could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum EvolveError {
+    #[error(transparent)]
+    Genome(#[from] GenomeError),
+    #[error(transparent)]
+    Store(#[from] qarena_store::StoreError),
+    #[error("model {path}: {source}")]
+    Model {
+        path: PathBuf,
+        source: qarena_models::ModelError,
+    },
+    #[error("evaluating the original on the screening suite: {0}")]
+    Reference(qarena_probe::ProbeError),
+    #[error("stored genome {id} is not a genome of this model: {why}")]
+    Stored { id: i64, why: String },
+}
+
+/// How an evolution runs.
+#[derive(Debug, Clone)]
+pub struct EvolveSettings {
+    pub name: String,
+    pub model: PathBuf,
+    pub budget: Budget,
+    pub seed: u64,
+    /// Genomes generated per generation.
+    pub population: usize,
+    /// Best genomes kept as parents.
+    pub survivors: usize,
+    pub generations: usize,
+    /// Stop after this many generations without a better genome.
+    pub patience: usize,
+    /// Collapse floor: top-1 agreement (Go) or sign agreement (chess).
+    pub collapse_floor: f64,
+    pub cache_dir: PathBuf,
+    pub space: GeneSpace,
+}
+
+/// What an evolution left: its id, and the genomes by quality.
+#[derive(Debug, Clone)]
+pub struct EvolveSummary {
+    pub evolution: EvolutionId,
+    pub generations: usize,
+    pub screened: usize,
+    pub failed: usize,
+    /// Alive genomes, best first.
+    pub best: Vec<GenomeRecord>,
+    pub stopped: bool,
+}
+
+/// One line of progress for the caller to show.
+pub type Progress<'a> = &'a dyn Fn(&str);
+
+struct Screen<'a> {
+    store: &'a Store,
+    settings: &'a EvolveSettings,
+    layout: &'a Layout,
+    probe: &'a AnyProbe,
+    suite: &'a Suite,
+    reference: AnyOutputs,
+    stop: &'a AtomicBool,
+}
+
+fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+impl Screen<'_> {
+    /// Stores the genome and screens it unless it was screened before.
+    fn screen(
+        &self,
+        evolution: EvolutionId,
+        generation: usize,
+        genome: &Genome,
+        op: Operator,
+        parents: (Option<GenomeId>, Option<GenomeId>),
+    ) -> Result<GenomeRecord, EvolveError> {
+        let strategy = genome.to_strategy(&format!(
+            "{}-s{}-g{generation}",
+            self.settings.name, self.settings.seed
+        ))?;
+        let canonical = strategy.canonical_json();
+        let (rec, fresh) = self.store.insert_genome(&NewGenome {
+            evolution,
+            generation: generation as i64,
+            operator: op.as_str().to_string(),
+            parent_a: parents.0,
+            parent_b: parents.1,
+            strategy_toml: strategy.to_toml(),
+            strategy_sha256: sha256_hex(&canonical),
+            bits_per_weight: genome.bits_per_weight(self.layout)?,
+            bytes: genome.bytes(self.layout)? as i64,
+        })?;
+        if !fresh && (rec.quality.is_some() || rec.failure.is_some()) {
+            return Ok(rec);
+        }
+        let fail = |kind: &str, detail: String| -> Result<GenomeRecord, EvolveError> {
+            self.store
+                .set_genome_result(rec.id, None, None, None, Some((kind, &detail)))?;
+            Ok(GenomeRecord {
+                failure: Some(kind.to_string()),
+                failure_detail: Some(detail),
+                ..rec.clone()
+            })
+        };
+        let opts = qarena_variant::BuildOptions {
+            cache_dir: self.settings.cache_dir.clone(),
+            late_blocks: 2,
+            force: false,
+        };
+        let variant =
+            match qarena_variant::build_variant(&self.settings.model, &strategy, &opts, &|_, _| {})
+            {
+                Ok(v) => v,
+                Err(e) => return fail("build_error", e.to_string()),
+            };
+        let probed = match probe_stored(
+            self.store,
+            self.probe,
+            &self.settings.model,
+            Some(&self.reference),
+            &variant.path,
+            self.suite,
+            None,
+            false,
+            self.stop,
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                let text = e.to_string();
+                let kind = if text.contains("did not answer") || text.contains("timed out") {
+                    "timeout"
+                } else {
+                    "engine_crash"
+                };
+                return fail(kind, text);
+            }
+        };
+        let c = &probed.report.comparison;
+        let Some(quality) = c.primary_value().filter(|q| q.is_finite()) else {
+            return fail("non_finite", format!("{} is not a number", c.primary));
+        };
+        let agreement =
+            metric(&c.metrics, "top1_agreement").or(metric(&c.metrics, "sign_agreement"));
+        if let Some(a) = agreement.filter(|a| *a < self.settings.collapse_floor) {
+            return fail(
+                "collapse",
+                format!(
+                    "agreement with the original {a:.3} < {}",
+                    self.settings.collapse_floor
+                ),
+            );
+        }
+        let probe_id = self
+            .store
+            .find_probe(
+                &qarena_probe::stored::key_of(
+                    self.probe,
+                    &self.settings.model,
+                    &variant.path,
+                    self.suite,
+                )
+                .map_err(|e| EvolveError::Stored {
+                    id: rec.id.0,
+                    why: e.to_string(),
+                })?,
+            )?
+            .map(|p| p.id);
+        self.store
+            .set_genome_result(rec.id, None, probe_id, Some(quality), None)?;
+        Ok(GenomeRecord {
+            quality: Some(quality),
+            probe: probe_id,
+            ..rec
+        })
+    }
+}
+
+/// Runs (or resumes) an evolution; see the module docs.
+pub fn evolve(
+    store: &Store,
+    settings: &EvolveSettings,
+    probe: &AnyProbe,
+    suite: &Suite,
+    stop: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<EvolveSummary, EvolveError> {
+    let model = qarena_models::Model::load(&settings.model).map_err(|e| EvolveError::Model {
+        path: settings.model.clone(),
+        source: e,
+    })?;
+    let layout = Layout::new(model.catalogue())?;
+    drop(model);
+    let model_sha =
+        qarena_models::sha256_file(&settings.model).map_err(|e| EvolveError::Model {
+            path: settings.model.clone(),
+            source: e,
+        })?;
+    let ev = store.upsert_evolution(&NewEvolution {
+        name: settings.name.clone(),
+        model_sha256: model_sha,
+        budget: match settings.budget {
+            Budget::BitsPerWeight(b) => serde_json::json!({ "bits_per_weight": b }),
+            Budget::Bytes(b) => serde_json::json!({ "bytes": b }),
+        },
+        seed: settings.seed as i64,
+        settings: serde_json::json!({
+            "population": settings.population,
+            "survivors": settings.survivors,
+            "generations": settings.generations,
+            "patience": settings.patience,
+            "collapse_floor": settings.collapse_floor,
+            "suite": suite.sha256(),
+            "probe": probe.name(),
+        }),
+    })?;
+    store.set_evolution_status(ev.id, RunStatus::Running)?;
+    let reference = probe
+        .evaluate(&settings.model, suite, stop)
+        .map_err(EvolveError::Reference)?;
+    let screen = Screen {
+        store,
+        settings,
+        layout: &layout,
+        probe,
+        suite,
+        reference,
+        stop,
+    };
+    let mut best_quality = f64::INFINITY;
+    let mut stale = 0;
+    let mut generation = 0;
+    let mut stopped = false;
+    while generation < settings.generations {
+        let mut rng = ChaCha8Rng::seed_from_u64(
+            settings.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation as u64,
+        );
+        let parents = survivors(store, ev.id, &layout, settings.survivors, generation)?;
+        for _ in 0..settings.population {
+            if stop.load(Ordering::SeqCst) {
+                stopped = true;
+                break;
+            }
+            let Some((genome, op, pa, pb)) =
+                offspring(&parents, &layout, settings, generation, &mut rng)?
+            else {
+                continue;
+            };
+            let rec = screen.screen(ev.id, generation, &genome, op, (pa, pb))?;
+            let outcome = match (&rec.quality, &rec.failure) {
+                (Some(q), _) => format!("quality {q:.4}"),
+                (None, Some(f)) => format!("died: {f}"),
+                (None, None) => "not screened".to_string(),
+            };
+            progress(&format!(
+                "gen {generation:>3} {:<18} {:.3} bits/w  {outcome}",
+                op.as_str(),
+                rec.genome.bits_per_weight
+            ));
+        }
+        if stopped {
+            break;
+        }
+        let best = best_alive(store, ev.id)?;
+        let q = best
+            .first()
+            .and_then(|g| g.quality)
+            .unwrap_or(f64::INFINITY);
+        if q < best_quality {
+            best_quality = q;
+            stale = 0;
+        } else {
+            stale += 1;
+        }
+        generation += 1;
+        if stale >= settings.patience {
+            break;
+        }
+    }
+    let all = store.genomes(ev.id)?;
+    store.set_evolution_status(
+        ev.id,
+        if stopped {
+            RunStatus::Interrupted
+        } else {
+            RunStatus::Completed
+        },
+    )?;
+    Ok(EvolveSummary {
+        evolution: ev.id,
+        generations: generation,
+        screened: all.len(),
+        failed: all.iter().filter(|g| g.failure.is_some()).count(),
+        best: best_alive(store, ev.id)?,
+        stopped,
+    })
+}
+
+/// Alive genomes of an evolution, best (lowest quality) first.
+pub fn best_alive(store: &Store, ev: EvolutionId) -> Result<Vec<GenomeRecord>, EvolveError> {
+    let mut alive: Vec<GenomeRecord> = store
+        .genomes(ev)?
+        .into_iter()
+        .filter(|g| g.failure.is_none() && g.quality.is_some())
+        .collect();
+    alive.sort_by(|a, b| {
+        a.quality
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.quality.unwrap_or(f64::INFINITY))
+    });
+    Ok(alive)
+}
+
+/// The best `k` alive genomes of the generations before `generation`, as
+/// genomes (only earlier generations, so a resumed generation sees the
+/// parents it saw the first time).
+fn survivors(
+    store: &Store,
+    ev: EvolutionId,
+    layout: &Layout,
+    k: usize,
+    generation: usize,
+) -> Result<Vec<(GenomeId, f64, Genome)>, EvolveError> {
+    let mut out = Vec::new();
+    for rec in best_alive(store, ev)?
+        .into_iter()
+        .filter(|g| g.genome.generation < generation as i64)
+        .take(k)
+    {
+        let s = qarena_quant::Strategy::parse(&rec.genome.strategy_toml, "stored genome").map_err(
+            |e| EvolveError::Stored {
+                id: rec.id.0,
+                why: e.to_string(),
+            },
+        )?;
+        let g = Genome::from_strategy(&s, layout).map_err(|e| EvolveError::Stored {
+            id: rec.id.0,
+            why: e.to_string(),
+        })?;
+        out.push((rec.id, rec.quality.unwrap_or(f64::INFINITY), g));
+    }
+    Ok(out)
+}
+
+/// A child: random in generation 0 or without parents, else an operator
+/// drawn uniformly (a fresh random genome now and then) applied to a
+/// tournament winner.
+#[allow(clippy::type_complexity)]
+fn offspring(
+    parents: &[(GenomeId, f64, Genome)],
+    layout: &Layout,
+    s: &EvolveSettings,
+    generation: usize,
+    rng: &mut ChaCha8Rng,
+) -> Result<Option<(Genome, Operator, Option<GenomeId>, Option<GenomeId>)>, EvolveError> {
+    if generation == 0 || parents.is_empty() {
+        return Ok(Genome::sample_within(layout, &s.space, s.budget, 50, rng)
+            .ok()
+            .map(|g| (g, Operator::Random, None, None)));
+    }
+    let tournament = |rng: &mut ChaCha8Rng| {
+        let a = parents.choose(rng);
+        let b = parents.choose(rng);
+        match (a, b) {
+            (Some(a), Some(b)) => Some(if a.1 <= b.1 { a } else { b }),
+            _ => None,
+        }
+    };
+    for _ in 0..10 {
+        let mut ops: Vec<Operator> = Operator::MUTATIONS.to_vec();
+        ops.push(Operator::Crossover);
+        let op = if rng.gen_bool(0.05) {
+            Operator::Random
+        } else {
+            *ops.choose(rng).unwrap_or(&Operator::BitShift)
+        };
+        let (Some(pa), Some(pb)) = (tournament(rng), tournament(rng)) else {
+            return Ok(None);
+        };
+        let other = (op == Operator::Crossover).then_some(&pb.2);
+        if let Some(child) =
+            pa.2.mutate(op, other, layout, &s.space, s.budget, rng)?
+                .filter(|c| *c != pa.2)
+        {
+            let pb_id = (op == Operator::Crossover).then_some(pb.0);
+            let pa_id = (op != Operator::Random).then_some(pa.0);
+            return Ok(Some((child, op, pa_id, pb_id)));
+        }
+    }
+    Ok(None)
+}
+
+/// The strategy TOML of the best alive genome within `max_bits`, if any.
+pub fn export_best(
+    store: &Store,
+    ev: EvolutionId,
+    max_bits: Option<f64>,
+) -> Result<Option<GenomeRecord>, EvolveError> {
+    Ok(best_alive(store, ev)?
+        .into_iter()
+        .find(|g| max_bits.is_none_or(|b| g.genome.bits_per_weight <= b)))
+}

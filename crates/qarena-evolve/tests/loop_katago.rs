@@ -1,0 +1,99 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
+//! The probe-screened loop on the shared KataGo net: genomes within the
+//! budget are stored with parents and results, a resumed evolution makes
+//! the same genomes and screens none again, and a collapse floor kills.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use qarena_evolve::{evolve, Budget, EvolveSettings, GeneSpace};
+use qarena_probe::{AnyProbe, KataGoProbe, Suite};
+use qarena_store::Store;
+
+fn katago() -> (PathBuf, PathBuf, PathBuf) {
+    let bin = std::env::var_os("QARENA_KATAGO")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
+        });
+    assert!(
+        bin.is_file(),
+        "{} missing — set QARENA_KATAGO",
+        bin.display()
+    );
+    let dir = bin.parent().unwrap().to_path_buf();
+    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
+}
+
+#[test]
+fn an_evolution_screens_stores_resumes_and_kills_collapses() {
+    let (bin, net, cfg) = katago();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("e.sqlite")).unwrap();
+    let probe = AnyProbe::KataGo(KataGoProbe::new(&bin, &cfg));
+    // A small screening suite: the first 40 positions of the shipped one.
+    let full = qarena_probe::default_suite("go").unwrap();
+    let qarena_probe::Positions::Go { setup, lines } = full.positions() else {
+        panic!("a Go suite");
+    };
+    let suite = Suite::go("screen", setup.clone(), lines[..40].to_vec()).unwrap();
+    let settings = EvolveSettings {
+        name: "t".into(),
+        model: net,
+        budget: Budget::BitsPerWeight(4.25),
+        seed: 1,
+        population: 4,
+        survivors: 2,
+        generations: 2,
+        patience: 5,
+        collapse_floor: 0.0,
+        cache_dir: dir.path().join("variants"),
+        space: GeneSpace::default(),
+    };
+    let stop = AtomicBool::new(false);
+    let t = Instant::now();
+    let s = evolve(&store, &settings, &probe, &suite, &stop, &|l| {
+        println!("{l}")
+    })
+    .unwrap();
+    let first_run = t.elapsed();
+    let genomes = store.genomes(s.evolution).unwrap();
+    println!("{} genomes in {first_run:?}", genomes.len());
+    assert!(genomes.len() >= 6, "{}", genomes.len());
+    assert!(genomes.iter().all(|g| g.genome.bits_per_weight <= 4.25));
+    assert!(genomes
+        .iter()
+        .any(|g| g.genome.generation == 1 && g.genome.parent_a.is_some()));
+    assert!(!s.best.is_empty());
+    let q: Vec<f64> = s.best.iter().filter_map(|g| g.quality).collect();
+    assert!(q.windows(2).all(|w| w[0] <= w[1]));
+
+    // Resuming makes the same genomes and screens none again.
+    let t = Instant::now();
+    let again = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
+    assert_eq!(store.genomes(again.evolution).unwrap().len(), genomes.len());
+    assert_eq!(again.evolution, s.evolution);
+    println!("resumed in {:?}", t.elapsed());
+
+    // An impossible collapse floor kills every genome, and says why.
+    let strict = EvolveSettings {
+        name: "strict".into(),
+        collapse_floor: 1.01,
+        generations: 1,
+        ..settings
+    };
+    let s = evolve(&store, &strict, &probe, &suite, &stop, &|_| {}).unwrap();
+    let all = store.genomes(s.evolution).unwrap();
+    assert!(!all.is_empty());
+    assert!(
+        all.iter().all(|g| g.failure.as_deref() == Some("collapse")),
+        "{all:?}"
+    );
+    assert!(s.best.is_empty());
+}
