@@ -124,6 +124,14 @@ pub enum Command {
     ///   qarena probe positions --from-run demo-1 --count 500 -o mine.suite
     #[command(after_long_help = EXIT_CODES)]
     Probe(crate::probe_cmd::ProbeArgs),
+    /// Survival tournaments: quantization strategies generated, probed and
+    /// selected under a budget (`run`), and the best one written out
+    /// (`export`).
+    #[command(after_long_help = EXIT_CODES)]
+    Evolve {
+        #[command(subcommand)]
+        command: crate::evolve_cmd::EvolveCommand,
+    },
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -442,6 +450,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Inspect(a) => crate::quant_cmd::inspect(a),
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
         Command::Probe(a) => crate::probe_cmd::run(a),
+        Command::Evolve { command } => crate::evolve_cmd::run(command),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
         Command::Gate(a) => crate::stats_cmd::gate(a),
     }

@@ -6,6 +6,7 @@
 //! recovery; 4 storage failed (disk full, read-only database).
 
 mod cli;
+mod evolve_cmd;
 mod judge_cmd;
 mod match_cmd;
 mod probe_cmd;

@@ -107,7 +107,7 @@ pub struct PositionsArgs {
 }
 
 impl EngineArgs {
-    fn resolve(&self) -> ProbeEngines {
+    pub fn resolve(&self) -> ProbeEngines {
         let katago = self
             .katago
             .clone()
