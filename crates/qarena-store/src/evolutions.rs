@@ -6,38 +6,10 @@
 use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
-use crate::{json_col, json_text, now_rfc3339, ProbeId, Result, RunStatus, Store, VariantId};
-
-/// Row id of an evolution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EvolutionId(pub i64);
-
-/// Row id of a genome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct GenomeId(pub i64);
-
-impl rusqlite::ToSql for EvolutionId {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.0.into())
-    }
-}
-impl rusqlite::types::FromSql for EvolutionId {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        i64::column_result(v).map(EvolutionId)
-    }
-}
-impl rusqlite::ToSql for GenomeId {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.0.into())
-    }
-}
-impl rusqlite::types::FromSql for GenomeId {
-    fn column_result(v: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        i64::column_result(v).map(GenomeId)
-    }
-}
+use crate::{
+    json_col, json_text, now_rfc3339, EvolutionId, GenomeId, ProbeId, Result, RunStatus, Store,
+    VariantId,
+};
 
 /// An evolution to start (or find again: name and seed are its key).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

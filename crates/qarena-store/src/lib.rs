@@ -39,9 +39,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
-pub use evolutions::{
-    EvolutionId, EvolutionRecord, GenomeId, GenomeRecord, NewEvolution, NewGenome,
-};
+pub use evolutions::{EvolutionRecord, GenomeRecord, NewEvolution, NewGenome};
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};
 pub use schema::SCHEMA_VERSION;

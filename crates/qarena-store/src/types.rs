@@ -75,6 +75,14 @@ id_type!(
     /// Row id of a stored probe.
     ProbeId
 );
+id_type!(
+    /// Row id of an evolution.
+    EvolutionId
+);
+id_type!(
+    /// Row id of a genome.
+    GenomeId
+);
 
 /// A string that is not one of an enum's spellings.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
