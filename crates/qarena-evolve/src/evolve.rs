@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use qarena_probe::stored::probe_stored;
+use qarena_probe::stored::{probe_stored, StoredProbeError};
 use qarena_probe::{metric, AnyOutputs, AnyProbe, Probe, Suite};
 use qarena_store::{
     EvolutionId, GenomeId, GenomeRecord, NewEvolution, NewGenome, RunStatus, Store,
@@ -46,6 +46,13 @@ pub enum EvolveError {
     },
     #[error("evaluating the original on the screening suite: {0}")]
     Reference(qarena_probe::ProbeError),
+    /// Probing failed for a reason that is not the genome's (bad suite,
+    /// unreadable model file).
+    #[error("probing a genome: {0}")]
+    Probe(Box<StoredProbeError>),
+    /// Writing a variant failed (disk full, read-only cache).
+    #[error(transparent)]
+    Variant(qarena_variant::VariantError),
     #[error("stored genome {id} is not a genome of this model: {why}")]
     Stored { id: i64, why: String },
 }
@@ -146,6 +153,10 @@ impl Screen<'_> {
             match qarena_variant::build_variant(&self.settings.model, &strategy, &opts, &|_, _| {})
             {
                 Ok(v) => v,
+                // The disk, not the genome: the evolution stops.
+                Err(e @ qarena_variant::VariantError::Io { .. }) => {
+                    return Err(EvolveError::Variant(e))
+                }
                 Err(e) => return fail("build_error", e.to_string()),
             };
         let probed = match probe_stored(
@@ -160,15 +171,17 @@ impl Screen<'_> {
             self.stop,
         ) {
             Ok(p) => p,
-            Err(e) => {
-                let text = e.to_string();
-                let kind = if text.contains("did not answer") || text.contains("timed out") {
-                    "timeout"
-                } else {
-                    "engine_crash"
-                };
-                return fail(kind, text);
+            // A stop request says nothing about the genome: it stays
+            // unscreened and is screened on resume.
+            Err(StoredProbeError::Probe(e)) if e.is_interrupted() => return Ok(rec),
+            Err(StoredProbeError::Probe(e)) if e.is_timeout() => {
+                return fail("timeout", e.to_string())
             }
+            Err(StoredProbeError::Probe(e)) if e.is_engine_failure() => {
+                return fail("engine_crash", e.to_string())
+            }
+            Err(StoredProbeError::Store(e)) => return Err(e.into()),
+            Err(e) => return Err(EvolveError::Probe(Box::new(e))),
         };
         let c = &probed.report.comparison;
         let Some(quality) = c.primary_value().filter(|q| q.is_finite()) else {
@@ -185,21 +198,7 @@ impl Screen<'_> {
                 ),
             );
         }
-        let probe_id = self
-            .store
-            .find_probe(
-                &qarena_probe::stored::key_of(
-                    self.probe,
-                    &self.settings.model,
-                    &variant.path,
-                    self.suite,
-                )
-                .map_err(|e| EvolveError::Stored {
-                    id: rec.id.0,
-                    why: e.to_string(),
-                })?,
-            )?
-            .map(|p| p.id);
+        let probe_id = Some(probed.id);
         self.store
             .set_genome_result(rec.id, None, probe_id, Some(quality), None)?;
         Ok(GenomeRecord {
@@ -249,9 +248,11 @@ pub fn evolve(
         }),
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
-    let reference = probe
-        .evaluate(&settings.model, suite, stop)
-        .map_err(EvolveError::Reference)?;
+    let reference = match probe.evaluate(&settings.model, suite, stop) {
+        Ok(r) => r,
+        Err(e) if e.is_interrupted() => return finish(store, ev.id, 0, true),
+        Err(e) => return Err(EvolveError::Reference(e)),
+    };
     let screen = Screen {
         store,
         settings,
@@ -311,21 +312,31 @@ pub fn evolve(
             break;
         }
     }
-    let all = store.genomes(ev.id)?;
+    finish(store, ev.id, generation, stopped)
+}
+
+/// Marks the evolution completed or interrupted and sums it up.
+fn finish(
+    store: &Store,
+    ev: EvolutionId,
+    generations: usize,
+    stopped: bool,
+) -> Result<EvolveSummary, EvolveError> {
     store.set_evolution_status(
-        ev.id,
+        ev,
         if stopped {
             RunStatus::Interrupted
         } else {
             RunStatus::Completed
         },
     )?;
+    let all = store.genomes(ev)?;
     Ok(EvolveSummary {
-        evolution: ev.id,
-        generations: generation,
+        evolution: ev,
+        generations,
         screened: all.len(),
         failed: all.iter().filter(|g| g.failure.is_some()).count(),
-        best: best_alive(store, ev.id)?,
+        best: best_alive(store, ev)?,
         stopped,
     })
 }

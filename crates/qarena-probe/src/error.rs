@@ -66,3 +66,77 @@ pub enum ProbeError {
     #[error("interrupted")]
     Interrupted,
 }
+
+impl ProbeError {
+    /// The probe was stopped on request (Ctrl-C): nothing about the model.
+    pub fn is_interrupted(&self) -> bool {
+        let stopped = |e: &qarena_engine::EngineError| {
+            matches!(e, qarena_engine::EngineError::Stopped { .. })
+        };
+        match self {
+            ProbeError::Interrupted => true,
+            ProbeError::Engine { source, .. } => stopped(source),
+            ProbeError::EngineAt { source, .. } => stopped(source),
+            _ => false,
+        }
+    }
+
+    /// The engine missed a deadline.
+    pub fn is_timeout(&self) -> bool {
+        let timeout = |e: &qarena_engine::EngineError| {
+            matches!(e, qarena_engine::EngineError::Timeout { .. })
+        };
+        match self {
+            ProbeError::Engine { source, .. } => timeout(source),
+            ProbeError::EngineAt { source, .. } => timeout(source),
+            _ => false,
+        }
+    }
+
+    /// The engine failed (could not start, crashed, timed out, refused the
+    /// net or broke the protocol), as opposed to bad input.
+    pub fn is_engine_failure(&self) -> bool {
+        matches!(
+            self,
+            ProbeError::Engine { .. }
+                | ProbeError::EngineAt { .. }
+                | ProbeError::BadAnswer { .. }
+                | ProbeError::Protocol { .. }
+                | ProbeError::NetRejected { .. }
+        ) && !self.is_interrupted()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use qarena_engine::EngineError;
+    use std::time::Duration;
+
+    #[test]
+    fn failures_are_told_apart_by_kind_not_text() {
+        let timeout = || EngineError::Timeout {
+            label: "k".into(),
+            program: "katago".into(),
+            waited: Duration::from_secs(1),
+            what: "kata-raw-nn".into(),
+        };
+        let stopped = || EngineError::Stopped {
+            label: "k".into(),
+            program: "katago".into(),
+            after: Duration::from_secs(1),
+        };
+        let at = |e| ProbeError::EngineAt {
+            label: "k".into(),
+            position: 3,
+            source: Box::new(e),
+        };
+        assert!(at(timeout()).is_timeout());
+        assert!(at(timeout()).is_engine_failure());
+        assert!(at(stopped()).is_interrupted());
+        assert!(!at(stopped()).is_engine_failure());
+        assert!(ProbeError::Interrupted.is_interrupted());
+        let suite = ProbeError::Setup("x".into());
+        assert!(!suite.is_engine_failure() && !suite.is_timeout() && !suite.is_interrupted());
+    }
+}

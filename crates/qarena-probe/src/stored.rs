@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
-use qarena_store::{NewProbe, ProbeKey, ProbeRecord, Store, VariantId};
+use qarena_store::{NewProbe, ProbeId, ProbeKey, ProbeRecord, Store, VariantId};
 
 use crate::{Comparison, Metric, Probe, ProbeError, ProbeReport, Suite};
 
@@ -25,10 +25,11 @@ pub enum StoredProbeError {
     Corrupt { id: i64, why: String },
 }
 
-/// A probe's result and whether it came from the store.
+/// A probe's result, its row in the store, and whether it came from there.
 #[derive(Debug, Clone)]
 pub struct Probed {
     pub report: ProbeReport,
+    pub id: ProbeId,
     pub cached: bool,
 }
 
@@ -56,14 +57,6 @@ pub fn key_of<P: Probe>(
     })
 }
 
-/// The stored result for `key`, if any.
-pub fn find(store: &Store, key: &ProbeKey) -> Result<Option<ProbeReport>, StoredProbeError> {
-    store
-        .find_probe(key)?
-        .map(|rec| report_of(store, &rec))
-        .transpose()
-}
-
 /// Probes `subject` against `reference`, reading the result from the store
 /// when it is there and storing it otherwise. `reference_outputs` lets a
 /// caller that probes many subjects evaluate the reference once.
@@ -80,10 +73,12 @@ pub fn probe_stored<P: Probe>(
     stop: &AtomicBool,
 ) -> Result<Probed, StoredProbeError> {
     let key = key_of(p, reference, subject, suite)?;
-    if let Some(report) = find(store, &key)? {
+    if let Some(rec) = store.find_probe(&key)? {
+        let report = report_of(store, &rec)?;
         if report.noise_floor.is_some() || !with_noise_floor {
             return Ok(Probed {
                 report,
+                id: rec.id,
                 cached: true,
             });
         }
@@ -98,7 +93,7 @@ pub fn probe_stored<P: Probe>(
         }
         None => crate::probe(p, reference, subject, suite, with_noise_floor, stop)?,
     };
-    store.insert_probe(&NewProbe {
+    let id = store.insert_probe(&NewProbe {
         key,
         suite_name: report.suite.clone(),
         variant,
@@ -116,6 +111,7 @@ pub fn probe_stored<P: Probe>(
     })?;
     Ok(Probed {
         report,
+        id,
         cached: false,
     })
 }

@@ -94,6 +94,7 @@ fn evolve_exit(e: EvolveError) -> Exit {
     match e {
         EvolveError::Store(s) => s.into(),
         EvolveError::Reference(p) => Exit::engine(p),
+        EvolveError::Variant(v) => Exit::storage(v),
         other => Exit::input(other),
     }
 }
