@@ -30,6 +30,10 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ProbeError;
 
+/// The largest suite file read (the shipped ones are a few KiB; a million
+/// chess positions fit).
+pub const MAX_SUITE_BYTES: u64 = 64 << 20;
+
 /// The first line of every suite file.
 pub const SUITE_MAGIC: &str = "# qarena probe suite";
 
@@ -131,15 +135,35 @@ impl Suite {
     }
 
     /// Reads a suite file.
+    /// Reads a suite file of at most [`MAX_SUITE_BYTES`] (read in bounded
+    /// memory whatever the file claims to be).
     pub fn load(path: &Path) -> Result<Suite, ProbeError> {
-        let text = fs_err::read_to_string(path).map_err(|e| ProbeError::Io {
+        use std::io::Read;
+        let io = |e| ProbeError::Io {
             path: path.to_path_buf(),
             source: e,
-        })?;
+        };
+        let file = fs_err::File::open(path).map_err(io)?;
+        let mut bytes = Vec::new();
+        file.take(MAX_SUITE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(io)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| path.display().to_string());
+        if bytes.len() as u64 > MAX_SUITE_BYTES {
+            return Err(ProbeError::Suite {
+                name,
+                line: 0,
+                why: format!("larger than {} MiB: not a suite", MAX_SUITE_BYTES >> 20),
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| ProbeError::Suite {
+            name: name.clone(),
+            line: 0,
+            why: format!("not UTF-8 text ({e})"),
+        })?;
         Suite::parse(&name, &text)
     }
 
@@ -386,6 +410,23 @@ mod tests {
         assert!(e.to_string().contains("first line"), "{e}");
         let e = Suite::parse("t", &GO.replace("C3 G7 E5", "C3 Z9")).unwrap_err();
         assert!(e.to_string().contains("Z9"), "{e}");
+    }
+
+    #[test]
+    fn oversized_and_binary_files_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.suite");
+        let f = std::fs::File::create(&big).unwrap();
+        f.set_len(MAX_SUITE_BYTES + 10).unwrap();
+        let e = Suite::load(&big).unwrap_err();
+        assert!(
+            e.to_string().contains("big") && e.to_string().contains("MiB"),
+            "{e}"
+        );
+        let bin = dir.path().join("bin.suite");
+        std::fs::write(&bin, [0xffu8, 0xfe, 0x00]).unwrap();
+        let e = Suite::load(&bin).unwrap_err();
+        assert!(e.to_string().contains("UTF-8"), "{e}");
     }
 
     #[test]
