@@ -13,7 +13,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use qarena_evolve::{evolve, Budget, EvolveSettings, GeneSpace};
-use qarena_probe::{AnyProbe, KataGoProbe, Suite};
+use qarena_probe::{AnyProbe, KataGoProbe};
 use qarena_store::Store;
 
 fn katago() -> (PathBuf, PathBuf, PathBuf) {
@@ -38,11 +38,10 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
     let store = Store::open(&dir.path().join("e.sqlite")).unwrap();
     let probe = AnyProbe::KataGo(KataGoProbe::new(&bin, &cfg));
     // A small screening suite: the first 40 positions of the shipped one.
-    let full = qarena_probe::default_suite("go").unwrap();
-    let qarena_probe::Positions::Go { setup, lines } = full.positions() else {
-        panic!("a Go suite");
-    };
-    let suite = Suite::go("screen", setup.clone(), lines[..40].to_vec()).unwrap();
+    let suite = qarena_probe::default_suite("go")
+        .unwrap()
+        .subset("screen", |i| i < 40)
+        .unwrap();
     let settings = EvolveSettings {
         name: "t".into(),
         model: net,

@@ -275,6 +275,31 @@ impl Suite {
         out
     }
 
+    /// The positions whose index `keep` accepts, in order, as a suite
+    /// called `name` (e.g. a screening half and a held-out half).
+    pub fn subset(&self, name: &str, keep: impl Fn(usize) -> bool) -> Result<Suite, ProbeError> {
+        match &self.positions {
+            Positions::Go { setup, lines } => Suite::go(
+                name,
+                setup.clone(),
+                lines
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, l)| l.clone())
+                    .collect(),
+            ),
+            Positions::Chess { fens } => Suite::chess(
+                name,
+                fens.iter()
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, f)| f.clone())
+                    .collect(),
+            ),
+        }
+    }
+
     /// Writes the canonical text to `path`.
     pub fn save(&self, path: &Path) -> Result<(), ProbeError> {
         self.save_with_comments(path, &[])
@@ -393,6 +418,10 @@ mod tests {
         // Comments do not change the identity; a move does.
         let changed = Suite::parse("t", &GO.replace("C3 G7 E5", "C3 G7 E6")).unwrap();
         assert_ne!(changed.sha256(), s.sha256());
+        // A subset keeps the setup and the chosen positions in order.
+        let odd = s.subset("odd", |i| i % 2 == 1).unwrap();
+        assert_eq!(odd.len(), 1);
+        assert!(odd.to_text().ends_with("-\n"), "{}", odd.to_text());
         let noted = s.to_text_with_comments(&["made by hand\n\nfor a test".to_string()]);
         assert!(noted.starts_with(&format!(
             "{SUITE_MAGIC}\n# made by hand\n#\n# for a test\ngame go\n"

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
 use qarena_evolve::{evolve, export_best, Budget, EvolveError, EvolveSettings, GeneSpace};
-use qarena_probe::{AnyProbe, Positions, Suite};
+use qarena_probe::{AnyProbe, Suite};
 use qarena_store::Store;
 
 use crate::cli::DbArgs;
@@ -99,20 +99,12 @@ fn evolve_exit(e: EvolveError) -> Exit {
     }
 }
 
-/// Every other position of a suite, starting at `first`.
-pub fn half(suite: &Suite, first: usize) -> Result<Suite, Exit> {
-    let name = format!("{}-{}", suite.name, if first == 0 { "even" } else { "odd" });
-    match suite.positions() {
-        Positions::Go { setup, lines } => Suite::go(
-            &name,
-            setup.clone(),
-            lines.iter().skip(first).step_by(2).cloned().collect(),
-        ),
-        Positions::Chess { fens } => {
-            Suite::chess(&name, fens.iter().skip(first).step_by(2).cloned().collect())
-        }
-    }
-    .map_err(Exit::input)
+/// The even positions of a suite: the screening half (the odd ones stay
+/// unseen for independent checks).
+fn screening_half(suite: &Suite) -> Result<Suite, Exit> {
+    suite
+        .subset(&format!("{}-even", suite.name), |i| i % 2 == 0)
+        .map_err(Exit::input)
 }
 
 fn run_evolution(a: EvolveRunArgs) -> CliResult {
@@ -128,7 +120,7 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let suite = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
-        None => half(&probe.default_suite().map_err(Exit::input)?, 0)?,
+        None => screening_half(&probe.default_suite().map_err(Exit::input)?)?,
     };
     let store = Store::open(&a.db.db)?;
     let settings = EvolveSettings {

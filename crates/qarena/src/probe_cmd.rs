@@ -351,14 +351,7 @@ fn truncate(name: &str, s: Suite, count: usize) -> Result<Suite, Exit> {
     if s.len() <= count {
         return Ok(s);
     }
-    match s.positions() {
-        qarena_probe::Positions::Go { setup, lines } => {
-            Suite::go(name, setup.clone(), lines[..count].to_vec()).map_err(Exit::input)
-        }
-        qarena_probe::Positions::Chess { fens } => {
-            Suite::chess(name, fens[..count].to_vec()).map_err(Exit::input)
-        }
-    }
+    s.subset(name, |i| i < count).map_err(Exit::input)
 }
 
 fn from_run(a: &PositionsArgs, tag: &qarena_arena::RunTag, name: &str) -> Result<Suite, Exit> {
