@@ -473,6 +473,13 @@ impl Engine {
         self.child.id()
     }
 
+    /// Peak resident memory of the leader process so far (`VmHWM` from
+    /// `/proc`), in bytes; `None` once it has exited or where `/proc` is
+    /// missing. Helpers in its process group are not counted.
+    pub fn peak_rss_bytes(&self) -> Option<u64> {
+        peak_rss_of(self.child.id())
+    }
+
     /// The label from the spec.
     pub fn label(&self) -> &str {
         &self.label
@@ -774,6 +781,21 @@ fn spawn_stderr_reader(
         .map(drop)
 }
 
+/// Peak resident memory (`VmHWM`) of process `pid` in bytes, read from
+/// `/proc/<pid>/status` (a few KiB, read whole).
+pub fn peak_rss_of(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    kib.checked_mul(1024)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -807,5 +829,17 @@ mod tests {
     fn empty_command_is_a_spawn_error() {
         let err = Engine::spawn(EngineSpec::new("t-empty", vec![])).unwrap_err();
         assert!(matches!(err, EngineError::Spawn { .. }), "{err}");
+    }
+
+    #[test]
+    fn peak_rss_is_read_for_a_live_process_and_none_after() {
+        let own = peak_rss_of(std::process::id()).unwrap();
+        assert!(own > 1024 * 1024, "{own}");
+        let mut e = Engine::spawn(EngineSpec::new("t-rss", vec!["cat".into()])).unwrap();
+        let peak = e.peak_rss_bytes().unwrap();
+        assert!(peak > 0 && peak < own.max(64 << 20), "{peak}");
+        e.kill();
+        assert!(!e.is_alive());
+        assert_eq!(e.peak_rss_bytes(), None);
     }
 }

@@ -11,7 +11,7 @@ use qarena_models::Format;
 
 use crate::katago::{KataGoProbe, RawNnOutputs};
 use crate::nnue::{NnueEvals, NnueProbe};
-use crate::{Comparison, Probe, ProbeError, Suite};
+use crate::{Comparison, EngineCost, Probe, ProbeError, Suite};
 
 /// The shipped 9×9 Go suite (`suites/go9-default.suite`).
 const GO9_DEFAULT: &str = include_str!("../../../suites/go9-default.suite");
@@ -135,6 +135,14 @@ impl Probe for AnyProbe {
             _ => Err(ProbeError::Setup(
                 "the reference and the variant were evaluated by different probes".into(),
             )),
+        }
+    }
+
+    fn cost(&self, outputs: &AnyOutputs) -> EngineCost {
+        match (self, outputs) {
+            (AnyProbe::KataGo(p), AnyOutputs::KataGo(o)) => p.cost(o),
+            (AnyProbe::Nnue(p), AnyOutputs::Nnue(o)) => p.cost(o),
+            _ => EngineCost::default(),
         }
     }
 

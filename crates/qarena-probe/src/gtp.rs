@@ -188,8 +188,11 @@ impl<'s, T> Conversation<'s, T> {
         }
     }
 
-    /// Asks the engine to quit and kills its process group.
-    pub fn finish(mut self) {
+    /// Asks the engine to quit and kills its process group; returns the
+    /// engine's peak resident memory, read just before.
+    pub fn finish(mut self) -> Option<u64> {
+        let peak = self.engine.peak_rss_bytes();
         self.engine.shutdown(Some("quit"), QUIT_GRACE);
+        peak
     }
 }

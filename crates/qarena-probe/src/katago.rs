@@ -53,7 +53,7 @@ use qarena_go::{format_vertex, Color, Move, Point};
 
 use crate::error::ProbeError;
 use crate::gtp::Conversation;
-use crate::report::{Comparison, Metric, Spread};
+use crate::report::{Comparison, EngineCost, Metric, Spread};
 use crate::suite::{Positions, Suite};
 use crate::Probe;
 
@@ -141,6 +141,9 @@ pub struct RawNnOutputs {
     /// From the first to the last answer about a position: the engine's
     /// own time for the queries.
     pub answer_seconds: f64,
+    /// The engine's peak resident memory (shared by the outputs of one
+    /// process).
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl KataGoProbe {
@@ -211,6 +214,7 @@ impl KataGoProbe {
                 positions: Vec::with_capacity(lines.len()),
                 seconds: 0.0,
                 answer_seconds: 0.0,
+                peak_rss_bytes: None,
             })
             .collect();
         let mut first_answer: Option<Instant> = None;
@@ -274,7 +278,7 @@ impl KataGoProbe {
         while conv.has_pending() {
             take(&mut conv)?;
         }
-        conv.finish();
+        let peak_rss_bytes = conv.finish();
         let seconds = started.elapsed().as_secs_f64();
         let answer_seconds = first_answer
             .map(|f| last_answer.duration_since(f).as_secs_f64())
@@ -282,6 +286,7 @@ impl KataGoProbe {
         for out in &mut outs {
             out.seconds = seconds;
             out.answer_seconds = answer_seconds;
+            out.peak_rss_bytes = peak_rss_bytes;
         }
         Ok(outs)
     }
@@ -320,6 +325,16 @@ impl Probe for KataGoProbe {
         variant: &RawNnOutputs,
     ) -> Result<Comparison, ProbeError> {
         compare_outputs(reference, variant)
+    }
+
+    /// Positions per second over the queries (engine start left out) and
+    /// the engine's peak memory.
+    fn cost(&self, outputs: &RawNnOutputs) -> EngineCost {
+        EngineCost {
+            positions_per_second: (outputs.answer_seconds > 0.0)
+                .then(|| outputs.positions.len() as f64 / outputs.answer_seconds),
+            peak_rss_bytes: outputs.peak_rss_bytes,
+        }
     }
 
     fn noise_floor(
@@ -694,6 +709,7 @@ whiteOwnership
             positions,
             seconds: 0.0,
             answer_seconds: 0.0,
+            peak_rss_bytes: None,
         }
     }
 

@@ -43,7 +43,7 @@ pub use any::{default_suite, AnyOutputs, AnyProbe, ProbeEngines};
 pub use error::ProbeError;
 pub use katago::{KataGoProbe, ProbeTimeouts, RawNn, RawNnOutputs};
 pub use nnue::{NnueEvals, NnueProbe};
-pub use report::{metric, Comparison, Metric, ProbeReport, Spread};
+pub use report::{metric, Comparison, EngineCost, Metric, ProbeReport, Spread};
 pub use suite::{GoSetup, Positions, Suite, SUITE_MAGIC};
 
 /// A way to look into one kind of network.
@@ -75,6 +75,12 @@ pub trait Probe {
         reference: &Self::Outputs,
         variant: &Self::Outputs,
     ) -> Result<Comparison, ProbeError>;
+
+    /// What evaluating cost the engine (speed, peak memory); unknown by
+    /// default.
+    fn cost(&self, _outputs: &Self::Outputs) -> EngineCost {
+        EngineCost::default()
+    }
 
     /// The reference against itself under another view of the same
     /// positions (e.g. a board symmetry): how much difference is noise.
@@ -120,7 +126,10 @@ pub fn probe_against<P: Probe>(
 ) -> Result<ProbeReport, ProbeError> {
     let started = Instant::now();
     let out = p.evaluate(variant, suite, stop)?;
-    let comparison = p.compare(reference, &out)?;
+    let mut comparison = p.compare(reference, &out)?;
+    comparison
+        .metrics
+        .extend(p.cost(&out).metrics(&p.cost(reference)));
     Ok(ProbeReport {
         probe: p.name().to_string(),
         suite: suite.name.clone(),

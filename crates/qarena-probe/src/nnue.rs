@@ -34,7 +34,7 @@ use qarena_uci::{classify_info_strings, parse_line, Info, Message, NetLoad};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ProbeError;
-use crate::report::{Comparison, Metric, Spread};
+use crate::report::{Comparison, EngineCost, Metric, Spread};
 use crate::suite::{Positions, Suite};
 use crate::Probe;
 
@@ -93,6 +93,13 @@ pub struct NnueEvals {
     pub bestmoves: Option<Vec<String>>,
     /// Wall time, engine start included.
     pub seconds: f64,
+    /// Time of the `eval` queries alone (engine start and net check left
+    /// out).
+    #[serde(default)]
+    pub eval_seconds: f64,
+    /// Stockfish's peak resident memory.
+    #[serde(default)]
+    pub peak_rss_bytes: Option<u64>,
 }
 
 impl NnueEvals {
@@ -161,18 +168,32 @@ impl Probe for NnueProbe {
             });
         }
         let mut sf = Session::start(self, &net, stop)?;
+        let evals_started = Instant::now();
         let cp = sf.evals(fens)?;
+        let eval_seconds = evals_started.elapsed().as_secs_f64();
         let bestmoves = match self.bestmove_depth {
             Some(depth) => Some(sf.bestmoves(fens, depth)?),
             None => None,
         };
+        let peak_rss_bytes = sf.engine.peak_rss_bytes();
         sf.engine.shutdown(Some("quit"), Duration::from_millis(500));
         Ok(NnueEvals {
             net,
             cp,
             bestmoves,
             seconds: started.elapsed().as_secs_f64(),
+            eval_seconds,
+            peak_rss_bytes,
         })
+    }
+
+    /// Static evaluations per second and Stockfish's peak memory.
+    fn cost(&self, outputs: &NnueEvals) -> EngineCost {
+        EngineCost {
+            positions_per_second: (outputs.eval_seconds > 0.0)
+                .then(|| outputs.cp.len() as f64 / outputs.eval_seconds),
+            peak_rss_bytes: outputs.peak_rss_bytes,
+        }
     }
 
     fn compare(
@@ -470,6 +491,8 @@ mod tests {
             cp: cp.to_vec(),
             bestmoves: None,
             seconds: 0.0,
+            eval_seconds: 0.0,
+            peak_rss_bytes: None,
         }
     }
 

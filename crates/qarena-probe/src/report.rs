@@ -63,6 +63,43 @@ pub struct ProbeReport {
     pub seconds: f64,
 }
 
+/// What evaluating a model cost the engine: speed and memory.
+///
+/// A fake-quantized variant runs at the original's precision, so these
+/// figures reflect the engine's arithmetic and the file it loaded, not the
+/// nominal bits; they are there to catch a variant that makes the engine
+/// slower or bigger, and for engines with their own low-precision modes.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct EngineCost {
+    /// Positions evaluated per second (engine start left out).
+    pub positions_per_second: Option<f64>,
+    /// Peak resident memory of the engine process.
+    pub peak_rss_bytes: Option<u64>,
+}
+
+impl EngineCost {
+    /// The variant's cost as probe figures, with its ratios to the
+    /// reference's where both are known: `positions_per_second`,
+    /// `speed_ratio` (variant / reference; below 1 is slower),
+    /// `peak_rss_mib` and `memory_ratio` (above 1 is bigger).
+    pub fn metrics(&self, reference: &EngineCost) -> Vec<Metric> {
+        let mut out = Vec::new();
+        if let Some(v) = self.positions_per_second {
+            out.push(Metric::new("positions_per_second", v));
+            if let Some(r) = reference.positions_per_second.filter(|r| *r > 0.0) {
+                out.push(Metric::new("speed_ratio", v / r));
+            }
+        }
+        if let Some(v) = self.peak_rss_bytes {
+            out.push(Metric::new("peak_rss_mib", v as f64 / 1048576.0));
+            if let Some(r) = reference.peak_rss_bytes.filter(|r| *r > 0) {
+                out.push(Metric::new("memory_ratio", v as f64 / r as f64));
+            }
+        }
+        out
+    }
+}
+
 /// Mean, median, p90, p99 and max of a sample (nearest-rank percentiles).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Spread {

@@ -40,6 +40,14 @@ fn a_net_against_itself_differs_by_nothing() {
     assert_eq!(metric(&c.metrics, "top1_agreement"), Some(1.0));
     assert_eq!(metric(&c.metrics, "dwinrate_max"), Some(0.0));
     assert_eq!(c.per_position.len(), 4);
+    // The engine's cost: speed and peak memory, and their ratios to the
+    // reference's (the same net here, so about 1).
+    assert!(metric(&c.metrics, "positions_per_second").unwrap() > 0.0);
+    let mib = metric(&c.metrics, "peak_rss_mib").unwrap();
+    assert!(mib > 5.0 && mib < 4096.0, "{mib}");
+    let memory = metric(&c.metrics, "memory_ratio").unwrap();
+    assert!((0.5..2.0).contains(&memory), "{memory}");
+    assert!(metric(&c.metrics, "speed_ratio").unwrap() > 0.0);
     let floor = report.noise_floor.unwrap();
     assert!(floor.primary_value().unwrap() > 0.0, "{floor:?}");
 

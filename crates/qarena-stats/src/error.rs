@@ -27,4 +27,7 @@ pub enum StatsError {
 
     #[error("game pair {index} has scores ({a}, {b}); each score must be 0, 0.5 or 1")]
     InvalidPairScore { index: usize, a: f64, b: f64 },
+
+    #[error("rating fit: {0}")]
+    Rating(String),
 }

@@ -24,6 +24,7 @@ mod elo;
 mod error;
 mod gate;
 pub mod normal;
+mod rating;
 mod sprt;
 mod tally;
 
@@ -33,5 +34,6 @@ pub use elo::{
 };
 pub use error::StatsError;
 pub use gate::{check_gate, Gate, GateOutcome};
+pub use rating::{bradley_terry, RatedGame, Rating, Ratings};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
 pub use tally::{mean, Counted, MeanCi, Outcome, Tally, Z95};

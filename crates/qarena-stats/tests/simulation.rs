@@ -311,3 +311,65 @@ fn sprt_error_rates_and_length() {
         );
     }
 }
+
+/// A round-robin league of five players with known Elo, fitted by
+/// Bradley–Terry anchored at player 0: the intervals cover every player's
+/// true rating (relative to the anchor) about 95% of the time, with and
+/// without draws (the fit scales its intervals by the games' dispersion),
+/// and the estimates are unbiased to a few Elo.
+#[test]
+fn bradley_terry_intervals_cover_the_true_ratings() {
+    const LEAGUES: usize = 1_000;
+    const GAMES_PER_PAIR: usize = 40;
+    let truth = [0.0, -30.0, -80.0, 20.0, -150.0];
+    let mut rng = Uniforms::new(0x5eed_00b7);
+    println!("| draws | player | true Elo | mean estimate | 95% coverage |");
+    for natural_draws in [false, true] {
+        let mut covered = [0usize; 5];
+        let mut sum = [0.0f64; 5];
+        for _ in 0..LEAGUES {
+            let mut games = Vec::new();
+            for a in 0..truth.len() {
+                for b in a + 1..truth.len() {
+                    let s = score_from_elo(truth[a] - truth[b]);
+                    let game = if natural_draws {
+                        Game::with_natural_draws(s)
+                    } else {
+                        Game::new(s, 0.0)
+                    };
+                    for _ in 0..GAMES_PER_PAIR {
+                        games.push(RatedGame {
+                            a,
+                            b,
+                            score: game.play(&mut rng),
+                        });
+                    }
+                }
+            }
+            let r = bradley_terry(truth.len(), &games, 0, 0.95).unwrap();
+            for (i, rating) in r.ratings.iter().enumerate() {
+                sum[i] += rating.elo;
+                if rating.lower() <= truth[i] && truth[i] <= rating.upper() {
+                    covered[i] += 1;
+                }
+            }
+        }
+        for i in 1..truth.len() {
+            let coverage = covered[i] as f64 / LEAGUES as f64;
+            let mean = sum[i] / LEAGUES as f64;
+            println!(
+                "| {natural_draws} | {i} | {} | {mean:.1} | {coverage:.3} |",
+                truth[i]
+            );
+            assert!(
+                (mean - truth[i]).abs() < 6.0,
+                "player {i}: mean estimate {mean} for {}",
+                truth[i]
+            );
+            assert!(
+                (coverage - 0.95).abs() <= noise(0.95, LEAGUES),
+                "player {i}: coverage {coverage}"
+            );
+        }
+    }
+}
