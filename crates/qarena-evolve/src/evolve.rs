@@ -7,9 +7,11 @@
 //! weights), its probe fails (the engine crashed or timed out), its figures
 //! are not finite, or it collapsed (Go: top-1 agreement below a floor;
 //! chess: sign agreement below a floor). Its quality is the probe's
-//! headline figure (lower is better); the best `survivors` genomes seen so
+//! headline figure (lower is better); survivors are ranked by their
+//! [survival score](survival_score), which adds bytes, the engine's speed
+//! and its memory to the quality, and the best `survivors` genomes seen so
 //! far are the next parents (elitist). Every genome is stored with its
-//! parents, operator and result, the dead ones too.
+//! parents, operator, cost and result, the dead ones too.
 //!
 //! Each generation's random stream is seeded by the evolution's seed and
 //! the generation number, so a resumed evolution makes the same genomes:
@@ -23,7 +25,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use qarena_probe::stored::{probe_stored, StoredProbeError};
 use qarena_probe::{metric, AnyOutputs, AnyProbe, Probe, Suite};
 use qarena_store::{
-    EvolutionId, GenomeId, GenomeRecord, NewEvolution, NewGenome, RunStatus, Store,
+    EvolutionId, GenomeId, GenomeRecord, GenomeResult, NewEvolution, NewGenome, RunStatus, Store,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -55,6 +57,10 @@ pub enum EvolveError {
     Variant(qarena_variant::VariantError),
     #[error("stored genome {id} is not a genome of this model: {why}")]
     Stored { id: i64, why: String },
+    /// A match of the game stage could not be played (bad engine command,
+    /// an engine that fails beyond its restarts, the run folder).
+    #[error("game stage: {0}")]
+    Games(String),
 }
 
 /// How an evolution runs.
@@ -87,6 +93,53 @@ pub struct EvolveSummary {
     /// Alive genomes, best first.
     pub best: Vec<GenomeRecord>,
     pub stopped: bool,
+}
+
+/// How much each cost counts in the survival score, per unit of its term.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct ScoreWeights {
+    /// Per bit per weight (the budget already caps it; within it, one bit
+    /// less is worth 10% more KL).
+    pub bits: f64,
+    /// Per natural log of the slow-down against the original.
+    pub latency: f64,
+    /// Per natural log of the engine's peak memory against the original's.
+    pub memory: f64,
+}
+
+/// The weights every evolution uses; stored with its settings.
+pub const SCORE_WEIGHTS: ScoreWeights = ScoreWeights {
+    bits: 0.1,
+    latency: 0.25,
+    memory: 0.25,
+};
+
+/// Quality below this counts as this (so a perfect copy has a finite
+/// score).
+pub const QUALITY_FLOOR: f64 = 1e-4;
+
+/// The survival score of a genome that survived its screen (lower is
+/// better; a genome that failed has none and never breeds):
+///
+/// `ln(max(quality, 1e-4)) + 0.1·bits + 0.25·ln(1/speed_ratio) +
+/// 0.25·ln(memory_ratio)`
+///
+/// Quality enters as a log, so the other terms are relative: a genome 10%
+/// worse in KL is even with one that is 0.95 bits per weight cheaper,
+/// or ~46% faster, or ~32% smaller in memory. Missing or non-positive
+/// ratios count as 1 (no cost difference known). Fake-quantized variants
+/// run at the original's precision, so speed and memory differ little and
+/// mostly by noise; their weights are kept small for that reason.
+pub fn survival_score(
+    quality: f64,
+    bits_per_weight: f64,
+    speed_ratio: Option<f64>,
+    memory_ratio: Option<f64>,
+) -> f64 {
+    let w = SCORE_WEIGHTS;
+    let ln_ratio = |r: Option<f64>| r.filter(|r| r.is_finite() && *r > 0.0).map_or(0.0, f64::ln);
+    quality.max(QUALITY_FLOOR).ln() + w.bits * bits_per_weight - w.latency * ln_ratio(speed_ratio)
+        + w.memory * ln_ratio(memory_ratio)
 }
 
 /// One line of progress for the caller to show.
@@ -136,8 +189,18 @@ impl Screen<'_> {
             return Ok(rec);
         }
         let fail = |kind: &str, detail: String| -> Result<GenomeRecord, EvolveError> {
-            self.store
-                .set_genome_result(rec.id, None, None, None, Some((kind, &detail)))?;
+            self.store.set_genome_result(
+                rec.id,
+                &GenomeResult {
+                    variant: None,
+                    probe: None,
+                    quality: None,
+                    speed_ratio: None,
+                    memory_ratio: None,
+                    score: None,
+                    failure: Some((kind, &detail)),
+                },
+            )?;
             Ok(GenomeRecord {
                 failure: Some(kind.to_string()),
                 failure_detail: Some(detail),
@@ -199,11 +262,32 @@ impl Screen<'_> {
             );
         }
         let probe_id = Some(probed.id);
-        self.store
-            .set_genome_result(rec.id, None, probe_id, Some(quality), None)?;
+        let speed_ratio = metric(&c.metrics, "speed_ratio");
+        let memory_ratio = metric(&c.metrics, "memory_ratio");
+        let score = survival_score(
+            quality,
+            rec.genome.bits_per_weight,
+            speed_ratio,
+            memory_ratio,
+        );
+        self.store.set_genome_result(
+            rec.id,
+            &GenomeResult {
+                variant: None,
+                probe: probe_id,
+                quality: Some(quality),
+                speed_ratio,
+                memory_ratio,
+                score: Some(score),
+                failure: None,
+            },
+        )?;
         Ok(GenomeRecord {
             quality: Some(quality),
             probe: probe_id,
+            speed_ratio,
+            memory_ratio,
+            score: Some(score),
             ..rec
         })
     }
@@ -245,6 +329,7 @@ pub fn evolve(
             "collapse_floor": settings.collapse_floor,
             "suite": suite.sha256(),
             "probe": probe.name(),
+            "score_weights": SCORE_WEIGHTS,
         }),
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
@@ -283,7 +368,9 @@ pub fn evolve(
             };
             let rec = screen.screen(ev.id, generation, &genome, op, (pa, pb))?;
             let outcome = match (&rec.quality, &rec.failure) {
-                (Some(q), _) => format!("quality {q:.4}"),
+                (Some(q), _) => {
+                    format!("quality {q:.4}  score {:.3}", rec.score.unwrap_or(f64::NAN))
+                }
                 (None, Some(f)) => format!("died: {f}"),
                 (None, None) => "not screened".to_string(),
             };
@@ -297,10 +384,7 @@ pub fn evolve(
             break;
         }
         let best = best_alive(store, ev.id)?;
-        let q = best
-            .first()
-            .and_then(|g| g.quality)
-            .unwrap_or(f64::INFINITY);
+        let q = best.first().map_or(f64::INFINITY, rank);
         if q < best_quality {
             best_quality = q;
             stale = 0;
@@ -341,18 +425,24 @@ fn finish(
     })
 }
 
-/// Alive genomes of an evolution, best (lowest quality) first.
+/// What a genome is ranked by: its survival score (for genomes stored
+/// before scores, the score of its quality and bits alone).
+pub fn rank(g: &GenomeRecord) -> f64 {
+    match (g.score, g.quality) {
+        (Some(s), _) => s,
+        (None, Some(q)) => survival_score(q, g.genome.bits_per_weight, None, None),
+        (None, None) => f64::INFINITY,
+    }
+}
+
+/// Alive genomes of an evolution, best (lowest survival score) first.
 pub fn best_alive(store: &Store, ev: EvolutionId) -> Result<Vec<GenomeRecord>, EvolveError> {
     let mut alive: Vec<GenomeRecord> = store
         .genomes(ev)?
         .into_iter()
         .filter(|g| g.failure.is_none() && g.quality.is_some())
         .collect();
-    alive.sort_by(|a, b| {
-        a.quality
-            .unwrap_or(f64::INFINITY)
-            .total_cmp(&b.quality.unwrap_or(f64::INFINITY))
-    });
+    alive.sort_by(|a, b| rank(a).total_cmp(&rank(b)));
     Ok(alive)
 }
 
@@ -382,7 +472,7 @@ fn survivors(
             id: rec.id.0,
             why: e.to_string(),
         })?;
-        out.push((rec.id, rec.quality.unwrap_or(f64::INFINITY), g));
+        out.push((rec.id, rank(&rec), g));
     }
     Ok(out)
 }
@@ -444,4 +534,24 @@ pub fn export_best(
     Ok(best_alive(store, ev)?
         .into_iter()
         .find(|g| max_bits.is_none_or(|b| g.genome.bits_per_weight <= b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_survival_score_trades_quality_against_costs_as_documented() {
+        let base = survival_score(0.1, 4.0, Some(1.0), Some(1.0));
+        assert!((base - (0.1f64.ln() + 0.4)).abs() < 1e-12);
+        // 10% more KL is even with 0.953 bits per weight less.
+        let cheaper = survival_score(0.11, 4.0 - 1.1f64.ln() / 0.1, None, None);
+        assert!((cheaper - base).abs() < 1e-12);
+        // Slower and bigger is worse; unknown or nonsense ratios count as 1.
+        assert!(survival_score(0.1, 4.0, Some(0.5), None) > base);
+        assert!(survival_score(0.1, 4.0, None, Some(2.0)) > base);
+        assert_eq!(survival_score(0.1, 4.0, Some(f64::NAN), Some(-1.0)), base);
+        // A perfect copy has a finite score.
+        assert!(survival_score(0.0, 8.0, None, None).is_finite());
+    }
 }

@@ -7,10 +7,19 @@
 //!   crossover, all repaired or rejected so every genome is valid and
 //!   within budget; lossless to and from strategy TOML.
 //! * [`evolve`]: the probe-screened loop: generate, build, probe, detect
-//!   failures, select survivors, repeat; every genome stored; resumable.
+//!   failures, select survivors by survival score, repeat; every genome
+//!   stored; resumable.
+//! * [`games`]: the game stage: the best survivors in SPRT-gated matches
+//!   against the original, a league with hand recipes, and Bradley–Terry
+//!   ratings over all their games.
 
 pub mod evolve;
+pub mod games;
 pub mod genome;
 
-pub use evolve::{best_alive, evolve, export_best, EvolveError, EvolveSettings, EvolveSummary};
+pub use evolve::{
+    best_alive, evolve, export_best, rank, survival_score, EvolveError, EvolveSettings,
+    EvolveSummary, ScoreWeights, QUALITY_FLOOR, SCORE_WEIGHTS,
+};
+pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};

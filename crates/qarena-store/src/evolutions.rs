@@ -7,8 +7,8 @@ use rusqlite::{params, OptionalExtension, Row};
 use serde::{Deserialize, Serialize};
 
 use crate::{
-    json_col, json_text, now_rfc3339, EvolutionId, GenomeId, ProbeId, Result, RunStatus, Store,
-    VariantId,
+    json_col, json_text, now_rfc3339, EvolutionId, GenomeId, ProbeId, Result, RunId, RunStatus,
+    Store, VariantId,
 };
 
 /// An evolution to start (or find again: name and seed are its key).
@@ -62,13 +62,42 @@ pub struct GenomeRecord {
     pub failure: Option<String>,
     pub failure_detail: Option<String>,
     pub created_at: String,
+    /// The engine's speed and memory on the screen against the original's.
+    pub speed_ratio: Option<f64>,
+    pub memory_ratio: Option<f64>,
+    /// The survival score (lower is better), when it survived.
+    pub score: Option<f64>,
+}
+
+/// How a screened genome fared.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GenomeResult<'a> {
+    pub variant: Option<VariantId>,
+    pub probe: Option<ProbeId>,
+    pub quality: Option<f64>,
+    pub speed_ratio: Option<f64>,
+    pub memory_ratio: Option<f64>,
+    pub score: Option<f64>,
+    /// Kind and detail of the failure that ended it.
+    pub failure: Option<(&'a str, &'a str)>,
+}
+
+/// A match of an evolution's game stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvolutionMatch {
+    pub evolution: EvolutionId,
+    /// `gate` or `league`.
+    pub stage: String,
+    pub player_a: String,
+    pub player_b: String,
+    pub run: RunId,
 }
 
 const EVOLUTION_COLUMNS: &str =
     "id, name, model_sha256, budget, seed, settings, status, created_at";
 const GENOME_COLUMNS: &str = "id, evolution_id, generation, operator, parent_a, parent_b, \
      strategy_toml, strategy_sha256, bits_per_weight, bytes, variant_id, probe_id, quality, \
-     failure, failure_detail, created_at";
+     failure, failure_detail, created_at, speed_ratio, memory_ratio, score";
 
 fn evolution_from_row(r: &Row<'_>) -> rusqlite::Result<EvolutionRecord> {
     Ok(EvolutionRecord {
@@ -103,6 +132,9 @@ fn genome_from_row(r: &Row<'_>) -> rusqlite::Result<GenomeRecord> {
         failure: r.get(13)?,
         failure_detail: r.get(14)?,
         created_at: r.get(15)?,
+        speed_ratio: r.get(16)?,
+        memory_ratio: r.get(17)?,
+        score: r.get(18)?,
     })
 }
 
@@ -204,31 +236,82 @@ impl Store {
         })
     }
 
-    /// Records how a genome fared in the screen: its variant, probe and
-    /// quality, or the failure that ended it.
-    pub fn set_genome_result(
-        &self,
-        id: GenomeId,
-        variant: Option<VariantId>,
-        probe: Option<ProbeId>,
-        quality: Option<f64>,
-        failure: Option<(&str, &str)>,
-    ) -> Result<()> {
+    /// Records how a genome fared in the screen: its variant, probe,
+    /// quality, cost and score, or the failure that ended it.
+    pub fn set_genome_result(&self, id: GenomeId, r: &GenomeResult<'_>) -> Result<()> {
         self.call("recording a genome's result", |c| {
             c.execute(
                 "UPDATE genomes SET variant_id = ?2, probe_id = ?3, quality = ?4,
-                        failure = ?5, failure_detail = ?6
+                        failure = ?5, failure_detail = ?6, speed_ratio = ?7,
+                        memory_ratio = ?8, score = ?9
                  WHERE id = ?1",
                 params![
                     id,
-                    variant,
-                    probe,
-                    quality,
-                    failure.map(|f| f.0),
-                    failure.map(|f| f.1)
+                    r.variant,
+                    r.probe,
+                    r.quality,
+                    r.failure.map(|f| f.0),
+                    r.failure.map(|f| f.1),
+                    r.speed_ratio,
+                    r.memory_ratio,
+                    r.score
                 ],
             )
             .map(|_| ())
+        })
+    }
+
+    /// The genome with this id.
+    pub fn genome(&self, id: GenomeId) -> Result<Option<GenomeRecord>> {
+        self.call("reading a genome", |c| {
+            c.query_row(
+                &format!("SELECT {GENOME_COLUMNS} FROM genomes WHERE id = ?1"),
+                [id],
+                genome_from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Records that `run` is a match of an evolution's game stage (again
+    /// for the same players and stage: nothing changes).
+    pub fn add_evolution_match(&self, m: &EvolutionMatch) -> Result<()> {
+        self.call("recording an evolution match", |c| {
+            c.execute(
+                "INSERT INTO evolution_matches
+                     (evolution_id, stage, player_a, player_b, run_id, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (evolution_id, stage, player_a, player_b) DO NOTHING",
+                params![
+                    m.evolution,
+                    m.stage,
+                    m.player_a,
+                    m.player_b,
+                    m.run,
+                    now_rfc3339()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The matches of an evolution's game stage, oldest first.
+    pub fn evolution_matches(&self, evolution: EvolutionId) -> Result<Vec<EvolutionMatch>> {
+        self.call("reading evolution matches", |c| {
+            let mut stmt = c.prepare(
+                "SELECT evolution_id, stage, player_a, player_b, run_id
+                 FROM evolution_matches WHERE evolution_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([evolution], |r| {
+                Ok(EvolutionMatch {
+                    evolution: r.get(0)?,
+                    stage: r.get(1)?,
+                    player_a: r.get(2)?,
+                    player_b: r.get(3)?,
+                    run: r.get(4)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

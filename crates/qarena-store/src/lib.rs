@@ -39,7 +39,9 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
-pub use evolutions::{EvolutionRecord, GenomeRecord, NewEvolution, NewGenome};
+pub use evolutions::{
+    EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution, NewGenome,
+};
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};
 pub use schema::SCHEMA_VERSION;

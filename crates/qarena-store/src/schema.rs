@@ -453,4 +453,30 @@ CREATE TABLE genomes (
 CREATE INDEX genomes_by_generation ON genomes (evolution_id, generation);
 "#,
     },
+    Migration {
+        description: "evolutions: genome cost (engine speed and memory ratios) and survival score; matches of the game stage",
+        sql: r#"
+-- What a genome's screen cost the engine against the original's (probe
+-- figures speed_ratio and memory_ratio), and the survival score the
+-- evolution ranks by (lower is better; see qarena-evolve).
+ALTER TABLE genomes ADD COLUMN speed_ratio REAL;
+ALTER TABLE genomes ADD COLUMN memory_ratio REAL;
+ALTER TABLE genomes ADD COLUMN score REAL;
+
+-- The game stage of an evolution: each match is a run whose engine A is
+-- player_a and engine B player_b. Players: 'genome:<id>', 'original',
+-- 'recipe:<name>'. stage: 'gate' (a promoted genome against the original,
+-- SPRT-gated) or 'league' (survivors and recipes among themselves).
+CREATE TABLE evolution_matches (
+    id INTEGER PRIMARY KEY,
+    evolution_id INTEGER NOT NULL REFERENCES evolutions(id) ON DELETE CASCADE,
+    stage TEXT NOT NULL CHECK (stage IN ('gate', 'league')),
+    player_a TEXT NOT NULL,
+    player_b TEXT NOT NULL,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    created_at TEXT NOT NULL,
+    UNIQUE (evolution_id, stage, player_a, player_b)
+) STRICT;
+"#,
+    },
 ];

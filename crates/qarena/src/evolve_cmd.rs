@@ -4,9 +4,15 @@ use std::path::PathBuf;
 
 use anyhow::anyhow;
 use clap::{Args, Subcommand};
-use qarena_evolve::{evolve, export_best, Budget, EvolveError, EvolveSettings, GeneSpace};
+use qarena_arena::{EngineConfig, Protocol};
+use qarena_evolve::{
+    evolve, export_best, play_games, Budget, EvolveError, EvolveSettings, GameStage, GeneSpace,
+    PlayerRating, Recipe,
+};
 use qarena_probe::{AnyProbe, Suite};
+use qarena_stats::{SprtParams, SprtVerdict};
 use qarena_store::Store;
+use qarena_sweep::EngineTemplate;
 
 use crate::cli::DbArgs;
 use crate::probe_cmd::EngineArgs;
@@ -21,6 +27,17 @@ pub enum EvolveCommand {
     /// Example:
     ///   qarena evolve run g170-b6c96.bin.gz --max-bits 4.25 --generations 20
     Run(EvolveRunArgs),
+    /// Promote the best survivors to games: each plays the original in an
+    /// SPRT-gated match (H0 accepted: eliminated), the ones through the
+    /// gate and the hand recipes given with --recipe play a round robin,
+    /// and every game feeds one Bradley–Terry rating list anchored at the
+    /// original. Every match is a run (stored, resumable); Ctrl-C stops,
+    /// the same command resumes.
+    ///
+    /// Example:
+    ///   qarena evolve games g170-b6c96.bin.gz --name katago \
+    ///     --recipe strategies/uint4-g32-mse.toml --visits 16
+    Games(EvolveGamesArgs),
     /// Write the best surviving strategy (within --max-bits) as TOML.
     ///
     /// Example:
@@ -68,6 +85,56 @@ pub struct EvolveRunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EvolveGamesArgs {
+    /// The model the evolution quantized (the original every match is
+    /// against).
+    pub model: PathBuf,
+    /// Name of the evolution.
+    #[arg(long, default_value = "evolve")]
+    pub name: String,
+    /// Seed of the evolution.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Best genomes (by survival score) promoted to the gate.
+    #[arg(long, default_value_t = 4)]
+    pub promote: usize,
+    /// The gate: an SPRT against the original; accepting H0 eliminates.
+    #[arg(long, default_value = "elo0=-50,elo1=0")]
+    pub gate: String,
+    /// Most games of a gate match.
+    #[arg(long, default_value_t = 200)]
+    pub gate_games: u32,
+    /// Games per pair in the league of survivors and recipes.
+    #[arg(long, default_value_t = 40)]
+    pub league_games: u32,
+    /// A hand-written strategy TOML that plays in the league as an anchor
+    /// (repeatable).
+    #[arg(long = "recipe")]
+    pub recipes: Vec<PathBuf>,
+    /// Go: KataGo visits per move.
+    #[arg(long, default_value_t = 16)]
+    pub visits: u32,
+    /// Chess: Stockfish nodes per move.
+    #[arg(long, default_value_t = 5000)]
+    pub nodes: u64,
+    /// Seconds an engine may take for one move.
+    #[arg(long, default_value_t = 30)]
+    pub timeout_move: u64,
+    /// Games played in parallel.
+    #[arg(short = 'j', long, default_value_t = 2)]
+    pub concurrency: usize,
+    #[arg(long, default_value = "variants")]
+    pub cache: PathBuf,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+    #[command(flatten)]
+    pub engines: EngineArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct EvolveExportArgs {
     #[arg(long, default_value = "evolve")]
     pub name: String,
@@ -86,6 +153,7 @@ pub struct EvolveExportArgs {
 pub fn run(c: EvolveCommand) -> CliResult {
     match c {
         EvolveCommand::Run(a) => run_evolution(a),
+        EvolveCommand::Games(a) => games(a),
         EvolveCommand::Export(a) => export(a),
     }
 }
@@ -95,6 +163,7 @@ fn evolve_exit(e: EvolveError) -> Exit {
         EvolveError::Store(s) => s.into(),
         EvolveError::Reference(p) => Exit::engine(p),
         EvolveError::Variant(v) => Exit::storage(v),
+        EvolveError::Games(g) => Exit::engine(anyhow!("{g}")),
         other => Exit::input(other),
     }
 }
@@ -164,19 +233,196 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         }
     );
     println!(
-        "{:<6} {:>8} {:>12}  operator",
-        "genome", "bits/w", "quality"
+        "{:<6} {:>8} {:>10} {:>8}  operator",
+        "genome", "bits/w", "quality", "score"
     );
     for g in s.best.iter().take(10) {
         println!(
-            "{:<6} {:>8.3} {:>12.4}  {}",
+            "{:<6} {:>8.3} {:>10.4} {:>8.3}  {}",
             g.id.0,
             g.genome.bits_per_weight,
             g.quality.unwrap_or(f64::NAN),
+            qarena_evolve::rank(g),
             g.genome.operator
         );
     }
     Ok(())
+}
+
+/// How an engine plays the model in the game stage: KataGo at fixed
+/// visits for Go nets, Stockfish at fixed nodes with the net as `EvalFile`
+/// for NNUE nets.
+fn game_engine(
+    a: &EvolveGamesArgs,
+) -> Result<(EngineTemplate, Option<qarena_arena::chess::ChessSettings>), Exit> {
+    let format = qarena_models::detect(&a.model).map_err(Exit::input)?;
+    let engines = a.engines.resolve();
+    if format == qarena_models::Format::Nnue {
+        let stockfish = engines.stockfish.ok_or_else(|| {
+            Exit::input(anyhow!(
+                "Stockfish `{}` not found: install it or pass --stockfish",
+                a.engines.stockfish
+            ))
+        })?;
+        let mut base = EngineConfig::from_command(
+            "",
+            &qarena_engine::command::quote_word(&stockfish.display().to_string()),
+            Protocol::Uci,
+        );
+        base.options.insert("Threads".into(), "1".into());
+        base.options.insert("Hash".into(), "16".into());
+        let chess = qarena_arena::chess::ChessSettings {
+            limit: qarena_arena::chess::Limit::Nodes(a.nodes),
+            ..Default::default()
+        };
+        return Ok((
+            EngineTemplate {
+                base,
+                model_option: Some("EvalFile".into()),
+            },
+            Some(chess),
+        ));
+    }
+    let (katago, config) = engines.katago.ok_or_else(|| {
+        Exit::input(anyhow!(
+            "KataGo not found: set QARENA_KATAGO or pass --katago"
+        ))
+    })?;
+    let mut base = EngineConfig::from_command(
+        "",
+        &format!(
+            "{} gtp -model {{model}} -config {{config}} -override-config maxVisits={},allowResignation=false",
+            qarena_engine::command::quote_word(&katago.display().to_string()),
+            a.visits
+        ),
+        Protocol::Gtp,
+    );
+    base.config = Some(qarena_engine::command::absolute(&config));
+    Ok((
+        EngineTemplate {
+            base,
+            model_option: None,
+        },
+        None,
+    ))
+}
+
+fn games(a: EvolveGamesArgs) -> CliResult {
+    if !a.db.db.is_file() {
+        return Err(Exit::input(anyhow!(
+            "database {} does not exist: run `qarena evolve run` first",
+            a.db.db.display()
+        )));
+    }
+    if !a.model.is_file() {
+        return Err(Exit::input(anyhow!(
+            "model {} does not exist",
+            a.model.display()
+        )));
+    }
+    let gate = SprtParams::parse(&a.gate).map_err(Exit::input)?;
+    let store = Store::open(&a.db.db)?;
+    let evolution = store
+        .evolutions()?
+        .into_iter()
+        .find(|e| e.name == a.name && e.seed == a.seed as i64)
+        .ok_or_else(|| {
+            Exit::input(anyhow!(
+                "no evolution '{}' with seed {} in {} (`qarena evolve run` makes one)",
+                a.name,
+                a.seed,
+                a.db.db.display()
+            ))
+        })?;
+    let model_sha = qarena_models::sha256_file(&a.model).map_err(Exit::input)?;
+    if model_sha != evolution.model_sha256 {
+        return Err(Exit::input(anyhow!(
+            "{} is not the model evolution '{}' quantized",
+            a.model.display(),
+            a.name
+        )));
+    }
+    let mut recipes = Vec::new();
+    for path in &a.recipes {
+        let strategy = qarena_quant::Strategy::from_file(path).map_err(Exit::input)?;
+        recipes.push(Recipe {
+            name: strategy.name().to_string(),
+            strategy,
+        });
+    }
+    let (engine, chess) = game_engine(&a)?;
+    let stage = GameStage {
+        model: a.model.clone(),
+        promote: a.promote.max(1),
+        gate,
+        gate_games: a.gate_games.max(2),
+        league_games: a.league_games.max(2),
+        recipes,
+        engine,
+        go: qarena_arena::GoSettings::default(),
+        chess,
+        timeouts: qarena_arena::Timeouts {
+            mv: a.timeout_move as f64,
+            ..Default::default()
+        },
+        concurrency: a.concurrency.max(1),
+        db: a.db.db.clone(),
+        runs_dir: a.runs_dir.clone(),
+        cache_dir: a.cache.clone(),
+        argv: std::env::args().collect(),
+        observer: crate::progress::Console::new(),
+    };
+    let stop = qarena_engine::install_shutdown_flag();
+    let s = play_games(&store, &evolution, &stage, stop).map_err(evolve_exit)?;
+    println!(
+        "evolution {} seed {}: game stage{}",
+        a.name,
+        a.seed,
+        if s.stopped {
+            " (stopped; run the same command to resume)"
+        } else {
+            ""
+        }
+    );
+    println!("gate ({}):", a.gate);
+    for g in &s.gates {
+        let wdl = g.summary.tally.wdl();
+        println!(
+            "  genome {:<6} {:>6.3} bits/w  {:>3} games  +{} ={} -{}  {}",
+            g.genome.0,
+            g.bits_per_weight,
+            wdl.games(),
+            wdl.wins,
+            wdl.draws,
+            wdl.losses,
+            match (g.passed, g.summary.sprt.map(|r| r.verdict)) {
+                (false, _) => "eliminated (H0: loses 50 Elo or more)".to_string(),
+                (true, Some(SprtVerdict::AcceptH1)) => "passed (H1)".to_string(),
+                (true, _) => "passed (undecided at the game cap)".to_string(),
+            }
+        );
+    }
+    print_ratings(&s.ratings);
+    Ok(())
+}
+
+/// The rating list: player, Elo with its 95% interval, games, score.
+fn print_ratings(ratings: &[PlayerRating]) {
+    if ratings.is_empty() {
+        return;
+    }
+    println!("ratings (Bradley–Terry over every game, original = 0, 95% interval):");
+    for r in ratings {
+        println!(
+            "  {:<28} {:>+7.1} [{:>+7.1}, {:>+7.1}]  {:>4} games  score {:.3}",
+            r.player,
+            r.rating.elo,
+            r.rating.lower(),
+            r.rating.upper(),
+            r.rating.games,
+            r.rating.score
+        );
+    }
 }
 
 fn export(a: EvolveExportArgs) -> CliResult {
@@ -195,7 +441,7 @@ fn export(a: EvolveExportArgs) -> CliResult {
     {
         if let Some(g) = export_best(&store, ev.id, a.max_bits).map_err(evolve_exit)? {
             let better = match &best {
-                Some((q, _)) => g.quality.unwrap_or(f64::INFINITY) < *q,
+                Some((_, b)) => qarena_evolve::rank(&g) < qarena_evolve::rank(b),
                 None => true,
             };
             if better {
@@ -214,8 +460,12 @@ fn export(a: EvolveExportArgs) -> CliResult {
         )));
     };
     let text = format!(
-        "# Evolved by qarena evolve ({}): genome {}, {:.4} bits/w, screening quality {quality:.4}\n{}",
-        a.name, g.id.0, g.genome.bits_per_weight, g.genome.strategy_toml
+        "# Evolved by qarena evolve ({}): genome {}, {:.4} bits/w, screening quality {quality:.4}, survival score {:.4}\n{}",
+        a.name,
+        g.id.0,
+        g.genome.bits_per_weight,
+        qarena_evolve::rank(&g),
+        g.genome.strategy_toml
     );
     fs_err::write(&a.output, text).map_err(Exit::storage)?;
     println!(

@@ -50,4 +50,52 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     let out = ws.run(&["evolve", "export", "--max-bits", "0.5", "-o", "x.toml"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no surviving genome"), "{}", text(&out));
+
+    // The game stage: two promoted genomes at the gate against the
+    // original, a league with one hand recipe, ratings over every game.
+    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/../../strategies/int4-channel.toml");
+    let games = [
+        "evolve",
+        "games",
+        &net,
+        "--promote",
+        "2",
+        "--gate-games",
+        "4",
+        "--league-games",
+        "2",
+        "--recipe",
+        recipe,
+        "--visits",
+        "2",
+        "--katago",
+        &katago,
+    ];
+    let out = ws.run(&games);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(stdout.contains("ratings (Bradley"), "{stdout}");
+    assert!(stdout.contains("recipe:int4-channel"), "{stdout}");
+    let store = ws.store();
+    let ev = store.evolutions().unwrap().remove(0);
+    let matches = store.evolution_matches(ev.id).unwrap();
+    let gates = matches.iter().filter(|m| m.stage == "gate").count();
+    assert!((1..=2).contains(&gates), "{matches:?}");
+    // League: every pair of (gated genomes + the recipe), and the recipe
+    // against the original.
+    let league = matches.iter().filter(|m| m.stage == "league").count();
+    assert_eq!(league, gates * (gates + 1) / 2 + 1, "{matches:?}");
+    let played = |store: &qarena_store::Store| -> usize {
+        matches
+            .iter()
+            .map(|m| store.games(m.run).unwrap().len())
+            .sum()
+    };
+    let first = played(&store);
+    assert_eq!(first, gates * 4 + (league) * 2);
+    // Again: every match is finished, nothing is played twice.
+    let out = ws.run(&games);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(played(&ws.store()), first);
+    assert_eq!(ws.store().evolution_matches(ev.id).unwrap(), matches);
 }
