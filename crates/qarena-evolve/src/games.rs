@@ -96,6 +96,9 @@ pub struct GameStageSummary {
     pub stopped: bool,
 }
 
+/// A player's name and the model file it plays.
+type Player = (String, PathBuf);
+
 /// Plays (or resumes) the game stage of `evolution`; see the module docs.
 pub fn play_games(
     store: &Store,
@@ -108,7 +111,7 @@ pub fn play_games(
         .take(stage.promote)
         .collect();
     let mut gates = Vec::new();
-    let mut league: Vec<(String, PathBuf)> = Vec::new();
+    let mut league: Vec<Player> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     for g in &promoted {
         if stop.load(Ordering::SeqCst) {
@@ -162,7 +165,7 @@ pub fn play_games(
     // Every pair of the league, and each recipe against the original (the
     // genomes met it at the gate).
     let original = (ORIGINAL.to_string(), stage.model.clone());
-    let mut pairs: Vec<(&(String, PathBuf), &(String, PathBuf))> = Vec::new();
+    let mut pairs: Vec<(&Player, &Player)> = Vec::new();
     for i in 0..league.len() {
         for j in i + 1..league.len() {
             pairs.push((&league[i], &league[j]));
