@@ -1,3 +1,9 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
 //! Engines that flood through a whole match: endless invalid UTF-8, endless
 //! `info ... multipv K` with a new K on every line, and an endless stderr
 //! flood. The faulty engine loses each game (at its move deadline, or as a
