@@ -278,7 +278,9 @@ pub fn build_variant(
     }
 
     fs_err::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
-    let tmp = dir.join(format!(".tmp-{out_name}"));
+    // One temporary name per process: two processes building the same
+    // variant at once (evolutions on one cache) each rename a whole file.
+    let tmp = dir.join(format!(".tmp-{}-{out_name}", std::process::id()));
     model.write(&tmp)?;
     fs_err::rename(&tmp, &out_path).map_err(io("moving the variant into place"))?;
     let output_sha256 = qarena_models::sha256_file(&out_path)?;
@@ -325,7 +327,7 @@ pub fn write_manifest(dir: &Path, manifest: &Manifest) -> Result<(), VariantErro
         context: "serialising the manifest".into(),
         source: std::io::Error::other(e),
     })?;
-    let tmp = dir.join(".tmp-manifest.json");
+    let tmp = dir.join(format!(".tmp-{}-manifest.json", std::process::id()));
     fs_err::write(&tmp, text + "\n").map_err(io("writing the manifest"))?;
     fs_err::rename(&tmp, dir.join("manifest.json")).map_err(io("moving the manifest into place"))
 }
