@@ -61,6 +61,9 @@ pub enum EvolveError {
     /// an engine that fails beyond its restarts, the run folder).
     #[error("game stage: {0}")]
     Games(String),
+    /// A check outside the loop does not fit the evolution.
+    #[error("check: {0}")]
+    Check(String),
 }
 
 /// How an evolution runs.

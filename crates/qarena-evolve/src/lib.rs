@@ -9,14 +9,18 @@
 //! * [`evolve`]: the probe-screened loop: generate, build, probe, detect
 //!   failures, select survivors by survival score, repeat; every genome
 //!   stored; resumable.
+//! * [`check`]: the best genome on positions the evolution never saw, and
+//!   hand recipes on both position sets, for a comparison on equal terms.
 //! * [`games`]: the game stage: the best survivors in SPRT-gated matches
 //!   against the original, a league with hand recipes, and Bradley–Terry
 //!   ratings over all their games.
 
+pub mod check;
 pub mod evolve;
 pub mod games;
 pub mod genome;
 
+pub use check::{check, versus, CheckSuites, Versus};
 pub use evolve::{
     best_alive, evolve, export_best, rank, survival_score, EvolveError, EvolveSettings,
     EvolveSummary, ScoreWeights, QUALITY_FLOOR, SCORE_WEIGHTS,

@@ -93,6 +93,22 @@ pub struct EvolutionMatch {
     pub run: RunId,
 }
 
+/// A strategy of an evolution probed outside its loop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvolutionCheck {
+    pub evolution: EvolutionId,
+    /// `genome:<id>` or `recipe:<name>`.
+    pub subject: String,
+    /// `screen` (the positions the evolution was screened on) or `unseen`.
+    pub suite: String,
+    pub suite_sha256: String,
+    pub strategy_toml: String,
+    pub bits_per_weight: f64,
+    pub bytes: i64,
+    pub probe: Option<ProbeId>,
+    pub quality: f64,
+}
+
 const EVOLUTION_COLUMNS: &str =
     "id, name, model_sha256, budget, seed, settings, status, created_at";
 const GENOME_COLUMNS: &str = "id, evolution_id, generation, operator, parent_a, parent_b, \
@@ -292,6 +308,62 @@ impl Store {
                 ],
             )
             .map(|_| ())
+        })
+    }
+
+    /// Records a check (again for the same subject and suite: replaced).
+    pub fn put_evolution_check(&self, k: &EvolutionCheck) -> Result<()> {
+        self.call("recording an evolution check", |c| {
+            c.execute(
+                "INSERT INTO evolution_checks
+                     (evolution_id, subject, suite, suite_sha256, strategy_toml,
+                      bits_per_weight, bytes, probe_id, quality, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (evolution_id, subject, suite) DO UPDATE SET
+                     suite_sha256 = excluded.suite_sha256,
+                     strategy_toml = excluded.strategy_toml,
+                     bits_per_weight = excluded.bits_per_weight,
+                     bytes = excluded.bytes, probe_id = excluded.probe_id,
+                     quality = excluded.quality, created_at = excluded.created_at",
+                params![
+                    k.evolution,
+                    k.subject,
+                    k.suite,
+                    k.suite_sha256,
+                    k.strategy_toml,
+                    k.bits_per_weight,
+                    k.bytes,
+                    k.probe,
+                    k.quality,
+                    now_rfc3339()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The checks of an evolution, in the order they were first made.
+    pub fn evolution_checks(&self, evolution: EvolutionId) -> Result<Vec<EvolutionCheck>> {
+        self.call("reading evolution checks", |c| {
+            let mut stmt = c.prepare(
+                "SELECT evolution_id, subject, suite, suite_sha256, strategy_toml,
+                        bits_per_weight, bytes, probe_id, quality
+                 FROM evolution_checks WHERE evolution_id = ?1 ORDER BY id",
+            )?;
+            let rows = stmt.query_map([evolution], |r| {
+                Ok(EvolutionCheck {
+                    evolution: r.get(0)?,
+                    subject: r.get(1)?,
+                    suite: r.get(2)?,
+                    suite_sha256: r.get(3)?,
+                    strategy_toml: r.get(4)?,
+                    bits_per_weight: r.get(5)?,
+                    bytes: r.get(6)?,
+                    probe: r.get(7)?,
+                    quality: r.get(8)?,
+                })
+            })?;
+            rows.collect()
         })
     }
 

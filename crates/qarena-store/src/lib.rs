@@ -40,7 +40,8 @@ use rusqlite::{Connection, TransactionBehavior};
 
 pub use error::StoreError;
 pub use evolutions::{
-    EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution, NewGenome,
+    EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
+    NewGenome,
 };
 pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};

@@ -479,4 +479,27 @@ CREATE TABLE evolution_matches (
 ) STRICT;
 "#,
     },
+    Migration {
+        description: "evolutions: checks of the best genome and hand recipes on the screening and the unseen positions",
+        sql: r#"
+-- A strategy of an evolution probed outside its loop: the best genome on
+-- positions the evolution never saw, and hand recipes on both halves, so
+-- the evolved strategy is compared with recipes on equal terms.
+-- subject: 'genome:<id>' or 'recipe:<name>'; suite: 'screen' or 'unseen'.
+CREATE TABLE evolution_checks (
+    id INTEGER PRIMARY KEY,
+    evolution_id INTEGER NOT NULL REFERENCES evolutions(id) ON DELETE CASCADE,
+    subject TEXT NOT NULL,
+    suite TEXT NOT NULL CHECK (suite IN ('screen', 'unseen')),
+    suite_sha256 TEXT NOT NULL,
+    strategy_toml TEXT NOT NULL,
+    bits_per_weight REAL NOT NULL,
+    bytes INTEGER NOT NULL,
+    probe_id INTEGER REFERENCES probes(id) ON DELETE SET NULL,
+    quality REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (evolution_id, subject, suite)
+) STRICT;
+"#,
+    },
 ];

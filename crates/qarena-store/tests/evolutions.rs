@@ -132,3 +132,36 @@ fn the_game_stage_links_runs_to_the_evolution_once() {
     store.add_evolution_match(&m).unwrap();
     assert_eq!(store.evolution_matches(ev.id).unwrap(), vec![m]);
 }
+
+#[test]
+fn checks_are_kept_per_subject_and_suite_and_replaced_when_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("q.sqlite")).unwrap();
+    let ev = store
+        .upsert_evolution(&NewEvolution {
+            name: "checks".into(),
+            model_sha256: "m".into(),
+            budget: json!({"bits_per_weight": 4.25}),
+            seed: 1,
+            settings: json!({}),
+        })
+        .unwrap();
+    let mut k = qarena_store::EvolutionCheck {
+        evolution: ev.id,
+        subject: "recipe:nf4".into(),
+        suite: "unseen".into(),
+        suite_sha256: "s".into(),
+        strategy_toml: "name = \"nf4\"\n".into(),
+        bits_per_weight: 4.386,
+        bytes: 565_010,
+        probe: None,
+        quality: 0.17,
+    };
+    store.put_evolution_check(&k).unwrap();
+    k.quality = 0.16;
+    store.put_evolution_check(&k).unwrap();
+    let mut screen = k.clone();
+    screen.suite = "screen".into();
+    store.put_evolution_check(&screen).unwrap();
+    assert_eq!(store.evolution_checks(ev.id).unwrap(), vec![k, screen]);
+}

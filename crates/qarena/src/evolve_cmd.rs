@@ -38,6 +38,14 @@ pub enum EvolveCommand {
     ///   qarena evolve games g170-b6c96.bin.gz --name katago \
     ///     --recipe strategies/uint4-g32-mse.toml --visits 16
     Games(EvolveGamesArgs),
+    /// Check the best genome of each seed on positions the evolution never
+    /// saw (the odd half of the suite whose even half was the screen), and
+    /// each hand recipe on both halves: the comparison on equal terms.
+    ///
+    /// Example:
+    ///   qarena evolve check g170-b6c96.bin.gz --name katago \
+    ///     --recipe strategies/nf4.toml --recipe strategies/int4-g32-mse.toml
+    Check(EvolveCheckArgs),
     /// Write the best surviving strategy (within --max-bits) as TOML.
     ///
     /// Example:
@@ -135,6 +143,31 @@ pub struct EvolveGamesArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct EvolveCheckArgs {
+    /// The model the evolution quantized.
+    pub model: PathBuf,
+    /// Name of the evolution.
+    #[arg(long, default_value = "evolve")]
+    pub name: String,
+    /// Only this seed (default: every seed of the name).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A hand-written strategy TOML to compare with (repeatable).
+    #[arg(long = "recipe")]
+    pub recipes: Vec<PathBuf>,
+    /// The suite whose even positions were the screen (default: the
+    /// shipped suite); its odd positions are the unseen ones.
+    #[arg(long)]
+    pub suite: Option<PathBuf>,
+    #[arg(long, default_value = "variants")]
+    pub cache: PathBuf,
+    #[command(flatten)]
+    pub engines: EngineArgs,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct EvolveExportArgs {
     #[arg(long, default_value = "evolve")]
     pub name: String,
@@ -154,6 +187,7 @@ pub fn run(c: EvolveCommand) -> CliResult {
     match c {
         EvolveCommand::Run(a) => run_evolution(a),
         EvolveCommand::Games(a) => games(a),
+        EvolveCommand::Check(a) => check_cmd(a),
         EvolveCommand::Export(a) => export(a),
     }
 }
@@ -164,6 +198,7 @@ fn evolve_exit(e: EvolveError) -> Exit {
         EvolveError::Reference(p) => Exit::engine(p),
         EvolveError::Variant(v) => Exit::storage(v),
         EvolveError::Games(g) => Exit::engine(anyhow!("{g}")),
+        EvolveError::Probe(p) => Exit::engine(p),
         other => Exit::input(other),
     }
 }
@@ -174,6 +209,106 @@ fn screening_half(suite: &Suite) -> Result<Suite, Exit> {
     suite
         .subset(&format!("{}-even", suite.name), |i| i % 2 == 0)
         .map_err(Exit::input)
+}
+
+/// The odd positions of a suite: never seen by an evolution screened on
+/// its even half.
+fn unseen_half(suite: &Suite) -> Result<Suite, Exit> {
+    suite
+        .subset(&format!("{}-odd", suite.name), |i| i % 2 == 1)
+        .map_err(Exit::input)
+}
+
+fn load_recipes(paths: &[PathBuf]) -> Result<Vec<Recipe>, Exit> {
+    paths
+        .iter()
+        .map(|path| {
+            let strategy = qarena_quant::Strategy::from_file(path).map_err(Exit::input)?;
+            Ok(Recipe {
+                name: strategy.name().to_string(),
+                strategy,
+            })
+        })
+        .collect()
+}
+
+fn check_cmd(a: EvolveCheckArgs) -> CliResult {
+    if !a.db.db.is_file() {
+        return Err(Exit::input(anyhow!(
+            "database {} does not exist: run `qarena evolve run` first",
+            a.db.db.display()
+        )));
+    }
+    let recipes = load_recipes(&a.recipes)?;
+    let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
+    let full = match &a.suite {
+        Some(p) => Suite::load(p).map_err(Exit::input)?,
+        None => probe.default_suite().map_err(Exit::input)?,
+    };
+    let (screen, unseen) = (screening_half(&full)?, unseen_half(&full)?);
+    let store = Store::open(&a.db.db)?;
+    let evolutions: Vec<_> = store
+        .evolutions()?
+        .into_iter()
+        .filter(|e| e.name == a.name && a.seed.is_none_or(|s| e.seed == s as i64))
+        .collect();
+    if evolutions.is_empty() {
+        return Err(Exit::input(anyhow!(
+            "no evolution '{}'{} in {}",
+            a.name,
+            a.seed
+                .map(|s| format!(" with seed {s}"))
+                .unwrap_or_default(),
+            a.db.db.display()
+        )));
+    }
+    let stop = qarena_engine::install_shutdown_flag();
+    println!(
+        "unseen positions: {} ({} positions); screened on {} ({} positions)",
+        unseen.name,
+        unseen.len(),
+        screen.name,
+        screen.len()
+    );
+    for ev in &evolutions {
+        let checks = qarena_evolve::check(
+            &store,
+            ev,
+            &a.model,
+            &probe,
+            qarena_evolve::CheckSuites {
+                screen: &screen,
+                unseen: &unseen,
+            },
+            &recipes,
+            &a.cache,
+            &stop,
+        )
+        .map_err(evolve_exit)?;
+        let Some((genome, rows)) = qarena_evolve::versus(&checks) else {
+            println!("seed {}: no surviving genome to check", ev.seed);
+            continue;
+        };
+        println!(
+            "seed {}: {} {:.4} bits/w, unseen {:.4}",
+            ev.seed, genome.subject, genome.bits_per_weight, genome.quality
+        );
+        for r in &rows {
+            println!(
+                "  vs {:<24} {:.4} bits/w  unseen {:.4}  evolved {:>+6.1}%{}",
+                r.recipe,
+                r.recipe_bits,
+                r.recipe_quality,
+                -100.0 * r.reduction,
+                if r.recipe_not_smaller {
+                    ""
+                } else {
+                    "  (recipe is smaller)"
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 fn run_evolution(a: EvolveRunArgs) -> CliResult {
@@ -342,14 +477,7 @@ fn games(a: EvolveGamesArgs) -> CliResult {
             a.name
         )));
     }
-    let mut recipes = Vec::new();
-    for path in &a.recipes {
-        let strategy = qarena_quant::Strategy::from_file(path).map_err(Exit::input)?;
-        recipes.push(Recipe {
-            name: strategy.name().to_string(),
-            strategy,
-        });
-    }
+    let recipes = load_recipes(&a.recipes)?;
     let (engine, chess) = game_engine(&a)?;
     let stage = GameStage {
         model: a.model.clone(),

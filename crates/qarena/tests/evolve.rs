@@ -53,7 +53,10 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
 
     // The game stage: two promoted genomes at the gate against the
     // original, a league with one hand recipe, ratings over every game.
-    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/../../strategies/int4-channel.toml");
+    let recipe = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../strategies/int4-channel.toml"
+    );
     let games = [
         "evolve",
         "games",
@@ -93,6 +96,52 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     };
     let first = played(&store);
     assert_eq!(first, gates * 4 + (league) * 2);
+    // The check: the best genome on the unseen half, the recipe on both.
+    let check = [
+        "evolve", "check", &net, "--recipe", recipe, "--katago", &katago,
+    ];
+    let out = ws.run(&check);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("go9-default-odd (100 positions)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("vs int4-channel"), "{stdout}");
+    let checks = ws.store().evolution_checks(ev.id).unwrap();
+    let suites: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|k| (k.subject.split(':').next().unwrap(), k.suite.as_str()))
+        .collect();
+    assert_eq!(
+        suites,
+        [
+            ("genome", "unseen"),
+            ("recipe", "screen"),
+            ("recipe", "unseen")
+        ]
+    );
+    assert!(checks
+        .iter()
+        .all(|k| k.quality.is_finite() && k.probe.is_some()));
+    // Another suite than the one the evolution was screened on is refused.
+    let other = ws.path().join("other.suite");
+    let full = qarena_probe::default_suite("go").unwrap();
+    full.subset("tiny", |i| i < 20)
+        .unwrap()
+        .save(&other)
+        .unwrap();
+    let mut wrong = check.to_vec();
+    let other_s = other.display().to_string();
+    wrong.extend(["--suite", &other_s]);
+    let out = ws.run(&wrong);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("screened on another suite"),
+        "{}",
+        text(&out)
+    );
+
     // Again: every match is finished, nothing is played twice.
     let out = ws.run(&games);
     assert!(out.status.success(), "{}", text(&out));

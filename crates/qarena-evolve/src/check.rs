@@ -1,0 +1,186 @@
+//! Checks outside the loop: the best genome on positions the evolution
+//! never saw, and hand recipes on the same two position sets.
+//!
+//! An evolution selects on its screening suite, so its best genome's
+//! screening figure is biased in its favour. The check probes that genome
+//! on the unseen suite (by default the odd positions of the shipped suite,
+//! whose even positions were the screen) and every hand recipe on both, so
+//! the comparison that counts is made on equal terms: unseen positions,
+//! the same probe, bytes from each variant's manifest.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use qarena_probe::stored::probe_stored;
+use qarena_probe::{AnyProbe, Probe, Suite};
+use qarena_quant::Strategy;
+use qarena_store::{EvolutionCheck, EvolutionRecord, Store};
+
+use crate::evolve::{export_best, EvolveError};
+use crate::games::Recipe;
+
+/// The suites of a check.
+#[derive(Debug, Clone, Copy)]
+pub struct CheckSuites<'a> {
+    /// The positions the evolution was screened on.
+    pub screen: &'a Suite,
+    /// Positions it never saw.
+    pub unseen: &'a Suite,
+}
+
+/// Probes the evolution's best genome within `max_bits` (default: its
+/// budget) on the unseen suite, and each recipe on both suites; stores and
+/// returns the checks (a repeated check reads its probes back).
+#[allow(clippy::too_many_arguments)]
+pub fn check(
+    store: &Store,
+    evolution: &EvolutionRecord,
+    model: &Path,
+    probe: &AnyProbe,
+    suites: CheckSuites<'_>,
+    recipes: &[Recipe],
+    cache_dir: &Path,
+    stop: &AtomicBool,
+) -> Result<Vec<EvolutionCheck>, EvolveError> {
+    let screened_on = evolution
+        .settings
+        .get("suite")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    if screened_on != suites.screen.sha256() {
+        return Err(EvolveError::Check(format!(
+            "evolution '{}' (seed {}) was screened on another suite (sha256 {screened_on}) than {} ({})",
+            evolution.name,
+            evolution.seed,
+            suites.screen.name,
+            suites.screen.sha256()
+        )));
+    }
+    if suites.unseen.sha256() == suites.screen.sha256() {
+        return Err(EvolveError::Check(
+            "the unseen suite is the screening suite".to_string(),
+        ));
+    }
+    let max_bits = evolution
+        .budget
+        .get("bits_per_weight")
+        .and_then(|v| v.as_f64());
+    let mut subjects: Vec<(String, Strategy, Vec<(&str, &Suite)>)> = Vec::new();
+    if let Some(best) = export_best(store, evolution.id, max_bits)? {
+        let strategy =
+            Strategy::parse(&best.genome.strategy_toml, "stored genome").map_err(|e| {
+                EvolveError::Stored {
+                    id: best.id.0,
+                    why: e.to_string(),
+                }
+            })?;
+        subjects.push((
+            format!("genome:{}", best.id.0),
+            strategy,
+            vec![("unseen", suites.unseen)],
+        ));
+    }
+    for r in recipes {
+        subjects.push((
+            format!("recipe:{}", r.name),
+            r.strategy.clone(),
+            vec![("screen", suites.screen), ("unseen", suites.unseen)],
+        ));
+    }
+    let mut references = Vec::new();
+    for suite in [suites.screen, suites.unseen] {
+        let outputs = probe
+            .evaluate(model, suite, stop)
+            .map_err(EvolveError::Reference)?;
+        references.push((suite.sha256().to_string(), outputs));
+    }
+    let mut out = Vec::new();
+    for (subject, strategy, on) in subjects {
+        let opts = qarena_variant::BuildOptions {
+            cache_dir: PathBuf::from(cache_dir),
+            late_blocks: 2,
+            force: false,
+        };
+        let variant = qarena_variant::build_variant(model, &strategy, &opts, &|_, _| {})
+            .map_err(EvolveError::Variant)?;
+        for (which, suite) in on {
+            let reference = references
+                .iter()
+                .find(|(sha, _)| sha == suite.sha256())
+                .map(|(_, o)| o);
+            let probed = probe_stored(
+                store,
+                probe,
+                model,
+                reference,
+                &variant.path,
+                suite,
+                None,
+                false,
+                stop,
+            )
+            .map_err(|e| EvolveError::Probe(Box::new(e)))?;
+            let quality = probed
+                .report
+                .comparison
+                .primary_value()
+                .filter(|q| q.is_finite())
+                .ok_or_else(|| {
+                    EvolveError::Check(format!("{subject}: the probe's figure is not a number"))
+                })?;
+            let k = EvolutionCheck {
+                evolution: evolution.id,
+                subject: subject.clone(),
+                suite: which.to_string(),
+                suite_sha256: suite.sha256().to_string(),
+                strategy_toml: strategy.to_toml(),
+                bits_per_weight: variant.manifest.total.effective_bits,
+                bytes: i64::try_from(variant.manifest.total.bytes_after).unwrap_or(i64::MAX),
+                probe: Some(probed.id),
+                quality,
+            };
+            store.put_evolution_check(&k)?;
+            out.push(k);
+        }
+    }
+    Ok(out)
+}
+
+/// How the evolved strategy compares with one recipe on unseen positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Versus {
+    pub recipe: String,
+    pub recipe_bits: f64,
+    pub recipe_quality: f64,
+    /// `1 − evolved / recipe`: 0.25 means 25% lower (better) figure.
+    pub reduction: f64,
+    /// The recipe spends at least the evolved strategy's bytes.
+    pub recipe_not_smaller: bool,
+}
+
+/// The evolved genome against every recipe, on unseen positions.
+pub fn versus(checks: &[EvolutionCheck]) -> Option<(EvolutionCheck, Vec<Versus>)> {
+    let unseen = |k: &&EvolutionCheck| k.suite == "unseen";
+    let genome = checks
+        .iter()
+        .filter(unseen)
+        .find(|k| k.subject.starts_with("genome:"))?
+        .clone();
+    let rows = checks
+        .iter()
+        .filter(unseen)
+        .filter(|k| k.subject.starts_with("recipe:"))
+        .map(|r| Versus {
+            recipe: r.subject.trim_start_matches("recipe:").to_string(),
+            recipe_bits: r.bits_per_weight,
+            recipe_quality: r.quality,
+            reduction: if r.quality > 0.0 {
+                1.0 - genome.quality / r.quality
+            } else {
+                f64::NEG_INFINITY
+            },
+            recipe_not_smaller: r.bytes >= genome.bytes,
+        })
+        .collect();
+    Some((genome, rows))
+}
