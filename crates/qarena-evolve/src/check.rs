@@ -28,6 +28,10 @@ pub struct CheckSuites<'a> {
     pub unseen: &'a Suite,
 }
 
+/// A strategy to check: its name, and the suites (by their role) to probe
+/// it on.
+type Subject<'s> = (String, Strategy, Vec<(&'static str, &'s Suite)>);
+
 /// Probes the evolution's best genome within `max_bits` (default: its
 /// budget) on the unseen suite, and each recipe on both suites; stores and
 /// returns the checks (a repeated check reads its probes back).
@@ -65,7 +69,7 @@ pub fn check(
         .budget
         .get("bits_per_weight")
         .and_then(|v| v.as_f64());
-    let mut subjects: Vec<(String, Strategy, Vec<(&str, &Suite)>)> = Vec::new();
+    let mut subjects: Vec<Subject<'_>> = Vec::new();
     if let Some(best) = export_best(store, evolution.id, max_bits)? {
         let strategy =
             Strategy::parse(&best.genome.strategy_toml, "stored genome").map_err(|e| {
