@@ -27,7 +27,7 @@ use qarena_arena::{
     RunTag, Timeouts,
 };
 use qarena_quant::Strategy;
-use qarena_stats::{bradley_terry, RatedGame, Rating, SprtParams, SprtVerdict};
+use qarena_stats::{Rating, SprtParams, SprtVerdict};
 use qarena_store::{EvolutionMatch, EvolutionRecord, GenomeId, RunKind, Store};
 use qarena_sweep::EngineTemplate;
 
@@ -323,38 +323,9 @@ pub fn ratings(
     store: &Store,
     evolution: &EvolutionRecord,
 ) -> Result<Vec<PlayerRating>, EvolveError> {
-    let matches = store.evolution_matches(evolution.id)?;
-    let mut players: Vec<String> = vec![ORIGINAL.to_string()];
-    let index = |p: &str, players: &mut Vec<String>| -> usize {
-        players.iter().position(|q| q == p).unwrap_or_else(|| {
-            players.push(p.to_string());
-            players.len() - 1
-        })
-    };
-    let mut games = Vec::new();
-    for m in &matches {
-        let a = index(&m.player_a, &mut players);
-        let b = index(&m.player_b, &mut players);
-        for g in store.games(m.run)? {
-            if let Some(o) = g.outcome_of_a() {
-                games.push(RatedGame {
-                    a,
-                    b,
-                    score: o.score(),
-                });
-            }
-        }
-    }
-    if games.is_empty() {
-        return Ok(Vec::new());
-    }
-    let fit = bradley_terry(players.len(), &games, 0, 0.95)
-        .map_err(|e| EvolveError::Games(e.to_string()))?;
-    let mut out: Vec<PlayerRating> = players
+    Ok(store
+        .evolution_ratings(evolution.id, ORIGINAL)?
         .into_iter()
-        .zip(fit.ratings)
         .map(|(player, rating)| PlayerRating { player, rating })
-        .collect();
-    out.sort_by(|a, b| b.rating.elo.total_cmp(&a.rating.elo));
-    Ok(out)
+        .collect())
 }

@@ -129,6 +129,11 @@ pub fn load(
 ) -> Result<Loaded, ReportError> {
     let db = store.path().display().to_string();
     let (run, sweep) = match subject {
+        Subject::Evolution(name) => {
+            return Err(input(format!(
+                "evolution '{name}' is reported on its own (`qarena report --evolution {name}`), not as a run"
+            )))
+        }
         Subject::Run(tag) => {
             let run = store
                 .run_by_tag(tag)?

@@ -9,6 +9,10 @@
 //! entropy) and overconfidence (self minus judge winrate), limitations, and
 //! provenance (run ids, config files and hashes).
 //!
+//! An evolution (`Subject::Evolution`) gets its own report: fronts per
+//! seed, their agreement, the check against hand recipes on unseen
+//! positions, the survival boundary, negative results, games and ratings.
+//!
 //! Per-game metrics are averages over one side's moves; a point's value is
 //! the mean over its games with a normal 95% interval, the game being the
 //! independent unit. Side `a` is the tested variant, side `b` the baseline.
@@ -32,6 +36,9 @@ pub enum Subject {
     Sweep(String),
     /// The run with this tag.
     Run(String),
+    /// Every evolution stored under this name (its seeds, and boundary
+    /// scans named `NAME@<bits>`).
+    Evolution(String),
 }
 
 /// Options of [`generate`].
@@ -131,13 +138,24 @@ pub fn generate(o: &ReportOptions) -> Result<ReportOutput, ReportError> {
         )));
     }
     let store = qarena_store::Store::open(&o.db)?;
-    let d = load(&store, &o.subject, o.judge_run)?;
-    std::fs::create_dir_all(&o.out_dir).map_err(|source| ReportError::Io {
-        path: o.out_dir.clone(),
-        source,
-    })?;
-    let stats = point_stats(&d);
-    let r = render::render(&d, &stats, o)?;
+    let mkdir = || {
+        std::fs::create_dir_all(&o.out_dir).map_err(|source| ReportError::Io {
+            path: o.out_dir.clone(),
+            source,
+        })
+    };
+    let r = match &o.subject {
+        Subject::Evolution(name) => {
+            mkdir()?;
+            render::evolution::render(&store, name, o)?
+        }
+        _ => {
+            let d = load(&store, &o.subject, o.judge_run)?;
+            mkdir()?;
+            let stats = point_stats(&d);
+            render::render(&d, &stats, o)?
+        }
+    };
     let markdown = o.out_dir.join("report.md");
     write(&markdown, &r.doc.to_markdown())?;
     let html = if o.html {

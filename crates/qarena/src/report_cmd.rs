@@ -12,11 +12,14 @@ use crate::{CliResult, Exit};
 
 /// Write a 3–6 page report of a sweep (or run): protocol, results with Elo
 /// and 95% intervals, judge and self-evaluation metrics against severity,
-/// limitations and provenance, with PNG plots.
+/// limitations and provenance, with PNG plots. With --evolution: the
+/// report of a survival tournament (fronts of every seed and how far they
+/// agree, unseen positions against hand recipes, the survival boundary,
+/// negative results, games and ratings).
 ///
 /// Example: qarena report --sweep katago-9x9-ladder -o report/ --html
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("subject").required(true).args(["sweep", "run"])))]
+#[command(group(ArgGroup::new("subject").required(true).args(["sweep", "run", "evolution"])))]
 pub struct ReportArgs {
     /// Name of the sweep (its newest run is used).
     #[arg(long)]
@@ -24,6 +27,9 @@ pub struct ReportArgs {
     /// Tag of the run.
     #[arg(long)]
     pub run: Option<qarena_arena::RunTag>,
+    /// Name of an evolution (`qarena evolve run --name`): every seed of it.
+    #[arg(long)]
+    pub evolution: Option<String>,
     /// Output directory (created): report.md, the plots, report.html.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -45,10 +51,15 @@ pub struct ReportArgs {
 }
 
 pub fn run(a: ReportArgs) -> CliResult {
-    let subject = match (a.sweep, a.run) {
-        (Some(s), _) => Subject::Sweep(s),
-        (None, Some(r)) => Subject::Run(r.into_string()),
-        (None, None) => return Err(Exit::input(anyhow!("give --sweep NAME or --run TAG"))),
+    let subject = match (a.sweep, a.run, a.evolution) {
+        (Some(s), _, _) => Subject::Sweep(s),
+        (None, Some(r), _) => Subject::Run(r.into_string()),
+        (None, None, Some(e)) => Subject::Evolution(e),
+        (None, None, None) => {
+            return Err(Exit::input(anyhow!(
+                "give --sweep NAME, --run TAG or --evolution NAME"
+            )))
+        }
     };
     let opts = ReportOptions {
         db: a.db.db.clone(),

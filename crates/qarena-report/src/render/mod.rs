@@ -3,6 +3,7 @@
 //! title and the table of contents in front.
 
 mod correlation;
+pub(crate) mod evolution;
 mod fmt;
 mod judge;
 mod limitations;
@@ -105,6 +106,12 @@ fn front_matter(cx: &Ctx, title: &str, body: Doc) -> Doc {
         o.db.display(),
         d.run.tag
     ));
+    contents(&mut doc, body);
+    doc
+}
+
+/// Appends the contents (a link to each section of `body`) and `body`.
+fn contents(doc: &mut Doc, body: Doc) {
     doc.h(2, "Contents");
     doc.list(
         body.sections()
@@ -116,5 +123,4 @@ fn front_matter(cx: &Ctx, title: &str, body: Doc) -> Doc {
     // Guard against a Markdown table without rows rendering oddly.
     doc.blocks
         .retain(|b| !matches!(b, Block::Table(_, rows) if rows.is_empty()));
-    doc
 }

@@ -55,6 +55,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
     let subject = match &o.subject {
         crate::Subject::Sweep(n) => format!("--sweep {n}"),
         crate::Subject::Run(t) => format!("--run {t}"),
+        crate::Subject::Evolution(n) => format!("--evolution {n}"),
     };
     let mut steps = vec![d.run.argv.join(" ")];
     if let Some(j) = &d.judge {
