@@ -1,15 +1,18 @@
 //! A quantization strategy as a genome.
 //!
-//! The model's catalogue fixes a [`Layout`]: the roles present and, for
-//! roles whose tensors carry a layer index, the layers. A [`Genome`] cuts
-//! each layered role into contiguous layer ranges (the cut points are part
-//! of the genome, so evolution can move a layer from one group to another)
-//! and gives every group one [`Gene`]: scheme, granularity, clipping,
-//! outlier share and rounding. Tensors of a layered role without a layer,
-//! and roles without layers, form one group each.
+//! The model's catalogue fixes a [`Layout`]: the parts present (each role's
+//! weight tensors, and its vectors: biases and norms, the tensors a
+//! strategy selects with `biases`) and, for parts whose tensors carry a
+//! layer index, the layers. A [`Genome`] cuts each layered part into
+//! contiguous layer ranges (the cut points are part of the genome, so
+//! evolution can move a layer from one group to another) and gives every
+//! group one [`Gene`]: scheme, granularity, clipping, outlier share and
+//! rounding. Tensors of a layered part without a layer, and parts without
+//! layers, form one group each. Whether vectors deserve other treatment
+//! than weights is for selection to find, like everything else.
 //!
 //! A genome converts losslessly to a [`Strategy`] (one rule per group,
-//! `role` and `layers` selectors, no default) and back
+//! `role`, `biases` and `layers` selectors, no default) and back
 //! ([`Genome::from_strategy`]). Its cost is exact before anything is
 //! quantized: [`qarena_quant::predicted_bytes`] per tensor, so a [`Budget`]
 //! (bits per weight or bytes over the whole model, side data included) is
@@ -189,12 +192,15 @@ fn pick<T: Copy>(rng: &mut ChaCha8Rng, xs: &[T], fallback: T) -> T {
     xs.choose(rng).copied().unwrap_or(fallback)
 }
 
-/// The roles of a model and the layers of each layered role.
+/// The parts of a model: each role split into its weight tensors and its
+/// vectors (biases, norms: the tensors strategies select with `biases`),
+/// with the layers of each part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Layout {
-    /// In catalogue order: a role, its sorted distinct layers (empty for a
-    /// role without layers), and whether some of its tensors have no layer.
-    pub roles: Vec<(Role, Vec<u32>, bool)>,
+    /// In catalogue order: a role, whether the part is its vectors, its
+    /// sorted distinct layers (empty for a part without layers), and
+    /// whether some of its tensors have no layer.
+    pub parts: Vec<(Role, bool, Vec<u32>, bool)>,
     catalogue: Vec<TensorInfo>,
     params: u64,
 }
@@ -204,29 +210,47 @@ impl Layout {
         if catalogue.is_empty() {
             return Err(GenomeError::EmptyCatalogue);
         }
-        let mut roles: Vec<(Role, Vec<u32>, bool)> = Vec::new();
+        let mut parts: Vec<(Role, bool, Vec<u32>, bool)> = Vec::new();
         for t in catalogue {
-            let i = match roles.iter().position(|(r, _, _)| *r == t.role) {
+            let i = match parts
+                .iter()
+                .position(|(r, v, _, _)| *r == t.role && *v == t.is_bias)
+            {
                 Some(i) => i,
                 None => {
-                    roles.push((t.role, Vec::new(), false));
-                    roles.len() - 1
+                    parts.push((t.role, t.is_bias, Vec::new(), false));
+                    parts.len() - 1
                 }
             };
             match t.layer {
-                Some(l) => roles[i].1.push(l),
-                None => roles[i].2 = true,
+                Some(l) => parts[i].2.push(l),
+                None => parts[i].3 = true,
             }
         }
-        for (_, layers, _) in &mut roles {
+        for (_, _, layers, _) in &mut parts {
             layers.sort_unstable();
             layers.dedup();
         }
         Ok(Layout {
-            roles,
+            parts,
             catalogue: catalogue.to_vec(),
             params: catalogue.iter().map(|t| t.numel() as u64).sum(),
         })
+    }
+
+    /// The sorted layers of the tensors a segment of `role` and `vectors`
+    /// can hold (`vectors: None`: both kinds, as in genomes stored before
+    /// the split).
+    fn layers_of(&self, role: Role, vectors: Option<bool>) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .parts
+            .iter()
+            .filter(|(r, v, _, _)| *r == role && vectors.is_none_or(|x| x == *v))
+            .flat_map(|(_, _, ls, _)| ls.iter().copied())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
     }
 
     /// Weights of the whole model.
@@ -235,13 +259,29 @@ impl Layout {
     }
 }
 
-/// One group: a role, a layer range (`None`: the role's tensors without a
-/// layer, or the whole role when it has none), and its gene.
+/// One group: a role, its weights or its vectors (`None`: both, as
+/// genomes were stored before the split), a layer range (`None`: the
+/// part's tensors without a layer, or the whole part when it has none),
+/// and its gene.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Segment {
     pub role: Role,
+    pub vectors: Option<bool>,
     pub layers: Option<LayerRange>,
     pub gene: Gene,
+}
+
+impl Segment {
+    fn holds(&self, t: &TensorInfo, layout: &Layout) -> bool {
+        self.role == t.role
+            && self.vectors.is_none_or(|v| v == t.is_bias)
+            && match (self.layers, t.layer) {
+                (Some(r), Some(l)) => r.contains(l),
+                (None, None) => true,
+                (None, Some(_)) => layout.layers_of(self.role, self.vectors).is_empty(),
+                (Some(_), None) => false,
+            }
+    }
 }
 
 /// A strategy as groups and genes; see the module docs.
@@ -337,14 +377,16 @@ fn coarser(g: Granularity) -> Option<Granularity> {
 }
 
 impl Genome {
-    /// One group per role (and per layer-less part of a layered role),
+    /// One group per part (and per layer-less share of a layered part),
     /// every gene `gene`.
     pub fn uniform(layout: &Layout, gene: Gene) -> Genome {
         let mut segments = Vec::new();
-        for (role, layers, unlayered) in &layout.roles {
+        for (role, vectors, layers, unlayered) in &layout.parts {
+            let vectors = Some(*vectors);
             if let (Some(first), Some(last)) = (layers.first(), layers.last()) {
                 segments.push(Segment {
                     role: *role,
+                    vectors,
                     layers: Some(LayerRange {
                         start: *first,
                         end: Some(*last),
@@ -355,6 +397,7 @@ impl Genome {
             if *unlayered || layers.is_empty() {
                 segments.push(Segment {
                     role: *role,
+                    vectors,
                     layers: None,
                     gene,
                 });
@@ -367,13 +410,15 @@ impl Genome {
     /// probability `cut`), genes drawn from `space`.
     pub fn random(layout: &Layout, space: &GeneSpace, cut: f64, rng: &mut ChaCha8Rng) -> Genome {
         let mut segments = Vec::new();
-        for (role, layers, unlayered) in &layout.roles {
+        for (role, vectors, layers, unlayered) in &layout.parts {
+            let vectors = Some(*vectors);
             let mut start = 0;
             for i in 0..layers.len() {
                 let last = i + 1 == layers.len();
                 if last || rng.gen_bool(cut.clamp(0.0, 1.0)) {
                     segments.push(Segment {
                         role: *role,
+                        vectors,
                         layers: Some(LayerRange {
                             start: layers[start],
                             end: Some(layers[i]),
@@ -386,6 +431,7 @@ impl Genome {
             if *unlayered || layers.is_empty() {
                 segments.push(Segment {
                     role: *role,
+                    vectors,
                     layers: None,
                     gene: space.sample(rng),
                 });
@@ -404,7 +450,7 @@ impl Genome {
                     roles: vec![s.role],
                     name: None,
                     layers: s.layers,
-                    biases: None,
+                    biases: s.vectors,
                 },
                 spec: s.gene.spec(),
             })
@@ -428,17 +474,22 @@ impl Genome {
             let [role] = sel.roles[..] else {
                 return Err(bad(i + 1, "a genome's rule names exactly one role"));
             };
-            if sel.name.is_some() || sel.biases.is_some() {
+            if sel.name.is_some() {
                 return Err(bad(
                     i + 1,
-                    "a genome's rule selects by role and layers only",
+                    "a genome's rule selects by role, biases and layers only",
                 ));
             }
-            if !layout.roles.iter().any(|(r, _, _)| *r == role) {
+            if !layout
+                .parts
+                .iter()
+                .any(|(r, v, _, _)| *r == role && sel.biases.is_none_or(|b| b == *v))
+            {
                 return Err(bad(i + 1, "the model has no tensor with this role"));
             }
             segments.push(Segment {
                 role,
+                vectors: sel.biases,
                 layers: sel.layers,
                 gene: Gene::of_spec(&r.spec),
             });
@@ -455,24 +506,10 @@ impl Genome {
 
     /// Whether every tensor of the layout is in exactly one group.
     fn covers(&self, layout: &Layout) -> bool {
-        layout.catalogue.iter().all(|t| {
-            self.segments
-                .iter()
-                .filter(|s| {
-                    s.role == t.role
-                        && match (s.layers, t.layer) {
-                            (Some(r), Some(l)) => r.contains(l),
-                            (None, None) => true,
-                            (None, Some(_)) => !layout
-                                .roles
-                                .iter()
-                                .any(|(r, ls, _)| *r == t.role && !ls.is_empty()),
-                            (Some(_), None) => false,
-                        }
-                })
-                .count()
-                == 1
-        })
+        layout
+            .catalogue
+            .iter()
+            .all(|t| self.segments.iter().filter(|s| s.holds(t, layout)).count() == 1)
     }
 
     /// Bytes of the whole model under this genome, side data included.
@@ -619,16 +656,13 @@ impl Genome {
         let Some(r) = seg.layers else {
             return self;
         };
-        let Some((_, layers, _)) = layout.roles.iter().find(|(role, _, _)| *role == seg.role)
-        else {
-            return self;
-        };
+        let layers = layout.layers_of(seg.role, seg.vectors);
         let inside: Vec<u32> = layers.iter().copied().filter(|l| r.contains(*l)).collect();
         let next = self
             .segments
             .get(i + 1)
             .copied()
-            .filter(|n| n.role == seg.role && n.layers.is_some());
+            .filter(|n| n.role == seg.role && n.vectors == seg.vectors && n.layers.is_some());
         if rng.gen_bool(0.5) && inside.len() >= 2 {
             // Split: the upper part gets a copy of the gene.
             let k = rng.gen_range(1..inside.len());
@@ -687,6 +721,7 @@ impl Genome {
             let first = s.layers.map(|r| r.start);
             if let Some(o) = other.segments.iter().find(|o| {
                 o.role == s.role
+                    && o.vectors == s.vectors
                     && match (o.layers, first) {
                         (Some(r), Some(l)) => r.contains(l),
                         (None, None) => true,
@@ -709,9 +744,15 @@ impl Genome {
             let key = self
                 .segments
                 .get(rule)
-                .map(|seg| match seg.layers {
-                    Some(r) => format!("{} {r}", seg.role.as_str()),
-                    None => seg.role.as_str().to_string(),
+                .map(|seg| {
+                    let part = match seg.vectors {
+                        Some(true) => format!("{} vectors", seg.role.as_str()),
+                        _ => seg.role.as_str().to_string(),
+                    };
+                    match seg.layers {
+                        Some(r) => format!("{part} {r}"),
+                        None => part,
+                    }
                 })
                 .unwrap_or_else(|| "rest".into());
             let e = acc.entry(key).or_default();
@@ -748,6 +789,11 @@ mod tests {
             cat.push(tensor(&format!("b{l}"), Role::Trunk, Some(l), &[64, 64]));
         }
         cat.push(tensor("trunk_norm", Role::Trunk, None, &[64]));
+        for l in 0..6 {
+            let mut bias = tensor(&format!("b{l}/bias"), Role::Trunk, Some(l), &[64]);
+            bias.is_bias = true;
+            cat.push(bias);
+        }
         cat.push(tensor("policy", Role::PolicyHead, None, &[8, 64]));
         Layout::new(&cat).unwrap()
     }
@@ -763,6 +809,50 @@ mod tests {
             let text = s.to_toml();
             let back = Strategy::parse(&text, "x").unwrap();
             assert_eq!(Genome::from_strategy(&back, &lay).unwrap(), g, "{text}");
+        }
+    }
+
+    #[test]
+    fn weights_and_vectors_are_separate_groups_and_older_genomes_still_read() {
+        let lay = layout();
+        let g = Genome::uniform(&lay, Gene::KEEP);
+        let vectors: Vec<_> = g
+            .segments
+            .iter()
+            .filter(|s| s.vectors == Some(true))
+            .collect();
+        assert_eq!(vectors.len(), 1, "{g:?}");
+        assert!(g
+            .to_strategy("x")
+            .unwrap()
+            .to_toml()
+            .contains("biases = true"));
+        // A genome from before the split: one rule per role, no `biases`.
+        let old = Strategy::parse(
+            "name = \"old\"\n\
+             [[rule]]\nrole = \"stem\"\nscheme = \"int8\"\n\
+             [[rule]]\nrole = \"trunk\"\nlayers = \"0-5\"\nscheme = \"int4\"\n\
+             [[rule]]\nrole = \"trunk\"\nscheme = \"keep\"\n\
+             [[rule]]\nrole = \"policy_head\"\nscheme = \"int8\"\n",
+            "old",
+        )
+        .unwrap();
+        let back = Genome::from_strategy(&old, &lay).unwrap();
+        assert!(back.segments.iter().all(|s| s.vectors.is_none()));
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        for op in Operator::MUTATIONS {
+            let child = back
+                .mutate(
+                    op,
+                    None,
+                    &lay,
+                    &GeneSpace::default(),
+                    Budget::BitsPerWeight(32.0),
+                    &mut rng,
+                )
+                .unwrap()
+                .unwrap();
+            assert!(child.covers(&lay), "{op:?}: {child:?}");
         }
     }
 

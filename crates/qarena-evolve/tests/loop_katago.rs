@@ -70,8 +70,14 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         .iter()
         .any(|g| g.genome.generation == 1 && g.genome.parent_a.is_some()));
     assert!(!s.best.is_empty());
-    let q: Vec<f64> = s.best.iter().filter_map(|g| g.quality).collect();
-    assert!(q.windows(2).all(|w| w[0] <= w[1]));
+    // Best first by survival score, which every survivor has, with its
+    // engine cost.
+    let scores: Vec<f64> = s.best.iter().map(qarena_evolve::rank).collect();
+    assert!(scores.windows(2).all(|w| w[0] <= w[1]), "{scores:?}");
+    assert!(s
+        .best
+        .iter()
+        .all(|g| g.score.is_some() && g.speed_ratio.is_some() && g.memory_ratio.is_some()));
 
     // Resuming makes the same genomes and screens none again.
     let t = Instant::now();
