@@ -123,13 +123,23 @@ impl Store {
             sqlfn::register_math_functions(conn)?;
             Ok(())
         };
-        setup(&conn).map_err(|e| {
-            if error::is_busy(&e) {
-                locked(&path, "opening", busy_timeout, e)
-            } else {
-                open_error(&path, e)
+        // Switching a new file to WAL takes an exclusive lock and answers
+        // "busy" at once, without the busy handler, while another process
+        // is creating or migrating the same database: retry until the
+        // busy timeout has passed.
+        let deadline = std::time::Instant::now() + busy_timeout;
+        loop {
+            match setup(&conn) {
+                Ok(()) => break,
+                Err(e) if error::is_busy(&e) && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) if error::is_busy(&e) => {
+                    return Err(locked(&path, "opening", busy_timeout, e))
+                }
+                Err(e) => return Err(open_error(&path, e)),
             }
-        })?;
+        }
         migrate(&mut conn, &path, busy_timeout)?;
         Ok(Store {
             inner: Arc::new(Inner {

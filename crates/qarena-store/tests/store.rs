@@ -769,3 +769,29 @@ mod properties {
         }
     }
 }
+
+/// Processes that start at once on a database that does not exist yet
+/// (two evolutions, a match and a report) all open it: switching the new
+/// file to WAL answers "busy" at once while another connection creates or
+/// migrates it, and opening waits for that instead of failing.
+#[test]
+fn connections_opening_a_new_database_at_once_all_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..20 {
+        let path = dir.path().join(format!("new-{round}.sqlite"));
+        let start = std::sync::Arc::new(std::sync::Barrier::new(6));
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                let (path, start) = (path.clone(), start.clone());
+                std::thread::spawn(move || {
+                    start.wait();
+                    Store::open(&path).map(|_| ())
+                })
+            })
+            .collect();
+        for h in handles {
+            let r = h.join().unwrap();
+            assert!(r.is_ok(), "round {round}: {r:?}");
+        }
+    }
+}
