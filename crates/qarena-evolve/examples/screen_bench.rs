@@ -86,6 +86,7 @@ fn main() {
         collapse_floor: 0.0,
         cache_dir: dir.path().join("variants"),
         space: GeneSpace::default(),
+        limits: qarena_evolve::Limits::default(),
     };
     let t = Instant::now();
     let s = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();

@@ -17,7 +17,9 @@
 //! the generation number, so a resumed evolution makes the same genomes:
 //! genomes already screened are read back from the store, the rest are
 //! screened. The loop ends after `generations`, after `patience`
-//! generations without a better genome, or on a stop request.
+//! generations without a better genome, when every genome of a generation
+//! died (the budget is past the survival boundary), at a resource limit
+//! (genomes, wall time), or on a stop request; [`Ending`] says which.
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -84,6 +86,51 @@ pub struct EvolveSettings {
     pub collapse_floor: f64,
     pub cache_dir: PathBuf,
     pub space: GeneSpace,
+    pub limits: Limits,
+}
+
+/// Resource limits of one evolution command.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Limits {
+    /// Genomes the loop goes through (a resumed run counts the genomes it
+    /// reads back, so it ends where the first run would have).
+    pub max_genomes: Option<usize>,
+    /// Wall time of this command.
+    pub max_seconds: Option<f64>,
+}
+
+/// Why an evolution ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// It ran every generation asked for.
+    Generations,
+    /// `patience` generations brought no better genome.
+    NoImprovement,
+    /// Every genome of one generation died: the budget is past the
+    /// survival boundary.
+    AllDied {
+        generation: usize,
+    },
+    GenomeLimit,
+    TimeLimit,
+    /// A stop request (Ctrl-C).
+    Stopped,
+}
+
+impl std::fmt::Display for Ending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Ending::Generations => write!(f, "every generation asked for"),
+            Ending::NoImprovement => write!(f, "no better genome for `patience` generations"),
+            Ending::AllDied { generation } => write!(
+                f,
+                "every genome of generation {generation} died: the budget is past the survival boundary"
+            ),
+            Ending::GenomeLimit => write!(f, "the genome limit"),
+            Ending::TimeLimit => write!(f, "the time limit"),
+            Ending::Stopped => write!(f, "stopped; run the same command to resume"),
+        }
+    }
 }
 
 /// What an evolution left: its id, and the genomes by quality.
@@ -96,6 +143,7 @@ pub struct EvolveSummary {
     /// Alive genomes, best first.
     pub best: Vec<GenomeRecord>,
     pub stopped: bool,
+    pub ending: Ending,
 }
 
 /// How much each cost counts in the survival score, per unit of its term.
@@ -336,9 +384,10 @@ pub fn evolve(
         }),
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
+    let started = std::time::Instant::now();
     let reference = match probe.evaluate(&settings.model, suite, stop) {
         Ok(r) => r,
-        Err(e) if e.is_interrupted() => return finish(store, ev.id, 0, true),
+        Err(e) if e.is_interrupted() => return finish(store, ev.id, 0, Ending::Stopped),
         Err(e) => return Err(EvolveError::Reference(e)),
     };
     let screen = Screen {
@@ -353,16 +402,30 @@ pub fn evolve(
     let mut best_quality = f64::INFINITY;
     let mut stale = 0;
     let mut generation = 0;
-    let mut stopped = false;
-    while generation < settings.generations {
+    let mut ending = Ending::Generations;
+    let mut seen = 0usize;
+    'generations: while generation < settings.generations {
         let mut rng = ChaCha8Rng::seed_from_u64(
             settings.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation as u64,
         );
         let parents = survivors(store, ev.id, &layout, settings.survivors, generation)?;
+        let (mut born, mut died) = (0, 0);
         for _ in 0..settings.population {
             if stop.load(Ordering::SeqCst) {
-                stopped = true;
-                break;
+                ending = Ending::Stopped;
+                break 'generations;
+            }
+            if settings.limits.max_genomes.is_some_and(|m| seen >= m) {
+                ending = Ending::GenomeLimit;
+                break 'generations;
+            }
+            if settings
+                .limits
+                .max_seconds
+                .is_some_and(|m| started.elapsed().as_secs_f64() >= m)
+            {
+                ending = Ending::TimeLimit;
+                break 'generations;
             }
             let Some((genome, op, pa, pb)) =
                 offspring(&parents, &layout, settings, generation, &mut rng)?
@@ -370,6 +433,11 @@ pub fn evolve(
                 continue;
             };
             let rec = screen.screen(ev.id, generation, &genome, op, (pa, pb))?;
+            seen += 1;
+            born += 1;
+            if rec.failure.is_some() {
+                died += 1;
+            }
             let outcome = match (&rec.quality, &rec.failure) {
                 (Some(q), _) => {
                     format!("quality {q:.4}  score {:.3}", rec.score.unwrap_or(f64::NAN))
@@ -383,7 +451,9 @@ pub fn evolve(
                 rec.genome.bits_per_weight
             ));
         }
-        if stopped {
+        if born > 0 && died == born {
+            ending = Ending::AllDied { generation };
+            generation += 1;
             break;
         }
         let best = best_alive(store, ev.id)?;
@@ -396,10 +466,11 @@ pub fn evolve(
         }
         generation += 1;
         if stale >= settings.patience {
+            ending = Ending::NoImprovement;
             break;
         }
     }
-    finish(store, ev.id, generation, stopped)
+    finish(store, ev.id, generation, ending)
 }
 
 /// Marks the evolution completed or interrupted and sums it up.
@@ -407,8 +478,9 @@ fn finish(
     store: &Store,
     ev: EvolutionId,
     generations: usize,
-    stopped: bool,
+    ending: Ending,
 ) -> Result<EvolveSummary, EvolveError> {
+    let stopped = ending == Ending::Stopped;
     store.set_evolution_status(
         ev,
         if stopped {
@@ -425,6 +497,7 @@ fn finish(
         failed: all.iter().filter(|g| g.failure.is_some()).count(),
         best: best_alive(store, ev)?,
         stopped,
+        ending,
     })
 }
 

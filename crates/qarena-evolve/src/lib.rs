@@ -22,8 +22,8 @@ pub mod genome;
 
 pub use check::{check, versus, CheckSuites, Versus};
 pub use evolve::{
-    best_alive, evolve, export_best, rank, survival_score, EvolveError, EvolveSettings,
-    EvolveSummary, ScoreWeights, QUALITY_FLOOR, SCORE_WEIGHTS,
+    best_alive, evolve, export_best, rank, survival_score, Ending, EvolveError, EvolveSettings,
+    EvolveSummary, Limits, ScoreWeights, QUALITY_FLOOR, SCORE_WEIGHTS,
 };
 pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};

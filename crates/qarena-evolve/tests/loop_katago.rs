@@ -54,6 +54,7 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         collapse_floor: 0.0,
         cache_dir: dir.path().join("variants"),
         space: GeneSpace::default(),
+        limits: qarena_evolve::Limits::default(),
     };
     let stop = AtomicBool::new(false);
     let t = Instant::now();
@@ -87,11 +88,13 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
     println!("resumed in {:?}", t.elapsed());
 
     // An impossible collapse floor kills every genome, and says why.
+    // It ends after the first generation: every genome of it died, so
+    // the budget is past the survival boundary.
     let strict = EvolveSettings {
         name: "strict".into(),
         collapse_floor: 1.01,
-        generations: 1,
-        ..settings
+        generations: 5,
+        ..settings.clone()
     };
     let s = evolve(&store, &strict, &probe, &suite, &stop, &|_| {}).unwrap();
     let all = store.genomes(s.evolution).unwrap();
@@ -101,4 +104,21 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         "{all:?}"
     );
     assert!(s.best.is_empty());
+    assert_eq!(s.ending, qarena_evolve::Ending::AllDied { generation: 0 });
+    assert!(all.iter().all(|g| g.genome.generation == 0));
+
+    // A genome limit ends the loop at that many genomes, also on resume.
+    let limited = EvolveSettings {
+        name: "limited".into(),
+        limits: qarena_evolve::Limits {
+            max_genomes: Some(5),
+            max_seconds: None,
+        },
+        ..settings
+    };
+    let s = evolve(&store, &limited, &probe, &suite, &stop, &|_| {}).unwrap();
+    assert_eq!(s.ending, qarena_evolve::Ending::GenomeLimit);
+    assert_eq!(store.genomes(s.evolution).unwrap().len(), 5);
+    let s = evolve(&store, &limited, &probe, &suite, &stop, &|_| {}).unwrap();
+    assert_eq!(store.genomes(s.evolution).unwrap().len(), 5);
 }

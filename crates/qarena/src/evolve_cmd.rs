@@ -76,6 +76,13 @@ pub struct EvolveRunArgs {
     /// Stop after this many generations without a better genome.
     #[arg(long, default_value_t = 4)]
     pub patience: usize,
+    /// Stop after this many genomes (a resumed run counts the ones it reads
+    /// back, so it stops where the first run would have).
+    #[arg(long)]
+    pub max_genomes: Option<usize>,
+    /// Stop after this many minutes of this command.
+    #[arg(long)]
+    pub max_minutes: Option<f64>,
     /// A genome whose agreement with the original (Go: top-1; chess: sign)
     /// is below this has collapsed and dies.
     #[arg(long, default_value_t = 0.2)]
@@ -321,6 +328,9 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     if a.max_bits.is_nan() || a.max_bits <= 0.0 {
         return Err(Exit::input(anyhow!("--max-bits must be positive")));
     }
+    if a.max_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
+        return Err(Exit::input(anyhow!("--max-minutes must be positive")));
+    }
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let suite = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
@@ -339,6 +349,10 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         collapse_floor: a.collapse_floor,
         cache_dir: a.cache.clone(),
         space: GeneSpace::default(),
+        limits: qarena_evolve::Limits {
+            max_genomes: a.max_genomes,
+            max_seconds: a.max_minutes.map(|m| m * 60.0),
+        },
     };
     let stop = qarena_engine::install_shutdown_flag();
     eprintln!(
@@ -355,17 +369,8 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     })
     .map_err(evolve_exit)?;
     println!(
-        "evolution {} seed {}: {} generations, {} genomes screened, {} died{}",
-        a.name,
-        a.seed,
-        s.generations,
-        s.screened,
-        s.failed,
-        if s.stopped {
-            " (stopped; run the same command to resume)"
-        } else {
-            ""
-        }
+        "evolution {} seed {}: {} generations, {} genomes screened, {} died; ended by {}",
+        a.name, a.seed, s.generations, s.screened, s.failed, s.ending
     );
     println!(
         "{:<6} {:>8} {:>10} {:>8}  operator",
