@@ -1,10 +1,12 @@
 //! Screening throughput: genomes per hour probe-screened (variant build +
 //! probe) on a KataGo net, against a named reference run in the same
 //! invocation: building and probing one hand recipe (uniform INT4 per
-//! channel) the same way.
+//! channel) the same way. With `--with-games`, a KataGo match (the net
+//! against itself, 16 visits, one game at a time) plays during the screen,
+//! as promotions to games would, and the games it finished are printed.
 //!
 //! ```text
-//! cargo run --release -p qarena-evolve --example screen_bench -- KATAGO GTP_CFG NET [GENOMES]
+//! cargo run --release -p qarena-evolve --example screen_bench -- KATAGO GTP_CFG NET [GENOMES] [--with-games]
 //! ```
 #![allow(
     clippy::print_stdout,
@@ -14,8 +16,13 @@
 )]
 
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
+
+use qarena_arena::{
+    run_match, EngineConfig, MatchConfig, MatchRequest, Protocol, Quiet, RunStart, RunTag,
+};
 
 use qarena_evolve::{evolve, Budget, EvolveSettings, GeneSpace};
 use qarena_probe::stored::probe_stored;
@@ -24,9 +31,11 @@ use qarena_quant::{Granularity, QuantSpec, Scheme, Strategy};
 use qarena_store::Store;
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let with_games = args.iter().any(|a| a == "--with-games");
+    args.retain(|a| a != "--with-games");
     if args.len() < 3 {
-        eprintln!("usage: screen_bench KATAGO GTP_CFG NET [GENOMES]");
+        eprintln!("usage: screen_bench KATAGO GTP_CFG NET [GENOMES] [--with-games]");
         std::process::exit(2);
     }
     let genomes: usize = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(20);
@@ -88,9 +97,49 @@ fn main() {
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
     };
+    let games_stop = Arc::new(AtomicBool::new(false));
+    let games = with_games.then(|| {
+        let engine = |name: &str| {
+            let mut e = EngineConfig::from_command(
+                name,
+                &format!(
+                    "{} gtp -model {{model}} -config {{config}} -override-config maxVisits=16,allowResignation=false",
+                    args[0]
+                ),
+                Protocol::Gtp,
+            );
+            e.model = Some(qarena_arena::command::absolute(net));
+            e.config = Some(qarena_arena::command::absolute(Path::new(&args[1])));
+            e
+        };
+        let mut config = MatchConfig::new(engine("a"), engine("b"));
+        config.games = 10_000;
+        let request = MatchRequest {
+            tag: RunTag::parse("bench-games").unwrap(),
+            db: dir.path().join("bench.sqlite"),
+            runs_dir: dir.path().join("runs"),
+            config,
+            argv: Vec::new(),
+            start: RunStart::New,
+            kind: qarena_store::RunKind::Match,
+            variant_params: None,
+            point_index: 0,
+            observer: Arc::new(Quiet),
+        };
+        let stop = games_stop.clone();
+        std::thread::spawn(move || run_match(request, stop))
+    });
     let t = Instant::now();
     let s = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
     let loop_s = t.elapsed().as_secs_f64();
+    if let Some(h) = games {
+        games_stop.store(true, Ordering::SeqCst);
+        let summary = h.join().unwrap().unwrap();
+        println!(
+            "alongside: a KataGo match (16 visits) finished {} games during the screen",
+            summary.tally.games()
+        );
+    }
     let per_hour = s.screened as f64 * 3600.0 / loop_s;
     let reference_per_hour = 3600.0 / reference_s;
     println!(
