@@ -19,21 +19,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 
-/// Peak resident memory of a live process in bytes (`VmHWM`), or `None`
-/// once it is gone.
-fn peak_rss(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()?;
-    Some(kib * 1024)
-}
-
 fn dir_bytes(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
@@ -111,7 +96,7 @@ fn floods_lose_at_the_deadline_in_bounded_memory_and_transcripts() {
             if let Some(status) = child.try_wait().unwrap() {
                 break status;
             }
-            if let Some(p) = peak_rss(child.id()) {
+            if let Some(p) = qarena_engine::peak_rss_of(child.id()) {
                 peak = peak.max(p);
             }
             assert!(
