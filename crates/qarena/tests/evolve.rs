@@ -148,3 +148,70 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     assert_eq!(played(&ws.store()), first);
     assert_eq!(ws.store().evolution_matches(ev.id).unwrap(), matches);
 }
+
+/// The same commands on a Stockfish NNUE net: genomes over its layers,
+/// screened by the static-evaluation probe on a small chess suite, and a
+/// gate match with the variant loaded through `EvalFile`.
+#[test]
+fn evolve_works_on_an_nnue_net_from_screen_to_games() {
+    let ws = Ws::new();
+    common::export_stockfish_net(&ws);
+    let suite = ws.path().join("small.suite");
+    qarena_probe::default_suite("chess")
+        .unwrap()
+        .subset("chess-small", |i| i < 40)
+        .unwrap()
+        .save(&suite)
+        .unwrap();
+    let suite = suite.display().to_string();
+    let out = ws.run(&[
+        "evolve",
+        "run",
+        "sf.nnue",
+        "--name",
+        "nnue",
+        "--max-bits",
+        "6",
+        "--population",
+        "3",
+        "--generations",
+        "2",
+        "--collapse-floor",
+        "0",
+        "--suite",
+        &suite,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = ws.store();
+    let ev = store.evolutions().unwrap().remove(0);
+    let genomes = store.genomes(ev.id).unwrap();
+    assert!(genomes.len() >= 4, "{genomes:?}");
+    assert!(genomes
+        .iter()
+        .all(|g| g.genome.bits_per_weight <= 6.0 && g.genome.strategy_toml.contains("role")));
+    let alive: Vec<_> = genomes.iter().filter(|g| g.quality.is_some()).collect();
+    assert!(!alive.is_empty(), "{genomes:?}");
+    // The NNUE probe's figure: centipawn error, finite and positive.
+    assert!(alive.iter().all(|g| g.quality.unwrap().is_finite()));
+
+    let out = ws.run(&[
+        "evolve",
+        "games",
+        "sf.nnue",
+        "--name",
+        "nnue",
+        "--promote",
+        "1",
+        "--gate-games",
+        "2",
+        "--nodes",
+        "300",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let matches = store.evolution_matches(ev.id).unwrap();
+    assert_eq!(matches.len(), 1, "{matches:?}");
+    let run = store.run(matches[0].run).unwrap().unwrap();
+    assert_eq!(store.games(run.id).unwrap().len(), 2);
+    let settings = run.settings.to_string();
+    assert!(settings.contains("EvalFile"), "{settings}");
+}

@@ -10,9 +10,7 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-
-use common::{program, text, Ws};
+use common::{export_stockfish_net, program, text, Ws};
 
 /// `variant lost Y` from the summary line.
 fn lost(stdout: &str) -> usize {
@@ -29,21 +27,7 @@ fn lost(stdout: &str) -> usize {
 
 /// Exports Stockfish's embedded net and quantizes it to ±1 levels.
 fn degraded_net(ws: &Ws) -> String {
-    let sf = program("stockfish");
-    let net = ws.path().join("sf.nnue");
-    let mut child = Command::new(&sf)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "export_net {}", net.display()).unwrap();
-        writeln!(stdin, "quit").unwrap();
-    }
-    assert!(child.wait().unwrap().success());
-    assert!(net.is_file(), "Stockfish did not export its net");
+    export_stockfish_net(ws);
     let out = ws.run(&[
         "quantize", "sf.nnue", "--scheme", "levels1", "-o", "bad.nnue",
     ]);

@@ -211,19 +211,7 @@ fn katago_sweep_resumes_after_kill_and_records_distinct_variant_parameters() {
 fn quantize_writes_a_variant_stockfish_loads_and_a_manifest() {
     let ws = Ws::new();
     let sf = program("stockfish");
-    let net = ws.path().join("sf.nnue");
-    let mut child = Command::new(&sf)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    {
-        use std::io::Write;
-        let mut stdin = child.stdin.take().unwrap();
-        writeln!(stdin, "export_net {}", net.display()).unwrap();
-        writeln!(stdin, "quit").unwrap();
-    }
-    child.wait().unwrap();
+    export_stockfish_net(&ws);
     let out = ws.run(&["inspect", "sf.nnue"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("feature_transformer"));

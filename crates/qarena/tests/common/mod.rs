@@ -271,3 +271,22 @@ pub fn stored_game_indices(ws: &Ws, tag: &str) -> Vec<i64> {
     idx.sort_unstable();
     idx
 }
+
+/// Stockfish's embedded net, exported into the workspace as `sf.nnue`.
+pub fn export_stockfish_net(ws: &Ws) -> PathBuf {
+    let net = ws.path().join("sf.nnue");
+    let mut child = Command::new(program("stockfish"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("starting stockfish");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().expect("stockfish stdin");
+        writeln!(stdin, "export_net {}", net.display()).expect("writing to stockfish");
+        writeln!(stdin, "quit").expect("writing to stockfish");
+    }
+    assert!(child.wait().expect("waiting for stockfish").success());
+    assert!(net.is_file(), "Stockfish did not export its net");
+    net
+}
