@@ -63,6 +63,10 @@ pub enum EvolveError {
     /// an engine that fails beyond its restarts, the run folder).
     #[error("game stage: {0}")]
     Games(String),
+    /// A match of the game stage was refused as given (engine command,
+    /// settings, run folder).
+    #[error("game stage: {0}")]
+    GameInput(String),
     /// A check outside the loop does not fit the evolution.
     #[error("check: {0}")]
     Check(String),

@@ -302,6 +302,7 @@ fn play(
     )
     .map_err(|e| match e {
         RunError::Store(s) => EvolveError::Store(s),
+        RunError::Input(m) => EvolveError::GameInput(m),
         other => EvolveError::Games(other.to_string()),
     })?;
     let run = store

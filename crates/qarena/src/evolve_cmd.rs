@@ -205,6 +205,7 @@ fn evolve_exit(e: EvolveError) -> Exit {
         EvolveError::Reference(p) => Exit::engine(p),
         EvolveError::Variant(v) => Exit::storage(v),
         EvolveError::Games(g) => Exit::engine(anyhow!("{g}")),
+        EvolveError::GameInput(g) => Exit::input(anyhow!("{g}")),
         EvolveError::Probe(p) => Exit::engine(p),
         other => Exit::input(other),
     }

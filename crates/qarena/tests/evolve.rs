@@ -142,6 +142,21 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
         text(&out)
     );
 
+    // Input errors name what is wrong: an unknown evolution, a model that
+    // is not the evolution's, a KataGo that is not there.
+    let out = ws.run(&["evolve", "games", &net, "--name", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no evolution 'nope'"), "{}", text(&out));
+    let other_model = ws.path().join("other.bin.gz");
+    std::fs::write(&other_model, b"not a net").unwrap();
+    let other_model = other_model.display().to_string();
+    let out = ws.run(&["evolve", "games", &other_model]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is not the model"), "{}", text(&out));
+    let out = ws.run(&["evolve", "games", &net, "--katago", "/nonexistent/katago"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("KataGo not found"), "{}", text(&out));
+
     // Again: every match is finished, nothing is played twice.
     let out = ws.run(&games);
     assert!(out.status.success(), "{}", text(&out));
