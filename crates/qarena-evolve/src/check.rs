@@ -158,23 +158,37 @@ pub struct Versus {
     pub recipe_quality: f64,
     /// `1 − evolved / recipe`: 0.25 means 25% lower (better) figure.
     pub reduction: f64,
+    /// The 95% interval of the reduction, paired by position.
+    pub reduction_ci: Option<(f64, f64)>,
     /// The recipe spends at least the evolved strategy's bytes.
     pub recipe_not_smaller: bool,
 }
 
 /// The evolved genome against every recipe, on unseen positions.
-pub fn versus(checks: &[EvolutionCheck]) -> Option<(EvolutionCheck, Vec<Versus>)> {
+pub fn versus(
+    store: &Store,
+    checks: &[EvolutionCheck],
+) -> Result<Option<(EvolutionCheck, Vec<Versus>)>, EvolveError> {
     let unseen = |k: &&EvolutionCheck| k.suite == "unseen";
-    let genome = checks
+    let Some(genome) = checks
         .iter()
         .filter(unseen)
-        .find(|k| k.subject.starts_with("genome:"))?
-        .clone();
-    let rows = checks
+        .find(|k| k.subject.starts_with("genome:"))
+        .cloned()
+    else {
+        return Ok(None);
+    };
+    let mut rows = Vec::new();
+    for r in checks
         .iter()
         .filter(unseen)
         .filter(|k| k.subject.starts_with("recipe:"))
-        .map(|r| Versus {
+    {
+        let ratio = match (genome.probe, r.probe) {
+            (Some(g), Some(p)) => store.paired_probe_ratio(g, p)?,
+            _ => None,
+        };
+        rows.push(Versus {
             recipe: r.subject.trim_start_matches("recipe:").to_string(),
             recipe_bits: r.bits_per_weight,
             recipe_quality: r.quality,
@@ -183,8 +197,9 @@ pub fn versus(checks: &[EvolutionCheck]) -> Option<(EvolutionCheck, Vec<Versus>)
             } else {
                 f64::NEG_INFINITY
             },
+            reduction_ci: ratio.map(|x| (1.0 - x.upper(), 1.0 - x.lower())),
             recipe_not_smaller: r.bytes >= genome.bytes,
-        })
-        .collect();
-    Some((genome, rows))
+        });
+    }
+    Ok(Some((genome, rows)))
 }

@@ -36,4 +36,4 @@ pub use error::StatsError;
 pub use gate::{check_gate, Gate, GateOutcome};
 pub use rating::{bradley_terry, RatedGame, Rating, Ratings};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
-pub use tally::{mean, Counted, MeanCi, Outcome, Tally, Z95};
+pub use tally::{mean, Counted, MeanCi, Outcome, RatioCi, Tally, Z95};

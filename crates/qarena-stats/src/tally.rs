@@ -159,6 +159,53 @@ pub struct MeanCi {
 /// The normal quantile of a two-sided 95% interval.
 pub const Z95: f64 = 1.96;
 
+/// The ratio of two means over the same units (paired: `a[i]` and `b[i]`
+/// measured on the same position), `mean(a) / mean(b)`, with its 95%
+/// interval by the delta method: the residuals `a[i] − R·b[i]` have mean 0,
+/// and `se(R) = sd(residuals) / (√n · mean(b))`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RatioCi {
+    pub n: usize,
+    pub ratio: f64,
+    pub half_width: f64,
+}
+
+impl RatioCi {
+    /// `None` with fewer than two pairs, unequal lengths, a non-finite
+    /// value, or `mean(b)` not above 0.
+    pub fn paired(a: &[f64], b: &[f64]) -> Option<RatioCi> {
+        let n = a.len();
+        if n < 2 || b.len() != n || a.iter().chain(b).any(|x| !x.is_finite()) {
+            return None;
+        }
+        let mean_a = a.iter().sum::<f64>() / n as f64;
+        let mean_b = b.iter().sum::<f64>() / n as f64;
+        if mean_b <= 0.0 {
+            return None;
+        }
+        let ratio = mean_a / mean_b;
+        let var = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (x - ratio * y).powi(2))
+            .sum::<f64>()
+            / (n - 1) as f64;
+        Some(RatioCi {
+            n,
+            ratio,
+            half_width: Z95 * var.sqrt() / ((n as f64).sqrt() * mean_b),
+        })
+    }
+
+    pub fn lower(&self) -> f64 {
+        self.ratio - self.half_width
+    }
+
+    pub fn upper(&self) -> f64 {
+        self.ratio + self.half_width
+    }
+}
+
 impl MeanCi {
     /// The finite values of `xs`; `None` when there are none.
     pub fn of(xs: &[f64]) -> Option<MeanCi> {

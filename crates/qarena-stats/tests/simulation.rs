@@ -373,3 +373,43 @@ fn bradley_terry_intervals_cover_the_true_ratings() {
         }
     }
 }
+
+/// The paired ratio of means (an evolved strategy's mean KL over a hand
+/// recipe's on the same positions): the delta-method interval covers the
+/// true ratio of expectations about 95% of the time for skewed, correlated
+/// per-position figures like KL, at the suite sizes qarena uses.
+#[test]
+fn paired_ratio_interval_covers_the_true_ratio() {
+    const RUNS: usize = 4_000;
+    let mut rng = Uniforms::new(0x5eed_0a71);
+    println!("| positions | true ratio | 95% coverage |");
+    for n in [100, 200] {
+        for true_ratio in [0.6, 1.0] {
+            let mut covered = 0;
+            for _ in 0..RUNS {
+                // Position difficulty: exponential with mean 1 (KL is
+                // skewed); each strategy adds its own exponential noise.
+                let mut a = Vec::with_capacity(n);
+                let mut b = Vec::with_capacity(n);
+                for _ in 0..n {
+                    let hard = -(1.0 - rng.next()).ln();
+                    let na = -(1.0 - rng.next()).ln();
+                    let nb = -(1.0 - rng.next()).ln();
+                    // E[a] = true_ratio · 2, E[b] = 2.
+                    a.push(true_ratio * (hard + na));
+                    b.push(hard + nb);
+                }
+                let r = RatioCi::paired(&a, &b).unwrap();
+                if r.lower() <= true_ratio && true_ratio <= r.upper() {
+                    covered += 1;
+                }
+            }
+            let coverage = covered as f64 / RUNS as f64;
+            println!("| {n} | {true_ratio} | {coverage:.4} |");
+            assert!(
+                (coverage - 0.95).abs() <= noise(0.95, RUNS) + 0.01,
+                "coverage {coverage} at n {n}, ratio {true_ratio}"
+            );
+        }
+    }
+}

@@ -172,6 +172,53 @@ impl Store {
         })
     }
 
+    /// Per position, in suite order, the figure the probe's headline figure
+    /// is the mean of (`kl` for `kl_mean`, `cp_error` for `cp_error_mean`);
+    /// empty when the probe is unknown or its headline is not such a mean.
+    /// A position without the figure is `NaN`.
+    pub fn probe_headline_figures(&self, id: ProbeId) -> Result<Vec<f64>> {
+        let primary: Option<String> = self.call("reading a probe", |c| {
+            c.query_row(
+                "SELECT primary_metric FROM probes WHERE id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .optional()
+        })?;
+        let Some(name) = primary.as_deref().and_then(|p| p.strip_suffix("_mean")) else {
+            return Ok(Vec::new());
+        };
+        Ok(self
+            .probe_positions(id)?
+            .iter()
+            .map(|row| {
+                row.as_array()
+                    .and_then(|ms| {
+                        ms.iter()
+                            .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(name))
+                    })
+                    .and_then(|m| m.get("value"))
+                    .and_then(|v| v.as_f64())
+                    .unwrap_or(f64::NAN)
+            })
+            .collect())
+    }
+
+    /// Probe `a`'s headline figure over probe `b`'s, paired by position,
+    /// with its 95% interval ([`qarena_stats::RatioCi`]); `None` when the
+    /// two probes do not have the same number of positions with figures.
+    pub fn paired_probe_ratio(
+        &self,
+        a: ProbeId,
+        b: ProbeId,
+    ) -> Result<Option<qarena_stats::RatioCi>> {
+        let (fa, fb) = (
+            self.probe_headline_figures(a)?,
+            self.probe_headline_figures(b)?,
+        );
+        Ok(qarena_stats::RatioCi::paired(&fa, &fb))
+    }
+
     /// The probes of a variant, newest first.
     pub fn probes_of_variant(&self, variant: VariantId) -> Result<Vec<ProbeRecord>> {
         self.call("reading probes", |c| {

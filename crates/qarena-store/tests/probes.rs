@@ -50,6 +50,14 @@ fn a_probe_is_stored_once_per_key_and_read_back() {
     let pos = store.probe_positions(id).unwrap();
     assert_eq!(pos.len(), 2);
     assert_eq!(pos[1][0]["value"], 0.12);
+    // The per-position figure behind the headline mean.
+    let figures = store.probe_headline_figures(id).unwrap();
+    assert_eq!(figures.len(), 2);
+    assert!((figures[0] - 0.05).abs() < 1e-12 && figures[1] == 0.12);
+    assert!(store
+        .probe_headline_figures(qarena_store::ProbeId(id.0 + 100))
+        .unwrap()
+        .is_empty());
     // Other settings are another probe.
     let mut k = key("v1");
     k.settings = json!({"symmetry": 1});

@@ -293,7 +293,8 @@ fn check_cmd(a: EvolveCheckArgs) -> CliResult {
             &stop,
         )
         .map_err(evolve_exit)?;
-        let Some((genome, rows)) = qarena_evolve::versus(&checks) else {
+        let Some((genome, rows)) = qarena_evolve::versus(&store, &checks).map_err(evolve_exit)?
+        else {
             println!("seed {}: no surviving genome to check", ev.seed);
             continue;
         };
@@ -303,11 +304,14 @@ fn check_cmd(a: EvolveCheckArgs) -> CliResult {
         );
         for r in &rows {
             println!(
-                "  vs {:<24} {:.4} bits/w  unseen {:.4}  evolved {:>+6.1}%{}",
+                "  vs {:<24} {:.4} bits/w  unseen {:.4}  evolved {:>+6.1}%{}{}",
                 r.recipe,
                 r.recipe_bits,
                 r.recipe_quality,
                 -100.0 * r.reduction,
+                r.reduction_ci
+                    .map(|(lo, hi)| format!(" [{:+.1}, {:+.1}]", -100.0 * hi, -100.0 * lo))
+                    .unwrap_or_default(),
                 if r.recipe_not_smaller {
                     ""
                 } else {

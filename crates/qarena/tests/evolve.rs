@@ -107,7 +107,12 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
         stdout.contains("go9-default-odd (100 positions)"),
         "{stdout}"
     );
-    assert!(stdout.contains("vs int4-channel"), "{stdout}");
+    let line = stdout
+        .lines()
+        .find(|l| l.contains("vs int4-channel"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // The change with its 95% interval, paired by position.
+    assert!(line.contains("% [") && line.contains(']'), "{line}");
     let checks = ws.store().evolution_checks(ev.id).unwrap();
     let suites: Vec<(&str, &str)> = checks
         .iter()

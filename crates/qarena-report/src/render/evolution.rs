@@ -147,7 +147,7 @@ pub(crate) fn render(
     summary(&mut body, &evos);
     fronts(&mut body, &mut pl, &main)?;
     agreement(&mut body, &main);
-    unseen(&mut body, &main);
+    unseen(store, &mut body, &main)?;
     boundary(&mut body, &evos, &scans);
     negative(&mut body, &evos);
     games(store, &mut body, &main)?;
@@ -392,7 +392,7 @@ fn agreement(doc: &mut Doc, main: &[&Evo]) {
     );
 }
 
-fn unseen(doc: &mut Doc, main: &[&Evo]) {
+fn unseen(store: &Store, doc: &mut Doc, main: &[&Evo]) -> Result<(), ReportError> {
     doc.h(2, "On unseen positions, against hand recipes");
     let mut rows = Vec::new();
     for e in main {
@@ -417,8 +417,19 @@ fn unseen(doc: &mut Doc, main: &[&Evo]) {
             genome_screen.unwrap_or_else(|| "-".into()),
             f4(genome.quality),
             "-".into(),
+            "-".into(),
         ]);
         for (k, change) in vs {
+            let interval = match (genome.probe, k.probe) {
+                (Some(g), Some(r)) => store.paired_probe_ratio(g, r)?.map_or("-".into(), |x| {
+                    format!(
+                        "[{:+.1}%, {:+.1}%]",
+                        100.0 * (x.lower() - 1.0),
+                        100.0 * (x.upper() - 1.0)
+                    )
+                }),
+                _ => "-".into(),
+            };
             rows.push(vec![
                 k.subject.clone(),
                 format!("{:.3}", k.bits_per_weight),
@@ -426,14 +437,15 @@ fn unseen(doc: &mut Doc, main: &[&Evo]) {
                 screen(&k.subject).unwrap_or_else(|| "-".into()),
                 f4(k.quality),
                 format!("{:+.1}%", 100.0 * change),
+                interval,
             ]);
         }
     }
     if rows.is_empty() {
         doc.p("No check yet: `qarena evolve check MODEL --name NAME --recipe FILE...` probes the best genome of each seed on positions the evolution never saw, and the recipes on both position sets.");
-        return;
+        return Ok(());
     }
-    doc.p("The best genome of each seed within its budget on positions it never saw, and each hand recipe on the same positions. The last column is the evolved genome's figure relative to the recipe's (negative: the evolved strategy is better).");
+    doc.p("The best genome of each seed within its budget on positions it never saw, and each hand recipe on the same positions. `evolved vs recipe` is the evolved genome's figure relative to the recipe's (negative: the evolved strategy is better), with its 95% interval paired by position (delta method; see `docs/statistics.md`).");
     doc.table(
         &[
             "strategy",
@@ -442,9 +454,11 @@ fn unseen(doc: &mut Doc, main: &[&Evo]) {
             "screen",
             "unseen",
             "evolved vs recipe",
+            "95% interval",
         ],
         rows,
     );
+    Ok(())
 }
 
 /// The genome's unseen check and, per recipe, its unseen check with the
