@@ -1,7 +1,9 @@
 //! The game stage: the best survivors of the screen are promoted to games.
 //!
-//! 1. **Gate.** Each promoted genome (the best `promote` by survival score)
-//!    plays the original network in an SPRT-gated match (by default
+//! 1. **Gate.** The champion of each generation (its best genome by
+//!    survival score) is a candidate; the best `promote` candidates are
+//!    promoted, so they come from different generations. Each plays the
+//!    original network in an SPRT-gated match (by default
 //!    `elo0 = −50, elo1 = 0`, at most `gate_games` games): accepting H0
 //!    ("loses 50 Elo or more") eliminates it; accepting H1 or reaching the
 //!    game cap undecided lets it through.
@@ -106,10 +108,7 @@ pub fn play_games(
     stage: &GameStage,
     stop: Arc<AtomicBool>,
 ) -> Result<GameStageSummary, EvolveError> {
-    let promoted: Vec<_> = best_alive(store, evolution.id)?
-        .into_iter()
-        .take(stage.promote)
-        .collect();
+    let promoted = champions(store, evolution, stage.promote)?;
     let mut gates = Vec::new();
     let mut league: Vec<Player> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
@@ -198,6 +197,21 @@ pub fn play_games(
         }
     }
     finish(store, evolution, gates, false)
+}
+
+/// The best `k` generation champions (each generation's best genome by
+/// survival score), best first.
+pub fn champions(
+    store: &Store,
+    evolution: &EvolutionRecord,
+    k: usize,
+) -> Result<Vec<qarena_store::GenomeRecord>, EvolveError> {
+    let mut seen_generations = std::collections::BTreeSet::new();
+    Ok(best_alive(store, evolution.id)?
+        .into_iter()
+        .filter(|g| seen_generations.insert(g.genome.generation))
+        .take(k)
+        .collect())
 }
 
 fn finish(

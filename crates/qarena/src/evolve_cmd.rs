@@ -110,7 +110,8 @@ pub struct EvolveGamesArgs {
     /// Seed of the evolution.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
-    /// Best genomes (by survival score) promoted to the gate.
+    /// Generation champions (each generation's best genome by survival
+    /// score) promoted to the gate, best first.
     #[arg(long, default_value_t = 4)]
     pub promote: usize,
     /// The gate: an SPRT against the original; accepting H0 eliminates.

@@ -84,6 +84,21 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     let matches = store.evolution_matches(ev.id).unwrap();
     let gates = matches.iter().filter(|m| m.stage == "gate").count();
     assert!((1..=2).contains(&gates), "{matches:?}");
+    // Promoted genomes are generation champions: no two from one generation.
+    let generations: std::collections::BTreeSet<i64> = matches
+        .iter()
+        .filter(|m| m.stage == "gate")
+        .map(|m| {
+            let id: i64 = m.player_a.trim_start_matches("genome:").parse().unwrap();
+            store
+                .genome(qarena_store::GenomeId(id))
+                .unwrap()
+                .unwrap()
+                .genome
+                .generation
+        })
+        .collect();
+    assert_eq!(generations.len(), gates, "{matches:?}");
     // League: every pair of (gated genomes + the recipe), and the recipe
     // against the original.
     let league = matches.iter().filter(|m| m.stage == "league").count();
