@@ -140,6 +140,7 @@ fn an_evolution_report_has_fronts_agreement_boundary_and_negative_results() {
             "Do the seeds agree?",
             "On unseen positions, against hand recipes",
             "Survival boundary",
+            "Survival by group",
             "Negative results",
             "Games",
             "Provenance"
@@ -164,6 +165,12 @@ fn an_evolution_report_has_fronts_agreement_boundary_and_negative_results() {
     assert!(md.contains("| collapse | random | 2 |"), "{md}");
     assert!(md.contains("| collapse | bit_shift | 1 |"), "{md}");
     assert!(md.contains("No games yet"), "{md}");
+    // Every genome gives the trunk uint4 and the policy head int8.
+    assert!(md.contains("| trunk | 4 | 9 | 6 | 67% | 0.1000 |"), "{md}");
+    assert!(
+        md.contains("| policy_head | 8 | 9 | 6 | 67% | 0.1000 |"),
+        "{md}"
+    );
     assert!(out.html.unwrap().is_file());
     // A name with no evolution is an input error naming it.
     let e = generate(&ReportOptions {

@@ -6,7 +6,8 @@
 //! against bits per weight) with a plot against the hand recipes; how far
 //! the seeds agree (best figure, the fronts at common bit levels, and which
 //! groups get bits); the check on unseen positions against hand recipes;
-//! the survival boundary; negative results (every failure by kind and
+//! the survival boundary; survival by group (which parts of the model
+//! never survive with few bits); negative results (every failure by kind and
 //! operator, dominated genomes, operators that never helped); the game
 //! stage (gates and Bradley–Terry ratings); provenance.
 
@@ -149,6 +150,7 @@ pub(crate) fn render(
     agreement(&mut body, &main);
     unseen(store, &mut body, &main)?;
     boundary(&mut body, &evos, &scans);
+    by_group(&mut body, &evos);
     negative(&mut body, &evos);
     games(store, &mut body, &main)?;
     provenance(&mut body, &evos, o);
@@ -524,6 +526,151 @@ fn boundary(doc: &mut Doc, evos: &[Evo], scans: &[&Evo]) {
             .map(|(b, (n, alive, best))| {
                 vec![
                     format!("{:.2}–{:.2}", *b as f64 / 4.0, (*b + 1) as f64 / 4.0),
+                    n.to_string(),
+                    alive.to_string(),
+                    format!("{:.0}%", 100.0 * *alive as f64 / (*n).max(1) as f64),
+                    if best.is_finite() {
+                        f4(*best)
+                    } else {
+                        "-".into()
+                    },
+                ]
+            })
+            .collect(),
+    );
+}
+
+/// Nominal bits of a scheme as a strategy spells it (`keep`: 32).
+fn scheme_bits(scheme: &str) -> Option<u32> {
+    match scheme {
+        "keep" => Some(32),
+        "nf4" | "fp4" => Some(4),
+        s if s.starts_with("fp8") => Some(8),
+        s => {
+            let digits: String = s.chars().skip_while(|c| !c.is_ascii_digit()).collect();
+            let n: u32 = digits.parse().ok()?;
+            // levelsN has 2N+1 levels.
+            if s.starts_with("levels") {
+                Some(32 - (2 * n + 1).leading_zeros())
+            } else {
+                Some(n)
+            }
+        }
+    }
+}
+
+/// Per part (role, weights or vectors) and its fewest nominal bits in a
+/// genome, how many genomes survived and how good the best was: which
+/// groups get bits and which never survive with few.
+fn by_group(doc: &mut Doc, evos: &[Evo]) {
+    doc.h(2, "Survival by group");
+    // (part, bits) -> (genomes, survived, best quality)
+    let mut cells: BTreeMap<(String, u32), (usize, usize, f64)> = BTreeMap::new();
+    for e in evos {
+        for g in &e.genomes {
+            if g.quality.is_none() && g.failure.is_none() {
+                continue;
+            }
+            let Ok(v) = g.genome.strategy_toml.parse::<toml::Table>() else {
+                continue;
+            };
+            let Some(rules) = v.get("rule").and_then(|r| r.as_array()) else {
+                continue;
+            };
+            let mut fewest: BTreeMap<String, u32> = BTreeMap::new();
+            for r in rules {
+                let role = r.get("role").and_then(|x| x.as_str()).unwrap_or("other");
+                let part = match r.get("biases").and_then(|x| x.as_bool()) {
+                    Some(true) => format!("{role} vectors"),
+                    Some(false) => format!("{role} weights"),
+                    None => role.to_string(),
+                };
+                let Some(bits) = r
+                    .get("scheme")
+                    .and_then(|x| x.as_str())
+                    .and_then(scheme_bits)
+                else {
+                    continue;
+                };
+                let e = fewest.entry(part).or_insert(bits);
+                *e = (*e).min(bits);
+            }
+            for (part, bits) in fewest {
+                let c = cells.entry((part, bits)).or_insert((0, 0, f64::INFINITY));
+                c.0 += 1;
+                if g.failure.is_none() {
+                    c.1 += 1;
+                    c.2 = c.2.min(quality(g));
+                }
+            }
+        }
+    }
+    if cells.is_empty() {
+        doc.p("No genome to group.");
+        return;
+    }
+    // The starkest contrast per part: its deadliest bit level with enough
+    // genomes against its safest one. Fewer bits and fewer survivors is
+    // the expected direction; more bits and fewer survivors is not (the
+    // budget couples the parts: bits given to one are taken from others).
+    let mut expected = Vec::new();
+    let mut surprising = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let parts: Vec<String> = cells.keys().map(|(p, _)| p.clone()).collect();
+    for part in parts.iter().filter(|p| seen.insert((*p).clone())) {
+        let levels: Vec<(u32, f64, usize)> = cells
+            .iter()
+            .filter(|((p, _), c)| p == part && c.0 >= 5)
+            .map(|((_, b), c)| (*b, c.1 as f64 / c.0 as f64, c.0))
+            .collect();
+        let worst = levels.iter().min_by(|a, b| a.1.total_cmp(&b.1));
+        let safest = levels.iter().max_by(|a, b| a.1.total_cmp(&b.1));
+        if let (Some(w), Some(sf)) = (worst, safest) {
+            if sf.1 - w.1 >= 0.3 {
+                let line = format!(
+                    "{part}: {:.0}% of the {} genomes giving it {} bits survived, against {:.0}% of the {} giving it {}.",
+                    100.0 * w.1,
+                    w.2,
+                    w.0,
+                    100.0 * sf.1,
+                    sf.2,
+                    sf.0
+                );
+                if w.0 < sf.0 {
+                    expected.push(line);
+                } else {
+                    surprising.push(line);
+                }
+            }
+        }
+    }
+    doc.p("Every screened genome, by the fewest nominal bits it gives each part of the model (a role's weights or its vectors: biases and norms; `keep` counts as 32): how many there were, how many survived, and the best survivor's figure. The budget couples the parts, so these are associations, not effects.");
+    if expected.is_empty() && surprising.is_empty() {
+        doc.p("No part's survival depends strongly on its bits (no gap of 30 points or more between bit levels with 5 genomes or more).");
+    }
+    if !expected.is_empty() {
+        doc.p("Parts that die with few bits (gaps of 30 points or more between bit levels with 5 genomes or more):");
+        doc.list(expected);
+    }
+    if !surprising.is_empty() {
+        doc.p("Non-intuitive: parts whose genomes die more often with *more* bits (within the budget, bits given to them are taken from the rest of the model):");
+        doc.list(surprising);
+    }
+    doc.table(
+        &[
+            "part",
+            "fewest bits",
+            "genomes",
+            "survived",
+            "share",
+            "best quality",
+        ],
+        cells
+            .iter()
+            .map(|((part, bits), (n, alive, best))| {
+                vec![
+                    part.clone(),
+                    bits.to_string(),
                     n.to_string(),
                     alive.to_string(),
                     format!("{:.0}%", 100.0 * *alive as f64 / (*n).max(1) as f64),
