@@ -87,8 +87,8 @@ pub struct EvolveRunArgs {
     /// is below this has collapsed and dies.
     #[arg(long, default_value_t = 0.2)]
     pub collapse_floor: f64,
-    /// Screening suite (default: the even positions of the shipped suite;
-    /// the odd ones stay unseen for independent checks).
+    /// The suite whose even positions are the screen (default: the
+    /// shipped suite); its odd positions stay unseen, for `evolve check`.
     #[arg(long)]
     pub suite: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
@@ -338,10 +338,11 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         return Err(Exit::input(anyhow!("--max-minutes must be positive")));
     }
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
-    let suite = match &a.suite {
+    let full = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
-        None => screening_half(&probe.default_suite().map_err(Exit::input)?)?,
+        None => probe.default_suite().map_err(Exit::input)?,
     };
+    let suite = screening_half(&full)?;
     let store = Store::open(&a.db.db)?;
     let settings = EvolveSettings {
         name: a.name.clone(),

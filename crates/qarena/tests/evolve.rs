@@ -229,6 +229,19 @@ fn evolve_works_on_an_nnue_net_from_screen_to_games() {
     // The NNUE probe's figure: centipawn error, finite and positive.
     assert!(alive.iter().all(|g| g.quality.unwrap().is_finite()));
 
+    // The check: the best genome on the suite's odd half, a recipe on both.
+    let recipe = concat!(env!("CARGO_MANIFEST_DIR"), "/../../strategies/int8.toml");
+    let out = ws.run(&[
+        "evolve", "check", "sf.nnue", "--name", "nnue", "--suite", &suite, "--recipe", recipe,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        stdout.contains("chess-small-odd (20 positions)"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("vs int8"), "{stdout}");
+
     let out = ws.run(&[
         "evolve",
         "games",
