@@ -180,4 +180,8 @@ fn sprt_stops_a_lopsided_match_early_and_records_the_verdict() {
     let n = store.games(run.id).unwrap().len();
     assert!(n < 60, "SPRT should stop long before 200 games, played {n}");
     assert!(run.notes.unwrap_or_default().contains("H0 accepted"));
+    // Resuming a decided run starts no new game.
+    let out = ws.run(&["match", "--resume", "sp"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(store.games(run.id).unwrap().len(), n);
 }

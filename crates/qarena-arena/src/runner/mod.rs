@@ -197,6 +197,16 @@ pub fn run_match(
     // Count already-finished games into the tally so the summary covers the run.
     {
         let done = crate::summary::from_games("", "", "", &store.games(run)?, req.point_index);
+        // A resumed run whose SPRT already decided starts no new game.
+        if let Some(params) = &cfg.sprt {
+            if done
+                .tally
+                .sprt_pairs(params)
+                .is_some_and(|r| r.verdict != qarena_stats::SprtVerdict::Continue)
+            {
+                shared.drain.store(true, Ordering::SeqCst);
+            }
+        }
         lock(&shared.live).tally = done.tally;
     }
 
