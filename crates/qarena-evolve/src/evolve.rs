@@ -115,6 +115,9 @@ pub enum Ending {
     AllDied {
         generation: usize,
     },
+    /// No genome could be made within the budget (every sample stayed over
+    /// it after repair).
+    NothingFits,
     GenomeLimit,
     TimeLimit,
     /// A stop request (Ctrl-C).
@@ -130,6 +133,7 @@ impl std::fmt::Display for Ending {
                 f,
                 "every genome of generation {generation} died: the budget is past the survival boundary"
             ),
+            Ending::NothingFits => write!(f, "no genome fits within the budget"),
             Ending::GenomeLimit => write!(f, "the genome limit"),
             Ending::TimeLimit => write!(f, "the time limit"),
             Ending::Stopped => write!(f, "stopped; run the same command to resume"),
@@ -455,7 +459,11 @@ pub fn evolve(
                 rec.genome.bits_per_weight
             ));
         }
-        if born > 0 && died == born {
+        if born == 0 {
+            ending = Ending::NothingFits;
+            break;
+        }
+        if died == born {
             ending = Ending::AllDied { generation };
             generation += 1;
             break;

@@ -107,6 +107,16 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
     assert_eq!(s.ending, qarena_evolve::Ending::AllDied { generation: 0 });
     assert!(all.iter().all(|g| g.genome.generation == 0));
 
+    // Below anything a genome can cost, nothing is screened, and it says so.
+    let impossible = EvolveSettings {
+        name: "impossible".into(),
+        budget: qarena_evolve::Budget::BitsPerWeight(0.5),
+        ..settings.clone()
+    };
+    let s = evolve(&store, &impossible, &probe, &suite, &stop, &|_| {}).unwrap();
+    assert_eq!(s.ending, qarena_evolve::Ending::NothingFits);
+    assert_eq!(s.screened, 0);
+
     // A genome limit ends the loop at that many genomes, also on resume.
     let limited = EvolveSettings {
         name: "limited".into(),
