@@ -480,6 +480,13 @@ impl Engine {
         peak_rss_of(self.child.id())
     }
 
+    /// CPU time the leader process has used so far (user + system, all its
+    /// threads), in seconds; `None` once it has exited or where `/proc` is
+    /// missing. Unlike wall time it hardly changes with the machine's load.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds_of(self.child.id())
+    }
+
     /// The label from the spec.
     pub fn label(&self) -> &str {
         &self.label
@@ -781,6 +788,22 @@ fn spawn_stderr_reader(
         .map(drop)
 }
 
+/// Clock ticks per second of `/proc/<pid>/stat` times (`USER_HZ`, 100 on
+/// every Linux architecture qarena runs on).
+const USER_HZ: f64 = 100.0;
+
+/// CPU time (user + system, every thread) of process `pid` in seconds,
+/// from `/proc/<pid>/stat` (fields 14 and 15).
+pub fn cpu_seconds_of(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces: count from its ')'.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
+}
+
 /// Peak resident memory (`VmHWM`) of process `pid` in bytes, read from
 /// `/proc/<pid>/status` (a few KiB, read whole).
 pub fn peak_rss_of(pid: u32) -> Option<u64> {
@@ -832,14 +855,40 @@ mod tests {
     }
 
     #[test]
-    fn peak_rss_is_read_for_a_live_process_and_none_after() {
+    fn cpu_time_counts_work_not_waiting() {
+        // A child that sleeps uses next to none; one that counts gathers
+        // CPU time (waited for, so a loaded machine only makes it slower).
+        let spawn = |script: &str| {
+            Engine::spawn(EngineSpec::new(
+                "t-cpu",
+                vec!["sh".into(), "-c".into(), script.into()],
+            ))
+            .unwrap()
+        };
+        let idle = spawn("sleep 5");
+        std::thread::sleep(std::time::Duration::from_millis(600));
+        let idle_cpu = idle.cpu_seconds().unwrap();
+        assert!(idle_cpu < 0.05, "{idle_cpu}");
+        let busy = spawn("while :; do :; done");
+        let t = std::time::Instant::now();
+        while busy.cpu_seconds().unwrap() < 0.1 && t.elapsed() < std::time::Duration::from_secs(30)
+        {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(busy.cpu_seconds().unwrap() >= 0.1);
+    }
+
+    #[test]
+    fn peak_rss_and_cpu_time_are_read_for_a_live_process_and_none_after() {
         let own = peak_rss_of(std::process::id()).unwrap();
         assert!(own > 1024 * 1024, "{own}");
         let mut e = Engine::spawn(EngineSpec::new("t-rss", vec!["cat".into()])).unwrap();
         let peak = e.peak_rss_bytes().unwrap();
         assert!(peak > 0 && peak < own.max(64 << 20), "{peak}");
+        assert!(e.cpu_seconds().is_some_and(|c| c >= 0.0));
         e.kill();
         assert!(!e.is_alive());
         assert_eq!(e.peak_rss_bytes(), None);
+        assert_eq!(e.cpu_seconds(), None);
     }
 }

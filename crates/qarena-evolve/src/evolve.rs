@@ -513,13 +513,15 @@ fn finish(
     })
 }
 
-/// What a genome is ranked by: its survival score (for genomes stored
-/// before scores, the score of its quality and bits alone).
+/// What a genome is ranked by: its survival score under the current
+/// formula, from its stored quality, bits and cost ratios (infinite for a
+/// genome that died or was not screened).
 pub fn rank(g: &GenomeRecord) -> f64 {
-    match (g.score, g.quality) {
-        (Some(s), _) => s,
-        (None, Some(q)) => survival_score(q, g.genome.bits_per_weight, None, None),
-        (None, None) => f64::INFINITY,
+    match (g.quality, &g.failure) {
+        (Some(q), None) => {
+            survival_score(q, g.genome.bits_per_weight, g.speed_ratio, g.memory_ratio)
+        }
+        _ => f64::INFINITY,
     }
 }
 

@@ -189,10 +189,11 @@ impl<'s, T> Conversation<'s, T> {
     }
 
     /// Asks the engine to quit and kills its process group; returns the
-    /// engine's peak resident memory, read just before.
-    pub fn finish(mut self) -> Option<u64> {
+    /// engine's peak resident memory and CPU seconds, read just before.
+    pub fn finish(mut self) -> (Option<u64>, Option<f64>) {
         let peak = self.engine.peak_rss_bytes();
+        let cpu = self.engine.cpu_seconds();
         self.engine.shutdown(Some("quit"), QUIT_GRACE);
-        peak
+        (peak, cpu)
     }
 }

@@ -144,6 +144,8 @@ pub struct RawNnOutputs {
     /// The engine's peak resident memory (shared by the outputs of one
     /// process).
     pub peak_rss_bytes: Option<u64>,
+    /// The engine's CPU seconds, start included (shared likewise).
+    pub cpu_seconds: Option<f64>,
 }
 
 impl KataGoProbe {
@@ -215,6 +217,7 @@ impl KataGoProbe {
                 seconds: 0.0,
                 answer_seconds: 0.0,
                 peak_rss_bytes: None,
+                cpu_seconds: None,
             })
             .collect();
         let mut first_answer: Option<Instant> = None;
@@ -278,7 +281,7 @@ impl KataGoProbe {
         while conv.has_pending() {
             take(&mut conv)?;
         }
-        let peak_rss_bytes = conv.finish();
+        let (peak_rss_bytes, cpu_seconds) = conv.finish();
         let seconds = started.elapsed().as_secs_f64();
         let answer_seconds = first_answer
             .map(|f| last_answer.duration_since(f).as_secs_f64())
@@ -287,6 +290,7 @@ impl KataGoProbe {
             out.seconds = seconds;
             out.answer_seconds = answer_seconds;
             out.peak_rss_bytes = peak_rss_bytes;
+            out.cpu_seconds = cpu_seconds;
         }
         Ok(outs)
     }
@@ -327,12 +331,13 @@ impl Probe for KataGoProbe {
         compare_outputs(reference, variant)
     }
 
-    /// Positions per second over the queries (engine start left out) and
-    /// the engine's peak memory.
+    /// Positions per second over the queries (engine start left out), the
+    /// engine's CPU seconds and its peak memory.
     fn cost(&self, outputs: &RawNnOutputs) -> EngineCost {
         EngineCost {
             positions_per_second: (outputs.answer_seconds > 0.0)
                 .then(|| outputs.positions.len() as f64 / outputs.answer_seconds),
+            cpu_seconds: outputs.cpu_seconds,
             peak_rss_bytes: outputs.peak_rss_bytes,
         }
     }
@@ -710,6 +715,7 @@ whiteOwnership
             seconds: 0.0,
             answer_seconds: 0.0,
             peak_rss_bytes: None,
+            cpu_seconds: None,
         }
     }
 

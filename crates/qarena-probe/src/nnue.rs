@@ -100,6 +100,9 @@ pub struct NnueEvals {
     /// Stockfish's peak resident memory.
     #[serde(default)]
     pub peak_rss_bytes: Option<u64>,
+    /// Stockfish's CPU seconds, start included.
+    #[serde(default)]
+    pub cpu_seconds: Option<f64>,
 }
 
 impl NnueEvals {
@@ -176,6 +179,7 @@ impl Probe for NnueProbe {
             None => None,
         };
         let peak_rss_bytes = sf.engine.peak_rss_bytes();
+        let cpu_seconds = sf.engine.cpu_seconds();
         sf.engine.shutdown(Some("quit"), Duration::from_millis(500));
         Ok(NnueEvals {
             net,
@@ -184,6 +188,7 @@ impl Probe for NnueProbe {
             seconds: started.elapsed().as_secs_f64(),
             eval_seconds,
             peak_rss_bytes,
+            cpu_seconds,
         })
     }
 
@@ -192,6 +197,7 @@ impl Probe for NnueProbe {
         EngineCost {
             positions_per_second: (outputs.eval_seconds > 0.0)
                 .then(|| outputs.cp.len() as f64 / outputs.eval_seconds),
+            cpu_seconds: outputs.cpu_seconds,
             peak_rss_bytes: outputs.peak_rss_bytes,
         }
     }
@@ -493,6 +499,7 @@ mod tests {
             seconds: 0.0,
             eval_seconds: 0.0,
             peak_rss_bytes: None,
+            cpu_seconds: None,
         }
     }
 

@@ -71,23 +71,35 @@ pub struct ProbeReport {
 /// slower or bigger, and for engines with their own low-precision modes.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct EngineCost {
-    /// Positions evaluated per second (engine start left out).
+    /// Positions evaluated per second of wall time (engine start left
+    /// out): what a user waits, and what the machine's load changes.
     pub positions_per_second: Option<f64>,
+    /// CPU seconds of the engine process over the whole evaluation, start
+    /// included: the engine's own work, which load hardly changes.
+    pub cpu_seconds: Option<f64>,
     /// Peak resident memory of the engine process.
     pub peak_rss_bytes: Option<u64>,
 }
 
 impl EngineCost {
     /// The variant's cost as probe figures, with its ratios to the
-    /// reference's where both are known: `positions_per_second`,
-    /// `speed_ratio` (variant / reference; below 1 is slower),
-    /// `peak_rss_mib` and `memory_ratio` (above 1 is bigger).
+    /// reference's where both are known: `positions_per_second` (wall),
+    /// `cpu_seconds` and `speed_ratio` (reference CPU seconds over the
+    /// variant's on the same suite; below 1 is slower), `peak_rss_mib` and
+    /// `memory_ratio` (above 1 is bigger). The speed ratio is taken from
+    /// CPU time because wall time swings with whatever else the machine
+    /// runs (two evolutions side by side moved it by a factor of four).
     pub fn metrics(&self, reference: &EngineCost) -> Vec<Metric> {
         let mut out = Vec::new();
         if let Some(v) = self.positions_per_second {
             out.push(Metric::new("positions_per_second", v));
-            if let Some(r) = reference.positions_per_second.filter(|r| *r > 0.0) {
-                out.push(Metric::new("speed_ratio", v / r));
+        }
+        if let Some(v) = self.cpu_seconds {
+            out.push(Metric::new("cpu_seconds", v));
+            if let Some(r) = reference.cpu_seconds.filter(|r| *r > 0.0) {
+                if v > 0.0 {
+                    out.push(Metric::new("speed_ratio", r / v));
+                }
             }
         }
         if let Some(v) = self.peak_rss_bytes {

@@ -47,6 +47,7 @@ fn a_net_against_itself_differs_by_nothing() {
     assert!(mib > 5.0 && mib < 4096.0, "{mib}");
     let memory = metric(&c.metrics, "memory_ratio").unwrap();
     assert!((0.5..2.0).contains(&memory), "{memory}");
+    assert!(metric(&c.metrics, "cpu_seconds").unwrap() > 0.0);
     assert!(metric(&c.metrics, "speed_ratio").unwrap() > 0.0);
     let floor = report.noise_floor.unwrap();
     assert!(floor.primary_value().unwrap() > 0.0, "{floor:?}");
