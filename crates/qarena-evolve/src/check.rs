@@ -170,9 +170,11 @@ pub fn versus(
     checks: &[EvolutionCheck],
 ) -> Result<Option<(EvolutionCheck, Vec<Versus>)>, EvolveError> {
     let unseen = |k: &&EvolutionCheck| k.suite == "unseen";
+    // The newest genome check: the best genome when the check last ran.
     let Some(genome) = checks
         .iter()
         .filter(unseen)
+        .rev()
         .find(|k| k.subject.starts_with("genome:"))
         .cloned()
     else {

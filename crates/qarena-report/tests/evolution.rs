@@ -101,6 +101,9 @@ fn an_evolution_report_has_fronts_agreement_boundary_and_negative_results() {
     genome(&store, scan, 0, 2.4, Err("collapse"));
     genome(&store, scan, 0, 2.6, Ok(0.9));
     for (subject, suite, q, bits) in [
+        // An older best, checked before the newer one: the report shows
+        // the newest.
+        ("genome:999999".to_string(), "unseen", 0.5, 4.0),
         (format!("genome:{}", best.0), "unseen", 0.09, 4.2),
         ("recipe:nf4".to_string(), "screen", 0.18, 4.39),
         ("recipe:nf4".to_string(), "unseen", 0.16, 4.39),
@@ -154,7 +157,15 @@ fn an_evolution_report_has_fronts_agreement_boundary_and_negative_results() {
     assert!(!md.contains("| 4.100 | 0.3000 |"), "{md}");
     // The seeds side by side at the budget: 0.10 and 0.12.
     assert!(md.contains("| 4.25 | 0.1000 | 0.1200 | 1.20 |"), "{md}");
-    // Unseen: 0.09 against nf4's 0.16 is 43.8% lower.
+    // Unseen: the newest genome check, 0.09 against nf4's 0.16, 43.8% lower.
+    assert!(
+        md.contains(&format!(
+            "| genome:{} (kg seed 1) | 4.200 | 4200 | 0.1000 | 0.0900 |",
+            best.0
+        )),
+        "{md}"
+    );
+    assert!(!md.contains("genome:999999"), "{md}");
     assert!(
         md.contains("| recipe:nf4 | 4.390 | 4390 | 0.1800 | 0.1600 | -43.8% |"),
         "{md}"

@@ -463,11 +463,15 @@ fn unseen(store: &Store, doc: &mut Doc, main: &[&Evo]) -> Result<(), ReportError
     Ok(())
 }
 
-/// The genome's unseen check and, per recipe, its unseen check with the
-/// genome's figure relative to it.
+/// The newest genome's unseen check and, per recipe, its unseen check
+/// with the genome's figure relative to it.
 fn versus(checks: &[EvolutionCheck]) -> Option<(&EvolutionCheck, Vec<(&EvolutionCheck, f64)>)> {
     let unseen: Vec<&EvolutionCheck> = checks.iter().filter(|k| k.suite == "unseen").collect();
-    let genome = *unseen.iter().find(|k| k.subject.starts_with("genome:"))?;
+    // The newest genome check: the best genome when the check last ran.
+    let genome = *unseen
+        .iter()
+        .rev()
+        .find(|k| k.subject.starts_with("genome:"))?;
     let recipes = unseen
         .iter()
         .filter(|k| k.subject.starts_with("recipe:"))
