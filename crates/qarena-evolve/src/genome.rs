@@ -135,13 +135,13 @@ pub struct GeneSpace {
 }
 
 impl Default for GeneSpace {
-    /// Every scheme the quantizer has at 2–8 bits and keep; tensor,
+    /// Every scheme the quantizer has at 2–8 bits, the 16-bit casts and keep; tensor,
     /// channel and groups of 16–128; no, MSE or 99.9th-percentile clipping;
     /// 0, 0.1 or 0.5% outliers; round to nearest (error-compensating
     /// rounding needs calibration data the genome does not carry yet).
     fn default() -> GeneSpace {
         let mut schemes = vec![Scheme::Keep, Scheme::Nf4, Scheme::Fp4];
-        schemes.extend([Scheme::Fp8E4M3, Scheme::Fp8E5M2]);
+        schemes.extend([Scheme::Fp8E4M3, Scheme::Fp8E5M2, Scheme::Fp16, Scheme::Bf16]);
         for bits in 2..=8 {
             schemes.push(Scheme::Int {
                 bits,
@@ -353,6 +353,8 @@ fn shift_bits(s: Scheme, dir: i32) -> Option<Scheme> {
                 .then_some(Scheme::Lut { bits: b as u8 })
         }
         Scheme::Fp8E4M3 | Scheme::Fp8E5M2 if dir < 0 => Some(Scheme::Fp4),
+        Scheme::Fp8E4M3 | Scheme::Fp8E5M2 => Some(Scheme::Fp16),
+        Scheme::Fp16 | Scheme::Bf16 if dir < 0 => Some(Scheme::Fp8E4M3),
         Scheme::Fp4 | Scheme::Nf4 if dir > 0 => Some(Scheme::Fp8E4M3),
         Scheme::Nf4 | Scheme::Fp4 if dir < 0 => Some(Scheme::Int {
             bits: 3,

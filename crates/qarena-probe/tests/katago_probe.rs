@@ -124,4 +124,23 @@ fn int4_per_channel_moves_the_policy_far_more_than_int8() {
     assert!(top1(&r4) < top1(&r8), "{} vs {}", top1(&r4), top1(&r8));
     assert_eq!(r4.positions, suite.len());
     assert_eq!(r4.comparison.per_position.len(), suite.len());
+    // The 16-bit casts: KataGo loads them, and they move the policy far
+    // less than int8 (half precision least: 11 significant bits to 8).
+    let fp16 = variant(&net, "fp16", cache.path());
+    let bf16 = variant(&net, "bf16", cache.path());
+    let kl_fp16 = probe_against(&p, &reference, &fp16, &suite, &stop)
+        .unwrap()
+        .comparison
+        .primary_value()
+        .unwrap();
+    let kl_bf16 = probe_against(&p, &reference, &bf16, &suite, &stop)
+        .unwrap()
+        .comparison
+        .primary_value()
+        .unwrap();
+    eprintln!("kl_mean: fp16 {kl_fp16:.6}, bf16 {kl_bf16:.6}");
+    assert!(
+        kl_fp16 < kl_bf16 && kl_bf16 < kl8,
+        "fp16 {kl_fp16} bf16 {kl_bf16} int8 {kl8}"
+    );
 }

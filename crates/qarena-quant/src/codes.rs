@@ -168,6 +168,22 @@ pub(crate) fn round_nearest_to(x: f64, t: crate::ScaleType) -> Option<f64> {
     Some(r.copysign(x))
 }
 
+/// Nearest value of type `t`, ties to even (IEEE round-to-nearest-even),
+/// or `None` when `x` rounds beyond the type's largest finite value.
+pub(crate) fn round_ties_even_to(x: f64, t: crate::ScaleType) -> Option<f64> {
+    let (_, _, max) = float_format(t);
+    let a = x.abs();
+    if a == 0.0 {
+        return Some(x);
+    }
+    let ulp = ulp_at(a, t);
+    let r = (a / ulp).round_ties_even() * ulp;
+    if r > max {
+        return None;
+    }
+    Some(r.copysign(x))
+}
+
 /// Inverse of the standard normal CDF by bisection on an erf series; slow
 /// but exact to ~1e-12, used only to check the NF4 constants.
 pub fn normal_quantile(p: f64) -> f64 {

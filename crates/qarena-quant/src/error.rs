@@ -125,6 +125,10 @@ pub enum SpecError {
     /// palette, so the setting would be silently meaningless.
     #[error("clip = \"{clipping}\" has no effect with {scheme}; use clip = \"none\"")]
     ClipWithPalette { clipping: Clipping, scheme: Scheme },
+    /// A 16-bit cast with clipping or outliers: it rounds every value on
+    /// its own, with no range to clip and nothing to keep apart.
+    #[error("{scheme} rounds each value to the nearest 16-bit float: clip and outliers do not apply (use clip = \"none\", outliers = 0)")]
+    CastSettings { scheme: Scheme },
 }
 
 /// Why the selector part of a rule (roles, layers) could not be read.

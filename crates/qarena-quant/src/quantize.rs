@@ -445,7 +445,9 @@ impl Ctx<'_> {
                     Some(scale) => small_or(scale, table, || Grid::Table { scale, table }),
                 }
             }
-            Scheme::Keep | Scheme::Lut { .. } => unreachable!("not a scaled scheme"),
+            Scheme::Keep | Scheme::Lut { .. } | Scheme::Fp16 | Scheme::Bf16 => {
+                unreachable!("not a scaled scheme")
+            }
         };
         Ok(grid)
     }
@@ -737,6 +739,33 @@ pub fn quantize_tensor(
                 0.0
             } else {
                 f64::from(info.dtype.bits())
+            },
+            metrics,
+        });
+    }
+    if let Some(t) = spec.scheme.cast_type() {
+        // Each value to the nearest 16-bit float, ties to even.
+        let mut out = Vec::with_capacity(values.len());
+        for (index, &v) in values.iter().enumerate() {
+            let r = codes::round_ties_even_to(f64::from(v), t).ok_or_else(|| {
+                QuantError::ScaleOverflow {
+                    name: format!("{} (element {index})", info.name),
+                    what: "value",
+                    value: f64::from(v),
+                    storage: t.as_str(),
+                }
+            })?;
+            out.push(r as f32);
+        }
+        let metrics = compare(values, &out);
+        let bytes = predicted_bytes(info, spec);
+        return Ok(QuantOutput {
+            values: out,
+            bytes,
+            effective_bits: if numel == 0 {
+                0.0
+            } else {
+                bytes as f64 * 8.0 / numel as f64
             },
             metrics,
         });

@@ -165,6 +165,61 @@ fn integer_storage_gets_integers_in_range() {
 }
 
 #[test]
+fn fp16_and_bf16_round_to_nearest_even_with_exact_bytes() {
+    // 1 + 2^-11 is halfway between 1 and the next f16 (1 + 2^-10): ties
+    // to even give 1; 1 + 3·2^-11 is halfway between 1 + 2^-10 and
+    // 1 + 2^-9: even is 1 + 2^-9.
+    let v = [
+        1.0 + 2f32.powi(-11),
+        1.0 + 3.0 * 2f32.powi(-11),
+        -2.0e-8,
+        65504.0,
+        0.1,
+    ];
+    let t = info(&[5], StorageType::F32);
+    let out = quantize_tensor(&t, &v, &QuantSpec::new(Scheme::Fp16)).unwrap();
+    assert_eq!(out.values[0], 1.0);
+    assert_eq!(out.values[1], 1.0 + 2f32.powi(-9));
+    // Below half the smallest subnormal (2^-24 ≈ 6e-8): zero, sign kept.
+    assert_eq!(out.values[2], 0.0);
+    assert!(out.values[2].is_sign_negative());
+    assert_eq!(out.values[3], 65504.0);
+    assert!((out.values[4] - 0.1).abs() < 0.1 * 2f32.powi(-11));
+    assert_eq!(out.bytes, 10);
+    assert_eq!(
+        out.bytes,
+        predicted_bytes(&t, &QuantSpec::new(Scheme::Fp16))
+    );
+    assert!((out.effective_bits - 16.0).abs() < 1e-12);
+    // bfloat16 keeps 8 significant bits: 1 + 2^-8 is a tie, even is 1.
+    let b = quantize_tensor(
+        &t,
+        &[1.0 + 2f32.powi(-8), 3.0e38, 1.5, -2.0, 0.0],
+        &QuantSpec::new(Scheme::Bf16),
+    )
+    .unwrap();
+    assert_eq!(b.values[0], 1.0);
+    assert!((b.values[1] - 3.0e38).abs() < 3.0e38 * 2f32.powi(-8));
+    assert_eq!(&b.values[2..], &[1.5, -2.0, 0.0]);
+    // Beyond half-precision's range: an error naming tensor and element.
+    let e = quantize_tensor(
+        &t,
+        &[0.0, 0.0, 0.0, 70000.0, 0.0],
+        &QuantSpec::new(Scheme::Fp16),
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("element 3"), "{e}");
+    // Clipping and outliers mean nothing for a cast: refused.
+    let e = QuantSpec::new(Scheme::Bf16)
+        .with_outlier_percent(0.1)
+        .validate()
+        .unwrap_err();
+    assert!(e.to_string().contains("do not apply"), "{e}");
+    assert_eq!("fp16".parse::<Scheme>().unwrap(), Scheme::Fp16);
+    assert_eq!(Scheme::Bf16.to_string(), "bf16");
+}
+
+#[test]
 fn fp8_table_values_survive_with_unit_scale() {
     let table = signed_table(Scheme::Fp8E4M3).to_vec();
     let t = info(&[table.len()], StorageType::F32);

@@ -40,13 +40,19 @@ pub enum Scheme {
     Fp8E5M2,
     /// Palette of `2^bits` centroids per scale group, fitted by 1-D k-means.
     Lut { bits: u8 },
+    /// Each value rounded to the nearest IEEE half-precision value (ties
+    /// to even); no scale.
+    Fp16,
+    /// Each value rounded to the nearest bfloat16 value (ties to even); no
+    /// scale.
+    Bf16,
 }
 
 /// Largest `levels` accepted by [`Scheme::Levels`] (an 8-bit grid).
 pub const MAX_LEVELS: u32 = 127;
 
 pub(crate) const SCHEME_FORMS: &str = "keep, int2..int8, uint2..uint8, levels1..levels127, \
-     nf4, fp4, fp8_e4m3, fp8_e5m2, lut1..lut8";
+     nf4, fp4, fp8_e4m3, fp8_e5m2, lut1..lut8, fp16, bf16";
 
 impl Scheme {
     /// Bits of the per-element code as stored (fractional for `Levels`).
@@ -58,12 +64,26 @@ impl Scheme {
             Scheme::Levels { levels } => Some(f64::from(2 * levels + 1).log2()),
             Scheme::Nf4 | Scheme::Fp4 => Some(4.0),
             Scheme::Fp8E4M3 | Scheme::Fp8E5M2 => Some(8.0),
+            Scheme::Fp16 | Scheme::Bf16 => Some(16.0),
         }
     }
 
-    /// Whether this scheme stores a scale per group (all but Keep and Lut).
+    /// Whether this scheme stores a scale per group (all but Keep, Lut and
+    /// the 16-bit casts).
     pub fn has_scale(self) -> bool {
-        !matches!(self, Scheme::Keep | Scheme::Lut { .. })
+        !matches!(
+            self,
+            Scheme::Keep | Scheme::Lut { .. } | Scheme::Fp16 | Scheme::Bf16
+        )
+    }
+
+    /// The 16-bit float a cast scheme rounds to (`None` for the others).
+    pub fn cast_type(self) -> Option<ScaleType> {
+        match self {
+            Scheme::Fp16 => Some(ScaleType::F16),
+            Scheme::Bf16 => Some(ScaleType::Bf16),
+            _ => None,
+        }
     }
 
     fn validate(self) -> Result<(), SpecError> {
@@ -98,6 +118,8 @@ impl fmt::Display for Scheme {
             Scheme::Fp8E4M3 => f.write_str("fp8_e4m3"),
             Scheme::Fp8E5M2 => f.write_str("fp8_e5m2"),
             Scheme::Lut { bits } => write!(f, "lut{bits}"),
+            Scheme::Fp16 => f.write_str("fp16"),
+            Scheme::Bf16 => f.write_str("bf16"),
         }
     }
 }
@@ -122,6 +144,8 @@ impl FromStr for Scheme {
             "fp4" => Scheme::Fp4,
             "fp8_e4m3" => Scheme::Fp8E4M3,
             "fp8_e5m2" => Scheme::Fp8E5M2,
+            "fp16" => Scheme::Fp16,
+            "bf16" => Scheme::Bf16,
             _ => {
                 let (bits, make): (u32, fn(u32) -> Scheme) =
                     if let Some(rest) = s.strip_prefix("uint") {
@@ -405,6 +429,13 @@ impl QuantSpec {
         if !(0.0..=50.0).contains(&self.outlier_percent) {
             return Err(SpecError::OutlierPercent {
                 percent: self.outlier_percent,
+            });
+        }
+        if self.scheme.cast_type().is_some()
+            && (self.clipping != Clipping::None || self.outlier_percent > 0.0)
+        {
+            return Err(SpecError::CastSettings {
+                scheme: self.scheme,
             });
         }
         if matches!(self.scheme, Scheme::Lut { .. }) && self.clipping != Clipping::None {
