@@ -113,6 +113,21 @@ fn f4(x: f64) -> String {
     format!("{x:.4}")
 }
 
+/// Screened, survived, share and best figure of a (screened, survived,
+/// best) count.
+fn survival_cells((n, alive, best): (usize, usize, f64)) -> [String; 4] {
+    [
+        n.to_string(),
+        alive.to_string(),
+        format!("{:.0}%", 100.0 * alive as f64 / n.max(1) as f64),
+        if best.is_finite() {
+            f4(best)
+        } else {
+            "-".into()
+        },
+    ]
+}
+
 /// Writes the evolution report of `name`.
 pub(crate) fn render(
     store: &Store,
@@ -527,18 +542,14 @@ fn boundary(doc: &mut Doc, evos: &[Evo], scans: &[&Evo]) {
     doc.table(
         &["bits/w", "screened", "survived", "share", "best quality"],
         bins.iter()
-            .map(|(b, (n, alive, best))| {
-                vec![
-                    format!("{:.2}–{:.2}", *b as f64 / 4.0, (*b + 1) as f64 / 4.0),
-                    n.to_string(),
-                    alive.to_string(),
-                    format!("{:.0}%", 100.0 * *alive as f64 / (*n).max(1) as f64),
-                    if best.is_finite() {
-                        f4(*best)
-                    } else {
-                        "-".into()
-                    },
-                ]
+            .map(|(b, cell)| {
+                let mut row = vec![format!(
+                    "{:.2}–{:.2}",
+                    *b as f64 / 4.0,
+                    (*b + 1) as f64 / 4.0
+                )];
+                row.extend(survival_cells(*cell));
+                row
             })
             .collect(),
     );
@@ -671,19 +682,10 @@ fn by_group(doc: &mut Doc, evos: &[Evo]) {
         ],
         cells
             .iter()
-            .map(|((part, bits), (n, alive, best))| {
-                vec![
-                    part.clone(),
-                    bits.to_string(),
-                    n.to_string(),
-                    alive.to_string(),
-                    format!("{:.0}%", 100.0 * *alive as f64 / (*n).max(1) as f64),
-                    if best.is_finite() {
-                        f4(*best)
-                    } else {
-                        "-".into()
-                    },
-                ]
+            .map(|((part, bits), cell)| {
+                let mut row = vec![part.clone(), bits.to_string()];
+                row.extend(survival_cells(*cell));
+                row
             })
             .collect(),
     );
