@@ -142,3 +142,60 @@ pub fn check_gate(report: &EloReport, gate: &Gate) -> GateOutcome {
     }
     GateOutcome { passed, reasons }
 }
+
+/// How many games a `max_elo_loss` gate needs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct GatePlan {
+    /// Games (rounded up to whole colour-swapped pairs).
+    pub games: u64,
+    /// The per-game standard deviation of the score assumed.
+    pub sigma: f64,
+    /// Half width of the score interval at that many games.
+    pub half_width_score: f64,
+}
+
+/// Games a fixed-length match needs so that a variant whose true Elo is
+/// `true_elo` passes "loses less than `max_elo_loss` Elo with
+/// `confidence`" (the lower end of the two-sided interval above
+/// `−max_elo_loss`, as [`check_gate`] decides) with probability `power`,
+/// games scored trinomially with `draw_ratio` draws.
+///
+/// `n = ((z_{(1+c)/2} + z_power) · σ / δ)²` with `δ = L(true_elo) −
+/// L(−max_elo_loss)` in score and `σ² = s(1 − s) − d/4` per game at the
+/// true score `s` (draws halve a game's spread). `None` when the true Elo
+/// is not above `−max_elo_loss` (no number of games makes the claim
+/// likely) or an input is out of range.
+pub fn plan_gate(
+    max_elo_loss: f64,
+    true_elo: f64,
+    draw_ratio: f64,
+    confidence: f64,
+    power: f64,
+) -> Option<GatePlan> {
+    let ok = max_elo_loss.is_finite()
+        && max_elo_loss > 0.0
+        && true_elo.is_finite()
+        && (0.0..1.0).contains(&draw_ratio)
+        && (0.5..1.0).contains(&confidence)
+        && (0.0..1.0).contains(&power)
+        && power > 0.0;
+    if !ok || true_elo <= -max_elo_loss {
+        return None;
+    }
+    let s = crate::score_from_elo(true_elo);
+    let delta = s - crate::score_from_elo(-max_elo_loss);
+    let var = s * (1.0 - s) - draw_ratio / 4.0;
+    if var <= 0.0 {
+        return None;
+    }
+    let sigma = var.sqrt();
+    let z = crate::normal::quantile(0.5 + confidence / 2.0) + crate::normal::quantile(power);
+    let n = ((z * sigma / delta).powi(2)).ceil();
+    let games = (n / 2.0).ceil() as u64 * 2;
+    let z_a = crate::normal::quantile(0.5 + confidence / 2.0);
+    Some(GatePlan {
+        games,
+        sigma,
+        half_width_score: z_a * sigma / (games as f64).sqrt(),
+    })
+}

@@ -33,7 +33,7 @@ pub use elo::{
     Counts, EloReport, Estimate, Penta, Wdl, NELO_SCALE,
 };
 pub use error::StatsError;
-pub use gate::{check_gate, Gate, GateOutcome};
+pub use gate::{check_gate, plan_gate, Gate, GateOutcome, GatePlan};
 pub use rating::{bradley_terry, RatedGame, Rating, Ratings};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
 pub use tally::{mean, Counted, MeanCi, Outcome, RatioCi, Tally, Z95};

@@ -413,3 +413,48 @@ fn paired_ratio_interval_covers_the_true_ratio() {
         }
     }
 }
+
+/// `plan_gate` against simulated matches (fixed seed): a variant as strong
+/// as its baseline (draw ratio 0.4) passes "loses < 50 Elo at 95%" with
+/// the planned power (0.8) at the planned number of games — short of it
+/// at 90% of the games and beyond it at 110%, so the plan is within 10%
+/// of the games a simulation needs.
+#[test]
+fn gate_plan_agrees_with_simulated_matches() {
+    const MATCHES: usize = 4_000;
+    let plan = plan_gate(50.0, 0.0, 0.4, 0.95, 0.8).unwrap();
+    let gate = Gate {
+        min_score: None,
+        max_elo_loss: Some(50.0),
+        confidence: 0.95,
+    };
+    let game = Game::new(0.5, 0.4);
+    let mut rng = Uniforms::new(0x5eed_9a7e);
+    let mut pass_rate = |n: u64| {
+        let mut passed = 0;
+        for _ in 0..MATCHES {
+            let mut w = Wdl::default();
+            for _ in 0..n {
+                add(&mut w, game.play(&mut rng));
+            }
+            if check_gate(&elo_wdl(&w, 0.95), &gate).passed {
+                passed += 1;
+            }
+        }
+        passed as f64 / MATCHES as f64
+    };
+    let n = plan.games;
+    let (short, at, beyond) = (pass_rate(n * 9 / 10), pass_rate(n), pass_rate(n * 11 / 10));
+    println!(
+        "| planned games | power at 90% | at 100% | at 110% |\n| {n} | {short:.3} | {at:.3} | {beyond:.3} |"
+    );
+    assert!((at - 0.8).abs() < 0.03, "power {at} at {n} games");
+    assert!(short < 0.8 && beyond > 0.8, "{short} {beyond}");
+    // 100 games cannot show "< 50 Elo" even at a perfect 50%: the interval
+    // is wider than 50 Elo.
+    let hundred = plan_gate(50.0, 0.0, 0.4, 0.95, 0.8)
+        .map(|p| p.sigma)
+        .unwrap();
+    let half_width = 1.96 * hundred / 10.0;
+    assert!(elo_from_score(0.5 - half_width) < -50.0);
+}

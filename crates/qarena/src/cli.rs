@@ -315,6 +315,20 @@ pub struct GateArgs {
     pub max_elo_loss: Option<f64>,
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
+    /// Plan instead of judging: print how many games a match needs so that
+    /// a variant of --true-elo passes --max-elo-loss with probability
+    /// --power (trinomial variance with --draw-ratio).
+    #[arg(long)]
+    pub plan: bool,
+    /// With --plan: the share of drawn games expected.
+    #[arg(long, default_value_t = 0.4)]
+    pub draw_ratio: f64,
+    /// With --plan: the probability of passing wanted.
+    #[arg(long, default_value_t = 0.8)]
+    pub power: f64,
+    /// With --plan: the variant's assumed true Elo against its baseline.
+    #[arg(long, default_value_t = 0.0, allow_hyphen_values = true)]
+    pub true_elo: f64,
     /// Also require no catastrophic tactical failure: an EPD suite with best
     /// moves (`bm`), searched by the variant (--engine) and the reference at
     /// the same node budget; a failure is a position the reference solves

@@ -118,7 +118,47 @@ pub fn sprt(a: SprtArgs) -> CliResult {
     Ok(())
 }
 
+/// `gate --plan`: the games a `--max-elo-loss` gate needs.
+fn plan(a: &GateArgs) -> CliResult {
+    let Some(loss) = a.max_elo_loss else {
+        return Err(Exit::input(anyhow!("--plan needs --max-elo-loss X")));
+    };
+    if a.counts.run.is_some() || a.counts.wdl.is_some() || a.counts.penta.is_some() {
+        return Err(Exit::input(anyhow!(
+            "--plan plans a match; it takes no --run, --wdl or --penta"
+        )));
+    }
+    let Some(p) = qarena_stats::plan_gate(loss, a.true_elo, a.draw_ratio, a.confidence, a.power)
+    else {
+        return Err(Exit::input(anyhow!(
+            "no plan: needs --max-elo-loss > 0, --true-elo above -{loss}, --draw-ratio in [0, 1), \
+             --confidence in [0.5, 1) and --power in (0, 1)"
+        )));
+    };
+    println!(
+        "{} games ({} colour-swapped pairs): a variant at {:+} Elo with {:.0}% draws then passes \
+         \"loses < {loss} Elo at {:.0}%\" with probability {:.0}%",
+        p.games,
+        p.games / 2,
+        a.true_elo,
+        100.0 * a.draw_ratio,
+        100.0 * a.confidence,
+        100.0 * a.power
+    );
+    println!(
+        "  per-game score sd {:.3}; interval half width at that length {:.4} in score",
+        p.sigma, p.half_width_score
+    );
+    println!(
+        "  (trinomial variance; paired games are usually less variable, so this is an upper bound for pentanomial counting)"
+    );
+    Ok(())
+}
+
 pub fn gate(a: GateArgs) -> CliResult {
+    if a.plan {
+        return plan(&a);
+    }
     let elo_limits = a.min_score.is_some() || a.max_elo_loss.is_some();
     let counts = a.counts.run.is_some() || a.counts.wdl.is_some() || a.counts.penta.is_some();
     if a.tactics.is_none() && !elo_limits {

@@ -149,3 +149,47 @@ fn bad_tactics_input_is_exit_2() {
     ]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
 }
+
+#[test]
+fn gate_plan_prints_the_games_needed_and_refuses_impossible_plans() {
+    let ws = Ws::new();
+    let out = ws.run(&["gate", "--plan", "--max-elo-loss", "50"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // The simulation in qarena-stats checks this number's power.
+    assert!(
+        stdout.starts_with("232 games (116 colour-swapped pairs)"),
+        "{stdout}"
+    );
+    // Fewer draws need more games.
+    let out = ws.run(&[
+        "gate",
+        "--plan",
+        "--max-elo-loss",
+        "50",
+        "--draw-ratio",
+        "0",
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).starts_with("386 games"),
+        "{}",
+        text(&out)
+    );
+    // A variant that truly loses 60 Elo never passes "< 50": no plan.
+    let out = ws.run(&[
+        "gate",
+        "--plan",
+        "--max-elo-loss",
+        "50",
+        "--true-elo",
+        "-60",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let out = ws.run(&["gate", "--plan"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--plan needs --max-elo-loss"),
+        "{}",
+        text(&out)
+    );
+}
