@@ -167,3 +167,39 @@ fn the_error_grows_down_the_feature_transformer_ladder() {
     assert!(errors[0] > 0.0, "{errors:?}");
     assert!(errors.windows(2).all(|w| w[0] < w[1]), "{errors:?}");
 }
+
+/// The 16-bit casts of Stockfish's net: Stockfish loads both (the probe
+/// refuses a net it did not confirm), and they move the static evaluation
+/// by a centipawn or two at most on average, half precision least.
+#[test]
+fn fp16_and_bf16_nets_load_and_stay_close() {
+    let net = common::export_net(&work());
+    let suite = small_suite(100);
+    let stop = AtomicBool::new(false);
+    let p = probe_of();
+    let reference = p.evaluate(&net, &suite, &stop).unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let mut errors = Vec::new();
+    for scheme in [qarena_quant::Scheme::Fp16, qarena_quant::Scheme::Bf16] {
+        let strategy =
+            qarena_quant::Strategy::uniform(qarena_quant::QuantSpec::new(scheme)).unwrap();
+        let v = qarena_variant::build_variant(
+            &net,
+            &strategy,
+            &qarena_variant::BuildOptions {
+                cache_dir: cache.path().to_path_buf(),
+                late_blocks: 2,
+                force: false,
+            },
+            &|_, _| {},
+        )
+        .unwrap();
+        let r = probe_against(&p, &reference, &v.path, &suite, &stop).unwrap();
+        errors.push(r.comparison.primary_value().unwrap());
+    }
+    eprintln!(
+        "cp_error_mean: fp16 {:.3}, bf16 {:.3}",
+        errors[0], errors[1]
+    );
+    assert!(errors[0] < errors[1] && errors[1] < 5.0, "{errors:?}");
+}
