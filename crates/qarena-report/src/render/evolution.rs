@@ -76,8 +76,8 @@ fn best_within(e: &Evo, bits: f64) -> Option<f64> {
         .min_by(f64::total_cmp)
 }
 
-/// `role` / `role layers` → `scheme granularity [clip]` for each rule of a
-/// stored strategy, read straight from its TOML.
+/// `role [weights|vectors] [layers]` → `scheme granularity [clip]` for
+/// each rule of a stored strategy, read straight from its TOML.
 fn allocation(toml_text: &str) -> Vec<(String, String)> {
     let Ok(v) = toml_text.parse::<toml::Table>() else {
         return Vec::new();
@@ -90,9 +90,14 @@ fn allocation(toml_text: &str) -> Vec<(String, String)> {
         .iter()
         .map(|r| {
             let role = s(r, "role").unwrap_or_else(|| "other".into());
-            let group = match s(r, "layers") {
-                Some(l) => format!("{role} {l}"),
+            let part = match r.get("biases").and_then(|x| x.as_bool()) {
+                Some(true) => format!("{role} vectors"),
+                Some(false) => format!("{role} weights"),
                 None => role,
+            };
+            let group = match s(r, "layers") {
+                Some(l) => format!("{part} {l}"),
+                None => part,
             };
             let mut spec = s(r, "scheme").unwrap_or_default();
             if let Some(g) = s(r, "granularity") {
