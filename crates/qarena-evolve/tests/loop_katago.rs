@@ -8,7 +8,6 @@
 //! budget are stored with parents and results, a resumed evolution makes
 //! the same genomes and screens none again, and a collapse floor kills.
 
-use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -16,20 +15,7 @@ use qarena_evolve::{evolve, Budget, EvolveSettings, GeneSpace};
 use qarena_probe::{AnyProbe, KataGoProbe};
 use qarena_store::Store;
 
-fn katago() -> (PathBuf, PathBuf, PathBuf) {
-    let bin = std::env::var_os("QARENA_KATAGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
-        });
-    assert!(
-        bin.is_file(),
-        "{} missing — set QARENA_KATAGO",
-        bin.display()
-    );
-    let dir = bin.parent().unwrap().to_path_buf();
-    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
-}
+use qarena_testkit::katago;
 
 #[test]
 fn an_evolution_screens_stores_resumes_and_kills_collapses() {

@@ -7,19 +7,14 @@
 //! On the shared KataGo net, a genome's predicted cost is the cost the
 //! variant builder counts, and genomes sampled under 4.25 bits/weight build.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use qarena_evolve::{Budget, GeneSpace, Genome, Layout};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 fn net() -> PathBuf {
-    let bin = std::env::var_os("QARENA_KATAGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
-        });
-    let net = bin.parent().unwrap().join("g170-b6c96.bin.gz");
+    let net = qarena_testkit::katago().1;
     assert!(
         net.is_file(),
         "{} missing — set QARENA_KATAGO",

@@ -15,18 +15,7 @@ use qarena_store::{now_rfc3339, NewEngine, NewGame, NewMove, NewRun, RunId, Stor
 
 /// The KataGo binary: `QARENA_KATAGO`, else the shared bundle next to the
 /// workspace. Its model and configs sit in the same directory.
-pub fn katago() -> PathBuf {
-    let path = match std::env::var_os("QARENA_KATAGO") {
-        Some(p) => PathBuf::from(p),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago"),
-    };
-    assert!(
-        path.is_file(),
-        "KataGo not found at {} — set QARENA_KATAGO to the katago binary of the shared bundle",
-        path.display()
-    );
-    path
-}
+pub use qarena_testkit::katago_binary as katago;
 
 pub fn katago_dir() -> PathBuf {
     let k = katago();

@@ -74,20 +74,7 @@ pub fn ladder_variant(net: &Path, cache: &Path, target: &str, levels: u32) -> Pa
         .path
 }
 
-/// KataGo (binary, net, `gtp.cfg`): `QARENA_KATAGO`, or the bundle in
-/// `../shared/katago` beside the repository; the test fails when neither is
-/// there (CI sets the variable).
-pub fn katago() -> (PathBuf, PathBuf, PathBuf) {
-    let bin = std::env::var_os("QARENA_KATAGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
-        });
-    assert!(
-        bin.is_file(),
-        "KataGo not found at {} — set QARENA_KATAGO to the katago binary",
-        bin.display()
-    );
-    let dir = bin.parent().unwrap().to_path_buf();
-    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
-}
+/// KataGo (binary, net, `gtp.cfg`): `QARENA_KATAGO` or the shared bundle;
+/// the test fails when neither is there (CI sets the variable).
+#[allow(unused_imports)] // not every test file of the crate needs KataGo
+pub use qarena_testkit::katago;

@@ -53,21 +53,8 @@ pub fn gnugo_cmd(level: u32) -> String {
     )
 }
 
-/// KataGo from ../shared/katago (or `QARENA_KATAGO`).
-pub fn katago() -> (PathBuf, PathBuf, PathBuf) {
-    let bin = std::env::var_os("QARENA_KATAGO")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/katago/katago")
-        });
-    assert!(
-        bin.is_file(),
-        "KataGo not found at {} — set QARENA_KATAGO to the katago binary",
-        bin.display()
-    );
-    let dir = bin.parent().unwrap().to_path_buf();
-    (bin, dir.join("g170-b6c96.bin.gz"), dir.join("gtp.cfg"))
-}
+/// KataGo (binary, net, `gtp.cfg`): `QARENA_KATAGO` or the shared bundle.
+pub use qarena_testkit::katago;
 
 /// Python with the independent checkers (sgfmill, python-chess).
 pub fn python() -> PathBuf {
