@@ -8,7 +8,7 @@
 //! the comparison that counts is made on equal terms: unseen positions,
 //! the same probe, bytes from each variant's manifest.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use qarena_probe::stored::probe_stored;
@@ -16,7 +16,7 @@ use qarena_probe::{AnyProbe, Probe, Suite};
 use qarena_quant::Strategy;
 use qarena_store::{EvolutionCheck, EvolutionRecord, Store};
 
-use crate::evolve::{export_best, EvolveError};
+use crate::evolve::{build_variant, export_best, EvolveError};
 use crate::games::Recipe;
 
 /// The suites of a check.
@@ -100,13 +100,7 @@ pub fn check(
     }
     let mut out = Vec::new();
     for (subject, strategy, on) in subjects {
-        let opts = qarena_variant::BuildOptions {
-            cache_dir: PathBuf::from(cache_dir),
-            late_blocks: 2,
-            force: false,
-        };
-        let variant = qarena_variant::build_variant(model, &strategy, &opts, &|_, _| {})
-            .map_err(EvolveError::Variant)?;
+        let variant = build_variant(model, &strategy, cache_dir).map_err(EvolveError::Variant)?;
         for (which, suite) in on {
             let reference = references
                 .iter()

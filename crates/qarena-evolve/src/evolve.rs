@@ -266,21 +266,15 @@ impl Screen<'_> {
                 ..rec.clone()
             })
         };
-        let opts = qarena_variant::BuildOptions {
-            cache_dir: self.settings.cache_dir.clone(),
-            late_blocks: 2,
-            force: false,
+        let variant = match build_variant(&self.settings.model, &strategy, &self.settings.cache_dir)
+        {
+            Ok(v) => v,
+            // The disk, not the genome: the evolution stops.
+            Err(e @ qarena_variant::VariantError::Io { .. }) => {
+                return Err(EvolveError::Variant(e))
+            }
+            Err(e) => return fail("build_error", e.to_string()),
         };
-        let variant =
-            match qarena_variant::build_variant(&self.settings.model, &strategy, &opts, &|_, _| {})
-            {
-                Ok(v) => v,
-                // The disk, not the genome: the evolution stops.
-                Err(e @ qarena_variant::VariantError::Io { .. }) => {
-                    return Err(EvolveError::Variant(e))
-                }
-                Err(e) => return fail("build_error", e.to_string()),
-            };
         let probed = match probe_stored(
             self.store,
             self.probe,
@@ -350,6 +344,22 @@ impl Screen<'_> {
             ..rec
         })
     }
+}
+
+/// Builds (or finds in `cache_dir`) the variant of `strategy` with the
+/// model's default roles (the catalogue [`Layout`] is made from), as every
+/// stage of an evolution does.
+pub(crate) fn build_variant(
+    model: &std::path::Path,
+    strategy: &qarena_quant::Strategy,
+    cache_dir: &std::path::Path,
+) -> Result<qarena_variant::Variant, qarena_variant::VariantError> {
+    let opts = qarena_variant::BuildOptions {
+        cache_dir: cache_dir.to_path_buf(),
+        late_blocks: qarena_models::LoadOptions::default().late_blocks,
+        force: false,
+    };
+    qarena_variant::build_variant(model, strategy, &opts, &|_, _| {})
 }
 
 /// Runs (or resumes) an evolution; see the module docs.

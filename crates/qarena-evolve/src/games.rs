@@ -33,7 +33,7 @@ use qarena_stats::{Rating, SprtParams, SprtVerdict};
 use qarena_store::{EvolutionMatch, EvolutionRecord, GenomeId, RunKind, Store};
 use qarena_sweep::EngineTemplate;
 
-use crate::evolve::{best_alive, EvolveError};
+use crate::evolve::{best_alive, build_variant, EvolveError};
 
 /// The player name of the original network.
 pub const ORIGINAL: &str = "original";
@@ -230,12 +230,7 @@ fn finish(
 /// Builds (or finds in the cache) the variant of `strategy`: its path and
 /// the sha256 of its bytes.
 fn build(stage: &GameStage, strategy: &Strategy) -> Result<(PathBuf, String), EvolveError> {
-    let opts = qarena_variant::BuildOptions {
-        cache_dir: stage.cache_dir.clone(),
-        late_blocks: 2,
-        force: false,
-    };
-    qarena_variant::build_variant(&stage.model, strategy, &opts, &|_, _| {})
+    build_variant(&stage.model, strategy, &stage.cache_dir)
         .map(|v| (v.path, v.manifest.output_sha256))
         .map_err(EvolveError::Variant)
 }
