@@ -157,6 +157,7 @@ pub fn go_throughput(
                     })
                 })
                 .collect(),
+            costs: Vec::new(),
         })?;
         // The same query text the judge will send for the copied game.
         let (size, komi) = crate::run::go_setup(&run, g)?;

@@ -148,7 +148,7 @@ impl Counted {
 }
 
 /// A mean over independent units (games) with its 95% interval.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct MeanCi {
     pub n: usize,
     pub mean: f64,
@@ -163,7 +163,7 @@ pub const Z95: f64 = 1.96;
 /// measured on the same position), `mean(a) / mean(b)`, with its 95%
 /// interval by the delta method: the residuals `a[i] − R·b[i]` have mean 0,
 /// and `se(R) = sd(residuals) / (√n · mean(b))`.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct RatioCi {
     pub n: usize,
     pub ratio: f64,

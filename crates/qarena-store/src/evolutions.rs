@@ -376,39 +376,15 @@ impl Store {
         evolution: EvolutionId,
         anchor: &str,
     ) -> Result<Vec<(String, qarena_stats::Rating)>> {
-        let mut players: Vec<String> = vec![anchor.to_string()];
-        let index = |p: &str, players: &mut Vec<String>| -> usize {
-            players.iter().position(|q| q == p).unwrap_or_else(|| {
-                players.push(p.to_string());
-                players.len() - 1
-            })
-        };
         let mut games = Vec::new();
         for m in self.evolution_matches(evolution)? {
-            let a = index(&m.player_a, &mut players);
-            let b = index(&m.player_b, &mut players);
             for g in self.games(m.run)? {
                 if let Some(o) = g.outcome_of_a() {
-                    games.push(qarena_stats::RatedGame {
-                        a,
-                        b,
-                        score: o.score(),
-                    });
+                    games.push((m.player_a.clone(), m.player_b.clone(), o.score()));
                 }
             }
         }
-        if games.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Every game has two distinct, known players and a score in
-        // [0, 1], so the fit cannot refuse them.
-        let Ok(fit) = qarena_stats::bradley_terry(players.len(), &games, 0, 0.95) else {
-            return Ok(Vec::new());
-        };
-        let mut out: Vec<(String, qarena_stats::Rating)> =
-            players.into_iter().zip(fit.ratings).collect();
-        out.sort_by(|a, b| b.1.elo.total_cmp(&a.1.elo));
-        Ok(out)
+        Ok(crate::ratings::fit_named(anchor, games))
     }
 
     /// The matches of an evolution's game stage, oldest first.

@@ -147,6 +147,13 @@ impl Store {
                         s.top_k.as_ref().map(json_text),
                     ])?;
                 }
+                let mut cost = tx.prepare_cached(
+                    "INSERT INTO game_costs (game_id, engine_id, cpu_seconds, peak_rss_bytes)
+                     VALUES (?1, ?2, ?3, ?4)",
+                )?;
+                for c in &g.costs {
+                    cost.execute(params![game, c.engine, c.cpu_seconds, c.peak_rss_bytes])?;
+                }
                 Ok(())
             };
             children().map_err(|e| self.sql_error(OP, e))?;

@@ -22,11 +22,13 @@
 //! [`StoreError::Locked`] naming the file.
 
 mod catalog;
+mod costs;
 mod error;
 mod evolutions;
 mod games;
 mod metrics;
 mod probes;
+mod ratings;
 mod runs;
 mod schema;
 mod sqlfn;
@@ -38,6 +40,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, TransactionBehavior};
 
+pub use costs::{GameCostMetrics, PointCost};
 pub use error::StoreError;
 pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,

@@ -502,4 +502,55 @@ CREATE TABLE evolution_checks (
 ) STRICT;
 "#,
     },
+    Migration {
+        description: "game costs: each engine process's CPU time and peak memory per game; per-game speed view",
+        sql: r#"
+-- What one engine process cost during one game: CPU seconds (user +
+-- system, every thread) used between the game's start and end, and the
+-- process's peak resident memory so far (VmHWM) read at the game's end.
+-- NULL where /proc could not say (the process had exited, no /proc).
+CREATE TABLE game_costs (
+    game_id        INTEGER NOT NULL REFERENCES games(id) ON DELETE CASCADE,
+    engine_id      INTEGER NOT NULL REFERENCES engines(id),
+    cpu_seconds    REAL,
+    peak_rss_bytes INTEGER,
+    PRIMARY KEY (game_id, engine_id)
+) STRICT, WITHOUT ROWID;
+
+-- Per game and engine: how fast it played and what it held in memory.
+-- avg_move_ms: wall time per move as qarena measured it (request sent to
+-- move received); nodes_per_second: nodes over the search time the engine
+-- itself reported (UCI `info nodes` and `time`); visits_per_second: the
+-- visits the engine reported (KataGo) over the wall time qarena measured
+-- for those moves; cpu_ms_per_move: CPU time per move from game_costs.
+CREATE VIEW game_cost_metrics AS
+WITH mv AS (
+    SELECT m.game_id,
+           CASE WHEN lower(substr(m.color, 1, 1)) = 'b'
+                THEN g.black_engine_id ELSE g.white_engine_id END AS engine_id,
+           count(*) AS moves, avg(m.time_ms) AS avg_move_ms
+    FROM moves m JOIN games g ON g.id = m.game_id
+    GROUP BY m.game_id, engine_id
+), se AS (
+    SELECT s.game_id, s.engine_id,
+           sum(s.nodes) AS nodes,
+           sum(CASE WHEN s.nodes IS NOT NULL THEN s.time_ms END) AS nodes_ms,
+           sum(s.visits) AS visits,
+           sum(CASE WHEN s.visits IS NOT NULL THEN m.time_ms END) AS visits_ms
+    FROM self_evals s
+    LEFT JOIN moves m ON m.game_id = s.game_id AND m.ply = s.ply
+    GROUP BY s.game_id, s.engine_id
+)
+SELECT gs.run_id, gs.point_index, gs.game_id, gs.engine_id, gs.slot, gs.variant_id,
+       mv.moves, mv.avg_move_ms,
+       1000.0 * se.nodes / NULLIF(se.nodes_ms, 0) AS nodes_per_second,
+       1000.0 * se.visits / NULLIF(se.visits_ms, 0) AS visits_per_second,
+       1000.0 * c.cpu_seconds / NULLIF(mv.moves, 0) AS cpu_ms_per_move,
+       c.peak_rss_bytes
+FROM game_slots gs
+LEFT JOIN mv ON mv.game_id = gs.game_id AND mv.engine_id = gs.engine_id
+LEFT JOIN se ON se.game_id = gs.game_id AND se.engine_id = gs.engine_id
+LEFT JOIN game_costs c ON c.game_id = gs.game_id AND c.engine_id = gs.engine_id;
+"#,
+    },
 ];

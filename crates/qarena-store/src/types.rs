@@ -532,6 +532,17 @@ pub struct NewGame {
     pub settings: Option<serde_json::Value>,
     pub moves: Vec<NewMove>,
     pub self_evals: Vec<NewSelfEval>,
+    /// What each engine process cost during the game (`game_costs`).
+    pub costs: Vec<NewGameCost>,
+}
+
+/// One engine process's cost during one game: CPU seconds used between the
+/// game's start and end, and its peak resident memory so far at the end.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewGameCost {
+    pub engine: EngineId,
+    pub cpu_seconds: Option<f64>,
+    pub peak_rss_bytes: Option<i64>,
 }
 
 /// How a Go game was counted; written with the game by

@@ -166,3 +166,39 @@ fn sweeps_by_name_newest_first_and_models_by_variant_hash() {
     assert_eq!((models[0].id, models[0].sha256.as_str()), (model, "m-sha"));
     assert!(store.models_of_variant_sha256("m-sha").unwrap().is_empty());
 }
+
+#[test]
+fn per_game_costs_from_moves_self_evals_and_process_figures() {
+    let store = Store::open_in_memory().unwrap();
+    let (run, a, b) = run_with_engines(&store, "costs");
+    // Plies 0 and 2 by `a` (10 and 12 ms), 1 and 3 by `b` (11 and 13 ms);
+    // every ply reports 100 visits; `a` used 0.5 CPU seconds and 100 MiB.
+    let game = store.insert_game(&new_game(run, 0, 0, a, b, 4)).unwrap();
+    let (other, oa, ob) = run_with_engines(&store, "other");
+    store
+        .insert_game(&new_game(other, 0, 0, oa, ob, 2))
+        .unwrap();
+
+    let rows = store.game_cost_metrics(run).unwrap();
+    assert_eq!(rows.len(), 2, "one row per engine of the run's one game");
+    let ra = rows.iter().find(|r| r.engine == a).unwrap();
+    let rb = rows.iter().find(|r| r.engine == b).unwrap();
+    assert_eq!((ra.game, ra.moves, rb.moves), (game, 2, 2));
+    assert!(close(ra.avg_move_ms, 11.0) && close(rb.avg_move_ms, 12.0));
+    assert!(close(ra.visits_per_second, 200.0 * 1000.0 / 22.0));
+    assert!(close(rb.visits_per_second, 200.0 * 1000.0 / 24.0));
+    assert_eq!(ra.nodes_per_second, None, "no engine reported nodes");
+    assert_eq!(
+        ra.reported_speed().map(|s| s.1),
+        Some("visits/s"),
+        "visits when no nodes were reported"
+    );
+    assert!(close(ra.cpu_ms_per_move, 250.0));
+    assert_eq!(ra.peak_rss_bytes, Some(100 << 20));
+    assert_eq!((rb.cpu_ms_per_move, rb.peak_rss_bytes), (None, None));
+    assert_eq!(
+        common::count(&store, "game_costs"),
+        4,
+        "two games, two engines each"
+    );
+}

@@ -103,12 +103,84 @@ impl Serialize for EngineTemplate {
     }
 }
 
+/// A point's own way of starting the engine (`[point.engine]`): another
+/// binary, or options added to the sweep's (an engine's own INT8 or FP16
+/// mode), so a real speed-up is measured next to its strength.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointEngine {
+    /// Replaces the sweep engine's `command` (same placeholders).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// Added to (or replacing) the sweep engine's UCI options.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+}
+
+/// A reference opponent every point also plays (`[[anchor]]`), so the
+/// ladder sits on an absolute scale: e.g. Stockfish at
+/// `UCI_LimitStrength`/`UCI_Elo`, or GNU Go at a level. It plays its own
+/// engine (no model of the sweep) under the sweep's limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnchorDef {
+    /// Player name in the rating fit; unique among points and anchors.
+    pub name: String,
+    /// The absolute rating it stands for (e.g. its `UCI_Elo`); the rating
+    /// fit is anchored at the first anchor that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub elo: Option<f64>,
+    /// Engine command (default: the sweep engine's command without its
+    /// model); the protocol is the sweep's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+    /// UCI options (e.g. `UCI_LimitStrength = "true"`, `UCI_Elo = "1500"`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub options: BTreeMap<String, String>,
+    /// GTP commands sent after start-up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub init: Vec<String>,
+    /// Games against each point (default: the sweep's `anchor_games`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub games: Option<u32>,
+}
+
+impl AnchorDef {
+    /// The anchor's engine: its own command (or the sweep engine's, which
+    /// must then not need a model), the sweep engine's options with the
+    /// anchor's on top, and its init commands.
+    pub fn engine(&self, template: &EngineTemplate) -> Result<EngineConfig, SweepError> {
+        let mut e = template.base.clone();
+        e.name = self.name.clone();
+        e.model = None;
+        match &self.command {
+            Some(c) => {
+                e.command = c.clone();
+                e.config = None;
+                e.init = self.init.clone();
+            }
+            None if e.command.contains("{model}") => {
+                return Err(SweepError::Input(format!(
+                    "anchor '{}' needs its own `command`: the sweep engine's names {{model}}",
+                    self.name
+                )))
+            }
+            None => e.init.extend(self.init.iter().cloned()),
+        }
+        e.options.extend(self.options.clone());
+        Ok(e)
+    }
+}
+
 /// One explicit point: a strategy from a file or inline (`rule`, `default`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PointDef {
     pub name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<PathBuf>,
+    /// This point's own engine command or options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<PointEngine>,
     /// Inline strategy tables (`rule = [...]`, `default = {...}`).
     #[serde(flatten)]
     pub inline: toml::Table,
@@ -312,6 +384,16 @@ pub struct SweepDef {
     pub generator: Option<Generator>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refine: Option<Refine>,
+    /// Reference opponents every point (the original included) also plays.
+    #[serde(default, rename = "anchor", skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<AnchorDef>,
+    /// Games of each point against each anchor (default 20).
+    #[serde(default = "default_anchor_games")]
+    pub anchor_games: u32,
+}
+
+fn default_anchor_games() -> u32 {
+    20
 }
 
 fn default_baseline() -> String {
@@ -342,6 +424,9 @@ pub struct Point {
     pub target: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub levels: Option<u32>,
+    /// The point's own engine command or options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine: Option<PointEngine>,
 }
 
 impl Point {
@@ -362,6 +447,7 @@ pub fn original_point() -> Point {
         strategy_toml: "name = \"original\"\ndescription = \"the unmodified model\"\n[default]\nscheme = \"keep\"\n".to_string(),
         target: None,
         levels: None,
+        engine: None,
     }
 }
 
@@ -395,6 +481,7 @@ pub fn generator_point(g: &Generator, t: &Target, levels: u32) -> Result<Point, 
         strategy_toml: text,
         target: Some(t.name.clone()),
         levels: Some(levels),
+        engine: None,
     };
     p.strategy()?;
     Ok(p)
@@ -512,6 +599,21 @@ impl SweepDef {
         fix(&mut self.model);
         // The config and a relative program path (`./x`, `../x`) too.
         self.engine.base.resolve_relative(base);
+        let program = |command: &mut Option<String>| {
+            if let Some(c) = command.as_mut() {
+                let mut e = EngineConfig::from_command("", c, self.engine.base.protocol);
+                e.resolve_relative(base);
+                *c = e.command;
+            }
+        };
+        for a in &mut self.anchors {
+            program(&mut a.command);
+        }
+        for p in &mut self.points {
+            if let Some(e) = p.engine.as_mut() {
+                program(&mut e.command);
+            }
+        }
         for p in &mut self.points {
             if let Some(s) = p.strategy.as_mut() {
                 fix(s);
@@ -549,6 +651,7 @@ impl SweepDef {
                 strategy_toml: text,
                 target: None,
                 levels: None,
+                engine: p.engine.clone(),
             };
             point.strategy()?;
             out.push(point);
@@ -569,6 +672,20 @@ impl SweepDef {
                 return Err(SweepError::Input(format!(
                     "two points are named '{}'",
                     p.name
+                )));
+            }
+        }
+        for a in &self.anchors {
+            if !seen.insert(a.name.clone()) {
+                return Err(SweepError::Input(format!(
+                    "anchor '{}': the name is already a point's or another anchor's",
+                    a.name
+                )));
+            }
+            if a.elo.is_some_and(|e| !e.is_finite()) {
+                return Err(SweepError::Input(format!(
+                    "anchor '{}': elo must be a finite number",
+                    a.name
                 )));
             }
         }

@@ -23,7 +23,7 @@ use qarena_arena::Protocol;
 use qarena_engine::{run_to_completion, EngineError, Input, RunSpec};
 use qarena_quant::{Clipping, Granularity, Role, Scheme};
 
-use crate::{EngineTemplate, Generator, Refine, SweepDef, SweepError, Target};
+use crate::{AnchorDef, EngineTemplate, Generator, Refine, SweepDef, SweepError, Target};
 
 /// Games per point of the full demo.
 pub const DEFAULT_GAMES: u32 = 200;
@@ -89,6 +89,37 @@ pub fn default_concurrency() -> usize {
         .unwrap_or(1)
 }
 
+/// Lowest and highest `UCI_Elo` Stockfish 15.1 accepts.
+pub const UCI_ELO_RANGE: (u32, u32) = (1350, 2850);
+
+/// Anchors for the demo: the same Stockfish limited to each `UCI_Elo`
+/// level (`UCI_LimitStrength`), each playing every point `games` games, so
+/// the ladder sits on Stockfish's own Elo scale.
+pub fn uci_elo_anchors(levels: &[u32], games: u32) -> Result<Vec<AnchorDef>, SweepError> {
+    levels
+        .iter()
+        .map(|&elo| {
+            if !(UCI_ELO_RANGE.0..=UCI_ELO_RANGE.1).contains(&elo) {
+                return Err(SweepError::Input(format!(
+                    "anchor UCI_Elo {elo} is outside Stockfish's range {}..{}",
+                    UCI_ELO_RANGE.0, UCI_ELO_RANGE.1
+                )));
+            }
+            Ok(AnchorDef {
+                name: format!("sf-elo-{elo}"),
+                elo: Some(f64::from(elo)),
+                command: None,
+                options: BTreeMap::from([
+                    ("UCI_LimitStrength".to_string(), "true".to_string()),
+                    ("UCI_Elo".to_string(), elo.to_string()),
+                ]),
+                init: Vec::new(),
+                games: Some(games),
+            })
+        })
+        .collect()
+}
+
 /// The built-in ladder on `net`, played by `stockfish`.
 pub fn demo_def(
     net: &Path,
@@ -148,14 +179,29 @@ pub fn demo_def(
             rest_granularity: Granularity::Channel,
         }),
         refine: Some(Refine::default()),
+        anchors: Vec::new(),
+        anchor_games: 20,
     }
 }
 
 /// The line that introduces a demo run of `def` on `net`.
 pub fn intro(def: &SweepDef, net: &Path, nodes: u64) -> Result<String, SweepError> {
     let points = def.points()?.len();
+    let anchors = if def.anchors.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; each also plays {} ({} games each)",
+            def.anchors
+                .iter()
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            def.anchor_games
+        )
+    };
     Ok(format!(
-        "qarena demo: Stockfish's own net ({}) degraded step by step; {points} variants, each playing the original {} games at {nodes} nodes per move, paired openings, {} in parallel",
+        "qarena demo: Stockfish's own net ({}) degraded step by step; {points} variants, each playing the original {} games at {nodes} nodes per move, paired openings, {} in parallel{anchors}",
         net.display(),
         def.games,
         def.concurrency

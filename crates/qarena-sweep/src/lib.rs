@@ -20,7 +20,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-pub use def::{EngineTemplate, Generator, Point, PointDef, Refine, SweepDef, Target};
+pub use def::{
+    AnchorDef, EngineTemplate, Generator, Point, PointDef, PointEngine, Refine, SweepDef, Target,
+};
 use qarena_arena::runfolder::{Environment, RunFolder, RunTag};
 use qarena_arena::{
     run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Observer, RunError, RunNote,
@@ -28,7 +30,9 @@ use qarena_arena::{
 };
 use qarena_probe::{AnyOutputs, AnyProbe, Probe, ProbeEngines, Suite};
 use qarena_stats::EloReport;
-use qarena_store::{NewRun, NewSweepPoint, NewVariant, RunId, RunStatus, Store, SweepId};
+use qarena_store::{
+    NewRun, NewSweepPoint, NewVariant, PointCost, RunId, RunStatus, Slot, Store, SweepId,
+};
 use qarena_variant::{build_variant, BuildOptions, Variant};
 use serde::Serialize;
 
@@ -89,6 +93,12 @@ pub struct PointResult {
     pub refined: bool,
     /// With `--probe`: the probe's headline figure for this variant.
     pub probe: Option<ProbeFigure>,
+    /// What the point's engine (slot A) and the baseline's (slot B) cost
+    /// over the point's games: time per move, reported speed, peak memory.
+    pub cost: Option<PointCost>,
+    pub baseline_cost: Option<PointCost>,
+    /// Its matches against the sweep's anchors.
+    pub anchors: Vec<AnchorResult>,
 }
 
 /// A probe's headline figure (`kl_mean`, `cp_error_mean`) for one point.
@@ -107,6 +117,8 @@ pub struct SweepResult {
     pub points: Vec<PointResult>,
     pub run_folder: PathBuf,
     pub status: String,
+    /// With anchors: every player's rating from all games of the run.
+    pub ratings: Option<SweepRatings>,
 }
 
 struct Ctx<'a> {
@@ -282,6 +294,174 @@ fn engine_for(def: &SweepDef, name: &str, model: &std::path::Path) -> EngineConf
     def.engine.engine(name, model)
 }
 
+/// The engine a point plays: the sweep's, with the point's own command or
+/// options when it names them.
+fn point_engine(def: &SweepDef, p: &Point, model: &std::path::Path) -> EngineConfig {
+    let mut e = engine_for(def, &p.name, model);
+    if let Some(own) = &p.engine {
+        if let Some(c) = &own.command {
+            e.command = c.clone();
+        }
+        e.options.extend(own.options.clone());
+    }
+    e
+}
+
+/// Anchor matches are stored as points of their own: anchor `k` against
+/// point `i` has point index `ANCHOR_POINTS * (k + 1) + i`; sweep points
+/// stay below `ANCHOR_POINTS`.
+pub const ANCHOR_POINTS: i64 = 100_000;
+
+/// One point's match against one anchor.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnchorResult {
+    pub anchor: String,
+    /// The anchor's stated absolute rating.
+    pub anchor_elo: Option<f64>,
+    pub point_index: i64,
+    pub summary: MatchSummary,
+    pub elo: EloReport,
+}
+
+/// The rating fit over every game of a sweep's run.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRatings {
+    /// The player the scale is anchored at, and the rating it is given.
+    pub anchor: String,
+    pub anchor_elo: f64,
+    /// Best first; anchors and points together.
+    pub players: Vec<RatedPlayer>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RatedPlayer {
+    pub name: String,
+    pub elo: f64,
+    pub lower: f64,
+    pub upper: f64,
+    pub games: u64,
+    /// For an anchor: the rating it states (compare with `elo`).
+    pub stated_elo: Option<f64>,
+}
+
+/// The match settings every game of a sweep shares.
+fn match_config(def: &SweepDef, a: EngineConfig, b: EngineConfig, games: u32) -> MatchConfig {
+    let mut cfg = MatchConfig::new(a, b);
+    cfg.games = games;
+    cfg.concurrency = def.concurrency;
+    cfg.restarts = def.restarts;
+    cfg.timeouts = def.timeouts;
+    cfg.go = def.go.clone();
+    cfg.chess = def.chess.clone();
+    cfg
+}
+
+/// Plays one match of the sweep's run as point `index`.
+fn run_point_match(
+    ctx: &Ctx<'_>,
+    index: i64,
+    cfg: MatchConfig,
+    params: serde_json::Value,
+) -> Result<MatchSummary, SweepError> {
+    Ok(run_match(
+        MatchRequest {
+            tag: ctx.req.tag.clone(),
+            db: ctx.req.db.clone(),
+            runs_dir: ctx.req.runs_dir.clone(),
+            config: cfg,
+            argv: ctx.req.argv.clone(),
+            start: RunStart::SweepPoint(ctx.run),
+            kind: ctx.req.kind,
+            variant_params: Some(params),
+            point_index: index,
+            observer: ctx.req.observer.clone(),
+        },
+        ctx.stop.clone(),
+    )?)
+}
+
+/// Plays point `index`'s variant against every anchor.
+fn play_anchors(
+    ctx: &Ctx<'_>,
+    index: i64,
+    p: &Point,
+    v: &Variant,
+) -> Result<Vec<AnchorResult>, SweepError> {
+    let def = &ctx.def;
+    let mut out = Vec::new();
+    for (k, a) in def.anchors.iter().enumerate() {
+        if ctx.stop.load(Ordering::SeqCst) {
+            break;
+        }
+        let games = a.games.unwrap_or(def.anchor_games);
+        if games == 0 {
+            continue;
+        }
+        let at = ANCHOR_POINTS * (k as i64 + 1) + index;
+        let cfg = match_config(
+            def,
+            point_engine(def, p, &v.path),
+            a.engine(&def.engine)?,
+            games,
+        );
+        let params = serde_json::json!({
+            "sweep": def.name,
+            "point": p.name,
+            "point_index": index,
+            "anchor": a.name,
+            "anchor_elo": a.elo,
+            "variant_id": v.id,
+            "variant_sha256": v.manifest.output_sha256,
+            "effective_bits": v.manifest.total.effective_bits,
+            "bytes": v.manifest.total.bytes_after,
+        });
+        ctx.req.observer.note(RunNote::Info(&format!(
+            "point {index}: {} vs anchor {} ({games} games)",
+            p.name, a.name
+        )));
+        let summary = run_point_match(ctx, at, cfg, params)?;
+        out.push(AnchorResult {
+            anchor: a.name.clone(),
+            anchor_elo: a.elo,
+            point_index: at,
+            elo: qarena_arena::summary::elo_report(&summary),
+            summary,
+        });
+    }
+    Ok(out)
+}
+
+/// The rating fit over every game of the run, anchored at the first anchor
+/// that states a rating (at that rating), else at the baseline (0).
+fn sweep_ratings(store: &Store, run: RunId, def: &SweepDef) -> Result<SweepRatings, SweepError> {
+    let (anchor, anchor_elo) = def
+        .anchors
+        .iter()
+        .find_map(|a| a.elo.map(|e| (a.name.clone(), e)))
+        .unwrap_or_else(|| (def.baseline.clone(), 0.0));
+    let players = store
+        .run_ratings(run, &anchor)?
+        .into_iter()
+        .map(|(name, r)| RatedPlayer {
+            stated_elo: def
+                .anchors
+                .iter()
+                .find(|a| a.name == name)
+                .and_then(|a| a.elo),
+            elo: anchor_elo + r.elo,
+            lower: anchor_elo + r.lower(),
+            upper: anchor_elo + r.upper(),
+            games: r.games,
+            name,
+        })
+        .collect();
+    Ok(SweepRatings {
+        anchor,
+        anchor_elo,
+        players,
+    })
+}
+
 fn play(
     ctx: &Ctx<'_>,
     index: i64,
@@ -294,16 +474,12 @@ fn play(
         .as_ref()
         .ok_or_else(|| SweepError::Input("baseline variant missing".into()))?;
     let def = &ctx.def;
-    let mut cfg = MatchConfig::new(
-        engine_for(def, &p.name, &v.path),
+    let cfg = match_config(
+        def,
+        point_engine(def, p, &v.path),
         engine_for(def, &def.baseline, &base.path),
+        def.games,
     );
-    cfg.games = def.games;
-    cfg.concurrency = def.concurrency;
-    cfg.restarts = def.restarts;
-    cfg.timeouts = def.timeouts;
-    cfg.go = def.go.clone();
-    cfg.chess = def.chess.clone();
     let params = serde_json::json!({
         "sweep": def.name,
         "point": p.name,
@@ -322,22 +498,10 @@ fn play(
         "point {index}: {} vs {} ({} games)",
         p.name, def.baseline, def.games
     )));
-    let summary = run_match(
-        MatchRequest {
-            tag: ctx.req.tag.clone(),
-            db: ctx.req.db.clone(),
-            runs_dir: ctx.req.runs_dir.clone(),
-            config: cfg,
-            argv: ctx.req.argv.clone(),
-            start: RunStart::SweepPoint(ctx.run),
-            kind: ctx.req.kind,
-            variant_params: Some(params),
-            point_index: index,
-            observer: ctx.req.observer.clone(),
-        },
-        ctx.stop.clone(),
-    )?;
+    let summary = run_point_match(ctx, index, cfg, params)?;
     let elo = qarena_arena::summary::elo_report(&summary);
+    let anchors = play_anchors(ctx, index, p, v)?;
+    let costs = ctx.store.game_cost_metrics(ctx.run)?;
     Ok(PointResult {
         index,
         name: p.name.clone(),
@@ -352,6 +516,9 @@ fn play(
         elo,
         refined,
         probe: None,
+        cost: PointCost::of(&costs, index, Slot::A),
+        baseline_cost: PointCost::of(&costs, index, Slot::B),
+        anchors,
     })
 }
 
@@ -441,6 +608,9 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
         }
         let probe = engine_for(&req.def, "probe", &req.def.model);
         qarena_arena::runner::resolve_argv(&probe)?;
+        for a in &req.def.anchors {
+            qarena_arena::runner::resolve_argv(&a.engine(&req.def.engine)?)?;
+        }
         let owner = claim()?;
         let run = store.create_run(&NewRun {
             tag: req.tag.to_string(),
@@ -538,7 +708,13 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
     };
     store.set_run_status(run, status)?;
     let results = outcome?;
+    let ratings = if ctx.def.anchors.is_empty() {
+        None
+    } else {
+        Some(sweep_ratings(&store, run, &ctx.def)?)
+    };
     let result = SweepResult {
+        ratings,
         tag: req.tag.to_string(),
         name: ctx.def.name.clone(),
         baseline: ctx.def.baseline.clone(),
@@ -608,9 +784,26 @@ pub fn render(r: &SweepResult) -> String {
         .as_ref()
         .map(|n| format!(" {n:>13}"))
         .unwrap_or_default();
+    // Cost columns when the engines' costs were recorded.
+    let speed_unit = r
+        .points
+        .iter()
+        .find_map(|p| p.cost.as_ref()?.reported_speed.map(|s| s.1));
+    let with_cost = r.points.iter().any(|p| p.cost.is_some());
+    let cost_head = if with_cost {
+        format!(
+            " {:>13} {:>12} {:>15} {:>7}",
+            "ms/move",
+            "time vs base",
+            speed_unit.unwrap_or("speed"),
+            "RSS MiB"
+        )
+    } else {
+        String::new()
+    };
     let _ = writeln!(
         out,
-        "{:<4} {:<12} {:>7} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_head}  Elo (95% CI)",
+        "{:<4} {:<12} {:>7} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_head}{cost_head}  Elo (95% CI)",
         "#", "variant", "bits/w", "changed", "bytes", "games", "W/D/L", "score"
     );
     // Point order: original, explicit points, then each target from mild
@@ -624,9 +817,14 @@ pub fn render(r: &SweepResult) -> String {
             (Some(_), None) => format!(" {:>13}", "-"),
             (None, _) => String::new(),
         };
+        let cost_cell = if with_cost {
+            cost_cells(p.cost.as_ref())
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             out,
-            "{:<4} {:<12} {:>7.3} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_cell}  {}{}",
+            "{:<4} {:<12} {:>7.3} {:>9} {:>11} {:>6} {:>11} {:>6}{probe_cell}{cost_cell}  {}{}",
             p.index,
             p.name,
             p.effective_bits,
@@ -650,6 +848,141 @@ pub fn render(r: &SweepResult) -> String {
         out,
         "bits/w: effective bits per weight of the whole model (scales, palettes and outliers included); changed: of the tensors the point quantizes"
     );
+    if with_cost {
+        let _ = writeln!(
+            out,
+            "cost of the point's engine, mean ± 95% interval over games: ms/move as measured; time vs base: its time per move over the baseline's in the same games; {}: as the engine reported it; RSS: largest peak resident memory of its process. Fake-quantized variants compute at the original precision, so speed reflects the engine's arithmetic, not the nominal bits",
+            speed_unit.unwrap_or("speed")
+        );
+    }
+    render_anchors(&mut out, r);
     let _ = writeln!(out, "run folder: {}", r.run_folder.display());
     out
+}
+
+/// With anchors: each point's score against each anchor, then every
+/// player's rating from all games of the run on the anchored scale.
+fn render_anchors(out: &mut String, r: &SweepResult) {
+    use std::fmt::Write;
+    let Some(ratings) = &r.ratings else {
+        return;
+    };
+    let mut rows: Vec<&PointResult> = r.points.iter().collect();
+    rows.sort_by_key(|p| p.index);
+    let names: Vec<&str> = rows
+        .iter()
+        .flat_map(|p| p.anchors.iter().map(|a| a.anchor.as_str()))
+        .fold(Vec::new(), |mut v, n| {
+            if !v.contains(&n) {
+                v.push(n);
+            }
+            v
+        });
+    let _ = writeln!(
+        out,
+        "
+score against the anchors (games; W/D/L):"
+    );
+    let mut head = format!("{:<4} {:<12}", "#", "variant");
+    for n in &names {
+        let _ = write!(head, " {n:>22}");
+    }
+    let _ = writeln!(out, "{head}");
+    for p in rows {
+        let mut line = format!("{:<4} {:<12}", p.index, p.name);
+        for n in &names {
+            let cell = p
+                .anchors
+                .iter()
+                .find(|a| a.anchor == *n)
+                .map(|a| {
+                    let w = a.summary.tally.wdl();
+                    format!(
+                        "{} {}/{}/{}",
+                        a.summary
+                            .score_a()
+                            .map(|v| format!("{:.1}%", 100.0 * v))
+                            .unwrap_or_else(|| "-".into()),
+                        w.wins,
+                        w.draws,
+                        w.losses
+                    )
+                })
+                .unwrap_or_else(|| "-".into());
+            let _ = write!(line, " {cell:>22}");
+        }
+        let _ = writeln!(out, "{line}");
+    }
+    let _ = writeln!(
+        out,
+        "
+ratings from every game of the run (Bradley–Terry, 95% intervals), anchored at {} = {:.0}:",
+        ratings.anchor, ratings.anchor_elo
+    );
+    let _ = writeln!(
+        out,
+        "{:<16} {:>8} {:>20} {:>6} {:>8}",
+        "player", "Elo", "95% interval", "games", "stated"
+    );
+    for p in &ratings.players {
+        let _ = writeln!(
+            out,
+            "{:<16} {:>8.0} {:>20} {:>6} {:>8}",
+            p.name,
+            p.elo,
+            format!("[{:.0}, {:.0}]", p.lower, p.upper),
+            p.games,
+            p.stated_elo
+                .map(|e| format!("{e:.0}"))
+                .unwrap_or_else(|| "-".into())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "stated: the rating an anchor claims (e.g. its UCI_Elo); the fit places the other anchors independently, so stated and fitted values can be compared"
+    );
+}
+
+/// `12.3±0.4`: a mean and its 95% half-width (`-` when unknown).
+fn plus_minus(m: Option<&qarena_stats::MeanCi>, digits: usize) -> String {
+    match m {
+        Some(m) => match m.half_width {
+            Some(h) => format!("{:.digits$}±{:.digits$}", m.mean, h),
+            None => format!("{:.digits$}", m.mean),
+        },
+        None => "-".into(),
+    }
+}
+
+/// The cost columns of one row of the sweep table.
+fn cost_cells(c: Option<&PointCost>) -> String {
+    let Some(c) = c else {
+        return format!(" {:>13} {:>12} {:>15} {:>7}", "-", "-", "-", "-");
+    };
+    let ratio = c
+        .move_ms_ratio
+        .map(|r| format!("{:.2}±{:.2}", r.ratio, r.half_width))
+        .unwrap_or_else(|| "-".into());
+    let speed = c
+        .reported_speed
+        .map(|(m, _)| {
+            let k = qarena_stats::MeanCi {
+                mean: m.mean / 1000.0,
+                half_width: m.half_width.map(|h| h / 1000.0),
+                ..m
+            };
+            format!("{}k", plus_minus(Some(&k), 1))
+        })
+        .unwrap_or_else(|| "-".into());
+    let rss = c
+        .peak_rss_mib_max
+        .map(|m| format!("{m:.0}"))
+        .unwrap_or_else(|| "-".into());
+    format!(
+        " {:>13} {:>12} {:>15} {:>7}",
+        plus_minus(c.move_ms.as_ref(), 1),
+        ratio,
+        speed,
+        rss
+    )
 }

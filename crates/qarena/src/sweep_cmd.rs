@@ -84,6 +84,19 @@ pub struct DemoArgs {
     /// shipped chess suite before playing (about a second in all).
     #[arg(long)]
     pub probe: bool,
+    /// Place the ladder on Stockfish's own Elo scale: every point also
+    /// plays Stockfish limited to each of these UCI_Elo levels
+    /// (UCI_LimitStrength; 1350..2850), and the table ends with ratings
+    /// from all games, anchored at the first level. Example: --anchors
+    /// 1500,2000,2500.
+    #[arg(long, value_delimiter = ',', value_name = "ELO,...")]
+    pub anchors: Vec<u32>,
+    /// Games of each point against each anchor.
+    #[arg(long, default_value_t = 20)]
+    pub anchor_games: u32,
+    /// Tag of the run (default: demo-<timestamp>-<pid>).
+    #[arg(long)]
+    pub run_tag: Option<RunTag>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -198,9 +211,14 @@ pub fn demo(a: DemoArgs) -> CliResult {
         }
         Err(e) => return Err(demo_exit(e)),
     };
-    let def = demo::demo_def(&net, &a.stockfish, games, a.nodes, concurrency);
+    let mut def = demo::demo_def(&net, &a.stockfish, games, a.nodes, concurrency);
+    def.anchors = demo::uci_elo_anchors(&a.anchors, a.anchor_games).map_err(Exit::input)?;
+    def.anchor_games = a.anchor_games;
     println!("{}", demo::intro(&def, &net, a.nodes).map_err(Exit::input)?);
-    let tag = RunTag::generated("demo");
+    let tag = a
+        .run_tag
+        .clone()
+        .unwrap_or_else(|| RunTag::generated("demo"));
     let db = a.db.db.clone();
     run(
         SweepRequest {

@@ -209,6 +209,11 @@ impl UciEngine {
         self.engine.stderr_tail()
     }
 
+    /// The engine process itself (its pid, CPU time and peak memory).
+    pub fn process(&self) -> &qarena_engine::Engine {
+        &self.engine
+    }
+
     /// Writes a `#` note into the engine's transcript.
     pub fn note(&mut self, text: &str) {
         self.engine.note(text);

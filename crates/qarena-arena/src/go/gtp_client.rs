@@ -95,6 +95,11 @@ impl GtpEngine {
         self.engine.stderr_tail()
     }
 
+    /// The engine process itself (its pid, CPU time and peak memory).
+    pub fn process(&self) -> &qarena_engine::Engine {
+        &self.engine
+    }
+
     pub fn note(&mut self, text: &str) {
         self.engine.note(text);
     }

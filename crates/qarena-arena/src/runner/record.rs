@@ -4,9 +4,9 @@
 use std::sync::atomic::Ordering;
 
 use qarena_stats::Outcome;
-use qarena_store::{NewEvent, NewGame, NewMove, NewSelfEval};
+use qarena_store::{NewEvent, NewGame, NewGameCost, NewMove, NewSelfEval};
 
-use super::worker::Shared;
+use super::worker::{GameCost, Shared};
 use super::{lock, Fatal, RunNote};
 use crate::failure::Termination;
 use crate::game::{GameOutcome, Slot};
@@ -16,9 +16,8 @@ pub(super) fn record_game(
     gi: u32,
     first: Slot,
     o: &GameOutcome,
-    started_at: String,
-    ended_at: String,
-    duration_ms: i64,
+    (started_at, ended_at, duration_ms): (String, String, i64),
+    costs: [GameCost; 2],
 ) {
     let ids = sh.engine_ids;
     let (black, white) = (ids[first.index()], ids[first.other().index()]);
@@ -69,6 +68,19 @@ pub(super) fn record_game(
                 time_ms: e.time_ms,
                 pv: e.pv.clone(),
                 top_k: e.top_k.clone(),
+            })
+            .collect(),
+        costs: [Slot::A, Slot::B]
+            .into_iter()
+            .filter(|s| {
+                costs[s.index()].cpu_seconds.is_some() || costs[s.index()].peak_rss_bytes.is_some()
+            })
+            .map(|s| NewGameCost {
+                engine: ids[s.index()],
+                cpu_seconds: costs[s.index()].cpu_seconds,
+                peak_rss_bytes: costs[s.index()]
+                    .peak_rss_bytes
+                    .and_then(|b| i64::try_from(b).ok()),
             })
             .collect(),
     };

@@ -39,6 +39,12 @@ impl Player {
             Player::Uci(u) => u.stderr_tail(),
         }
     }
+    fn process(&self) -> &qarena_engine::Engine {
+        match self {
+            Player::Gtp(g) => g.process(),
+            Player::Uci(u) => u.process(),
+        }
+    }
     fn transcript_capped(&self) -> bool {
         match self {
             Player::Gtp(g) => g.transcript_capped(),
@@ -157,13 +163,24 @@ pub(super) fn worker(sh: &Shared<'_>, w: usize) {
                 }
             }
         }
+        let cpu_before = players
+            .each_ref()
+            .map(|p| p.as_ref().and_then(|p| p.process().cpu_seconds()));
         let outcome = match outcome {
             Some(o) => o,
             None => play_one(sh, &mut players, gi, first),
         };
         let ended_at = qarena_store::now_rfc3339();
         let duration_ms = t0.elapsed().as_millis() as i64;
-        record_game(sh, gi, first, &outcome, started_at, ended_at, duration_ms);
+        let costs = game_costs(&players, cpu_before);
+        record_game(
+            sh,
+            gi,
+            first,
+            &outcome,
+            (started_at, ended_at, duration_ms),
+            costs,
+        );
         note_transcript_caps(sh, &players, gi);
         if let Some((slot, f)) = &outcome.fault {
             let tail = players[slot.index()]
@@ -203,6 +220,32 @@ pub(super) fn worker(sh: &Shared<'_>, w: usize) {
     for p in players.into_iter().flatten() {
         p.shutdown();
     }
+}
+
+/// What each engine process cost during the game just played: the CPU time
+/// it used since `cpu_before` and its peak memory so far. A process that
+/// died (or a slot never started) has no figures.
+fn game_costs(players: &[Option<Player>; 2], cpu_before: [Option<f64>; 2]) -> [GameCost; 2] {
+    [Slot::A, Slot::B].map(|slot| {
+        let Some(p) = players[slot.index()].as_ref() else {
+            return GameCost::default();
+        };
+        let e = p.process();
+        GameCost {
+            cpu_seconds: e
+                .cpu_seconds()
+                .zip(cpu_before[slot.index()])
+                .map(|(after, before)| (after - before).max(0.0)),
+            peak_rss_bytes: e.peak_rss_bytes(),
+        }
+    })
+}
+
+/// One engine process's cost during one game.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct GameCost {
+    pub(super) cpu_seconds: Option<f64>,
+    pub(super) peak_rss_bytes: Option<u64>,
 }
 
 /// Records one event per slot when an engine's transcript first reaches a

@@ -165,6 +165,7 @@ pub fn go_run(store: &Store, tag: &str) -> RunId {
                 })
                 .collect(),
             self_evals: vec![],
+            costs: vec![],
         })
         .unwrap();
     run
@@ -237,6 +238,7 @@ pub fn store_chess_game(store: &Store, tag: &str, fen: Option<&str>, moves: &[St
                 })
                 .collect(),
             self_evals: vec![],
+            costs: vec![],
         })
         .unwrap();
     run

@@ -7,7 +7,9 @@
 )] // test code
 #![allow(dead_code)]
 
-use qarena_store::{EngineId, NewEngine, NewGame, NewMove, NewRun, NewSelfEval, RunId, Store};
+use qarena_store::{
+    EngineId, NewEngine, NewGame, NewGameCost, NewMove, NewRun, NewSelfEval, RunId, Store,
+};
 
 pub fn new_run(tag: &str) -> NewRun {
     NewRun {
@@ -99,6 +101,18 @@ pub fn new_game(
                 top_k: Some(serde_json::json!([{"move": "D4", "prior": 0.3}])),
             })
             .collect(),
+        costs: vec![
+            NewGameCost {
+                engine: a,
+                cpu_seconds: Some(0.5),
+                peak_rss_bytes: Some(100 << 20),
+            },
+            NewGameCost {
+                engine: b,
+                cpu_seconds: None,
+                peak_rss_bytes: None,
+            },
+        ],
     }
 }
 
