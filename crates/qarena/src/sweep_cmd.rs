@@ -200,6 +200,7 @@ fn demo_exit(e: demo::DemoError) -> Exit {
 
 pub fn demo(a: DemoArgs) -> CliResult {
     let stop = qarena_engine::install_shutdown_flag();
+    let anchors = demo::uci_elo_anchors(&a.anchors, a.anchor_games).map_err(Exit::input)?;
     let games = demo::games(a.quick, a.games);
     let concurrency = a.concurrency.unwrap_or_else(demo::default_concurrency);
     let net = match demo::export_net(&a.stockfish, &a.cache, &stop) {
@@ -212,7 +213,7 @@ pub fn demo(a: DemoArgs) -> CliResult {
         Err(e) => return Err(demo_exit(e)),
     };
     let mut def = demo::demo_def(&net, &a.stockfish, games, a.nodes, concurrency);
-    def.anchors = demo::uci_elo_anchors(&a.anchors, a.anchor_games).map_err(Exit::input)?;
+    def.anchors = anchors;
     def.anchor_games = a.anchor_games;
     println!("{}", demo::intro(&def, &net, a.nodes).map_err(Exit::input)?);
     let tag = a

@@ -28,11 +28,28 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
         "-j",
         "2",
         "--probe",
+        "--anchors",
+        "1500,2000",
+        "--anchor-games",
+        "2",
         "--stockfish",
         &sf.display().to_string(),
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
+    // The cost columns and the anchors (the table's second half).
+    for needle in [
+        "ms/move",
+        "time vs base",
+        "nodes/s",
+        "RSS MiB",
+        "score against the anchors",
+        "anchored at sf-elo-1500 = 1500",
+        "sf-elo-2000",
+        "speed reflects the engine's arithmetic",
+    ] {
+        assert!(stdout.contains(needle), "`{needle}` missing:\n{stdout}");
+    }
     for name in ["original", "ft-L127", "ft-L1", "fc-L7", "fc-L1"] {
         assert!(
             stdout.contains(name),
@@ -44,7 +61,25 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
     assert_eq!(runs.len(), 1);
     let run = &runs[0].run;
     assert_eq!(run.kind, "demo");
-    let games = store.games(run.id).unwrap();
+    let all_games = store.games(run.id).unwrap();
+    // 9 points x 2 anchors x 2 games, stored as points of their own.
+    let (anchor_games, games): (Vec<_>, Vec<_>) = all_games
+        .into_iter()
+        .partition(|g| g.point_index >= qarena_sweep::ANCHOR_POINTS);
+    assert_eq!(anchor_games.len(), 36, "{stdout}");
+    // The anchors were really limited: Stockfish was told UCI_Elo.
+    let logs = std::fs::read_dir(ws.path().join("runs").join(&run.tag).join("logs"))
+        .unwrap()
+        .map(|e| std::fs::read_to_string(e.unwrap().path()).unwrap_or_default())
+        .collect::<String>();
+    assert!(logs.contains("setoption name UCI_LimitStrength value true"));
+    assert!(logs.contains("setoption name UCI_Elo value 2000"));
+    // Every engine of every game has its process's cost.
+    let costs = store.game_cost_metrics(run.id).unwrap();
+    assert_eq!(costs.len(), 2 * (games.len() + anchor_games.len()));
+    assert!(costs
+        .iter()
+        .all(|c| c.peak_rss_bytes.is_some_and(|b| b > 1 << 20) && c.cpu_ms_per_move.is_some()));
     // 9 points x 2 games, every game a finished chess game with a PGN.
     assert_eq!(games.len(), 18, "{stdout}");
     for g in &games {
@@ -88,6 +123,21 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
     assert!(
         ladder.windows(2).all(|w| w[0] < w[1]),
         "static-eval error along the ladder: {ladder:?}"
+    );
+    // An anchor level Stockfish does not accept is refused before anything
+    // is exported or played.
+    let bad = ws.run(&[
+        "demo",
+        "--anchors",
+        "900",
+        "--stockfish",
+        &sf.display().to_string(),
+    ]);
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(
+        text(&bad).contains("outside Stockfish's range"),
+        "{}",
+        text(&bad)
     );
 }
 
