@@ -96,6 +96,74 @@ pub struct Loaded {
     pub judge: Option<JudgeData>,
     /// Per point (same order as `points`): its variant's newest probe.
     pub probes: Vec<Option<PointProbe>>,
+    /// Per game and engine: time per move, reported speed, CPU, memory.
+    pub costs: Vec<qarena_store::GameCostMetrics>,
+    /// A sweep with anchors: every player's rating over all games of the
+    /// run on the anchors' scale.
+    pub ratings: Option<AnchoredRatings>,
+}
+
+/// Ratings of every player of a run (points, baseline, anchors) from all
+/// its games, on the scale of one named player.
+#[derive(Debug, Clone)]
+pub struct AnchoredRatings {
+    pub anchor: String,
+    pub anchor_elo: f64,
+    /// Best first; `stated` is the rating an anchor claims.
+    pub players: Vec<(String, qarena_stats::Rating, Option<f64>)>,
+}
+
+/// The sweep's anchors (`[[anchor]]`: name and stated Elo) and the fit over
+/// the run's games, anchored at the first anchor stating an Elo (else the
+/// baseline at 0). `None` for runs without anchors.
+fn ratings_of(
+    store: &Store,
+    run: &RunRecord,
+    sweep: Option<&SweepInfo>,
+) -> Result<Option<AnchoredRatings>, ReportError> {
+    let Some(def) = sweep.map(|s| &s.definition) else {
+        return Ok(None);
+    };
+    let anchors: Vec<(String, Option<f64>)> = def
+        .get("anchor")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|x| {
+                    Some((
+                        x.get("name")?.as_str()?.to_string(),
+                        x.get("elo").and_then(Value::as_f64),
+                    ))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if anchors.is_empty() {
+        return Ok(None);
+    }
+    let baseline = def
+        .get("baseline")
+        .and_then(Value::as_str)
+        .unwrap_or("original")
+        .to_string();
+    let (anchor, anchor_elo) = anchors
+        .iter()
+        .find_map(|(n, e)| e.map(|e| (n.clone(), e)))
+        .unwrap_or((baseline, 0.0));
+    let players = store
+        .run_ratings(run.id, &anchor)?
+        .into_iter()
+        .map(|(name, mut r)| {
+            r.elo += anchor_elo;
+            let stated = anchors.iter().find(|(n, _)| *n == name).and_then(|a| a.1);
+            (name, r, stated)
+        })
+        .collect();
+    Ok(Some(AnchoredRatings {
+        anchor,
+        anchor_elo,
+        players,
+    }))
 }
 
 impl Loaded {
@@ -187,6 +255,8 @@ pub fn load(
         .iter()
         .map(|p| probe_of(store, p))
         .collect::<Result<Vec<_>, _>>()?;
+    let costs = store.game_cost_metrics(run.id)?;
+    let ratings = ratings_of(store, &run, sweep.as_ref())?;
     Ok(Loaded {
         schema_version,
         run,
@@ -200,6 +270,8 @@ pub fn load(
         judge_runs,
         judge,
         probes,
+        costs,
+        ratings,
     })
 }
 

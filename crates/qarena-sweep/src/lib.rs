@@ -792,7 +792,7 @@ pub fn render(r: &SweepResult) -> String {
     let with_cost = r.points.iter().any(|p| p.cost.is_some());
     let cost_head = if with_cost {
         format!(
-            " {:>13} {:>12} {:>15} {:>7}",
+            " {:>13} {:>12} {:>17} {:>7}",
             "ms/move",
             "time vs base",
             speed_unit.unwrap_or("speed"),
@@ -943,44 +943,28 @@ ratings from every game of the run (Bradley–Terry, 95% intervals), anchored at
     );
 }
 
-/// `12.3±0.4`: a mean and its 95% half-width (`-` when unknown).
-fn plus_minus(m: Option<&qarena_stats::MeanCi>, digits: usize) -> String {
-    match m {
-        Some(m) => match m.half_width {
-            Some(h) => format!("{:.digits$}±{:.digits$}", m.mean, h),
-            None => format!("{:.digits$}", m.mean),
-        },
-        None => "-".into(),
-    }
-}
-
 /// The cost columns of one row of the sweep table.
 fn cost_cells(c: Option<&PointCost>) -> String {
     let Some(c) = c else {
-        return format!(" {:>13} {:>12} {:>15} {:>7}", "-", "-", "-", "-");
+        return format!(" {:>13} {:>12} {:>17} {:>7}", "-", "-", "-", "-");
     };
     let ratio = c
         .move_ms_ratio
-        .map(|r| format!("{:.2}±{:.2}", r.ratio, r.half_width))
+        .map(|r| format!("{:.2} ± {:.2}", r.ratio, r.half_width))
         .unwrap_or_else(|| "-".into());
     let speed = c
         .reported_speed
-        .map(|(m, _)| {
-            let k = qarena_stats::MeanCi {
-                mean: m.mean / 1000.0,
-                half_width: m.half_width.map(|h| h / 1000.0),
-                ..m
-            };
-            format!("{}k", plus_minus(Some(&k), 1))
-        })
+        .map(|(m, _)| format!("{}k", m.fmt(1, 0.001)))
         .unwrap_or_else(|| "-".into());
     let rss = c
         .peak_rss_mib_max
         .map(|m| format!("{m:.0}"))
         .unwrap_or_else(|| "-".into());
     format!(
-        " {:>13} {:>12} {:>15} {:>7}",
-        plus_minus(c.move_ms.as_ref(), 1),
+        " {:>13} {:>12} {:>17} {:>7}",
+        c.move_ms
+            .map(|m| m.fmt(1, 1.0))
+            .unwrap_or_else(|| "-".into()),
         ratio,
         speed,
         rss

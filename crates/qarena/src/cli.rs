@@ -90,6 +90,13 @@ pub enum Command {
     /// From a stored run (pentanomial when every game has its pair) or from
     /// counts: `qarena stats --wdl 60,20,20`, `qarena stats --penta 1,5,20,10,4`.
     Stats(StatsArgs),
+    /// Ratings of every player of a run (sweep points, baseline, anchors)
+    /// from all its games: one Bradley–Terry fit with 95% intervals,
+    /// anchored at a named player.
+    ///
+    /// Example: qarena ratings --run demo-1 --anchor sf-elo-1500=1500
+    #[command(after_long_help = EXIT_CODES)]
+    Ratings(crate::ratings_cmd::RatingsArgs),
     /// The generalised SPRT of chess engine testing, after the fact or on counts.
     ///
     /// Example: `qarena sprt --run r1 --sprt elo0=-10,elo1=0,alpha=0.05,beta=0.05`
@@ -459,6 +466,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Export { command } => crate::runs_cmd::export(command),
         Command::Openings { command } => crate::match_cmd::openings(command),
         Command::Stats(a) => crate::stats_cmd::stats(a),
+        Command::Ratings(a) => crate::ratings_cmd::run(a),
         Command::Judge(a) => crate::judge_cmd::run(a),
         Command::Report(a) => crate::report_cmd::run(a),
         Command::Inspect(a) => crate::quant_cmd::inspect(a),

@@ -12,6 +12,7 @@ mod match_cmd;
 mod probe_cmd;
 mod progress;
 mod quant_cmd;
+mod ratings_cmd;
 mod report_cmd;
 mod runs_cmd;
 mod stats_cmd;

@@ -138,4 +138,58 @@ command = "{gnugo}"
         );
         assert!(lo < elo && elo < hi, "{p}");
     }
+
+    // `qarena ratings` gives the same fit, on the anchor of the user's choice.
+    let out = ws.run(&["ratings", "--run", "ca", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let fit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(fit["anchor"], "gnugo-1");
+    let name_elo = |v: &serde_json::Value| -> Vec<(String, i64)> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|p| {
+                (
+                    p["name"].as_str().unwrap().to_string(),
+                    p["elo"].as_f64().unwrap().round() as i64,
+                )
+            })
+            .collect()
+    };
+    assert_eq!(name_elo(&fit["players"]), name_elo(&ratings["players"]));
+    let out = ws.run(&[
+        "ratings",
+        "--run",
+        "ca",
+        "--anchor",
+        "original=2000",
+        "--json",
+    ]);
+    let fit: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let original = fit["players"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "original")
+        .unwrap();
+    assert_eq!(original["elo"].as_f64(), Some(2000.0));
+    let out = ws.run(&["ratings", "--run", "ca", "--anchor", "nobody"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no player 'nobody'"), "{}", text(&out));
+
+    // The report puts speed and memory next to strength and bytes, and the
+    // ladder on the anchor's scale.
+    let out = ws.run(&["report", "--run", "ca", "-o", "rep"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(ws.path().join("rep/report.md")).unwrap();
+    for needle in [
+        "### Strength vs speed vs bytes",
+        "visits/s",
+        "peak RSS MiB",
+        "not the nominal bits",
+        "### Absolute scale",
+        "anchored at `gnugo-1` = 1000",
+    ] {
+        assert!(md.contains(needle), "`{needle}` missing from the report");
+    }
 }

@@ -3,6 +3,7 @@
 //! title and the table of contents in front.
 
 mod correlation;
+mod cost;
 pub(crate) mod evolution;
 mod fmt;
 mod judge;
@@ -75,6 +76,7 @@ pub(crate) fn render(
     summary::render(&cx, &mut body);
     protocol::render(&cx, &mut body);
     results::render(&cx, &mut body, &mut pl)?;
+    cost::render(&cx, &mut body);
     probe::render(&cx, &mut body, &mut pl)?;
     let mut corr = judge::render(&cx, &mut body, &mut pl)?;
     corr.extend(self_eval::render(&cx, &mut body, &mut pl)?);

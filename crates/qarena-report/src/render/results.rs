@@ -140,7 +140,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
 }
 
 /// A table-sized Elo: one-sided bounds and "n/a" get a footnote with the reason.
-fn short_estimate(e: &Estimate, index: i64, notes: &mut Vec<String>) -> String {
+pub(super) fn short_estimate(e: &Estimate, index: i64, notes: &mut Vec<String>) -> String {
     let mut note = |r: &str| notes.push(format!("Point {index}: {r}."));
     match e {
         Estimate::Value {
