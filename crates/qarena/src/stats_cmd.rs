@@ -189,6 +189,7 @@ pub fn gate(a: GateArgs) -> CliResult {
             min_score: a.min_score,
             max_elo_loss: a.max_elo_loss,
             confidence: a.confidence,
+            ..Gate::default()
         };
         let out = check_gate(&r, &g);
         println!(
@@ -198,7 +199,7 @@ pub fn gate(a: GateArgs) -> CliResult {
         for reason in &out.reasons {
             println!("  {reason}");
         }
-        passed &= out.passed;
+        passed &= out.passed();
         label = l;
     }
     if let Some(file) = &a.tactics {
