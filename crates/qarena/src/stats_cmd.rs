@@ -465,9 +465,8 @@ fn gate_by_playing(a: &GateArgs, g: &Gate) -> Result<(GateOutcome, String, Strin
                 )
             } else {
                 format!(
-                    "--max-games {max_games} reached without a decision (the variant's Elo is \
-                     likely between -{x} and 0); a larger --max-games plays a new run from zero",
-                    x = g.max_elo_loss.unwrap_or_default()
+                    "--max-games {max_games} reached without a decision; a larger --max-games \
+                     plays a new run from zero games"
                 )
             });
     }
