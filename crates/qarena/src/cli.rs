@@ -11,7 +11,7 @@ use crate::CliResult;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  a check or gate failed
+  1  a check or gate failed, or a gate's SPRT is undecided
   2  usage or input error (flags, config, model file, database path)
   3  an engine failed beyond recovery (see the run's events and logs/)
   4  storage failed (disk full, read-only or failing database): finished
@@ -126,7 +126,7 @@ pub enum Command {
     /// Accept or reject a variant: exit 0 if it passes, 1 if it fails or
     /// an SPRT is undecided.
     #[command(long_about = GATE_HELP, after_long_help = EXIT_CODES)]
-    Gate(GateArgs),
+    Gate(Box<GateArgs>),
     /// List a model's tensors with role, layer, shape, dtype, params, bytes.
     #[command(after_long_help = EXIT_CODES)]
     Inspect(crate::quant_cmd::InspectArgs),
@@ -569,6 +569,6 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Probe(a) => crate::probe_cmd::run(a),
         Command::Evolve { command } => crate::evolve_cmd::run(command),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
-        Command::Gate(a) => crate::stats_cmd::gate(a),
+        Command::Gate(a) => crate::stats_cmd::gate(*a),
     }
 }

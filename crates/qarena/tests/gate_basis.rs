@@ -63,7 +63,10 @@ fn the_three_bases_on_the_same_counts() {
     assert_eq!(sprt.status.code(), Some(1), "{}", text(&sprt));
     assert_eq!(verdict(&sprt), "gate: UNDECIDED");
     let out = stdout(&sprt);
-    assert!(!out.contains(": FAIL"), "undecided is not a failure:\n{out}");
+    assert!(
+        !out.contains(": FAIL"),
+        "undecided is not a failure:\n{out}"
+    );
     assert!(
         out.contains("basis sprt:")
             && out.contains("undecided after 100 games")
@@ -268,7 +271,7 @@ fn sprt_gate_plays_until_it_passes() {
     assert_eq!(verdict(&out), "gate: PASS");
     assert!(stdout(&out).contains("H1 accepted"), "{}", text(&out));
     let n = games_played(&out, "strong");
-    assert!(n >= 2 && n < 400, "stopped after {n} games");
+    assert!((2..400).contains(&n), "stopped after {n} games");
     // Every game is in the database, and the stored run gives the same verdict.
     assert_eq!(games_in(&ws, "strong"), n);
     let again = ws.run(&[
@@ -293,7 +296,7 @@ fn sprt_gate_plays_until_it_fails() {
     assert_eq!(verdict(&out), "gate: FAIL");
     assert!(stdout(&out).contains("H0 accepted"), "{}", text(&out));
     let n = games_played(&out, "weak");
-    assert!(n >= 2 && n < 400, "stopped after {n} games");
+    assert!((2..400).contains(&n), "stopped after {n} games");
     assert_eq!(games_in(&ws, "weak"), n);
 }
 
@@ -350,6 +353,6 @@ fn an_undecided_run_tells_how_to_play_on_and_that_command_decides() {
     assert_eq!(out.status.code(), Some(0), "{cmd}\n{}", text(&out));
     assert_eq!(verdict(&out), "gate: PASS");
     let n = games_played(&out, "longer");
-    assert!(n > 4 && n < 400, "stopped after {n} games");
+    assert!((5..400).contains(&n), "stopped after {n} games");
     assert_eq!(games_in(&ws, "longer"), n);
 }
