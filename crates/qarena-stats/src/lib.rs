@@ -11,7 +11,8 @@
 //!   picks pentanomial or trinomial counts; [`MeanCi`]: a per-game mean
 //!   with its 95% interval.
 //! * [`check_gate`]: acceptance rules such as "scores at least 45% and
-//!   loses less than 50 Elo with 95% confidence".
+//!   loses less than 50 Elo with 95% confidence", on the point estimates,
+//!   the interval or an SPRT ([`GateBasis`]).
 //!
 //! Invariant: no function here panics on any counts, and no report or
 //! result holds NaN or an infinity; where the data cannot support a number
@@ -33,7 +34,7 @@ pub use elo::{
     Counts, EloReport, Estimate, Penta, Wdl, NELO_SCALE,
 };
 pub use error::StatsError;
-pub use gate::{check_gate, plan_gate, Gate, GateOutcome, GatePlan};
+pub use gate::{check_gate, plan_gate, Gate, GateBasis, GateOutcome, GatePlan, GateVerdict};
 pub use rating::{bradley_terry, RatedGame, Rating, Ratings};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
 pub use tally::{mean, Counted, MeanCi, Outcome, RatioCi, Tally, Z95};

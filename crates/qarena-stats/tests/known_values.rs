@@ -393,11 +393,12 @@ fn gate_rules() {
         min_score: Some(0.45),
         max_elo_loss: Some(50.0),
         confidence: 0.95,
+        ..Gate::default()
     };
     // 48% over 1000 games, draws 40%: Elo −13.9, interval about ±17.
     let r = elo_wdl(&Wdl::new(280, 400, 320), 0.95);
     let out = check_gate(&r, &gate);
-    assert!(out.passed, "{out:?}");
+    assert!(out.passed(), "{out:?}");
     assert_eq!(out.reasons.len(), 2);
     assert!(out.reasons[0].contains("0.4800") && out.reasons[0].contains("pass"));
     assert!(out.reasons[1].contains("lower bound"));
@@ -405,14 +406,14 @@ fn gate_rules() {
     // Same score with 100 games: the interval is too wide to rule out −50.
     let r = elo_wdl(&Wdl::new(28, 40, 32), 0.95);
     let out = check_gate(&r, &gate);
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.reasons[0].contains("pass"));
     assert!(out.reasons[1].contains("FAIL"), "{out:?}");
 
     // Score below the threshold.
     let r = elo_wdl(&Wdl::new(240, 400, 360), 0.95);
     let out = check_gate(&r, &gate);
-    assert!(!out.passed);
+    assert!(!out.passed());
     assert!(out.reasons[0].contains("FAIL"));
 
     // A report at 95% checked at 50%: recomputed, narrower, passes.
@@ -421,16 +422,17 @@ fn gate_rules() {
         confidence: 0.5,
         min_score: None,
         max_elo_loss: Some(40.0),
+        ..Gate::default()
     };
     let out = check_gate(&r, &loose);
-    assert!(out.passed, "{out:?}");
+    assert!(out.passed(), "{out:?}");
     assert!(out.reasons[0].contains("50% interval"));
 
     // No lower bound (all lost), not estimable (no games), no checks.
-    assert!(!check_gate(&elo_wdl(&Wdl::new(0, 0, 5), 0.95), &gate).passed);
-    assert!(!check_gate(&elo_wdl(&Wdl::default(), 0.95), &gate).passed);
+    assert!(!check_gate(&elo_wdl(&Wdl::new(0, 0, 5), 0.95), &gate).passed());
+    assert!(!check_gate(&elo_wdl(&Wdl::default(), 0.95), &gate).passed());
     let out = check_gate(&r, &Gate::default());
-    assert!(out.passed && out.reasons[0].contains("no checks"));
+    assert!(out.passed() && out.reasons[0].contains("no checks"));
     // All won: the lower bound counts.
     let out = check_gate(
         &elo_wdl(&Wdl::new(20, 0, 0), 0.95),
@@ -438,9 +440,10 @@ fn gate_rules() {
             min_score: None,
             max_elo_loss: Some(50.0),
             confidence: 0.95,
+            ..Gate::default()
         },
     );
-    assert!(out.passed, "{out:?}");
+    assert!(out.passed(), "{out:?}");
 }
 
 #[test]

@@ -71,6 +71,7 @@ fn random_counts_never_give_nan() {
         min_score: Some(0.45),
         max_elo_loss: Some(50.0),
         confidence: 0.9,
+        ..Gate::default()
     };
     for i in 0..1_200 {
         let w = Wdl::new(count(&mut rng), count(&mut rng), count(&mut rng));
@@ -78,12 +79,21 @@ fn random_counts_never_give_nan() {
         let confidence = [0.95, 0.5, 0.999_999, 0.0, 1.0, f64::NAN][i % 6];
         for r in [elo_wdl(&w, confidence), elo_penta(&p, confidence)] {
             check_report(&r);
-            let out = check_gate(&r, &gate);
-            assert!(!out.reasons.is_empty());
-            assert!(out
-                .reasons
-                .iter()
-                .all(|s| !s.contains("NaN") && !s.contains("inf")));
+            for basis in [
+                GateBasis::Ci,
+                GateBasis::Point,
+                GateBasis::Sprt {
+                    alpha: 0.05,
+                    beta: 0.05,
+                },
+            ] {
+                let out = check_gate(&r, &Gate { basis, ..gate });
+                assert!(!out.reasons.is_empty());
+                assert!(out
+                    .reasons
+                    .iter()
+                    .all(|s| !s.contains("NaN") && !s.contains("inf")));
+            }
         }
         for params in &sprts {
             for r in [sprt_wdl(&w, params), sprt_penta(&p, params)] {

@@ -427,6 +427,7 @@ fn gate_plan_agrees_with_simulated_matches() {
         min_score: None,
         max_elo_loss: Some(50.0),
         confidence: 0.95,
+        ..Gate::default()
     };
     let game = Game::new(0.5, 0.4);
     let mut rng = Uniforms::new(0x5eed_9a7e);
@@ -437,7 +438,7 @@ fn gate_plan_agrees_with_simulated_matches() {
             for _ in 0..n {
                 add(&mut w, game.play(&mut rng));
             }
-            if check_gate(&elo_wdl(&w, 0.95), &gate).passed {
+            if check_gate(&elo_wdl(&w, 0.95), &gate).passed() {
                 passed += 1;
             }
         }
@@ -457,4 +458,91 @@ fn gate_plan_agrees_with_simulated_matches() {
         .unwrap();
     let half_width = 1.96 * hundred / 10.0;
     assert!(elo_from_score(0.5 - half_width) < -50.0);
+}
+
+/// `check_gate` on the SPRT basis, evaluated after every 5 pairs as a
+/// match does (fixed seed): "loses < 50 Elo" with alpha = beta = 0.05
+/// passes a variant that loses exactly 50 Elo at most about 5% of the time
+/// and fails one that loses nothing at most about 5% of the time, on
+/// game-by-game (trinomial) and paired (pentanomial) counts; every verdict
+/// is the SPRT's (H1 pass, H0 fail, continue undecided). The SPRT itself is
+/// checked by `sprt_error_rates_and_length`; this checks the gate's mapping
+/// and its hypotheses `elo0 = −X`, `elo1 = 0`.
+#[test]
+fn sprt_gate_error_rates() {
+    const RUNS: usize = 1_000;
+    const PAIRS_PER_CHECK: usize = 5;
+    const CAP_GAMES: u64 = 20_000;
+    const DRAWS: f64 = 0.4;
+    let gate = Gate {
+        max_elo_loss: Some(50.0),
+        basis: GateBasis::Sprt {
+            alpha: 0.05,
+            beta: 0.05,
+        },
+        ..Gate::default()
+    };
+    let mut rng = Uniforms::new(0x5eed_9a7f);
+    println!("| counts | true Elo | runs | wrong verdicts | undecided | mean games |");
+    for paired in [false, true] {
+        for (true_elo, wrong, nominal) in [
+            (-50.0, GateVerdict::Pass, 0.05),
+            (0.0, GateVerdict::Fail, 0.05),
+        ] {
+            let game = Game::new(score_from_elo(true_elo), DRAWS);
+            let (mut errors, mut undecided, mut total_games) = (0usize, 0usize, 0u64);
+            let mut pairs = Vec::new();
+            for _ in 0..RUNS {
+                pairs.clear();
+                let mut w = Wdl::default();
+                let outcome = loop {
+                    for _ in 0..PAIRS_PER_CHECK {
+                        let pair = (game.play(&mut rng), game.play(&mut rng));
+                        add(&mut w, pair.0);
+                        add(&mut w, pair.1);
+                        pairs.push(pair);
+                    }
+                    let report = if paired {
+                        elo_penta(&penta_from_pairs(&pairs), 0.95)
+                    } else {
+                        elo_wdl(&w, 0.95)
+                    };
+                    let out = check_gate(&report, &gate);
+                    if out.verdict != GateVerdict::Undecided || w.games() >= CAP_GAMES {
+                        break out;
+                    }
+                };
+                let sprt = outcome.sprt.expect("the SPRT basis reports its SPRT");
+                let expected = match sprt.verdict {
+                    SprtVerdict::AcceptH1 => GateVerdict::Pass,
+                    SprtVerdict::AcceptH0 => GateVerdict::Fail,
+                    SprtVerdict::Continue => GateVerdict::Undecided,
+                };
+                assert_eq!(outcome.verdict, expected, "{outcome:?}");
+                total_games += w.games();
+                if outcome.verdict == wrong {
+                    errors += 1;
+                }
+                if outcome.verdict == GateVerdict::Undecided {
+                    undecided += 1;
+                }
+            }
+            let rate = errors as f64 / RUNS as f64;
+            let model = if paired { "pentanomial" } else { "trinomial" };
+            println!(
+                "| {model} | {true_elo} | {RUNS} | {rate:.4} | {undecided} | {:.0} |",
+                total_games as f64 / RUNS as f64
+            );
+            assert!(
+                rate <= nominal + noise(nominal, RUNS),
+                "{model}: wrong verdict rate {rate} at Elo {true_elo} (nominal {nominal})"
+            );
+            assert!(
+                rate >= nominal / 5.0,
+                "{model}: wrong verdict rate {rate} at Elo {true_elo} is far below {nominal}: \
+                 is the gate testing the hypotheses it claims?"
+            );
+            assert_eq!(undecided, 0, "{model}: runs hit the cap at Elo {true_elo}");
+        }
+    }
 }

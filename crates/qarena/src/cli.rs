@@ -11,11 +11,40 @@ use crate::CliResult;
 const EXIT_CODES: &str = "\
 Exit codes:
   0  success
-  1  a check or gate failed
+  1  a check or gate failed, or a gate's SPRT is undecided
   2  usage or input error (flags, config, model file, database path)
   3  an engine failed beyond recovery (see the run's events and logs/)
   4  storage failed (disk full, read-only or failing database): finished
      games are kept; fix the disk and resume the run";
+
+const GATE_HELP: &str = "\
+Accept or reject a variant: exit 0 if it passes, 1 if it fails or
+an SPRT is undecided.
+
+The checks \"scores at least --min-score\" and \"loses less than
+--max-elo-loss X Elo\" are judged on one of three bases:
+
+  --basis ci (default): the lower end of the two-sided --confidence
+    interval of Elo must be above -X; min-score is the point score.
+    An honest claim, but it needs games: an equal variant with 40%
+    draws passes X = 50 with 80% probability only after ~230 games,
+    X = 20 after ~1,400 (`gate --plan` says how many).
+  --basis point: the point estimates alone (score >= min-score, Elo
+    > -X). No confidence at all: a quick filter, not evidence.
+  --basis sprt: an SPRT of elo0 = -X against elo1 = 0 (logistic Elo,
+    pentanomial when every game is paired; --alpha/--beta, 0.05 each).
+    H1 accepted = PASS, H0 accepted = FAIL, neither = UNDECIDED (exit
+    1, \"play more\"). With engines (--engine-a/--engine-b or --config,
+    the flags of `qarena match`) instead of --run/--wdl/--penta, it
+    plays a new match until the SPRT decides, at most --max-games.
+
+Examples:
+  qarena gate --run int8-vs-fp32 --min-score 0.45 --max-elo-loss 50
+  qarena gate --basis point --wdl 28,40,32 --max-elo-loss 50
+  qarena gate --basis sprt --penta 2,20,56,20,2 --max-elo-loss 50
+  qarena gate --basis sprt --max-elo-loss 20 --protocol uci \\
+    --engine-a stockfish --engine-b stockfish \\
+    --option-a EvalFile=variant.nnue --nodes 20000 --node-jitter 0.1";
 
 /// qarena measures what quantization costs a neural network by making the
 /// quantized variants compete against a baseline: every engine runs as its own
@@ -101,13 +130,10 @@ pub enum Command {
     ///
     /// Example: `qarena sprt --run r1 --sprt elo0=-10,elo1=0,alpha=0.05,beta=0.05`
     Sprt(SprtArgs),
-    /// Accept or reject a variant: exit 0 if it passes, 1 if it fails.
-    ///
-    /// "loses less than X Elo with confidence c" means the lower end of the
-    /// two-sided c interval of Elo is above -X. Example:
-    ///   qarena gate --run int8-vs-fp32 --min-score 0.45 --max-elo-loss 50
-    #[command(after_long_help = EXIT_CODES)]
-    Gate(GateArgs),
+    /// Accept or reject a variant: exit 0 if it passes, 1 if it fails or
+    /// an SPRT is undecided.
+    #[command(long_about = GATE_HELP, after_long_help = EXIT_CODES)]
+    Gate(Box<GateArgs>),
     /// List a model's tensors with role, layer, shape, dtype, params, bytes.
     #[command(after_long_help = EXIT_CODES)]
     Inspect(crate::quant_cmd::InspectArgs),
@@ -153,8 +179,10 @@ pub struct DbArgs {
     pub db: PathBuf,
 }
 
+/// The engines and settings of a match: shared by `qarena match` and
+/// `qarena gate --basis sprt`, which plays a match until its SPRT decides.
 #[derive(Debug, Args)]
-pub struct MatchArgs {
+pub struct PlayArgs {
     /// TOML match config ([engine_a], [engine_b], [go], [chess], [timeouts],
     /// games, concurrency, restarts); flags override it.
     #[arg(long, short)]
@@ -174,9 +202,6 @@ pub struct MatchArgs {
     /// Protocol both engines speak.
     #[arg(long, value_parser = ["gtp", "uci"])]
     pub protocol: Option<String>,
-    /// Number of games (even numbers give complete colour-swapped pairs).
-    #[arg(long, short = 'n')]
-    pub games: Option<u32>,
     /// Games played in parallel, each with its own pair of engine processes.
     #[arg(long, short = 'j')]
     pub concurrency: Option<usize>,
@@ -246,23 +271,69 @@ pub struct MatchArgs {
     /// Restarts allowed per engine after faults before the run stops (exit 3).
     #[arg(long)]
     pub restarts: Option<u32>,
-    /// Stop early when this SPRT decides (on complete game pairs):
-    /// elo0=..,elo1=..[,alpha=0.05,beta=0.05,model=logistic|normalized].
-    /// Games in progress finish; the verdict is stored on the run.
-    #[arg(long)]
-    pub sprt: Option<String>,
     /// Tag of the run (default: match-<timestamp>-<pid>): 1-64 characters
     /// from A-Z a-z 0-9 . _ -, starting with a letter or digit; the run
     /// folder is runs/<tag>.
     #[arg(long)]
     pub run_tag: Option<RunTag>,
+    /// Where run folders go.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
+}
+
+impl PlayArgs {
+    /// Whether any flag of a match was given (`--runs-dir` only when not
+    /// the default).
+    pub fn given(&self) -> bool {
+        let p = self;
+        p.config.is_some()
+            || p.engine_a.is_some()
+            || p.engine_b.is_some()
+            || p.name_a.is_some()
+            || p.name_b.is_some()
+            || p.protocol.is_some()
+            || p.concurrency.is_some()
+            || p.board_size.is_some()
+            || p.komi.is_some()
+            || p.move_cap.is_some()
+            || p.scoring.is_some()
+            || p.referee.is_some()
+            || p.nodes.is_some()
+            || p.depth.is_some()
+            || p.movetime_ms.is_some()
+            || p.tc.is_some()
+            || p.node_jitter.is_some()
+            || p.seed.is_some()
+            || p.openings.is_some()
+            || !p.uci_options.is_empty()
+            || !p.options_a.is_empty()
+            || !p.options_b.is_empty()
+            || p.no_self_eval
+            || p.timeout_startup.is_some()
+            || p.timeout_move.is_some()
+            || p.timeout_command.is_some()
+            || p.restarts.is_some()
+            || p.run_tag.is_some()
+            || p.runs_dir != std::path::Path::new("runs")
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct MatchArgs {
+    #[command(flatten)]
+    pub play: PlayArgs,
+    /// Number of games (even numbers give complete colour-swapped pairs).
+    #[arg(long, short = 'n')]
+    pub games: Option<u32>,
+    /// Stop early when this SPRT decides (on complete game pairs):
+    /// elo0=..,elo1=..[,alpha=0.05,beta=0.05,model=logistic|normalized].
+    /// Games in progress finish; the verdict is stored on the run.
+    #[arg(long)]
+    pub sprt: Option<String>,
     /// Finish an interrupted run: plays only the games it does not have yet.
     /// Refused while another process owns the run.
     #[arg(long, value_name = "RUN_TAG", conflicts_with = "run_tag")]
     pub resume: Option<RunTag>,
-    /// Where run folders go.
-    #[arg(long, default_value = "runs")]
-    pub runs_dir: PathBuf,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -310,6 +381,17 @@ pub struct SprtArgs {
     pub json: bool,
 }
 
+/// The basis of `qarena gate`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BasisArg {
+    /// The bound of the two-sided --confidence interval.
+    Ci,
+    /// The point estimates, no confidence statement.
+    Point,
+    /// An SPRT of elo0 = -X against elo1 = 0.
+    Sprt,
+}
+
 #[derive(Debug, Args)]
 pub struct GateArgs {
     #[command(flatten)]
@@ -317,11 +399,32 @@ pub struct GateArgs {
     /// Minimum score of the tested engine (0..1).
     #[arg(long)]
     pub min_score: Option<f64>,
-    /// Largest Elo loss accepted with the given confidence.
+    /// Largest Elo loss accepted (X in "loses less than X Elo").
     #[arg(long)]
     pub max_elo_loss: Option<f64>,
+    /// What the checks are judged on: the interval bound (ci), the point
+    /// estimates (point) or an SPRT of elo0 = -X against elo1 = 0 (sprt).
+    #[arg(long, value_enum, default_value_t = BasisArg::Ci)]
+    pub basis: BasisArg,
+    /// Two-sided confidence level of the interval (--basis ci).
     #[arg(long, default_value_t = 0.95)]
     pub confidence: f64,
+    /// --basis sprt: probability of passing a variant that loses X Elo
+    /// [default: 0.05].
+    #[arg(long)]
+    pub alpha: Option<f64>,
+    /// --basis sprt: probability of failing a variant that loses nothing
+    /// [default: 0.05].
+    #[arg(long)]
+    pub beta: Option<f64>,
+    /// --basis sprt with engines: the most games to play before giving up
+    /// undecided (the match's game count) [default: 20000].
+    #[arg(long)]
+    pub max_games: Option<u32>,
+    /// --basis sprt: a match to play until the SPRT decides, with the
+    /// flags of `qarena match` (except --games, --sprt, --resume, --json).
+    #[command(flatten, next_help_heading = "Match to play (--basis sprt)")]
+    pub play: PlayArgs,
     /// Plan instead of judging: print how many games a match needs so that
     /// a variant of --true-elo passes --max-elo-loss with probability
     /// --power (trinomial variance with --draw-ratio).
@@ -474,6 +577,6 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Probe(a) => crate::probe_cmd::run(a),
         Command::Evolve { command } => crate::evolve_cmd::run(command),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
-        Command::Gate(a) => crate::stats_cmd::gate(a),
+        Command::Gate(a) => crate::stats_cmd::gate(*a),
     }
 }

@@ -1,7 +1,8 @@
 #![allow(clippy::print_stdout, clippy::print_stderr)] // a command line program prints
 //! The `qarena` command line: parses arguments and calls the library crates.
 //!
-//! Exit codes: 0 success; 1 a check or gate failed; 2 usage or input error
+//! Exit codes: 0 success; 1 a check or gate failed (or a gate's SPRT is
+//! undecided); 2 usage or input error
 //! (bad flags, config, model file, database path); 3 an engine failed beyond
 //! recovery; 4 storage failed (disk full, read-only database).
 

@@ -8,7 +8,7 @@ use qarena_arena::{
     run_match, EngineConfig, MatchConfig, MatchRequest, MatchSummary, Protocol, RunStart, RunTag,
 };
 
-use crate::cli::MatchArgs;
+use crate::cli::{MatchArgs, PlayArgs};
 use crate::{CliResult, Exit};
 
 fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
@@ -36,15 +36,44 @@ fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
 }
 
 pub fn run(a: MatchArgs) -> CliResult {
+    let sprt = match &a.sprt {
+        Some(v) => Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?),
+        None => None,
+    };
+    let cfg = match_config(&a.play, a.resume.is_some(), a.games, sprt)?;
+    let req = match_request(&a.play, cfg, a.resume.clone(), &a.db.db);
+    let summary = play(req)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary)
+                .context("serialising the summary")
+                .map_err(Exit::input)?
+        );
+    } else {
+        print!("{}", qarena_arena::summary::render(&summary));
+    }
+    Ok(())
+}
+
+/// The match config from `--config` and the flags, with `games` and `sprt`
+/// when given, checked. `None` when resuming without `--config` (the run's
+/// stored config is used).
+pub(crate) fn match_config(
+    a: &PlayArgs,
+    resume: bool,
+    games: Option<u32>,
+    sprt: Option<qarena_stats::SprtParams>,
+) -> Result<Option<MatchConfig>, Exit> {
     let protocol = match a.protocol.as_deref() {
         Some("uci") => Some(Protocol::Uci),
         Some(_) => Some(Protocol::Gtp),
         None => None,
     };
-    let mut cfg = match (&a.config, &a.resume) {
+    let mut cfg = match (&a.config, resume) {
         (Some(p), _) => Some(load_config(p)?),
-        (None, Some(_)) => None,
-        (None, None) => {
+        (None, true) => None,
+        (None, false) => {
             let (Some(ea), Some(eb)) = (&a.engine_a, &a.engine_b) else {
                 return Err(Exit::input(anyhow::anyhow!(
                     "give both --engine-a and --engine-b, or --config FILE (see `qarena match --help`)"
@@ -74,7 +103,7 @@ pub fn run(a: MatchArgs) -> CliResult {
             cfg.engine_a.protocol = p;
             cfg.engine_b.protocol = p;
         }
-        if let Some(v) = a.games {
+        if let Some(v) = games {
             cfg.games = v;
         }
         if let Some(v) = a.concurrency {
@@ -114,21 +143,33 @@ pub fn run(a: MatchArgs) -> CliResult {
         if let Some(v) = a.restarts {
             cfg.restarts = v;
         }
-        apply_chess_flags(cfg, &a)?;
-        if let Some(v) = &a.sprt {
-            cfg.sprt = Some(qarena_stats::SprtParams::parse(v).map_err(Exit::input)?);
+        apply_chess_flags(cfg, a)?;
+        if sprt.is_some() {
+            cfg.sprt = sprt;
         }
         cfg.check().map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
     }
-    let resume = a.resume.is_some();
-    let tag = a
-        .resume
-        .clone()
+    Ok(cfg)
+}
+
+/// A new match (or the resume of `resume`) with the console observer.
+pub(crate) fn match_request(
+    a: &PlayArgs,
+    cfg: Option<MatchConfig>,
+    resume: Option<RunTag>,
+    db: &Path,
+) -> MatchRequest {
+    let start = if resume.is_some() {
+        RunStart::Resume
+    } else {
+        RunStart::New
+    };
+    let tag = resume
         .or(a.run_tag.clone())
         .unwrap_or_else(|| RunTag::generated("match"));
-    let req = MatchRequest {
+    MatchRequest {
         tag,
-        db: a.db.db.clone(),
+        db: db.to_path_buf(),
         runs_dir: a.runs_dir.clone(),
         // On resume the stored config replaces this placeholder.
         config: cfg.unwrap_or_else(|| {
@@ -138,31 +179,15 @@ pub fn run(a: MatchArgs) -> CliResult {
             )
         }),
         argv: std::env::args().collect(),
-        start: if resume {
-            RunStart::Resume
-        } else {
-            RunStart::New
-        },
+        start,
         kind: qarena_store::RunKind::Match,
         variant_params: None,
         point_index: 0,
         observer: crate::progress::Console::new(),
-    };
-    let summary = play(req)?;
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&summary)
-                .context("serialising the summary")
-                .map_err(Exit::input)?
-        );
-    } else {
-        print!("{}", qarena_arena::summary::render(&summary));
     }
-    Ok(())
 }
 
-fn play(req: MatchRequest) -> Result<MatchSummary, Exit> {
+pub(crate) fn play(req: MatchRequest) -> Result<MatchSummary, Exit> {
     let stop = qarena_engine::install_shutdown_flag();
     let tag = req.tag.clone();
     let summary = run_match(req, stop)?;
@@ -180,7 +205,7 @@ fn key_value(s: &str) -> Result<(String, String), Exit> {
         .ok_or_else(|| Exit::input(anyhow::anyhow!("UCI option `{s}` must be NAME=VALUE")))
 }
 
-fn apply_chess_flags(cfg: &mut MatchConfig, a: &MatchArgs) -> Result<(), Exit> {
+fn apply_chess_flags(cfg: &mut MatchConfig, a: &PlayArgs) -> Result<(), Exit> {
     use qarena_arena::chess::ChessSettings;
     use qarena_chess::Limit;
     let any = a.nodes.is_some()

@@ -2,10 +2,13 @@
 //! or of counts typed in (a calculator, like the ones fishtest users rely on).
 
 use anyhow::anyhow;
-use qarena_stats::{check_gate, Counted, EloReport, Gate, Penta, SprtParams, Wdl};
+use qarena_stats::{
+    check_gate, Counted, EloReport, Gate, GateBasis, GateOutcome, GateVerdict, Penta, SprtParams,
+    Wdl,
+};
 use qarena_store::Store;
 
-use crate::cli::{CountsArgs, GateArgs, SprtArgs, StatsArgs};
+use crate::cli::{BasisArg, CountsArgs, GateArgs, SprtArgs, StatsArgs};
 use crate::{CliResult, Exit};
 
 fn parse_counts<const N: usize>(s: &str, what: &str) -> Result<[u64; N], Exit> {
@@ -26,20 +29,38 @@ fn parse_counts<const N: usize>(s: &str, what: &str) -> Result<[u64; N], Exit> {
 
 /// Counts from flags or from a run (pentanomial when every game is paired).
 fn source(c: &CountsArgs) -> Result<(Counted, String), Exit> {
+    let s = counts_of(c)?;
+    Ok((s.counted, s.label))
+}
+
+/// Where a gate's or a statistic's counts come from.
+struct Source {
+    counted: Counted,
+    label: String,
+    /// The stored run, with its finished games, when counts come from one.
+    run: Option<(qarena_store::RunRecord, u64)>,
+}
+
+fn counts_of(c: &CountsArgs) -> Result<Source, Exit> {
     if let Some(w) = &c.wdl {
         let [wins, draws, losses] = parse_counts::<3>(w, "wdl")?;
-        return Ok((
-            Counted::Games(Wdl {
+        return Ok(Source {
+            counted: Counted::Games(Wdl {
                 wins,
                 draws,
                 losses,
             }),
-            format!("W/D/L {w}"),
-        ));
+            label: format!("W/D/L {w}"),
+            run: None,
+        });
     }
     if let Some(p) = &c.penta {
         let counts = parse_counts::<5>(p, "penta")?;
-        return Ok((Counted::Pairs(Penta { counts }), format!("pairs {p}")));
+        return Ok(Source {
+            counted: Counted::Pairs(Penta { counts }),
+            label: format!("pairs {p}"),
+            run: None,
+        });
     }
     let Some(tag) = &c.run else {
         return Err(Exit::input(anyhow!(
@@ -64,8 +85,11 @@ fn source(c: &CountsArgs) -> Result<(Counted, String), Exit> {
             c.point
         )));
     }
-    let label = format!("run {tag} point {}", c.point);
-    Ok((tally.counted(), label))
+    Ok(Source {
+        counted: tally.counted(),
+        label: format!("run {tag} point {}", c.point),
+        run: Some((run, tally.games())),
+    })
 }
 
 fn print_report(label: &str, r: &EloReport) {
@@ -155,22 +179,344 @@ fn plan(a: &GateArgs) -> CliResult {
     Ok(())
 }
 
+/// The most games `gate --basis sprt` plays when given engines.
+const DEFAULT_MAX_GAMES: u32 = 20_000;
+
+/// The gate the flags describe, checked: exit 2 names the flag at fault.
+fn gate_of(a: &GateArgs, playing: bool) -> Result<Gate, Exit> {
+    let sprt = a.basis == BasisArg::Sprt;
+    if !sprt && (a.alpha.is_some() || a.beta.is_some()) {
+        return Err(Exit::input(anyhow!(
+            "--alpha and --beta are the error rates of --basis sprt; this gate is --basis {}",
+            basis_name(a.basis)
+        )));
+    }
+    if !playing && a.max_games.is_some() {
+        return Err(Exit::input(anyhow!(
+            "--max-games caps a match the gate plays: give --basis sprt with \
+             --engine-a/--engine-b or --config"
+        )));
+    }
+    if playing && !sprt {
+        return Err(Exit::input(anyhow!(
+            "only --basis sprt plays a match (until its SPRT decides); for --basis {} play a \
+             fixed-length match with `qarena match --games N` and judge it with `qarena gate --run TAG`",
+            basis_name(a.basis)
+        )));
+    }
+    let basis = match a.basis {
+        BasisArg::Ci => GateBasis::Ci,
+        BasisArg::Point => GateBasis::Point,
+        BasisArg::Sprt => GateBasis::Sprt {
+            alpha: a.alpha.unwrap_or(0.05),
+            beta: a.beta.unwrap_or(0.05),
+        },
+    };
+    let g = Gate {
+        min_score: a.min_score,
+        max_elo_loss: a.max_elo_loss,
+        confidence: a.confidence,
+        basis,
+    };
+    if sprt {
+        if a.max_elo_loss.is_none() {
+            return Err(Exit::input(anyhow!(
+                "--basis sprt tests \"loses less than X Elo\": give --max-elo-loss X"
+            )));
+        }
+        if a.min_score.is_some() {
+            return Err(Exit::input(anyhow!(
+                "--basis sprt tests --max-elo-loss only; --min-score is a fixed-sample threshold \
+                 (use --basis point or ci for it)"
+            )));
+        }
+        if let Some(Err(e)) = g.sprt_params() {
+            return Err(Exit::input(anyhow!(e)));
+        }
+    }
+    Ok(g)
+}
+
+fn basis_name(b: BasisArg) -> &'static str {
+    match b {
+        BasisArg::Ci => "ci",
+        BasisArg::Point => "point",
+        BasisArg::Sprt => "sprt",
+    }
+}
+
+/// One line on what the gate's checks were judged on.
+fn describe_basis(g: &Gate) -> String {
+    match g.basis {
+        GateBasis::Ci => format!(
+            "basis ci: Elo must be above −max-elo-loss at the lower end of the two-sided {}% \
+             interval; min-score is the point score",
+            100.0 * g.confidence
+        ),
+        GateBasis::Point => "basis point: the point estimates of score and Elo, with no \
+                             confidence statement (a filter, not evidence)"
+            .to_owned(),
+        GateBasis::Sprt { alpha, beta } => {
+            let x = g.max_elo_loss.unwrap_or_default();
+            format!(
+                "basis sprt: SPRT of elo0 = −{x} against elo1 = 0 (logistic Elo), alpha {alpha}, \
+                 beta {beta}: PASS when it accepts H1 (loses less than {x} Elo), FAIL when it \
+                 accepts H0, otherwise UNDECIDED"
+            )
+        }
+    }
+}
+
+/// The gate flags of an SPRT gate, for the commands this module suggests.
+fn sprt_flags(g: &Gate) -> Vec<String> {
+    let mut f = vec!["--basis".to_owned(), "sprt".to_owned()];
+    f.extend([
+        "--max-elo-loss".to_owned(),
+        fmt_num(g.max_elo_loss.unwrap_or_default()),
+    ]);
+    if let GateBasis::Sprt { alpha, beta } = g.basis {
+        if alpha != 0.05 {
+            f.extend(["--alpha".to_owned(), fmt_num(alpha)]);
+        }
+        if beta != 0.05 {
+            f.extend(["--beta".to_owned(), fmt_num(beta)]);
+        }
+    }
+    f
+}
+
+fn fmt_num(x: f64) -> String {
+    format!("{x}")
+}
+
+/// A word for the shell: as is when it is plain, else in single quotes.
+fn shell_word(w: &str) -> String {
+    let plain = !w.is_empty()
+        && w.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./=:,+@%-".contains(c));
+    if plain {
+        w.to_owned()
+    } else {
+        format!("'{}'", w.replace('\'', r"'\''"))
+    }
+}
+
+/// `qarena gate <flags> ...` playing anew the match a stored `qarena match`
+/// or `qarena gate` command line played: its engine and game flags are
+/// kept, its game count, SPRT, tag and gate flags are replaced.
+fn play_on_command(argv: &[String], flags: &[String]) -> Option<String> {
+    const WITH_VALUE: &[&str] = &[
+        "--games",
+        "-n",
+        "--sprt",
+        "--resume",
+        "--run-tag",
+        "--max-games",
+        "--basis",
+        "--max-elo-loss",
+        "--alpha",
+        "--beta",
+        "--confidence",
+        "--min-score",
+        "--run",
+        "--point",
+        "--wdl",
+        "--penta",
+    ];
+    let sub = argv
+        .iter()
+        .skip(1)
+        .position(|w| w == "match" || w == "gate")?
+        + 1;
+    let mut out: Vec<String> = vec!["qarena".to_owned(), "gate".to_owned()];
+    out.extend(flags.iter().cloned());
+    let mut rest = argv[sub + 1..].iter();
+    while let Some(w) = rest.next() {
+        let name = w.split_once('=').map_or(w.as_str(), |(n, _)| n);
+        if w == "--json" || (w.starts_with("-n") && !w.starts_with("--") && w.len() > 2) {
+            continue;
+        }
+        if WITH_VALUE.contains(&name) {
+            if !w.contains('=') {
+                rest.next();
+            }
+            continue;
+        }
+        out.push(w.clone());
+    }
+    Some(
+        out.iter()
+            .map(|w| shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// What to do about an undecided SPRT on a stored run.
+fn play_on_hint(
+    run: &qarena_store::RunRecord,
+    finished: u64,
+    g: &Gate,
+    a: &GateArgs,
+) -> Vec<String> {
+    let tag = &run.tag;
+    let mut flags = sprt_flags(g);
+    let mut again = vec!["qarena".to_owned(), "gate".to_owned()];
+    again.extend(flags.iter().cloned());
+    again.extend(["--run".to_owned(), tag.clone()]);
+    if a.counts.point != 0 {
+        again.extend(["--point".to_owned(), a.counts.point.to_string()]);
+    }
+    let again = again
+        .iter()
+        .map(|w| shell_word(w))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let stored: Option<qarena_arena::MatchConfig> = run
+        .settings
+        .get("match")
+        .and_then(|m| serde_json::from_value(m.clone()).ok());
+    let mut lines = Vec::new();
+    if let Some(cfg) = stored.filter(|c| {
+        run.kind == qarena_store::RunKind::Match
+            && run.status != qarena_store::RunStatus::Completed
+            && u64::from(c.games) > finished
+    }) {
+        let left = u64::from(cfg.games) - finished;
+        let stop = match (&cfg.sprt, g.sprt_params()) {
+            (Some(stored), Some(Ok(p))) if *stored == p => {
+                "stopping as soon as this SPRT decides".to_owned()
+            }
+            (Some(stored), _) => {
+                format!("stopping early only when its own SPRT ({stored}) decides")
+            }
+            (None, _) => "without stopping early".to_owned(),
+        };
+        lines.push(format!(
+            "run {tag} stopped before its {} games: `qarena match --resume {}` plays up to the {left} \
+             games it has not played, {stop}; then run `{again}`",
+            cfg.games,
+            shell_word(tag)
+        ));
+        return lines;
+    }
+    lines.push(format!(
+        "run {tag} has all the games it was started with ({finished} finished); a resume plays \
+         only missing games, so the run cannot grow."
+    ));
+    flags.extend([
+        "--max-games".to_owned(),
+        a.max_games.unwrap_or(DEFAULT_MAX_GAMES).to_string(),
+    ]);
+    match play_on_command(&run.argv, &flags) {
+        Some(cmd) => lines.push(format!(
+            "To play until the SPRT decides, start a new run with the same engines (from the \
+             directory {tag} was played in; its SPRT starts from zero games): {cmd}"
+        )),
+        None => lines.push(format!(
+            "To play until the SPRT decides, start a new run with the same engines: `qarena gate \
+             {} --max-games N` with the engine flags of `qarena match` (its SPRT starts from zero \
+             games)",
+            sprt_flags(g).join(" ")
+        )),
+    }
+    lines
+}
+
+/// Plays a match until the gate's SPRT decides (or `--max-games`); the
+/// verdict on complete pairs, the counts the arena's early stop uses.
+fn gate_by_playing(a: &GateArgs, g: &Gate) -> Result<(GateOutcome, String, String), Exit> {
+    let Some(Ok(params)) = g.sprt_params() else {
+        return Err(Exit::input(anyhow!(
+            "--basis sprt needs --max-elo-loss X above 0"
+        )));
+    };
+    let max_games = a.max_games.unwrap_or(DEFAULT_MAX_GAMES);
+    if max_games < 2 {
+        return Err(Exit::input(anyhow!(
+            "--max-games {max_games}: the SPRT counts pairs of games, give at least 2"
+        )));
+    }
+    let cfg = crate::match_cmd::match_config(&a.play, false, Some(max_games), Some(params))?;
+    let req = crate::match_cmd::match_request(&a.play, cfg, None, &a.counts.db.db);
+    let tag = req.tag.clone();
+    eprintln!(
+        "gate: playing run {tag} until the SPRT {params} decides (at most {max_games} games)"
+    );
+    let summary = crate::match_cmd::play(req)?;
+    print!("{}", qarena_arena::summary::render(&summary));
+    let pairs = summary.tally.pairs();
+    let r = Counted::Pairs(qarena_stats::penta_from_pairs(&pairs)).elo(a.confidence);
+    let mut out = check_gate(&r, g);
+    let unpaired = summary.tally.games().saturating_sub(2 * pairs.len() as u64);
+    if unpaired > 0 {
+        out.reasons.push(format!(
+            "{unpaired} unpaired game(s) left out: the SPRT counts complete pairs, as the match's \
+             early stop does"
+        ));
+    }
+    if out.verdict == GateVerdict::Undecided {
+        let flags = sprt_flags(g).join(" ");
+        out.reasons
+            .push(if summary.status == qarena_store::RunStatus::Interrupted {
+                format!(
+                    "stopped before the SPRT decided: `qarena match --resume {tag}` plays on until \
+                     it decides (at most {max_games} games); then `qarena gate {flags} --run {tag}`"
+                )
+            } else {
+                format!(
+                    "--max-games {max_games} reached without a decision; a larger --max-games \
+                     plays a new run from zero games"
+                )
+            });
+    }
+    let headline = format!(
+        "run {tag}: {} games, {} complete pairs, score {:.4}, Elo {} ({})",
+        summary.tally.games(),
+        pairs.len(),
+        r.score,
+        r.elo,
+        r.model
+    );
+    Ok((out, format!("run {tag}"), headline))
+}
+
 pub fn gate(a: GateArgs) -> CliResult {
+    let playing = a.play.config.is_some() || a.play.engine_a.is_some() || a.play.engine_b.is_some();
+    let has_counts = a.counts.run.is_some() || a.counts.wdl.is_some() || a.counts.penta.is_some();
     if a.plan {
+        if playing || a.basis != BasisArg::Ci {
+            return Err(Exit::input(anyhow!(
+                "--plan plans a fixed-length match judged on --basis ci; an SPRT's length is \
+                 random: `qarena gate --basis sprt` with engines plays until it decides"
+            )));
+        }
         return plan(&a);
     }
+    if !playing && a.play.given() {
+        return Err(Exit::input(anyhow!(
+            "match flags (--nodes, --board-size, --option-a, ...) describe a match to play: give \
+             --engine-a and --engine-b or --config, with --basis sprt"
+        )));
+    }
+    if playing && has_counts {
+        return Err(Exit::input(anyhow!(
+            "give either a match to play (--engine-a/--engine-b or --config) or stored counts \
+             (--run, --wdl, --penta), not both"
+        )));
+    }
     let elo_limits = a.min_score.is_some() || a.max_elo_loss.is_some();
-    let counts = a.counts.run.is_some() || a.counts.wdl.is_some() || a.counts.penta.is_some();
     if a.tactics.is_none() && !elo_limits {
         return Err(Exit::input(anyhow!(
             "give at least one of --min-score, --max-elo-loss and --tactics"
         )));
     }
-    if counts && !elo_limits {
+    if (has_counts || playing) && !elo_limits {
         return Err(Exit::input(anyhow!(
-            "--run, --wdl and --penta need --min-score or --max-elo-loss"
+            "--run, --wdl, --penta and a match to play need --min-score or --max-elo-loss"
         )));
     }
+    let g = gate_of(&a, playing)?;
     let tactic_flags = a.engine.is_some()
         || a.reference.is_some()
         || !a.engine_options.is_empty()
@@ -180,26 +526,43 @@ pub fn gate(a: GateArgs) -> CliResult {
             "--engine, --engine-option, --reference and --reference-option apply only with --tactics"
         )));
     }
-    let mut passed = true;
+    let mut verdict = GateVerdict::Pass;
     let mut label = String::from("tactics");
-    if elo_limits {
-        let (src, l) = source(&a.counts)?;
-        let r = src.elo(a.confidence);
-        let g = Gate {
-            min_score: a.min_score,
-            max_elo_loss: a.max_elo_loss,
-            confidence: a.confidence,
-        };
-        let out = check_gate(&r, &g);
-        println!(
-            "{l}: {} games, score {:.4}, Elo {}",
-            r.games, r.score, r.elo
-        );
+    if playing {
+        let (out, l, headline) = gate_by_playing(&a, &g)?;
+        println!("{headline}");
+        println!("  {}", describe_basis(&g));
         for reason in &out.reasons {
             println!("  {reason}");
         }
-        passed &= out.passed;
+        verdict = out.verdict;
         label = l;
+    } else if elo_limits {
+        let src = counts_of(&a.counts)?;
+        let r = src.counted.elo(a.confidence);
+        let out = check_gate(&r, &g);
+        println!(
+            "{}: {} games, score {:.4}, Elo {}",
+            src.label, r.games, r.score, r.elo
+        );
+        println!("  {}", describe_basis(&g));
+        for reason in &out.reasons {
+            println!("  {reason}");
+        }
+        if out.verdict == GateVerdict::Undecided {
+            match &src.run {
+                Some((run, finished)) => {
+                    for line in play_on_hint(run, *finished, &g, &a) {
+                        println!("  {line}");
+                    }
+                }
+                None => {
+                    println!("  these are counts typed in: play more games and give the new totals")
+                }
+            }
+        }
+        verdict = out.verdict;
+        label = src.label;
     }
     if let Some(file) = &a.tactics {
         use qarena_arena::chess::{run_tactics, TacticsEngine};
@@ -244,13 +607,16 @@ pub fn gate(a: GateArgs) -> CliResult {
             "  reference solved {}/{}; both missed {} (too hard at {} nodes); variant alone solved {}",
             t.reference_correct, t.positions, t.both_missed, a.tactics_nodes, t.variant_only
         );
-        passed &= ok;
+        if !ok {
+            verdict = GateVerdict::Fail;
+        }
     }
-    if passed {
-        println!("gate: PASS");
-        Ok(())
-    } else {
-        println!("gate: FAIL");
-        Err(Exit::check_failed(anyhow!("gate failed for {label}")))
+    println!("gate: {verdict}");
+    match verdict {
+        GateVerdict::Pass => Ok(()),
+        GateVerdict::Fail => Err(Exit::check_failed(anyhow!("gate failed for {label}"))),
+        GateVerdict::Undecided => Err(Exit::check_failed(anyhow!(
+            "gate undecided for {label}: the SPRT needs more games (exit code 1, not a pass)"
+        ))),
     }
 }
