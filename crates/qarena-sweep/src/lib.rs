@@ -278,6 +278,22 @@ fn register(
     Ok(variant)
 }
 
+/// The catalogued variants of point `index` (slot A) and of the baseline
+/// (slot B), as `register` stored them.
+fn point_variants(
+    ctx: &Ctx<'_>,
+    index: i64,
+) -> Result<[Option<qarena_store::VariantId>; 2], SweepError> {
+    let points = ctx.store.sweep_points(ctx.sweep)?;
+    let find = |hit: &dyn Fn(&qarena_store::SweepPointRecord) -> bool| {
+        points.iter().find(|sp| hit(sp)).and_then(|sp| sp.variant)
+    };
+    Ok([
+        find(&|sp| sp.point_index == index),
+        find(&|sp| sp.label == ctx.def.baseline),
+    ])
+}
+
 fn engine_for(def: &SweepDef, name: &str, model: &std::path::Path) -> EngineConfig {
     def.engine.engine(name, model)
 }
@@ -332,6 +348,7 @@ fn play(
             start: RunStart::SweepPoint(ctx.run),
             kind: ctx.req.kind,
             variant_params: Some(params),
+            variants: point_variants(ctx, index)?,
             point_index: index,
             observer: ctx.req.observer.clone(),
         },

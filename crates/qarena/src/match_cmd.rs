@@ -138,6 +138,7 @@ pub fn run(a: MatchArgs) -> CliResult {
             )
         }),
         argv: std::env::args().collect(),
+        variants: [None, None],
         start: if resume {
             RunStart::Resume
         } else {

@@ -65,6 +65,30 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 9, "one variant per point");
+    // Each point's engines are linked to the variants they play: slot A to
+    // the point's, slot B to the baseline's.
+    let baseline = sweep.definition["baseline"].as_str().unwrap();
+    let baseline = points.iter().find(|p| p.label == baseline).unwrap();
+    let engines = store.engines(run.id).unwrap();
+    assert_eq!(engines.len(), 18, "{engines:?}");
+    for e in &engines {
+        let Some((side, point)) = (match e.slot {
+            qarena_store::EngineSlot::PointPlayer(s, i) => Some((s, i64::from(i))),
+            _ => None,
+        }) else {
+            panic!("not a point player: {e:?}");
+        };
+        let want = match side {
+            qarena_store::Slot::A => points.iter().find(|p| p.point_index == point).unwrap(),
+            qarena_store::Slot::B => baseline,
+        };
+        assert!(e.variant.is_some(), "{e:?}");
+        assert_eq!(e.variant, want.variant, "{e:?}");
+    }
+    // The per-game view carries them: one row per game and player.
+    let summary = store.game_summary(run.id).unwrap();
+    assert_eq!(summary.len(), 2 * games.len());
+    assert!(summary.iter().all(|r| r.variant.is_some()), "{summary:?}");
     // The variant really loaded: Stockfish would have been refused otherwise,
     // and the manifests sit in the run folder.
     let manifests = ws.path().join("runs").join(&run.tag).join("manifests");
