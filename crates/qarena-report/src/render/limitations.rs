@@ -91,15 +91,23 @@ fn reproducibility(chess: bool) -> String {
          in its choice of move (random seeds unless its config fixes them); GNU Go at a \
          fixed level is deterministic."
     };
+    let (threads, fixed) = if chess {
+        ("the engine's `Threads` above 1", "fixed nodes or depth")
+    } else {
+        (
+            "KataGo's search threads",
+            "fixed visits or a fixed GNU Go level",
+        )
+    };
     format!(
         "**Reproducibility.** A replay of this run gives the same statistics within their \
          intervals, not the same games. *Thread timing*: a search with several threads \
-         (Threads > 1, KataGo's search threads) explores a different tree on each run, so \
-         moves can differ. *Engine randomness*: {randomness} *Concurrency*: games run on \
-         several workers at once, and which worker's engine process (with its hash tables \
-         and caches from earlier games) plays a game depends on timing. *Time controls and \
-         load*: under a clock or movetime the depth reached depends on the machine's load \
-         (other games, other programs), so the same settings play weaker on a busy machine; \
-         fixed nodes, visits or depth do not depend on it."
+         ({threads}) explores a different tree on each run, so moves can differ. *Engine \
+         randomness*: {randomness} *Concurrency*: games run on several workers at once, and \
+         which worker's engine process (with its hash tables and caches from earlier games) \
+         plays a game depends on timing. *Time controls and load*: under a clock or a \
+         movetime the depth reached depends on the machine's load (other games, other \
+         programs), so the same settings play weaker on a busy machine; {fixed} do not \
+         depend on it."
     )
 }
