@@ -123,6 +123,7 @@ fn main() {
             start: RunStart::New,
             kind: qarena_store::RunKind::Match,
             variant_params: None,
+            variants: [None, None],
             point_index: 0,
             observer: Arc::new(Quiet),
         };

@@ -304,6 +304,7 @@ fn play(
                 "seed": evolution.seed,
                 "stage": kind,
             })),
+            variants: [None, None],
             point_index: 0,
             observer: stage.observer.clone(),
         },

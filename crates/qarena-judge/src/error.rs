@@ -26,6 +26,14 @@ pub enum JudgeError {
         hint: &'static str,
     },
 
+    /// The subset asked for (`--point`, `--games`) selects no game.
+    #[error("run '{tag}' has no game in {subset}: {available}")]
+    EmptySubset {
+        tag: String,
+        subset: String,
+        available: String,
+    },
+
     /// The run settings or a game lack something the judge needs.
     #[error("run '{tag}': {what}")]
     BadRun { tag: String, what: String },

@@ -32,10 +32,12 @@ mod error;
 pub mod go;
 mod katago;
 mod run;
+mod subset;
 mod wait;
 
 pub use error::JudgeError;
 pub use run::{
     judge, ChessJudgeSettings, GameFailure, GoJudgeSettings, JudgeKind, JudgeOptions, JudgeReport,
-    Progress, SlotSummary,
+    Progress, SlotSummary, TranscriptTarget,
 };
+pub use subset::{GameRange, GameRangeError, GameSubset};

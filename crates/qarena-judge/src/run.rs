@@ -5,7 +5,10 @@
 //! Invariants:
 //! - The judge run is identified by its settings' `judge` object (engine
 //!   command, budget, thresholds); a call with the same object resumes it
-//!   and skips every game that already has verdicts there.
+//!   and skips every game that already has verdicts there. The subset of
+//!   games a call judges ([`JudgeOptions::subset`]) and where its
+//!   transcript goes are not part of it: calls on different subsets extend
+//!   the same judge run, and its coverage accumulates.
 //! - Engine failures (crash, timeout, garbage) kill the process, are
 //!   recorded as events on the run, and restart it at most
 //!   [`JudgeOptions::restarts`] times; a game that was in flight during two
@@ -34,6 +37,7 @@ use serde_json::{json, Value};
 use crate::chess::{self, PosEval, Uci};
 use crate::go::{self, Perspective, VerdictRules};
 use crate::katago::{self, GameOutcome, GoJob, KataGo};
+use crate::subset::GameSubset;
 use crate::JudgeError;
 
 /// How to judge Go games with KataGo's analysis engine.
@@ -147,6 +151,28 @@ pub enum JudgeKind {
     Chess(ChessJudgeSettings),
 }
 
+/// Where the judge engine's conversation is written (appended).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranscriptTarget {
+    Off,
+    /// This file.
+    File(PathBuf),
+    /// `judge-<judge run id>.log` in this folder (e.g. the run folder's
+    /// `logs/`), so every call of one judge run appends to one file.
+    Folder(PathBuf),
+}
+
+impl TranscriptTarget {
+    /// The file for judge run `judge_run`, `None` when off.
+    pub fn path(&self, judge_run: JudgeRunId) -> Option<PathBuf> {
+        match self {
+            TranscriptTarget::Off => None,
+            TranscriptTarget::File(p) => Some(p.clone()),
+            TranscriptTarget::Folder(dir) => Some(dir.join(format!("judge-{}.log", judge_run.0))),
+        }
+    }
+}
+
 /// Settings of one call of [`judge`].
 #[derive(Debug, Clone)]
 pub struct JudgeOptions {
@@ -160,8 +186,10 @@ pub struct JudgeOptions {
     pub startup_timeout: Duration,
     /// Engine restarts allowed after failures in this call.
     pub restarts: u32,
-    /// Append the engine's traffic to this file.
-    pub transcript: Option<PathBuf>,
+    /// Which games this call judges (all by default).
+    pub subset: GameSubset,
+    /// Where the engine's traffic is written.
+    pub transcript: TranscriptTarget,
     /// When this becomes true (e.g. from
     /// `qarena_engine::install_shutdown_flag`), the call stops cleanly.
     pub stop: Option<Arc<AtomicBool>>,
@@ -174,13 +202,16 @@ impl JudgeOptions {
             timeout: Duration::from_secs(120),
             startup_timeout: Duration::from_secs(60),
             restarts: 1,
-            transcript: None,
+            subset: GameSubset::all(),
+            transcript: TranscriptTarget::Off,
             stop: None,
         }
     }
 
     /// The settings that define "the same judge": a later call with the
-    /// same object resumes the judge run.
+    /// same object resumes the judge run. The subset and the transcript are
+    /// left out on purpose, so subsets of one judge accumulate in one judge
+    /// run.
     pub fn identity(&self) -> Value {
         match &self.kind {
             JudgeKind::Go(g) => json!({
@@ -274,8 +305,19 @@ pub struct JudgeReport {
     pub engine_version: Option<String>,
     /// Games of the run this judge can replay.
     pub games_played: usize,
-    /// Games with verdicts in this judge run after the call.
+    /// Games with verdicts in this judge run after the call (with games of
+    /// this call's subset that have nothing to judge).
     pub games_judged: usize,
+    /// The subset this call was asked to judge.
+    pub subset: GameSubset,
+    /// Games of the run in the subset (by point and range).
+    pub subset_games: usize,
+    /// Of those, games judged after the call.
+    pub subset_judged: usize,
+    /// Unjudged games of the subset left for a later call by the limit.
+    pub subset_left: usize,
+    /// The file the engine's conversation was appended to.
+    pub transcript: Option<PathBuf>,
     /// Games judged by this call.
     pub games_judged_now: usize,
     /// Games skipped because they were judged before.
@@ -294,7 +336,8 @@ pub struct JudgeReport {
 }
 
 impl JudgeReport {
-    /// Games judged / games played (1 when there is nothing to judge).
+    /// Games judged / games played over the whole run (1 when there is
+    /// nothing to judge).
     pub fn coverage(&self) -> f64 {
         if self.games_played == 0 {
             1.0
@@ -384,6 +427,12 @@ pub fn judge(
         .into_iter()
         .map(|m| m.game)
         .collect();
+    let subset = &opts.subset;
+    let in_subset: Vec<&GameRecord> = games.iter().filter(|g| subset.selects(g)).collect();
+    if in_subset.is_empty() && !subset.is_all() {
+        return Err(empty_subset(&run.tag, subset, &games));
+    }
+    let transcript = opts.transcript.path(judge_run);
 
     let mut ctx = Ctx {
         store,
@@ -391,6 +440,9 @@ pub fn judge(
         engine_id,
         judge_run,
         opts,
+        transcript: transcript.clone(),
+        limit: subset.limit,
+        left_by_limit: 0,
         started,
         done: 0,
         todo: 0,
@@ -402,8 +454,9 @@ pub fn judge(
         trivially_judged: 0,
         progress,
     };
-    let todo: Vec<&GameRecord> = games
+    let todo: Vec<&GameRecord> = in_subset
         .iter()
+        .copied()
         .filter(|g| !judged_before.contains(&g.id))
         .collect();
     let outcome = match &opts.kind {
@@ -433,6 +486,10 @@ pub fn judge(
         .into_iter()
         .map(|m| m.game)
         .collect();
+    let subset_judged = in_subset
+        .iter()
+        .filter(|g| judged_now.contains(&g.id))
+        .count();
     let report = JudgeReport {
         run_tag: run.tag.clone(),
         judge_run,
@@ -441,8 +498,13 @@ pub fn judge(
         engine_version: ctx.version.clone(),
         games_played: games.len(),
         games_judged: (judged_now.len() + ctx.trivially_judged).min(games.len()),
+        subset: subset.clone(),
+        subset_games: in_subset.len(),
+        subset_judged: (subset_judged + ctx.trivially_judged).min(in_subset.len()),
+        subset_left: ctx.left_by_limit,
+        transcript,
         games_judged_now: ctx.judged_now,
-        games_skipped: games.len() - todo.len(),
+        games_skipped: in_subset.len() - todo.len(),
         failures: ctx.failures,
         engine_failure: ctx.engine_failure,
         interrupted,
@@ -503,6 +565,11 @@ struct Ctx<'a> {
     engine_id: EngineId,
     judge_run: JudgeRunId,
     opts: &'a JudgeOptions,
+    transcript: Option<PathBuf>,
+    /// Games this call may send to the engine ([`GameSubset::limit`]).
+    limit: Option<usize>,
+    /// Games with something to judge that the limit left for later.
+    left_by_limit: usize,
     started: Instant,
     done: usize,
     todo: usize,
@@ -517,6 +584,14 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
+    /// Keeps the first `limit` jobs (game order) and counts the rest.
+    fn apply_limit<T>(&mut self, jobs: &mut VecDeque<T>) {
+        if let Some(n) = self.limit.filter(|n| jobs.len() > *n) {
+            self.left_by_limit = jobs.len() - n;
+            jobs.truncate(n);
+        }
+    }
+
     fn event(
         &self,
         game_index: Option<i64>,
@@ -652,6 +727,7 @@ fn judge_go(
             attempts: 0,
         });
     }
+    ctx.apply_limit(&mut jobs);
     ctx.todo = jobs.len();
     let mut restarts_left = ctx.opts.restarts;
     let argv = s.full_argv();
@@ -662,7 +738,7 @@ fn judge_go(
         let mut kg = match KataGo::start(
             ctx.opts.label(),
             &argv,
-            ctx.opts.transcript.clone(),
+            ctx.transcript.clone(),
             ctx.opts.startup_timeout,
             ctx.stop(),
         ) {
@@ -789,6 +865,7 @@ fn judge_chess(
         }
         jobs.push_back((*g, game, 0u32));
     }
+    ctx.apply_limit(&mut jobs);
     ctx.todo = jobs.len();
     let mut restarts_left = ctx.opts.restarts;
     let opts = ctx.opts;
@@ -802,7 +879,7 @@ fn judge_chess(
             None => match Uci::start(
                 opts.label(),
                 &s.argv,
-                opts.transcript.clone(),
+                ctx.transcript.clone(),
                 s.multipv,
                 opts.startup_timeout,
                 opts.stop.as_deref(),
@@ -940,6 +1017,49 @@ fn slot_summaries(
             },
         )
         .collect())
+}
+
+/// A subset that selects no game: the error names the points and game
+/// indices the run has.
+fn empty_subset(tag: &str, subset: &GameSubset, games: &[GameRecord]) -> JudgeError {
+    let mut points: Vec<i64> = games.iter().map(|g| g.point_index).collect();
+    points.dedup();
+    let of_point = |p: i64| {
+        let idx: Vec<i64> = games
+            .iter()
+            .filter(|g| g.point_index == p)
+            .map(|g| g.game_index)
+            .collect();
+        match (idx.iter().min(), idx.iter().max()) {
+            (Some(lo), Some(hi)) => format!("point {p} has games {lo}..={hi}"),
+            _ => format!("point {p} has no game"),
+        }
+    };
+    let available = match subset.point {
+        Some(p) if !points.contains(&p) => format!(
+            "its points are {}",
+            points
+                .iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        Some(p) => of_point(p),
+        None => points
+            .iter()
+            .map(|p| of_point(*p))
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    JudgeError::EmptySubset {
+        tag: tag.to_string(),
+        subset: subset.to_string(),
+        available: if available.is_empty() {
+            "it has no game".into()
+        } else {
+            available
+        },
+    }
 }
 
 /// The stored run tagged `run_tag`, or an error naming the database.

@@ -167,6 +167,25 @@ fn ratings_of(
 }
 
 impl Loaded {
+    /// True for a chess run: its players speak UCI (or, without engines,
+    /// its games are PGN).
+    pub fn is_chess(&self) -> bool {
+        let players: Vec<_> = self
+            .engines
+            .iter()
+            .filter(|e| e.slot.player().is_some())
+            .collect();
+        if players.is_empty() {
+            return self
+                .games
+                .iter()
+                .any(|g| g.record_format == qarena_store::RecordFormat::Pgn);
+        }
+        players
+            .iter()
+            .all(|e| e.protocol == qarena_store::EngineProtocol::Uci)
+    }
+
     /// Slot A for the tested variant's engines, B for the baseline's,
     /// `None` for any other (the judge).
     pub fn side_of(&self, engine: i64) -> Option<Slot> {

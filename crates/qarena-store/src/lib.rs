@@ -46,7 +46,9 @@ pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
     NewGenome,
 };
-pub use metrics::{GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, JudgeCoverage};
+pub use metrics::{
+    GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, GameSummary, JudgeCoverage,
+};
 pub use probes::{NewProbe, ProbeKey, ProbeRecord};
 pub use schema::SCHEMA_VERSION;
 pub use types::*;

@@ -1,4 +1,5 @@
-//! Typed reads of the metric views of migration 2 (`docs/metrics.md`).
+//! Typed reads of the metric views (`docs/metrics.md`): the per-game views
+//! of migration 2 and `game_summary`, one row per game and player.
 //!
 //! The per-game figures (average judge loss, blunders, self winrate, policy
 //! entropy, overconfidence) are defined once, in SQL, by the views; readers
@@ -9,7 +10,11 @@
 
 use rusqlite::Row;
 
-use crate::{EngineId, EngineSlot, GameId, JudgeRunId, Result, RunId, Store, VariantId};
+use qarena_stats::Outcome;
+
+use crate::{
+    EngineId, EngineSlot, GameId, JudgeRunId, Result, RunId, Slot, Store, Termination, VariantId,
+};
 
 /// The judge's verdict on one side's play in one game (`game_judge_metrics`).
 #[derive(Debug, Clone, PartialEq)]
@@ -102,6 +107,48 @@ pub struct JudgeCoverage {
     pub coverage: Option<f64>,
 }
 
+/// One game from one player's side (`game_summary`): the game's facts,
+/// this player's result and variant, the verdicts of the run's newest judge
+/// run on its moves and its own beliefs while it played.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GameSummary {
+    pub run: RunId,
+    pub run_tag: String,
+    pub point_index: i64,
+    pub game_index: i64,
+    pub game: GameId,
+    pub pair_index: Option<i64>,
+    /// The player.
+    pub engine: EngineId,
+    pub slot: EngineSlot,
+    pub label: String,
+    pub variant: Option<VariantId>,
+    /// True when this player had Black (Go: moved first; chess: second).
+    pub black: bool,
+    pub result: Option<String>,
+    pub winner: Option<Slot>,
+    pub termination: Termination,
+    pub move_count: i64,
+    /// This player's result; `None` for an aborted game.
+    pub outcome: Option<Outcome>,
+    /// The run's newest judge run; `None` when the run was never judged.
+    pub judge_run: Option<JudgeRunId>,
+    /// Verdicts of `judge_run` on this player's moves (0: not judged).
+    pub moves_judged: u64,
+    pub avg_loss_winrate: Option<f64>,
+    pub avg_loss_score: Option<f64>,
+    pub avg_loss_cp: Option<f64>,
+    pub blunders: Option<u64>,
+    pub final_winrate: Option<f64>,
+    pub final_score: Option<f64>,
+    /// Self-evaluations this player reported (0: none).
+    pub self_evals: u64,
+    pub avg_self_winrate: Option<f64>,
+    pub avg_self_score_lead: Option<f64>,
+    pub avg_self_cp: Option<f64>,
+    pub avg_policy_entropy: Option<f64>,
+}
+
 fn judge_metrics_from_row(r: &Row<'_>) -> rusqlite::Result<GameJudgeMetrics> {
     Ok(GameJudgeMetrics {
         judge_run: r.get(0)?,
@@ -150,6 +197,55 @@ fn overconfidence_from_row(r: &Row<'_>) -> rusqlite::Result<GameOverconfidence> 
         avg_self_minus_judge_before: r.get(8)?,
         avg_self_minus_judge_after: r.get(9)?,
         avg_self_minus_judge_cp: r.get(10)?,
+    })
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<GameSummary> {
+    let color: String = r.get(10)?;
+    let outcome: Option<String> = r.get(15)?;
+    let outcome = match outcome.as_deref() {
+        None => None,
+        Some("win") => Some(Outcome::Win),
+        Some("loss") => Some(Outcome::Loss),
+        Some("draw") => Some(Outcome::Draw),
+        Some(other) => {
+            return Err(rusqlite::Error::FromSqlConversionFailure(
+                15,
+                rusqlite::types::Type::Text,
+                format!("game_summary: unknown outcome '{other}'").into(),
+            ))
+        }
+    };
+    Ok(GameSummary {
+        run: r.get(0)?,
+        run_tag: r.get(1)?,
+        point_index: r.get(2)?,
+        game_index: r.get(3)?,
+        game: r.get(4)?,
+        pair_index: r.get(5)?,
+        engine: r.get(6)?,
+        slot: r.get(7)?,
+        label: r.get(8)?,
+        variant: r.get(9)?,
+        black: color == "black",
+        result: r.get(11)?,
+        winner: r.get(12)?,
+        termination: r.get(13)?,
+        move_count: r.get(14)?,
+        outcome,
+        judge_run: r.get(16)?,
+        moves_judged: r.get::<_, Option<u64>>(17)?.unwrap_or(0),
+        avg_loss_winrate: r.get(18)?,
+        avg_loss_score: r.get(19)?,
+        avg_loss_cp: r.get(20)?,
+        blunders: r.get(21)?,
+        final_winrate: r.get(22)?,
+        final_score: r.get(23)?,
+        self_evals: r.get::<_, Option<u64>>(24)?.unwrap_or(0),
+        avg_self_winrate: r.get(25)?,
+        avg_self_score_lead: r.get(26)?,
+        avg_self_cp: r.get(27)?,
+        avg_policy_entropy: r.get(28)?,
     })
 }
 
@@ -218,6 +314,30 @@ impl Store {
             )?;
             let rows =
                 stmt.query_map(rusqlite::params![judge_run, run], overconfidence_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Per game of `run` and player: the game, this player's result and
+    /// variant, the newest judge run's verdicts and the player's own
+    /// evaluations (`game_summary`), ordered by point, game and engine.
+    pub fn game_summary(&self, run: RunId) -> Result<Vec<GameSummary>> {
+        // One query for the run: the view's aggregates are computed once
+        // for the file and looked up per row (a filter on one game would
+        // not reach them through the view's joins, so per-game queries
+        // would each compute them again).
+        self.call("reading the per-game summary", |c| {
+            let mut stmt = c.prepare(
+                "SELECT run_id, run_tag, point_index, game_index, game_id, pair_index,
+                        engine_id, slot, label, variant_id, color, result, winner,
+                        termination, move_count, outcome, judge_run_id, moves_judged,
+                        avg_loss_winrate, avg_loss_score, avg_loss_cp, blunders,
+                        final_winrate, final_score, self_evals, avg_self_winrate,
+                        avg_self_score_lead, avg_self_cp, avg_policy_entropy
+                 FROM game_summary WHERE run_id = ?1
+                 ORDER BY point_index, game_index, engine_id",
+            )?;
+            let rows = stmt.query_map([run], summary_from_row)?;
             rows.collect()
         })
     }

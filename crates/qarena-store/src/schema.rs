@@ -553,4 +553,188 @@ LEFT JOIN se ON se.game_id = gs.game_id AND se.engine_id = gs.engine_id
 LEFT JOIN game_costs c ON c.game_id = gs.game_id AND c.engine_id = gs.engine_id;
 "#,
     },
+    Migration {
+        description: "engines: sweep point players linked to the variants they play (backfill)",
+        sql: r#"
+-- Engine slot a<N> plays sweep point N's variant, b<N> the baseline's (the
+-- sweep point labelled as the definition's baseline). New runs link them
+-- when the engines are registered; this fills rows written before, first
+-- from sweep_points, then, where a point row lost its variant, from the
+-- variant file's sha256 in the games' variant_params (only when exactly
+-- one catalogued variant has that sha256). Rows already linked are kept.
+UPDATE engines SET variant_id = (
+    SELECT sp.variant_id FROM sweeps s JOIN sweep_points sp ON sp.sweep_id = s.id
+    WHERE s.run_id = engines.run_id
+      AND sp.point_index = CAST(substr(engines.slot, 2) AS INTEGER)
+    ORDER BY s.id LIMIT 1)
+WHERE variant_id IS NULL AND slot GLOB 'a[0-9]*';
+
+UPDATE engines SET variant_id = (
+    SELECT sp.variant_id FROM sweeps s JOIN sweep_points sp ON sp.sweep_id = s.id
+    WHERE s.run_id = engines.run_id
+      AND sp.label = json_extract(s.definition, '$.baseline')
+    ORDER BY s.id, sp.point_index LIMIT 1)
+WHERE variant_id IS NULL AND slot GLOB 'b[0-9]*'
+  AND EXISTS (SELECT 1 FROM sweeps s JOIN sweep_points sp ON sp.sweep_id = s.id
+              WHERE s.run_id = engines.run_id
+                AND sp.point_index = CAST(substr(engines.slot, 2) AS INTEGER));
+
+UPDATE engines SET variant_id = (
+    SELECT v.id FROM variants v
+    WHERE v.sha256 = (
+        SELECT json_extract(g.variant_params, '$.variant_sha256') FROM games g
+        WHERE g.run_id = engines.run_id
+          AND g.point_index = CAST(substr(engines.slot, 2) AS INTEGER)
+          AND json_valid(g.variant_params)
+          AND json_extract(g.variant_params, '$.variant_sha256') IS NOT NULL
+        ORDER BY g.game_index LIMIT 1)
+    GROUP BY v.sha256 HAVING count(*) = 1)
+WHERE variant_id IS NULL AND slot GLOB 'a[0-9]*';
+
+UPDATE engines SET variant_id = (
+    SELECT v.id FROM variants v
+    WHERE v.sha256 = (
+        SELECT json_extract(base.variant_params, '$.variant_sha256')
+        FROM games g JOIN games base ON base.run_id = g.run_id
+        WHERE g.run_id = engines.run_id
+          AND g.point_index = CAST(substr(engines.slot, 2) AS INTEGER)
+          AND json_valid(g.variant_params) AND json_valid(base.variant_params)
+          AND json_extract(base.variant_params, '$.point')
+              = json_extract(g.variant_params, '$.baseline')
+          AND json_extract(base.variant_params, '$.variant_sha256') IS NOT NULL
+        ORDER BY g.game_index, base.game_index LIMIT 1)
+    GROUP BY v.sha256 HAVING count(*) = 1)
+WHERE variant_id IS NULL AND slot GLOB 'b[0-9]*';
+"#,
+    },
+    Migration {
+        description: "game_summary: one row per game and player with result, judge and self-eval metrics",
+        sql: r#"
+-- One row per game and player (the game's black and white engines): the
+-- game's run, point, index, result and termination; this player's slot,
+-- side, colour, outcome and variant; the verdicts of the run's newest
+-- judge run on its moves (judge_run_id NULL: the run has no judge run;
+-- judge columns NULL: that judge run has not judged this game); and its
+-- own beliefs while it played (self columns NULL: no self-evaluations).
+-- outcome: 'win', 'loss' or 'draw' for this player, NULL for aborted games.
+CREATE VIEW game_summary AS
+SELECT g.run_id, r.tag AS run_tag, g.point_index, g.game_index, g.id AS game_id,
+       g.pair_index, e.id AS engine_id, e.slot, substr(e.slot, 1, 1) AS side,
+       e.label, e.variant_id,
+       CASE WHEN e.id = g.black_engine_id THEN 'black' ELSE 'white' END AS color,
+       g.result, g.winner, g.termination, g.move_count,
+       CASE WHEN g.termination = 'aborted' THEN NULL
+            WHEN g.winner IS NULL THEN 'draw'
+            WHEN g.winner = substr(e.slot, 1, 1) THEN 'win'
+            ELSE 'loss' END AS outcome,
+       nj.judge_run_id,
+       jm.moves_judged, jm.avg_loss_winrate, jm.avg_loss_score, jm.avg_loss_cp,
+       jm.blunders, jm.final_winrate, jm.final_score,
+       sm.self_evals, sm.avg_self_winrate, sm.avg_self_score_lead, sm.avg_self_cp,
+       sm.avg_policy_entropy
+FROM games g
+JOIN runs r ON r.id = g.run_id
+JOIN engines e ON e.id IN (g.black_engine_id, g.white_engine_id)
+LEFT JOIN (SELECT run_id, max(id) AS judge_run_id FROM judge_runs GROUP BY run_id) nj
+       ON nj.run_id = g.run_id
+LEFT JOIN game_judge_metrics jm
+       ON jm.judge_run_id = nj.judge_run_id AND jm.game_id = g.id AND jm.engine_id = e.id
+LEFT JOIN game_self_metrics sm ON sm.game_id = g.id AND sm.engine_id = e.id;
+"#,
+    },
 ];
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use super::MIGRATIONS;
+    use crate::{EngineSlot, Slot, Store, VariantId};
+
+    /// A database written before engines were linked to variants: the
+    /// migrations up to the backfill, and a sweep's rows with every
+    /// `engines.variant_id` NULL, as the sweep stored them.
+    #[test]
+    fn the_backfill_links_old_sweep_engines_to_their_variants() {
+        let backfill = MIGRATIONS
+            .iter()
+            .position(|m| m.description.starts_with("engines: sweep point players"))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.sqlite");
+        {
+            let c = rusqlite::Connection::open(&path).unwrap();
+            for m in &MIGRATIONS[..backfill] {
+                c.execute_batch(m.sql).unwrap();
+            }
+            c.pragma_update(None, "user_version", backfill as i64)
+                .unwrap();
+            c.execute_batch(
+                r#"
+INSERT INTO runs (id, tag, kind, created_at, argv, settings, software_version)
+VALUES (1, 'ladder', 'sweep', 't', '[]', '{}', 'old'),
+       (2, 'plain', 'match', 't', '[]', '{}', 'old');
+INSERT INTO models (id, path, sha256, format, bytes, created_at) VALUES (1, 'm', 'm0', 'nnue', 1, 't');
+INSERT INTO strategies (id, name, toml, sha256)
+VALUES (1, 'orig', '', 's1'), (2, 'int4', '', 's2'), (3, 'lost', '', 's3'),
+       (4, 'dup-a', '', 's4'), (5, 'dup-b', '', 's5');
+INSERT INTO variants (id, model_id, strategy_id, path, sha256, manifest, created_at)
+VALUES (1, 1, 1, 'v1', 'sha-orig', '{}', 't'), (2, 1, 2, 'v2', 'sha-int4', '{}', 't'),
+       (3, 1, 3, 'v3', 'sha-lost', '{}', 't'), (4, 1, 4, 'v4', 'sha-dup', '{}', 't'),
+       (5, 1, 5, 'v5', 'sha-dup', '{}', 't');
+INSERT INTO sweeps (id, run_id, name, definition) VALUES (1, 1, 'ladder', '{"baseline": "orig"}');
+-- Point 2 lost its variant row link; point 3's file is ambiguous.
+INSERT INTO sweep_points (sweep_id, point_index, label, variant_id, params)
+VALUES (1, 0, 'orig', 1, '{}'), (1, 1, 'int4', 2, '{}'), (1, 2, 'lost', NULL, '{}'),
+       (1, 3, 'dup', NULL, '{}');
+INSERT INTO engines (id, run_id, slot, label, command, protocol)
+VALUES (10, 1, 'a0', 'orig', '[]', 'uci'), (11, 1, 'b0', 'orig', '[]', 'uci'),
+       (12, 1, 'a1', 'int4', '[]', 'uci'), (13, 1, 'b1', 'orig', '[]', 'uci'),
+       (14, 1, 'a2', 'lost', '[]', 'uci'), (15, 1, 'b2', 'orig', '[]', 'uci'),
+       (16, 1, 'a3', 'dup', '[]', 'uci'), (17, 1, 'judge', 'judge-uci', '[]', 'uci'),
+       (20, 2, 'a', 'x', '[]', 'uci'), (21, 2, 'b', 'y', '[]', 'uci');
+INSERT INTO games (run_id, point_index, game_index, black_engine_id, white_engine_id,
+                   termination, move_count, record, record_format, started_at, ended_at,
+                   duration_ms, variant_params)
+VALUES (1, 2, 0, 14, 15, 'checkmate', 0, '', 'pgn', 't', 't', 0,
+        '{"point": "lost", "baseline": "orig", "variant_sha256": "sha-lost"}'),
+       (1, 3, 0, 16, 15, 'checkmate', 0, '', 'pgn', 't', 't', 0,
+        '{"point": "dup", "baseline": "orig", "variant_sha256": "sha-dup"}');
+"#,
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let linked = |run: i64| -> Vec<(EngineSlot, Option<VariantId>)> {
+            store
+                .engines(crate::RunId(run))
+                .unwrap()
+                .into_iter()
+                .map(|e| (e.slot, e.variant))
+                .collect()
+        };
+        let point = |s: Slot, i: u32| EngineSlot::PointPlayer(s, i);
+        assert_eq!(
+            linked(1),
+            [
+                (point(Slot::A, 0), Some(VariantId(1))),
+                (point(Slot::B, 0), Some(VariantId(1))),
+                (point(Slot::A, 1), Some(VariantId(2))),
+                (point(Slot::B, 1), Some(VariantId(1))),
+                // From the games' variant file sha256.
+                (point(Slot::A, 2), Some(VariantId(3))),
+                (point(Slot::B, 2), Some(VariantId(1))),
+                // Two variants share the file: not guessed.
+                (point(Slot::A, 3), None),
+                (EngineSlot::Judge, None),
+            ]
+        );
+        assert_eq!(
+            linked(2),
+            [
+                (EngineSlot::Player(Slot::A), None),
+                (EngineSlot::Player(Slot::B), None)
+            ]
+        );
+    }
+}

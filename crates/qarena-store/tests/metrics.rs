@@ -202,3 +202,97 @@ fn per_game_costs_from_moves_self_evals_and_process_figures() {
         "two games, two engines each"
     );
 }
+
+#[test]
+fn game_summary_has_one_row_per_game_and_player_with_the_newest_judge_run() {
+    let store = Store::open_in_memory().unwrap();
+    let (run, game, jr) = judged_game(&store, "one");
+    let (_, _, _) = judged_game(&store, "two");
+    let engines = store.engines(run).unwrap();
+    let (a, b) = (engines[0].id, engines[1].id);
+    // A second game, never judged, where `b` has Black and wins.
+    let mut g = new_game(run, 0, 1, b, a, 2);
+    g.winner = Some(Slot::B);
+    g.self_evals.clear();
+    let unjudged = store.insert_game(&g).unwrap();
+
+    let rows = store.game_summary(run).unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let ids: Vec<(GameId, EngineSlot)> = rows.iter().map(|r| (r.game, r.slot)).collect();
+    assert_eq!(
+        ids,
+        [
+            (game, EngineSlot::Player(Slot::A)),
+            (game, EngineSlot::Player(Slot::B)),
+            (unjudged, EngineSlot::Player(Slot::A)),
+            (unjudged, EngineSlot::Player(Slot::B)),
+        ]
+    );
+    let (ja, jb) = (&rows[0], &rows[1]);
+    assert_eq!(
+        (ja.run_tag.as_str(), ja.game_index, ja.move_count),
+        ("one", 0, 4)
+    );
+    assert!(ja.black && !jb.black);
+    assert_eq!(ja.outcome, Some(qarena_stats::Outcome::Win));
+    assert_eq!(jb.outcome, Some(qarena_stats::Outcome::Loss));
+    assert_eq!((ja.judge_run, jb.judge_run), (Some(jr), Some(jr)));
+    assert_eq!((ja.moves_judged, ja.blunders), (2, Some(1)));
+    assert!(close(ja.avg_loss_winrate, 0.05) && close(jb.avg_loss_winrate, 0.05));
+    assert!(close(ja.final_winrate, 0.45) && close(jb.final_winrate, 0.55));
+    assert_eq!(ja.self_evals, 2);
+    assert!(close(ja.avg_self_winrate, 0.7));
+    assert_eq!(ja.termination, qarena_store::Termination::TwoPasses);
+    assert_eq!(ja.result.as_deref(), Some("B+3.5"));
+
+    let (ua, ub) = (&rows[2], &rows[3]);
+    assert_eq!(
+        ua.judge_run,
+        Some(jr),
+        "the run's judge run, not this game's"
+    );
+    assert_eq!(
+        (ua.moves_judged, ua.blunders, ua.avg_loss_winrate),
+        (0, None, None)
+    );
+    assert_eq!((ua.self_evals, ua.avg_self_winrate), (0, None));
+    assert!(!ua.black && ub.black);
+    assert_eq!(ua.outcome, Some(qarena_stats::Outcome::Loss));
+    assert_eq!(ub.outcome, Some(qarena_stats::Outcome::Win));
+
+    // A newer judge run of the same run replaces the older one's columns.
+    let judge = store.engines(run).unwrap()[2].id;
+    let newer = store
+        .create_judge_run(run, judge, &json!({"judge": {"game": "go", "visits": 2}}))
+        .unwrap();
+    store
+        .insert_judge_moves(newer, &[verdict(unjudged, 0, 0.9, 0.2, true)])
+        .unwrap();
+    let rows = store.game_summary(run).unwrap();
+    assert_eq!(rows.len(), 4);
+    assert!(rows.iter().all(|r| r.judge_run == Some(newer)));
+    assert_eq!(rows[0].moves_judged, 0, "judged only by the older run");
+    assert_eq!((rows[3].moves_judged, rows[3].blunders), (1, Some(1)));
+    assert!(close(rows[3].avg_loss_winrate, 0.7));
+
+    // The same rows through SQL, as a notebook reads them.
+    let sides: Vec<(String, String, Option<String>)> = store
+        .with_conn(|c| {
+            let mut s = c.prepare(
+                "SELECT side, color, outcome FROM game_summary WHERE run_tag = 'one'
+                 ORDER BY game_index, side",
+            )?;
+            let rows = s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(
+        sides,
+        [
+            ("a".into(), "black".into(), Some("win".into())),
+            ("b".into(), "white".into(), Some("loss".into())),
+            ("a".into(), "white".into(), Some("loss".into())),
+            ("b".into(), "black".into(), Some("win".into())),
+        ]
+    );
+}

@@ -290,6 +290,22 @@ fn register(
     Ok(variant)
 }
 
+/// The catalogued variants of point `index` (slot A) and of the baseline
+/// (slot B), as `register` stored them.
+fn point_variants(
+    ctx: &Ctx<'_>,
+    index: i64,
+) -> Result<[Option<qarena_store::VariantId>; 2], SweepError> {
+    let points = ctx.store.sweep_points(ctx.sweep)?;
+    let find = |hit: &dyn Fn(&qarena_store::SweepPointRecord) -> bool| {
+        points.iter().find(|sp| hit(sp)).and_then(|sp| sp.variant)
+    };
+    Ok([
+        find(&|sp| sp.point_index == index),
+        find(&|sp| sp.label == ctx.def.baseline),
+    ])
+}
+
 fn engine_for(def: &SweepDef, name: &str, model: &std::path::Path) -> EngineConfig {
     def.engine.engine(name, model)
 }
@@ -362,6 +378,7 @@ fn run_point_match(
     index: i64,
     cfg: MatchConfig,
     params: serde_json::Value,
+    variants: [Option<qarena_store::VariantId>; 2],
 ) -> Result<MatchSummary, SweepError> {
     Ok(run_match(
         MatchRequest {
@@ -373,6 +390,7 @@ fn run_point_match(
             start: RunStart::SweepPoint(ctx.run),
             kind: ctx.req.kind,
             variant_params: Some(params),
+            variants,
             point_index: index,
             observer: ctx.req.observer.clone(),
         },
@@ -419,7 +437,9 @@ fn play_anchors(
             "point {index}: {} vs anchor {} ({games} games)",
             p.name, a.name
         )));
-        let summary = run_point_match(ctx, at, cfg, params)?;
+        // Slot A plays the point's variant; the anchor plays no variant.
+        let variants = [point_variants(ctx, index)?[0], None];
+        let summary = run_point_match(ctx, at, cfg, params, variants)?;
         out.push(AnchorResult {
             anchor: a.name.clone(),
             anchor_elo: a.elo,
@@ -498,7 +518,7 @@ fn play(
         "point {index}: {} vs {} ({} games)",
         p.name, def.baseline, def.games
     )));
-    let summary = run_point_match(ctx, index, cfg, params)?;
+    let summary = run_point_match(ctx, index, cfg, params, point_variants(ctx, index)?)?;
     let elo = qarena_arena::summary::elo_report(&summary);
     let anchors = play_anchors(ctx, index, p, v)?;
     let costs = ctx.store.game_cost_metrics(ctx.run)?;

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::anyhow;
 use clap::Args;
 use qarena_judge::{
-    bench, judge, ChessJudgeSettings, GoJudgeSettings, JudgeError, JudgeKind, JudgeOptions,
-    JudgeReport,
+    bench, judge, ChessJudgeSettings, GameSubset, GoJudgeSettings, JudgeError, JudgeKind,
+    JudgeOptions, JudgeReport, TranscriptTarget,
 };
 use qarena_store::Store;
 use qarena_uci::GoLimit;
@@ -28,6 +28,13 @@ use crate::{CliResult, Exit};
 /// (or SIGTERM) stops cleanly: judged games stay stored, the games in
 /// flight are left for the next run of the same command. Metrics are in
 /// the SQL views described in docs/metrics.md.
+///
+/// `--point`, `--games` and `--limit` judge part of the run: the subset is
+/// not part of the judge run's identity, so calls with the same judge
+/// settings and different subsets extend one judge run and its coverage
+/// accumulates. The engine's conversation is appended to
+/// runs/<tag>/logs/judge-<judge run id>.log unless --transcript or
+/// --no-transcript says otherwise.
 #[derive(Debug, Args)]
 pub struct JudgeArgs {
     /// Tag of the run whose games are judged.
@@ -83,9 +90,28 @@ pub struct JudgeArgs {
     /// Engine restarts allowed after crashes or timeouts.
     #[arg(long, default_value_t = 1)]
     pub restarts: u32,
-    /// Append the judge engine's traffic to this file.
-    #[arg(long)]
+    /// Judge only the games of this sweep point (`point_index`; a plain
+    /// match is point 0).
+    #[arg(long, value_name = "N")]
+    pub point: Option<u32>,
+    /// Judge only games whose index is in A..B: A included, B excluded
+    /// (`0..10` is games 0 to 9); `A..` and `..B` leave one end open.
+    #[arg(long, value_name = "A..B")]
+    pub games: Option<qarena_judge::GameRange>,
+    /// Judge at most N games: the first N not judged yet, in game order
+    /// (point, then game index).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub limit: Option<u32>,
+    /// Append the judge engine's traffic to this file instead of the run
+    /// folder's logs/judge-<judge run id>.log.
+    #[arg(long, conflicts_with = "no_transcript")]
     pub transcript: Option<PathBuf>,
+    /// Write no transcript of the judge engine's traffic.
+    #[arg(long)]
+    pub no_transcript: bool,
+    /// The runs folder whose runs/<tag>/logs gets the judge's transcript.
+    #[arg(long, default_value = "runs")]
+    pub runs_dir: PathBuf,
     /// Print a progress line every N games (0: never).
     #[arg(long, default_value_t = 10)]
     pub progress_every: usize,
@@ -167,7 +193,18 @@ fn options(a: &JudgeArgs) -> Result<JudgeOptions, Exit> {
     let mut o = JudgeOptions::new(kind);
     o.timeout = Duration::from_secs_f64(a.timeout);
     o.restarts = a.restarts;
-    o.transcript = a.transcript.clone();
+    o.transcript = match (&a.transcript, a.no_transcript) {
+        (Some(file), _) => TranscriptTarget::File(file.clone()),
+        (None, true) => TranscriptTarget::Off,
+        (None, false) => TranscriptTarget::Folder(
+            qarena_arena::runfolder::RunFolder::at(&a.runs_dir, &a.run).logs(),
+        ),
+    };
+    o.subset = GameSubset {
+        point: a.point.map(i64::from),
+        games: a.games,
+        limit: a.limit.map(|n| n as usize),
+    };
     Ok(o)
 }
 
@@ -194,8 +231,21 @@ fn print_report(r: &JudgeReport) {
             .map(|v| format!(" ({v})"))
             .unwrap_or_default()
     );
+    if !r.subset.is_all() {
+        println!(
+            "subset     {}: {}/{} of its games judged{}",
+            r.subset,
+            r.subset_judged,
+            r.subset_games,
+            if r.subset_left > 0 {
+                format!(", {} left for a later call by --limit", r.subset_left)
+            } else {
+                String::new()
+            }
+        );
+    }
     println!(
-        "coverage   {}/{} games ({:.1}%); {} judged now, {} already judged, {} failed",
+        "coverage   {}/{} games of the run ({:.1}%); {} judged now, {} already judged, {} failed",
         r.games_judged,
         r.games_played,
         100.0 * r.coverage(),
@@ -203,6 +253,9 @@ fn print_report(r: &JudgeReport) {
         r.games_skipped,
         r.failures.len()
     );
+    if let Some(t) = &r.transcript {
+        println!("transcript {}", t.display());
+    }
     for f in &r.failures {
         println!(
             "  unjudged: point {} game {}: {}",
@@ -250,6 +303,11 @@ pub fn run(a: JudgeArgs) -> CliResult {
         fs_err::create_dir_all(&scratch).map_err(Exit::input)?;
         let mut opts = opts;
         opts.stop = Some(qarena_engine::install_shutdown_flag());
+        // The benchmark judges a scratch copy: its traffic does not belong
+        // in the run folder.
+        if matches!(opts.transcript, TranscriptTarget::Folder(_)) {
+            opts.transcript = TranscriptTarget::Off;
+        }
         let result = bench::go_throughput(&store, &a.run, &opts, &scratch);
         // The scratch copy is only evidence for a failed benchmark.
         if matches!(result, Ok(_) | Err(JudgeError::Interrupted)) {

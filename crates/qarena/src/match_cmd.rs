@@ -179,6 +179,7 @@ pub(crate) fn match_request(
             )
         }),
         argv: std::env::args().collect(),
+        variants: [None, None],
         start,
         kind: qarena_store::RunKind::Match,
         variant_params: None,

@@ -57,7 +57,7 @@ pub struct SweepArgs {
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
-    /// A short demo (about a minute): 20 games per point.
+    /// A short demo (about 40 seconds on 2 cores): 20 games per point.
     #[arg(long)]
     pub quick: bool,
     /// Games per point (default 200, 20 with --quick).

@@ -100,6 +100,45 @@ fn demo_builds_the_nnue_ladder_and_plays_every_point() {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), 9, "one variant per point");
+    // Each point's engines are linked to the variants they play: slot A to
+    // the point's, slot B to the baseline's; in an anchor match (point
+    // 100000·(k+1) + i) slot A plays point i's variant, the anchor none.
+    let baseline = sweep.definition["baseline"].as_str().unwrap();
+    let baseline = points.iter().find(|p| p.label == baseline).unwrap();
+    let engines = store.engines(run.id).unwrap();
+    assert_eq!(engines.len(), 18 + 36, "{engines:?}");
+    for e in &engines {
+        let Some((side, point)) = (match e.slot {
+            qarena_store::EngineSlot::PointPlayer(s, i) => Some((s, i64::from(i))),
+            _ => None,
+        }) else {
+            panic!("not a point player: {e:?}");
+        };
+        let anchor_match = point >= qarena_sweep::ANCHOR_POINTS;
+        let want = match side {
+            qarena_store::Slot::A => {
+                let p = point % qarena_sweep::ANCHOR_POINTS;
+                points
+                    .iter()
+                    .find(|sp| sp.point_index == p)
+                    .unwrap()
+                    .variant
+            }
+            qarena_store::Slot::B if anchor_match => None,
+            qarena_store::Slot::B => baseline.variant,
+        };
+        assert_eq!(e.variant, want, "{e:?}");
+    }
+    // The per-game view carries them: one row per game and player.
+    let summary = store.game_summary(run.id).unwrap();
+    assert_eq!(summary.len(), 2 * (games.len() + anchor_games.len()));
+    assert!(
+        summary
+            .iter()
+            .filter(|r| r.point_index < qarena_sweep::ANCHOR_POINTS)
+            .all(|r| r.variant.is_some()),
+        "{summary:?}"
+    );
     // The variant really loaded: Stockfish would have been refused otherwise,
     // and the manifests sit in the run folder.
     let manifests = ws.path().join("runs").join(&run.tag).join("manifests");

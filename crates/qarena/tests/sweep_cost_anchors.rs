@@ -114,6 +114,11 @@ command = "{gnugo}"
         "{:?}",
         point_engine.command
     );
+    // Engines are linked to the variants they play; an anchor plays none.
+    for e in &engines {
+        let linked = e.variant.is_some();
+        assert_eq!(linked, e.label != "gnugo-1", "{} {:?}", e.label, e.slot);
+    }
     // The JSON result carries each point's cost with intervals and its
     // anchor match; the ratings are anchored at the anchor's stated Elo.
     let p1 = &r["points"][1];

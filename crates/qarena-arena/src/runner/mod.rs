@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use qarena_engine::TranscriptBudget;
-use qarena_store::{NewEvent, RunId, RunKind, RunStatus, Store};
+use qarena_store::{NewEvent, RunId, RunKind, RunStatus, Store, VariantId};
 
 pub use start::{claim_error, resolve_argv};
 
@@ -131,6 +131,10 @@ pub struct MatchRequest {
     pub kind: RunKind,
     /// Extra JSON stored on every game (e.g. the variant parameters of a sweep point).
     pub variant_params: Option<serde_json::Value>,
+    /// The catalogued variant each slot (A, B) plays, linked to its engine
+    /// when the engine is registered (`engines.variant_id`); `None` for an
+    /// engine that plays no catalogued variant.
+    pub variants: [Option<VariantId>; 2],
     pub point_index: i64,
     /// Where progress and warnings go.
     pub observer: Arc<dyn Observer>,

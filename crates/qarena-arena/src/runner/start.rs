@@ -165,7 +165,8 @@ pub(super) fn io(what: &str, e: std::io::Error) -> RunError {
 }
 
 /// Registers both engines of the point in the store (with the sha256 of
-/// their model) and writes the models manifest.
+/// their model, and the variant each plays when the request names one) and
+/// writes the models manifest.
 pub(super) fn register_engines(
     store: &Store,
     run: RunId,
@@ -200,6 +201,9 @@ pub(super) fn register_engines(
             model_path: model,
             model_sha256: sha,
         })?;
+        if let Some(variant) = req.variants[slot.index()] {
+            store.set_engine_variant(engine_ids[slot.index()], Some(variant))?;
+        }
     }
     folder
         .write_json(

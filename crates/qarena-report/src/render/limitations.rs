@@ -1,16 +1,19 @@
 //! Section 6, limitations: variance, sample size, the paired design,
-//! the severity axis, the judge and self-evaluation.
+//! the severity axis, what makes games non-reproducible, the judge and
+//! self-evaluation.
 
 use super::Ctx;
 use crate::doc::Doc;
 
 pub(super) fn render(cx: &Ctx, body: &mut Doc) {
     let Ctx {
+        d,
         stats,
         has_self,
         has_judge,
         ..
     } = *cx;
+    let chess = d.is_chess();
     body.h(2, "6. Limitations");
     let widest = stats
         .iter()
@@ -41,16 +44,23 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
          very differently, which is why points are grouped by module target."
             .into(),
     ];
+    items.push(reproducibility(chess));
     if has_judge {
-        items.push(
-            "**Judge assumptions.** The judge is only as strong as its network and visit \
-             budget (see the settings in section 4); at low visits its winrates are noisy and \
-             its losses include search noise that is not the player's. A judge sharing the \
+        let budget = if chess {
+            "search budget (fixed nodes or depth; see the settings in section 4); at a low \
+             budget its scores are noisy"
+        } else {
+            "network and visit budget (see the settings in section 4); at low visits its \
+             winrates are noisy"
+        };
+        items.push(format!(
+            "**Judge assumptions.** The judge is only as strong as its {budget} and its \
+             losses include search noise that is not the player's. A judge sharing the \
              players' network family can share their blind spots. Values are for the mover \
              before and after its move, losses are clamped at 0, and a winrate loss means \
-             little in positions already decided (near 0 or 1)."
-                .into(),
-        );
+             little in positions already decided (near 0 or 1). A judge searching with \
+             several threads gives slightly different verdicts each time it is run."
+        ));
     } else {
         items.push(
             "**No judge.** Without judge data, play quality is known only through results.".into(),
@@ -65,4 +75,39 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
         );
     }
     body.list(items);
+}
+
+/// What makes a replay of the run differ from it game by game: thread
+/// timing, the engines' own randomness, concurrency and the machine's load.
+fn reproducibility(chess: bool) -> String {
+    let randomness = if chess {
+        "Stockfish searching a fixed number of nodes on one thread is deterministic: the \
+         same position and budget give the same move, so games differ only through the \
+         openings and the per-move node jitter (seeded from the match seed and the game \
+         index, so a replay draws the same jitter); without jitter a colour-swapped pair \
+         can repeat itself exactly."
+    } else {
+        "KataGo draws random numbers in its search and, with a temperature above zero, \
+         in its choice of move (random seeds unless its config fixes them); GNU Go at a \
+         fixed level is deterministic."
+    };
+    let (threads, fixed) = if chess {
+        ("the engine's `Threads` above 1", "fixed nodes or depth")
+    } else {
+        (
+            "KataGo's search threads",
+            "fixed visits or a fixed GNU Go level",
+        )
+    };
+    format!(
+        "**Reproducibility.** A replay of this run gives the same statistics within their \
+         intervals, not the same games. *Thread timing*: a search with several threads \
+         ({threads}) explores a different tree on each run, so moves can differ. *Engine \
+         randomness*: {randomness} *Concurrency*: games run on several workers at once, and \
+         which worker's engine process (with its hash tables and caches from earlier games) \
+         plays a game depends on timing. *Time controls and load*: under a clock or a \
+         movetime the depth reached depends on the machine's load (other games, other \
+         programs), so the same settings play weaker on a busy machine; {fixed} do not \
+         depend on it."
+    )
 }

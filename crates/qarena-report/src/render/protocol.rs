@@ -13,6 +13,13 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
         d, stats, finished, ..
     } = *cx;
     let def = d.sweep.as_ref().map(|s| &s.definition);
+    // A run's stored settings carry both games' sections (Go's with its
+    // defaults); only the one the run played is shown.
+    let (ours, other) = if d.is_chess() {
+        ("chess", "go")
+    } else {
+        ("go", "chess")
+    };
     body.h(2, "2. Protocol");
     let mut items = Vec::new();
     if let Some(def) = def {
@@ -49,9 +56,13 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
                 items.push(format!("Engine options: {}", compact(opts)));
             }
         }
-        for key in ["go", "chess", "timeouts"] {
-            if let Some(v) = def.get(key).filter(|v| !v.is_null()) {
-                items.push(format!("Settings `{key}`: {}", compact(v)));
+        for key in [ours, "timeouts"] {
+            match def.get(key).filter(|v| !v.is_null()) {
+                Some(v) => items.push(format!("Settings `{key}`: {}", compact(v))),
+                None if key == "chess" => {
+                    items.push("Settings `chess`: the defaults (no `[chess]` section).".into())
+                }
+                None => {}
             }
         }
         items.push(format!(
@@ -87,7 +98,11 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
     } else {
         items.push(format!("A plain match run: `{}`.", d.run.argv.join(" ")));
         if let Some(m) = d.run.settings.get("match") {
-            items.push(format!("Settings: {}", compact(m)));
+            let mut m = m.clone();
+            if let Some(o) = m.as_object_mut() {
+                o.remove(other);
+            }
+            items.push(format!("Settings: {}", compact(&m)));
         }
     }
     for e in d.engines.iter().filter(|e| {
