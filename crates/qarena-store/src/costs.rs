@@ -62,25 +62,15 @@ impl Store {
     /// ordered by point, game and engine.
     pub fn game_cost_metrics(&self, run: RunId) -> Result<Vec<GameCostMetrics>> {
         self.call("reading per-game engine costs", |c| {
-            let mut games =
-                c.prepare("SELECT id FROM games WHERE run_id = ?1 ORDER BY point_index, id")?;
-            let games = games
-                .query_map([run], |r| r.get::<_, GameId>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            // One game at a time, so SQLite aggregates only its moves.
-            let mut stmt = c.prepare(
+            crate::metrics::rows_game_by_game(
+                c,
+                run,
                 "SELECT run_id, point_index, game_id, engine_id, slot, variant_id, moves,
                         avg_move_ms, nodes_per_second, visits_per_second, cpu_ms_per_move,
                         peak_rss_bytes
                  FROM game_cost_metrics WHERE game_id = ?1 ORDER BY engine_id",
-            )?;
-            let mut out = Vec::new();
-            for game in games {
-                for row in stmt.query_map([game], cost_from_row)? {
-                    out.push(row?);
-                }
-            }
-            Ok(out)
+                cost_from_row,
+            )
         })
     }
 }

@@ -249,6 +249,31 @@ fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<GameSummary> {
     })
 }
 
+/// The rows of a per-game view for every game of `run` (by point, then
+/// game), read one game at a time: SQLite pushes `game_id = ?` into the
+/// view's aggregate, while a filter on the run (or `IN` over its games)
+/// would aggregate the whole file. `sql` selects from the view `WHERE
+/// game_id = ?1`.
+pub(crate) fn rows_game_by_game<T>(
+    c: &rusqlite::Connection,
+    run: RunId,
+    sql: &str,
+    from_row: fn(&Row<'_>) -> rusqlite::Result<T>,
+) -> rusqlite::Result<Vec<T>> {
+    let mut games = c.prepare("SELECT id FROM games WHERE run_id = ?1 ORDER BY point_index, id")?;
+    let games = games
+        .query_map([run], |r| r.get::<_, GameId>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = c.prepare(sql)?;
+    let mut out = Vec::new();
+    for game in games {
+        for row in stmt.query_map([game], from_row)? {
+            out.push(row?);
+        }
+    }
+    Ok(out)
+}
+
 impl Store {
     /// Per game and engine of `run`: the verdicts of `judge_run`, averaged
     /// over that engine's judged moves.
@@ -274,26 +299,14 @@ impl Store {
     /// over the moves it reported them for.
     pub fn game_self_metrics(&self, run: RunId) -> Result<Vec<GameSelfMetrics>> {
         self.call("reading per-game self-evaluation metrics", |c| {
-            let mut games =
-                c.prepare("SELECT id FROM games WHERE run_id = ?1 ORDER BY point_index, id")?;
-            let games = games
-                .query_map([run], |r| r.get::<_, GameId>(0))?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            // One game at a time: SQLite pushes `game_id = ?` into the
-            // view's aggregate, while a filter on the run (or `IN` over its
-            // games) would aggregate every self-evaluation in the file.
-            let mut stmt = c.prepare(
+            rows_game_by_game(
+                c,
+                run,
                 "SELECT run_id, point_index, game_id, engine_id, slot, variant_id, self_evals,
                         avg_self_winrate, avg_self_score_lead, avg_self_cp, avg_policy_entropy
                  FROM game_self_metrics WHERE game_id = ?1 ORDER BY engine_id",
-            )?;
-            let mut out = Vec::new();
-            for game in games {
-                for row in stmt.query_map([game], self_metrics_from_row)? {
-                    out.push(row?);
-                }
-            }
-            Ok(out)
+                self_metrics_from_row,
+            )
         })
     }
 
