@@ -125,6 +125,7 @@ fn main() {
             variant_params: None,
             variants: [None, None],
             point_index: 0,
+            shard: None,
             observer: Arc::new(Quiet),
         };
         let stop = games_stop.clone();

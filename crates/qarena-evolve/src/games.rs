@@ -306,6 +306,7 @@ fn play(
             })),
             variants: [None, None],
             point_index: 0,
+            shard: None,
             observer: stage.observer.clone(),
         },
         stop.clone(),

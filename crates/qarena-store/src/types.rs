@@ -801,3 +801,92 @@ pub struct JudgeMove {
     pub blunder: bool,
     pub top_k: Option<serde_json::Value>,
 }
+
+// ---------------------------------------------------------------- shards
+
+/// Shard `index` of `count` (`K/N` on the command line): a deterministic
+/// part of a run's work. Games go by colour-swapped pair, so a pair is
+/// never split: pair `q` of point `p` belongs to shard `(p + q) mod N`,
+/// which spreads every point's pairs round-robin over the shards. Judge
+/// work goes by game the same way, with the game index for `q`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: u32,
+    pub count: u32,
+}
+
+impl Shard {
+    /// Largest shard count accepted.
+    pub const MAX_COUNT: u32 = 100_000;
+
+    /// Whether unit `unit` (a pair or game index) of point `point` is this
+    /// shard's.
+    pub fn owns(&self, point: i64, unit: i64) -> bool {
+        (point.rem_euclid(i64::from(self.count)) + unit.rem_euclid(i64::from(self.count)))
+            % i64::from(self.count)
+            == i64::from(self.index)
+    }
+
+    /// Whether game `game_index` of point `point` is this shard's: its
+    /// colour-swapped pair is.
+    pub fn owns_game(&self, point: i64, game_index: i64) -> bool {
+        self.owns(point, game_index.div_euclid(2))
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Shard, String> {
+        let bad = || {
+            format!(
+                "shard `{s}` is not K/N with 0 <= K < N <= {} (e.g. 0/4 … 3/4)",
+                Shard::MAX_COUNT
+            )
+        };
+        let (k, n) = s.trim().split_once('/').ok_or_else(bad)?;
+        let index: u32 = k.trim().parse().map_err(|_| bad())?;
+        let count: u32 = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || count > Shard::MAX_COUNT || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+#[cfg(test)]
+mod shard_tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::Shard;
+
+    #[test]
+    fn shards_parse_and_partition_pairs_without_overlap_or_gaps() {
+        for bad in ["", "1", "4/4", "-1/4", "0/0", "a/b", "1/2/3", "0/100001"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
+        }
+        let n = 4;
+        let shards: Vec<Shard> = (0..n)
+            .map(|k| format!("{k}/{n}").parse().unwrap())
+            .collect();
+        assert_eq!(shards[3].to_string(), "3/4");
+        let mut per_shard = [0usize; 4];
+        for point in [0i64, 1, 7, 100_003] {
+            for game in 0..40i64 {
+                let owners: Vec<usize> = (0..4)
+                    .filter(|&k| shards[k].owns_game(point, game))
+                    .collect();
+                assert_eq!(owners.len(), 1, "point {point} game {game}");
+                // Both games of a pair go to the same shard.
+                assert!(shards[owners[0]].owns_game(point, game ^ 1));
+                per_shard[owners[0]] += 1;
+            }
+        }
+        // Every point's 20 pairs spread round-robin: 5 per shard.
+        assert!(per_shard.iter().all(|&c| c == 40), "{per_shard:?}");
+    }
+}

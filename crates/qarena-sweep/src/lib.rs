@@ -65,6 +65,8 @@ pub struct SweepRequest {
     /// Probe every point's variant against the model (`--probe`), on this
     /// suite or the shipped one for the model's game.
     pub probe: Option<ProbeRequest>,
+    /// Play only this shard's pairs of every point (`--shard K/N`).
+    pub shard: Option<qarena_store::Shard>,
 }
 
 /// What `--probe` asks of a sweep.
@@ -119,6 +121,8 @@ pub struct SweepResult {
     pub status: String,
     /// With anchors: every player's rating from all games of the run.
     pub ratings: Option<SweepRatings>,
+    /// The shard this run played (its table shows only the shard's games).
+    pub shard: Option<qarena_store::Shard>,
 }
 
 struct Ctx<'a> {
@@ -392,6 +396,7 @@ fn run_point_match(
             variant_params: Some(params),
             variants,
             point_index: index,
+            shard: ctx.req.shard,
             observer: ctx.req.observer.clone(),
         },
         ctx.stop.clone(),
@@ -555,7 +560,12 @@ pub fn degraded_bits(m: &qarena_variant::Manifest) -> Option<f64> {
 }
 
 /// Runs (or resumes) a sweep.
-pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult, SweepError> {
+pub fn run_sweep(mut req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult, SweepError> {
+    if req.shard.is_some() && req.refine {
+        return Err(SweepError::Input(
+            "--refine needs every shard's results: refine after `qarena merge`, unsharded".into(),
+        ));
+    }
     let store = Store::open(&req.db)?;
     let claim = || {
         let folder = RunFolder::create(&req.runs_dir, &req.tag).map_err(|e| {
@@ -595,6 +605,19 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
             .into_iter()
             .next()
             .ok_or_else(|| SweepError::Input(format!("run '{}' has no sweep", req.tag)))?;
+        // A resume continues the shard the run was started as.
+        let stored: Option<qarena_store::Shard> = rec
+            .settings
+            .get("shard")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        if req.shard.is_some() && req.shard != stored {
+            return Err(SweepError::Input(format!(
+                "run '{}' was started as shard {}; resume it without --shard or with the same one",
+                req.tag,
+                stored.map_or_else(|| "none (unsharded)".to_string(), |s| s.to_string())
+            )));
+        }
+        req.shard = stored;
         let owner = claim()?;
         if store.run(rec.id)?.is_none() {
             return Err(SweepError::Input(format!(
@@ -636,7 +659,10 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
             tag: req.tag.to_string(),
             kind: req.kind,
             argv: req.argv.clone(),
-            settings: serde_json::json!({ "sweep": req.def }),
+            settings: match req.shard {
+                Some(shard) => serde_json::json!({ "sweep": req.def, "shard": shard }),
+                None => serde_json::json!({ "sweep": req.def }),
+            },
             software_version: env!("CARGO_PKG_VERSION").to_string(),
         })?;
         let points = points
@@ -735,6 +761,7 @@ pub fn run_sweep(req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepResult
     };
     let result = SweepResult {
         ratings,
+        shard: req.shard,
         tag: req.tag.to_string(),
         name: ctx.def.name.clone(),
         baseline: ctx.def.baseline.clone(),
@@ -794,6 +821,12 @@ pub fn render(r: &SweepResult) -> String {
         "\nsweep {} (run {}, {}): every point plays {} with paired openings and colours swapped",
         r.name, r.tag, r.status, r.baseline
     );
+    if let Some(s) = r.shard {
+        let _ = writeln!(
+            out,
+            "shard {s}: this table counts only the shard's games; `qarena merge` joins the shards"
+        );
+    }
     // With --probe, the probe's headline figure before the Elo column.
     let probe_name = r
         .points

@@ -335,6 +335,13 @@ pub struct MatchArgs {
     /// Refused while another process owns the run.
     #[arg(long, value_name = "RUN_TAG", conflicts_with = "run_tag")]
     pub resume: Option<RunTag>,
+    /// Play only shard K of N (0 <= K < N): every N-th colour-swapped pair,
+    /// into this database (give each shard its own --db and --runs-dir);
+    /// seeds and openings follow the global game index, so the shards
+    /// together play exactly the games of the unsharded run. `qarena merge`
+    /// joins them. Not with --sprt.
+    #[arg(long, value_name = "K/N", conflicts_with = "sprt")]
+    pub shard: Option<qarena_store::Shard>,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,

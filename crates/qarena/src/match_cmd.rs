@@ -41,7 +41,13 @@ pub fn run(a: MatchArgs) -> CliResult {
         None => None,
     };
     let cfg = match_config(&a.play, a.resume.is_some(), a.games, sprt)?;
-    let req = match_request(&a.play, cfg, a.resume.clone(), &a.db.db);
+    if a.shard.is_some() && a.resume.is_none() && a.play.run_tag.is_none() {
+        return Err(Exit::input(anyhow::anyhow!(
+            "--shard needs --run-tag: every shard of a match must carry the same tag so `qarena merge` joins them"
+        )));
+    }
+    let mut req = match_request(&a.play, cfg, a.resume.clone(), &a.db.db);
+    req.shard = a.shard;
     let summary = play(req)?;
     if a.json {
         println!(
@@ -184,6 +190,7 @@ pub(crate) fn match_request(
         kind: qarena_store::RunKind::Match,
         variant_params: None,
         point_index: 0,
+        shard: None,
         observer: crate::progress::Console::new(),
     }
 }

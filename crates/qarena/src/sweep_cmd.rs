@@ -49,6 +49,12 @@ pub struct SweepArgs {
     /// Position suite for --probe (default: the shipped one for the game).
     #[arg(long, requires = "probe")]
     pub probe_suite: Option<PathBuf>,
+    /// Play only shard K of N (0 <= K < N): every N-th colour-swapped pair
+    /// of every point, into this database (give each shard its own --db
+    /// and --runs-dir). Together the shards play exactly the games of the
+    /// unsharded sweep; `qarena merge` joins them. Not with --refine.
+    #[arg(long, value_name = "K/N", conflicts_with = "refine")]
+    pub shard: Option<qarena_store::Shard>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -97,6 +103,15 @@ pub struct DemoArgs {
     /// Tag of the run (default: demo-<timestamp>-<pid>).
     #[arg(long)]
     pub run_tag: Option<RunTag>,
+    /// Play only shard K of N of the ladder (see `qarena sweep --shard`);
+    /// give every shard the same --run-tag. Not with --refine.
+    #[arg(
+        long,
+        value_name = "K/N",
+        conflicts_with = "refine",
+        requires = "run_tag"
+    )]
+    pub shard: Option<qarena_store::Shard>,
     #[command(flatten)]
     pub db: DbArgs,
 }
@@ -160,6 +175,11 @@ pub fn sweep(a: SweepArgs) -> CliResult {
             )))
         }
     };
+    if a.shard.is_some() && a.resume.is_none() && a.run_tag.is_none() {
+        return Err(Exit::input(anyhow!(
+            "--shard needs --run-tag: every shard of a sweep must carry the same tag so `qarena merge` joins them"
+        )));
+    }
     let tag = a
         .resume
         .clone()
@@ -180,6 +200,7 @@ pub fn sweep(a: SweepArgs) -> CliResult {
             probe: a.probe.then(|| qarena_sweep::ProbeRequest {
                 suite: a.probe_suite.clone(),
             }),
+            shard: a.shard,
         },
         a.json,
     )
@@ -234,6 +255,7 @@ pub fn demo(a: DemoArgs) -> CliResult {
             kind: qarena_store::RunKind::Demo,
             observer: crate::progress::Console::new(),
             probe: a.probe.then(qarena_sweep::ProbeRequest::default),
+            shard: a.shard,
         },
         false,
     )?;

@@ -136,6 +136,9 @@ pub struct MatchRequest {
     /// engine that plays no catalogued variant.
     pub variants: [Option<VariantId>; 2],
     pub point_index: i64,
+    /// Play only this shard's colour-swapped pairs (`--shard K/N`); the
+    /// run records it, and a resume continues the same shard.
+    pub shard: Option<qarena_store::Shard>,
     /// Where progress and warnings go.
     pub observer: Arc<dyn Observer>,
 }
@@ -171,10 +174,10 @@ pub fn run_match(
     let folder = start::create_folder(&req)?;
     start::write_config(&folder, &req, &cfg)?;
     let engine_ids = start::register_engines(&store, run, &folder, &req, &cfg, &argv)?;
-    let (pending, done) = start::pending_games(&store, run, &req, cfg.games)?;
+    let (pending, done, total) = start::pending_games(&store, run, &req, cfg.games)?;
     req.observer.note(RunNote::Started {
-        total: cfg.games,
-        done: u32::try_from(done).unwrap_or(cfg.games),
+        total,
+        done: u32::try_from(done).unwrap_or(total),
     });
 
     let stop = Arc::new(AtomicBool::new(false));

@@ -36,6 +36,7 @@ pub(super) fn open_run(
     let (run, owner) = match req.start {
         RunStart::SweepPoint(run) => {
             req.config.check().map_err(input)?;
+            check_shard(req)?;
             (run, None)
         }
         RunStart::Resume => {
@@ -60,6 +61,19 @@ pub(super) fn open_run(
                     req.tag, rec.kind
                 )));
             }
+            // A resume continues the shard the run was started as.
+            let stored: Option<qarena_store::Shard> = rec
+                .settings
+                .get("shard")
+                .and_then(|v| serde_json::from_value(v.clone()).ok());
+            if req.shard.is_some() && req.shard != stored {
+                return Err(RunError::Input(format!(
+                    "run '{}' was started as shard {}; resume it without --shard or with the same one",
+                    req.tag,
+                    stored.map_or_else(|| "none (unsharded)".to_string(), |s| s.to_string())
+                )));
+            }
+            req.shard = stored;
             let owner = claim(req)?;
             // A prune may have deleted the run before we owned it.
             if store.run(rec.id)?.is_none() {
@@ -79,6 +93,7 @@ pub(super) fn open_run(
             }
             // Everything that can be checked is checked before the run exists.
             req.config.check().map_err(input)?;
+            check_shard(req)?;
             if let Some(c) = &req.config.chess {
                 c.check().map_err(input)?;
             }
@@ -89,7 +104,10 @@ pub(super) fn open_run(
                 tag: req.tag.to_string(),
                 kind: req.kind,
                 argv: req.argv.clone(),
-                settings: serde_json::json!({ "match": req.config }),
+                settings: match req.shard {
+                    Some(shard) => serde_json::json!({ "match": req.config, "shard": shard }),
+                    None => serde_json::json!({ "match": req.config }),
+                },
                 software_version: env!("CARGO_PKG_VERSION").to_string(),
             })?;
             (run, Some(owner))
@@ -216,14 +234,28 @@ pub(super) fn register_engines(
     Ok(engine_ids)
 }
 
-/// The game indices of the point still to play: aborted games are deleted
-/// (and replayed), finished ones never are. Also returns how many are done.
+/// A shard plays whole colour-swapped pairs and cannot judge an SPRT,
+/// which needs every game.
+fn check_shard(req: &MatchRequest) -> Result<(), RunError> {
+    if req.shard.is_some() && req.config.sprt.is_some() {
+        return Err(RunError::Input(
+            "a shard cannot stop on an SPRT (it sees only its own games): drop --shard or --sprt"
+                .into(),
+        ));
+    }
+    Ok(())
+}
+
+/// The game indices of the point still to play (only the shard's, when
+/// sharded): aborted games are deleted (and replayed), finished ones never
+/// are. Also returns how many are done and how many the point (or shard)
+/// has in all.
 pub(super) fn pending_games(
     store: &Store,
     run: RunId,
     req: &MatchRequest,
     games: u32,
-) -> Result<(VecDeque<u32>, usize), RunError> {
+) -> Result<(VecDeque<u32>, usize, u32), RunError> {
     store.delete_aborted_games(run, req.point_index)?;
     let finished: HashSet<i64> = store
         .finished_games(run)?
@@ -231,10 +263,18 @@ pub(super) fn pending_games(
         .filter(|(p, _)| *p == req.point_index)
         .map(|(_, g)| g)
         .collect();
-    let pending = (0..games)
+    let mine: Vec<u32> = (0..games)
+        .filter(|g| {
+            req.shard
+                .is_none_or(|s| s.owns_game(req.point_index, i64::from(*g)))
+        })
+        .collect();
+    let total = u32::try_from(mine.len()).unwrap_or(games);
+    let pending = mine
+        .into_iter()
         .filter(|g| !finished.contains(&i64::from(*g)))
         .collect();
-    Ok((pending, finished.len()))
+    Ok((pending, finished.len(), total))
 }
 
 /// The engine slot in the store: `a`/`b` for a match, `a3`/`b3` for
