@@ -123,6 +123,65 @@ pub enum StoreError {
         stored: String,
         new: String,
     },
+
+    /// `merge`: the shard cannot be merged at all (missing, not a qarena
+    /// database, another schema version, the output itself, or it holds
+    /// evolutions). Nothing of it was written.
+    #[error("cannot merge '{}' into '{}': {reason}", shard.display(), path.display())]
+    MergeRefused {
+        path: PathBuf,
+        shard: PathBuf,
+        reason: String,
+    },
+
+    /// `merge`: a run of the shard has another definition than the run of
+    /// the same tag already merged (settings, kind, or shard count).
+    #[error(
+        "cannot merge '{}' into '{}': run '{tag}' {detail} — the shards of one run share its definition; nothing of this shard was written",
+        shard.display(),
+        path.display()
+    )]
+    MergeDefinition {
+        path: PathBuf,
+        shard: PathBuf,
+        tag: String,
+        detail: String,
+    },
+
+    /// `merge`: the same global game (run tag, point, index) has different
+    /// content in the shard and in the merged database.
+    #[error(
+        "cannot merge '{}' into '{}': run '{tag}' game {game_index} of point {point_index} differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+        shard.display(),
+        path.display()
+    )]
+    MergeGameConflict {
+        path: PathBuf,
+        shard: PathBuf,
+        tag: String,
+        point_index: i64,
+        game_index: i64,
+        field: &'static str,
+        merged: String,
+        shard_value: String,
+    },
+
+    /// `merge`: the same engine slot of a run holds a different engine in
+    /// the shard and in the merged database.
+    #[error(
+        "cannot merge '{}' into '{}': run '{tag}' engine slot '{slot}' differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+        shard.display(),
+        path.display()
+    )]
+    MergeEngineConflict {
+        path: PathBuf,
+        shard: PathBuf,
+        tag: String,
+        slot: String,
+        field: &'static str,
+        merged: String,
+        shard_value: String,
+    },
 }
 
 impl StoreError {
