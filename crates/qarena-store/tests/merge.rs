@@ -369,6 +369,18 @@ fn two_shards_of_one_run_merge_into_one_with_every_child_on_its_game() {
     assert_eq!(cov[0].expected, ExpectedGames::Known(4));
     assert!(cov[0].missing_games.is_empty());
     assert_eq!(out.integrity_check().unwrap(), "ok");
+    // Every reference is valid, and foreign keys are enforced again.
+    let (broken, enforced): (i64, i64) = out
+        .with_conn(|c| {
+            Ok((
+                c.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })?,
+                c.query_row("PRAGMA foreign_keys", [], |r| r.get(0))?,
+            ))
+        })
+        .unwrap();
+    assert_eq!((broken, enforced), (0, 1));
 }
 
 #[test]
@@ -600,6 +612,9 @@ fn an_aborted_game_gives_way_to_the_finished_one() {
     let games = out.games(run.id).unwrap();
     assert_eq!(games.len(), 2);
     assert!(games.iter().all(|g| g.termination != "aborted"));
+    // The aborted game's moves went with it.
+    assert_eq!(count(&out, "moves"), 3 * 4 + 2 * 6);
+    assert_eq!(count(&out, "judge_moves"), 2 * 6);
     // And the other way round: the finished game stays.
     let again = out.merge_shard(&early).unwrap();
     assert_eq!((again.games_new(), again.aborted_replaced), (0, 0));
