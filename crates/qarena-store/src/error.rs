@@ -150,38 +150,53 @@ pub enum StoreError {
 
     /// `merge`: the same global game (run tag, point, index) has different
     /// content in the shard and in the merged database.
-    #[error(
-        "cannot merge '{}' into '{}': run '{tag}' game {game_index} of point {point_index} differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
-        shard.display(),
-        path.display()
-    )]
-    MergeGameConflict {
-        path: PathBuf,
-        shard: PathBuf,
-        tag: String,
-        point_index: i64,
-        game_index: i64,
-        field: &'static str,
-        merged: String,
-        shard_value: String,
-    },
+    #[error("{0}")]
+    MergeGameConflict(Box<GameConflict>),
 
     /// `merge`: the same engine slot of a run holds a different engine in
     /// the shard and in the merged database.
-    #[error(
-        "cannot merge '{}' into '{}': run '{tag}' engine slot '{slot}' differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
-        shard.display(),
-        path.display()
-    )]
-    MergeEngineConflict {
-        path: PathBuf,
-        shard: PathBuf,
-        tag: String,
-        slot: String,
-        field: &'static str,
-        merged: String,
-        shard_value: String,
-    },
+    #[error("{0}")]
+    MergeEngineConflict(Box<EngineConflict>),
+}
+
+/// A game a merge refuses: its key is in both databases with other content.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot merge '{}' into '{}': run '{tag}' game {game_index} of point {point_index} differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+    shard.display(),
+    path.display()
+)]
+pub struct GameConflict {
+    /// The merged database.
+    pub path: PathBuf,
+    pub shard: PathBuf,
+    pub tag: String,
+    pub point_index: i64,
+    pub game_index: i64,
+    /// What differs: `result`, `winner`, `termination`, `move count`,
+    /// `black engine`, `white engine` or `moves`.
+    pub field: &'static str,
+    pub merged: String,
+    pub shard_value: String,
+}
+
+/// An engine slot a merge refuses: the same run and slot with another engine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot merge '{}' into '{}': run '{tag}' engine slot '{slot}' differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+    shard.display(),
+    path.display()
+)]
+pub struct EngineConflict {
+    /// The merged database.
+    pub path: PathBuf,
+    pub shard: PathBuf,
+    pub tag: String,
+    pub slot: String,
+    /// What differs: `protocol`, `command` or `model sha256`.
+    pub field: &'static str,
+    pub merged: String,
+    pub shard_value: String,
 }
 
 impl StoreError {

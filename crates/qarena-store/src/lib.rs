@@ -43,7 +43,7 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use costs::{GameCostMetrics, PointCost};
-pub use error::StoreError;
+pub use error::{EngineConflict, GameConflict, StoreError};
 pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
     NewGenome,

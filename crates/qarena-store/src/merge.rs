@@ -1232,7 +1232,7 @@ impl Merge<'_, '_> {
             let new = match out.get_mut(&(*run, slot.clone())) {
                 Some(e) => {
                     let conflict = |field: &'static str, merged: &str, shard: &str| {
-                        StoreError::MergeEngineConflict {
+                        StoreError::MergeEngineConflict(Box::new(crate::EngineConflict {
                             path: s.path_buf(),
                             shard: self.shard.to_path_buf(),
                             tag: tag.clone(),
@@ -1240,7 +1240,7 @@ impl Merge<'_, '_> {
                             field,
                             merged: merged.to_string(),
                             shard_value: shard.to_string(),
-                        }
+                        }))
                     };
                     if e.protocol != protocol {
                         return Err(conflict("protocol", &e.protocol, &protocol));
@@ -1541,7 +1541,7 @@ impl Merge<'_, '_> {
                 .unwrap_or_default()
         };
         let conflict = |run: i64, point: i64, game: i64, field, merged: String, shard: String| {
-            StoreError::MergeGameConflict {
+            StoreError::MergeGameConflict(Box::new(crate::GameConflict {
                 path: s.path_buf(),
                 shard: self.shard.to_path_buf(),
                 tag: tag_of(run),
@@ -1550,7 +1550,7 @@ impl Merge<'_, '_> {
                 field,
                 merged,
                 shard_value: shard,
-            }
+            }))
         };
         type Differs = (
             i64,

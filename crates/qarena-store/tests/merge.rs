@@ -427,16 +427,9 @@ fn a_conflicting_game_is_refused_and_nothing_of_that_shard_is_written() {
     let before = counts(&out);
     let err = out.merge_shard(&s1).unwrap_err();
     match &err {
-        StoreError::MergeGameConflict {
-            shard,
-            tag,
-            point_index,
-            game_index,
-            field,
-            ..
-        } => {
-            assert_eq!((shard, tag.as_str()), (&s1, TAG));
-            assert_eq!((*point_index, *game_index, *field), (0, 2, "result"));
+        StoreError::MergeGameConflict(c) => {
+            assert_eq!((&c.shard, c.tag.as_str()), (&s1, TAG));
+            assert_eq!((c.point_index, c.game_index, c.field), (0, 2, "result"));
         }
         other => panic!("{other:?}"),
     }
@@ -459,14 +452,7 @@ fn a_conflicting_game_is_refused_and_nothing_of_that_shard_is_written() {
     let s1 = bad.write(dir.path(), "s1-moves.sqlite");
     let err = out.merge_shard(&s1).unwrap_err();
     assert!(
-        matches!(
-            &err,
-            StoreError::MergeGameConflict {
-                field: "moves",
-                game_index: 2,
-                ..
-            }
-        ),
+        matches!(&err, StoreError::MergeGameConflict(c) if c.field == "moves" && c.game_index == 2),
         "{err:?}"
     );
     assert!(err.to_string().contains("ply 3"), "{err}");
@@ -507,7 +493,7 @@ fn shards_of_different_definitions_are_refused() {
     let path = other.write(dir.path(), "engine.sqlite");
     let err = out.merge_shard(&path).unwrap_err();
     assert!(
-        matches!(&err, StoreError::MergeEngineConflict { slot, field: "command", .. } if slot == "a"),
+        matches!(&err, StoreError::MergeEngineConflict(c) if c.slot == "a" && c.field == "command"),
         "{err:?}"
     );
     assert!(err.to_string().contains("engine.sqlite"), "{err}");
