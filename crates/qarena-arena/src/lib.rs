@@ -13,6 +13,7 @@ mod referee;
 pub mod runfolder;
 pub mod runner;
 pub mod settings;
+pub mod shardfolder;
 pub mod summary;
 
 pub use failure::{Failure, Termination};

@@ -123,6 +123,80 @@ pub enum StoreError {
         stored: String,
         new: String,
     },
+
+    /// `merge`: the shard cannot be merged at all (missing, not a qarena
+    /// database, another schema version, the output itself, or it holds
+    /// evolutions). Nothing of it was written.
+    #[error("cannot merge '{}' into '{}': {reason}", shard.display(), path.display())]
+    MergeRefused {
+        path: PathBuf,
+        shard: PathBuf,
+        reason: String,
+    },
+
+    /// `merge`: a run of the shard has another definition than the run of
+    /// the same tag already merged (settings, kind, or shard count).
+    #[error(
+        "cannot merge '{}' into '{}': run '{tag}' {detail} — the shards of one run share its definition; nothing of this shard was written",
+        shard.display(),
+        path.display()
+    )]
+    MergeDefinition {
+        path: PathBuf,
+        shard: PathBuf,
+        tag: String,
+        detail: String,
+    },
+
+    /// `merge`: the same global game (run tag, point, index) has different
+    /// content in the shard and in the merged database.
+    #[error("{0}")]
+    MergeGameConflict(Box<GameConflict>),
+
+    /// `merge`: the same engine slot of a run holds a different engine in
+    /// the shard and in the merged database.
+    #[error("{0}")]
+    MergeEngineConflict(Box<EngineConflict>),
+}
+
+/// A game a merge refuses: its key is in both databases with other content.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot merge '{}' into '{}': run '{tag}' game {game_index} of point {point_index} differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+    shard.display(),
+    path.display()
+)]
+pub struct GameConflict {
+    /// The merged database.
+    pub path: PathBuf,
+    pub shard: PathBuf,
+    pub tag: String,
+    pub point_index: i64,
+    pub game_index: i64,
+    /// What differs: `result`, `winner`, `termination`, `move count`,
+    /// `black engine`, `white engine` or `moves`.
+    pub field: &'static str,
+    pub merged: String,
+    pub shard_value: String,
+}
+
+/// An engine slot a merge refuses: the same run and slot with another engine.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "cannot merge '{}' into '{}': run '{tag}' engine slot '{slot}' differs ({field}: merged '{merged}', shard '{shard_value}') — nothing of this shard was written",
+    shard.display(),
+    path.display()
+)]
+pub struct EngineConflict {
+    /// The merged database.
+    pub path: PathBuf,
+    pub shard: PathBuf,
+    pub tag: String,
+    pub slot: String,
+    /// What differs: `protocol`, `command` or `model sha256`.
+    pub field: &'static str,
+    pub merged: String,
+    pub shard_value: String,
 }
 
 impl StoreError {

@@ -1,6 +1,7 @@
 //! The qarena store: one SQLite database per workspace holding runs,
 //! engines, games with their moves and self-evaluations, events, and the
-//! model/strategy/variant/sweep/judge catalogue.
+//! model/strategy/variant/sweep/judge catalogue; `merge.rs` combines the
+//! databases of a sharded run into one.
 //!
 //! Invariants:
 //! - The store is the only writer of the database. Other crates read through
@@ -26,6 +27,7 @@ mod costs;
 mod error;
 mod evolutions;
 mod games;
+mod merge;
 mod metrics;
 mod probes;
 mod ratings;
@@ -41,10 +43,14 @@ use std::time::Duration;
 use rusqlite::{Connection, TransactionBehavior};
 
 pub use costs::{GameCostMetrics, PointCost};
-pub use error::StoreError;
+pub use error::{EngineConflict, GameConflict, StoreError};
 pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
     NewGenome,
+};
+pub use merge::{
+    definition_of, ExpectedGames, JudgeShards, RunCoverage, RunMerge, ShardMerge, ShardSet,
+    MERGED_SHARDS_KEY, SHARD_KEY,
 };
 pub use metrics::{
     GameJudgeMetrics, GameOverconfidence, GameSelfMetrics, GameSummary, JudgeCoverage,

@@ -166,6 +166,17 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::evolve_cmd::EvolveCommand,
     },
+    /// Combine the shard databases of a sharded run (`--shard K/N`) into
+    /// one: runs, engines, games with moves and self-evaluations, events,
+    /// catalogue, probes and judge verdicts, ids remapped; run folders
+    /// copied alongside. Each shard is merged in one transaction and
+    /// refused whole on a conflict (the same game with other content,
+    /// another definition, another engine in a slot). Merging again adds
+    /// nothing; missing shards and games are reported.
+    ///
+    /// Example: qarena merge merged.sqlite m0/qarena.sqlite m1/qarena.sqlite
+    #[command(after_long_help = EXIT_CODES)]
+    Merge(crate::merge_cmd::MergeArgs),
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -575,6 +586,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Sweep(a) => crate::sweep_cmd::sweep(a),
         Command::Runs { command, db } => crate::runs_cmd::run(command, &db.db),
         Command::Export { command } => crate::runs_cmd::export(command),
+        Command::Merge(a) => crate::merge_cmd::run(a),
         Command::Openings { command } => crate::match_cmd::openings(command),
         Command::Stats(a) => crate::stats_cmd::stats(a),
         Command::Ratings(a) => crate::ratings_cmd::run(a),

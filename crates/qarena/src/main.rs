@@ -10,6 +10,7 @@ mod cli;
 mod evolve_cmd;
 mod judge_cmd;
 mod match_cmd;
+mod merge_cmd;
 mod probe_cmd;
 mod progress;
 mod quant_cmd;
