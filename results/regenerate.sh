@@ -24,8 +24,16 @@ q="$repo/target/release/qarena"
 mkdir -p "$work"
 cd "$work"   # the database and run folders are named relative to it
 exists() { "$q" runs show "$1" >/dev/null 2>&1; }
+# Committed files name no machine paths: the repository, the KataGo folder
+# and the work folder become relative names.
+scrub() {
+  sed -i -e "s#$repo/target/release/##g" -e "s#$katago_dir#../shared/katago#g" \
+         -e "s#$work/##g" -e "s#$repo/##g" "$@"
+}
+step() { echo "== $1 ($(( ($(date +%s) - start) / 60 )) min so far)"; }
 
 # (a) KataGo 9x9 INT4 study.
+step "KataGo study: sweep"
 k=katago-int4-study
 out="$here/katago-9x9-int4"
 if exists "$k"; then
@@ -33,8 +41,10 @@ if exists "$k"; then
 else
   "$q" sweep "$out/sweep.toml" --refine --run-tag "$k" | tee "$out/table.txt"
 fi
-"$q" judge --run "$k" --katago-dir "$katago_dir" --visits 32 | tee "$out/judge.txt"
+step "KataGo study: judge"
+"$q" judge --run "$k" --katago-dir "$katago_dir" --visits 16 | tee "$out/judge.txt"
 "$q" ratings --run "$k" > "$out/ratings.txt"
+step "KataGo study: report and notebooks"
 rm -rf "$out/report" "$out/notebooks"
 "$q" report --run "$k" -o "$out/report" --html
 mkdir -p "$out/notebooks"
@@ -42,8 +52,10 @@ for nb in "$repo"/notebooks/*.ipynb; do
   QARENA_DB=qarena.sqlite QARENA_RUN="$k" "$repo/.venv/bin/jupyter" nbconvert \
     --to html --execute --output-dir "$out/notebooks" "$nb"
 done
+scrub "$out"/*.txt "$out"/report/report.md "$out"/report/report.html "$out"/notebooks/*.html
 
 # (b) The NNUE demo ladder on Stockfish's UCI_Elo scale.
+step "NNUE demo ladder"
 n=nnue-demo-anchored
 out="$here/nnue-demo"
 if exists "$n"; then
@@ -55,5 +67,6 @@ fi
 "$q" ratings --run "$n" > "$out/ratings.txt"
 rm -rf "$out/report"
 "$q" report --run "$n" -o "$out/report" --html
+scrub "$out"/*.txt "$out"/report/report.md "$out"/report/report.html
 
 echo "results regenerated in $(( ($(date +%s) - start) / 60 )) min"

@@ -107,6 +107,24 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
     }
     // Together: the same games, move for move, with the same results.
     assert_eq!(union, all);
+    // And `qarena merge` joins them into the unsharded run.
+    let out = ws.run(&[
+        "merge",
+        "merged.sqlite",
+        "shard-0.sqlite",
+        "shard-1.sqlite",
+        "shard-2.sqlite",
+        "--shard-runs",
+        "runs-0",
+        "--shard-runs",
+        "runs-1",
+        "--shard-runs",
+        "runs-2",
+        "--runs-dir",
+        "runs-merged",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(games_of(&ws.path().join("merged.sqlite"), "m"), all);
 
     // A resume continues the stored shard; another shard is refused.
     let out = ws.run(&[
@@ -169,4 +187,96 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
         "{}",
         text(&out)
     );
+}
+
+/// Per point: W/D/L, score and Elo of a sweep's table (`--json`), without
+/// the cost columns (time and memory differ from run to run).
+fn strength_table(out: &std::process::Output) -> Vec<serde_json::Value> {
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    r["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "index": p["index"],
+                "name": p["name"],
+                "bits": p["effective_bits"],
+                "wdl": p["summary"]["tally"],
+                "elo": p["elo"],
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn a_sharded_demo_merged_gives_the_unsharded_table() {
+    let ws = Ws::new();
+    let sf = program("stockfish").display().to_string();
+    let demo = |db: &str, runs: &str, shard: Option<&str>| {
+        let mut args = vec![
+            "demo",
+            "--games",
+            "4",
+            "--nodes",
+            "500",
+            "-j",
+            "2",
+            "--run-tag",
+            "d",
+            "--db",
+            db,
+            "--runs-dir",
+            runs,
+            "--cache",
+            "variants",
+            "--stockfish",
+            &sf,
+        ];
+        if let Some(s) = shard {
+            args.extend_from_slice(&["--shard", s]);
+        }
+        let out = ws.run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    demo("all.sqlite", "runs-all", None);
+    demo("s0.sqlite", "runs-0", Some("0/2"));
+    demo("s1.sqlite", "runs-1", Some("1/2"));
+    let out = ws.run(&[
+        "merge",
+        "merged.sqlite",
+        "s0.sqlite",
+        "s1.sqlite",
+        "--shard-runs",
+        "runs-0",
+        "--shard-runs",
+        "runs-1",
+        "--runs-dir",
+        "runs-merged",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        games_of(&ws.path().join("merged.sqlite"), "d"),
+        games_of(&ws.path().join("all.sqlite"), "d"),
+        "the merged shards hold exactly the unsharded games"
+    );
+    // The table of the merged run is the unsharded table (nothing is left
+    // to play, so resuming only prints it).
+    let table = |db: &str, runs: &str| {
+        let out = ws.run(&[
+            "sweep",
+            "--resume",
+            "d",
+            "--db",
+            db,
+            "--runs-dir",
+            runs,
+            "--json",
+        ]);
+        assert!(out.status.success(), "{}", text(&out));
+        strength_table(&out)
+    };
+    let merged = table("merged.sqlite", "runs-merged");
+    assert_eq!(merged.len(), 9);
+    assert_eq!(merged, table("all.sqlite", "runs-all"));
 }
