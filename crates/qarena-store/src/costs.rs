@@ -1,5 +1,5 @@
 //! Typed reads of what engines cost while they played
-//! (`game_cost_metrics`, migration 8): speed as measured and as the engine
+//! (`game_cost_metrics`, migrations 8 and 11): speed as measured and as the engine
 //! reported it, CPU time and peak memory, one row per game and engine.
 //! Callers summarise the rows over games (the game is the independent unit).
 
@@ -62,15 +62,15 @@ impl Store {
     /// ordered by point, game and engine.
     pub fn game_cost_metrics(&self, run: RunId) -> Result<Vec<GameCostMetrics>> {
         self.call("reading per-game engine costs", |c| {
-            crate::metrics::rows_game_by_game(
-                c,
-                run,
+            let mut stmt = c.prepare(
                 "SELECT run_id, point_index, game_id, engine_id, slot, variant_id, moves,
                         avg_move_ms, nodes_per_second, visits_per_second, cpu_ms_per_move,
                         peak_rss_bytes
-                 FROM game_cost_metrics WHERE game_id = ?1 ORDER BY engine_id",
-                cost_from_row,
-            )
+                 FROM game_cost_metrics WHERE run_id = ?1
+                 ORDER BY point_index, game_id, engine_id",
+            )?;
+            let rows = stmt.query_map([run], cost_from_row)?;
+            rows.collect()
         })
     }
 }

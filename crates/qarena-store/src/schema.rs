@@ -642,6 +642,41 @@ LEFT JOIN game_judge_metrics jm
 LEFT JOIN game_self_metrics sm ON sm.game_id = g.id AND sm.engine_id = e.id;
 "#,
     },
+    Migration {
+        description: "game_cost_metrics: per-row subqueries, so reading one game or one run touches only its moves",
+        sql: r#"
+-- The same figures as before (see migration 8), computed per game and
+-- engine with correlated subqueries over the primary keys of moves and
+-- self_evals: a filter on the run or the game is applied first, where the
+-- grouped form aggregated every move in the file for each lookup.
+DROP VIEW game_cost_metrics;
+CREATE VIEW game_cost_metrics AS
+SELECT x.run_id, x.point_index, x.game_id, x.engine_id, x.slot, x.variant_id,
+       x.moves, x.avg_move_ms,
+       1000.0 * x.nodes / NULLIF(x.nodes_ms, 0) AS nodes_per_second,
+       1000.0 * x.visits / NULLIF(x.visits_ms, 0) AS visits_per_second,
+       1000.0 * c.cpu_seconds / NULLIF(x.moves, 0) AS cpu_ms_per_move,
+       c.peak_rss_bytes
+FROM (
+    SELECT g.run_id, g.point_index, g.id AS game_id, e.id AS engine_id, e.slot, e.variant_id,
+           (SELECT count(*) FROM moves m WHERE m.game_id = g.id
+              AND (lower(substr(m.color, 1, 1)) = 'b') = (e.id = g.black_engine_id)) AS moves,
+           (SELECT avg(m.time_ms) FROM moves m WHERE m.game_id = g.id
+              AND (lower(substr(m.color, 1, 1)) = 'b') = (e.id = g.black_engine_id)) AS avg_move_ms,
+           (SELECT sum(s.nodes) FROM self_evals s
+              WHERE s.game_id = g.id AND s.engine_id = e.id) AS nodes,
+           (SELECT sum(s.time_ms) FROM self_evals s
+              WHERE s.game_id = g.id AND s.engine_id = e.id AND s.nodes IS NOT NULL) AS nodes_ms,
+           (SELECT sum(s.visits) FROM self_evals s
+              WHERE s.game_id = g.id AND s.engine_id = e.id) AS visits,
+           (SELECT sum(m.time_ms) FROM self_evals s
+              JOIN moves m ON m.game_id = s.game_id AND m.ply = s.ply
+              WHERE s.game_id = g.id AND s.engine_id = e.id AND s.visits IS NOT NULL) AS visits_ms
+    FROM games g JOIN engines e ON e.id IN (g.black_engine_id, g.white_engine_id)
+) x
+LEFT JOIN game_costs c ON c.game_id = x.game_id AND c.engine_id = x.engine_id;
+"#,
+    },
 ];
 
 #[cfg(test)]
