@@ -93,6 +93,11 @@ pub struct GameSubset {
     pub point: Option<i64>,
     pub games: Option<GameRange>,
     pub limit: Option<usize>,
+    /// Only this shard's games (`--shard K/N`): game `i` of point `p` is
+    /// shard `(p + i) mod N`'s. Judged into a copy of the database per
+    /// shard, `qarena merge` joins the verdicts (the judge runs have the
+    /// same settings).
+    pub shard: Option<qarena_store::Shard>,
 }
 
 impl GameSubset {
@@ -110,6 +115,9 @@ impl GameSubset {
     pub fn selects(&self, g: &GameRecord) -> bool {
         self.point.is_none_or(|p| g.point_index == p)
             && self.games.is_none_or(|r| r.contains(g.game_index))
+            && self
+                .shard
+                .is_none_or(|s| s.owns(g.point_index, g.game_index))
     }
 }
 
@@ -124,6 +132,9 @@ impl fmt::Display for GameSubset {
         match self.games {
             Some(r) => parts.push(format!("games {r}")),
             None => parts.push("every game".to_string()),
+        }
+        if let Some(s) = self.shard {
+            parts.push(format!("shard {s}"));
         }
         if let Some(n) = self.limit {
             parts.push(format!(
@@ -188,6 +199,7 @@ mod tests {
             point: Some(1),
             games: Some("0..4".parse().unwrap()),
             limit: Some(2),
+            shard: None,
         };
         assert_eq!(
             s.to_string(),

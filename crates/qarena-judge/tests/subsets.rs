@@ -161,6 +161,7 @@ fn subsets_judge_exactly_their_games_and_extend_one_judge_run() {
         point,
         games: games.map(|g| g.parse().unwrap()),
         limit,
+        shard: None,
     };
 
     // Point 1, games 1..4, at most 2: games 1 and 2 of point 1, nothing else.
@@ -258,4 +259,42 @@ fn subsets_judge_exactly_their_games_and_extend_one_judge_run() {
         assert!(msg.contains("run 'pts'") && msg.contains(want), "{msg}");
     }
     assert_eq!(judged(&store, run, first.judge_run).len(), 5);
+}
+
+#[test]
+fn shards_of_a_judge_split_the_games_and_together_cover_the_run() {
+    let store = Store::open_in_memory().unwrap();
+    let run = two_point_run(&store);
+    let shard = |k: u32| GameSubset {
+        shard: Some(format!("{k}/3").parse().unwrap()),
+        ..GameSubset::all()
+    };
+    let mut seen = BTreeSet::new();
+    let mut judge_run = None;
+    for k in 0..3 {
+        let r = judge(
+            &store,
+            "pts",
+            &options(shard(k), TranscriptTarget::Off),
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(r.subset.to_string().contains(&format!("shard {k}/3")));
+        let now = judged(&store, run, r.judge_run);
+        let new: BTreeSet<(i64, i64)> = now.difference(&seen).copied().collect();
+        // Game i of point p is shard (p + i) mod 3's, and no other's.
+        assert!(!new.is_empty());
+        assert!(
+            new.iter().all(|(p, i)| (p + i) % 3 == i64::from(k)),
+            "shard {k}: {new:?}"
+        );
+        assert_eq!(r.games_judged_now, new.len());
+        seen = now;
+        judge_run = Some(r.judge_run);
+    }
+    // Together: every game of the run, in one judge run.
+    assert_eq!(seen.len(), 8);
+    let cov = store.judge_coverage(run).unwrap();
+    assert_eq!(cov.len(), 1);
+    assert_eq!(Some(cov[0].judge_run), judge_run);
 }

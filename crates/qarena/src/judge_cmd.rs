@@ -102,6 +102,11 @@ pub struct JudgeArgs {
     /// (point, then game index).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub limit: Option<u32>,
+    /// Judge only shard K of N of the games (game i of point p is shard
+    /// (p + i) mod N's). Run each shard on its own copy of the database;
+    /// `qarena merge` joins the verdicts.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<qarena_store::Shard>,
     /// Append the judge engine's traffic to this file instead of the run
     /// folder's logs/judge-<judge run id>.log.
     #[arg(long, conflicts_with = "no_transcript")]
@@ -204,6 +209,7 @@ fn options(a: &JudgeArgs) -> Result<JudgeOptions, Exit> {
         point: a.point.map(i64::from),
         games: a.games,
         limit: a.limit.map(|n| n as usize),
+        shard: a.shard,
     };
     Ok(o)
 }
