@@ -177,6 +177,13 @@ pub enum Command {
     /// Example: qarena merge merged.sqlite m0/qarena.sqlite m1/qarena.sqlite
     #[command(after_long_help = EXIT_CODES)]
     Merge(crate::merge_cmd::MergeArgs),
+    /// Spread a sweep over a Slurm cluster: a job array (one task per
+    /// shard) and a dependent merge job; and the shards' progress.
+    #[command(after_long_help = EXIT_CODES)]
+    Slurm {
+        #[command(subcommand)]
+        command: crate::slurm_cmd::SlurmCommand,
+    },
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -596,6 +603,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Quantize(a) => crate::quant_cmd::quantize(a),
         Command::Probe(a) => crate::probe_cmd::run(a),
         Command::Evolve { command } => crate::evolve_cmd::run(command),
+        Command::Slurm { command } => crate::slurm_cmd::run(command),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
         Command::Gate(a) => crate::stats_cmd::gate(*a),
     }

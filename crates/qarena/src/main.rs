@@ -17,6 +17,7 @@ mod quant_cmd;
 mod ratings_cmd;
 mod report_cmd;
 mod runs_cmd;
+mod slurm_cmd;
 mod stats_cmd;
 mod sweep_cmd;
 

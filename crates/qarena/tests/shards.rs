@@ -15,34 +15,6 @@ use std::collections::BTreeMap;
 
 use common::*;
 
-/// (point, game) -> (moves, result) of every game of `tag` in `db`.
-///
-/// Stockfish at fixed nodes (one thread, its hash cleared by `ucinewgame`)
-/// is deterministic, and node jitter is seeded by the game index: the same
-/// game index gives the same game in any process. (A `Skill Level` below
-/// 20 draws moves at random and would not.)
-fn games_of(
-    db: &std::path::Path,
-    tag: &str,
-) -> BTreeMap<(i64, i64), (Vec<String>, Option<String>)> {
-    let store = qarena_store::Store::open(db).unwrap();
-    let run = store.run_by_tag(tag).unwrap().unwrap();
-    store
-        .games(run.id)
-        .unwrap()
-        .into_iter()
-        .map(|g| {
-            let moves = store
-                .game_moves(g.id)
-                .unwrap()
-                .into_iter()
-                .map(|m| m.mv)
-                .collect();
-            ((g.point_index, g.game_index), (moves, g.result))
-        })
-        .collect()
-}
-
 fn chess_match(ws: &Ws, db: &str, runs: &str, extra: &[&str]) -> std::process::Output {
     let sf = program("stockfish").display().to_string();
     let mut args = vec![
@@ -77,7 +49,7 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
     let ws = Ws::new();
     let out = chess_match(&ws, "all.sqlite", "runs-all", &[]);
     assert!(out.status.success(), "{}", text(&out));
-    let all = games_of(&ws.path().join("all.sqlite"), "m");
+    let all = games_by_key(&ws.path().join("all.sqlite"), "m");
     assert_eq!(all.len(), 12);
 
     let mut union = BTreeMap::new();
@@ -94,7 +66,7 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
         let run = store.run_by_tag("m").unwrap().unwrap();
         assert_eq!(run.settings["shard"]["index"], k);
         assert_eq!(run.settings["shard"]["count"], 3);
-        let mine = games_of(&ws.path().join(&db), "m");
+        let mine = games_by_key(&ws.path().join(&db), "m");
         // 6 pairs round-robin over 3 shards: 2 pairs each, never split.
         assert_eq!(mine.len(), 4, "shard {k}: {:?}", mine.keys());
         for (&(p, g), v) in &mine {
@@ -124,7 +96,7 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
         "runs-merged",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(games_of(&ws.path().join("merged.sqlite"), "m"), all);
+    assert_eq!(games_by_key(&ws.path().join("merged.sqlite"), "m"), all);
 
     // A resume continues the stored shard; another shard is refused.
     let out = ws.run(&[
@@ -137,7 +109,10 @@ fn the_shards_of_a_match_play_exactly_the_unsharded_games() {
         "runs-1",
     ]);
     assert!(out.status.success(), "{}", text(&out));
-    assert_eq!(games_of(&ws.path().join("shard-1.sqlite"), "m").len(), 4);
+    assert_eq!(
+        games_by_key(&ws.path().join("shard-1.sqlite"), "m").len(),
+        4
+    );
     let out = ws.run(&[
         "match",
         "--resume",
@@ -256,8 +231,8 @@ fn a_sharded_demo_merged_gives_the_unsharded_table() {
     ]);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(
-        games_of(&ws.path().join("merged.sqlite"), "d"),
-        games_of(&ws.path().join("all.sqlite"), "d"),
+        games_by_key(&ws.path().join("merged.sqlite"), "d"),
+        games_by_key(&ws.path().join("all.sqlite"), "d"),
         "the merged shards hold exactly the unsharded games"
     );
     // The table of the merged run is the unsharded table (nothing is left

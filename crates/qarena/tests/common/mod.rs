@@ -277,3 +277,29 @@ pub fn export_stockfish_net(ws: &Ws) -> PathBuf {
     assert!(net.is_file(), "Stockfish did not export its net");
     net
 }
+
+/// Every game of a run: (point, game index) -> (moves, result).
+pub type GameMap = std::collections::BTreeMap<(i64, i64), (Vec<String>, Option<String>)>;
+
+/// The games of run `tag` in the database `db`, by their global key.
+pub fn games_by_key(db: &Path, tag: &str) -> GameMap {
+    let store = qarena_store::Store::open(db).unwrap();
+    let run = store
+        .run_by_tag(tag)
+        .unwrap()
+        .unwrap_or_else(|| panic!("no run {tag} in {}", db.display()));
+    store
+        .games(run.id)
+        .unwrap()
+        .into_iter()
+        .map(|g| {
+            let moves = store
+                .game_moves(g.id)
+                .unwrap()
+                .into_iter()
+                .map(|m| m.mv)
+                .collect();
+            ((g.point_index, g.game_index), (moves, g.result))
+        })
+        .collect()
+}
