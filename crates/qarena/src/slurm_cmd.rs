@@ -25,8 +25,7 @@ pub enum SlurmCommand {
     /// job that depends on it (`afterok`, `--kill-on-invalid-dep=yes`);
     /// with --submit, submit both with sbatch.
     ///
-    /// Example: qarena slurm sweep ladder.toml --shards 4 --dir /shared/ladder \
-    ///            --partition cpu --time 02:00:00 --cpus-per-task 2 --submit
+    /// Example: qarena slurm sweep ladder.toml --shards 4 --dir /shared/ladder --submit
     Sweep(SlurmSweepArgs),
     /// How far each shard of a sweep written by `qarena slurm sweep` is,
     /// read from the shard databases, and whether the merge has run.
