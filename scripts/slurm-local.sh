@@ -23,6 +23,10 @@ start)
   cpus=$(nproc)
   mkdir -p "$dir/state" "$dir/spool" "$dir/munge"
   chown munge:munge "$dir/munge"
+  if ! setpriv --reuid=munge --regid=munge --init-groups test -w "$dir/munge"; then
+    echo "slurm-local: the munge user cannot reach $dir/munge; give its parent folders o+x (mktemp -d makes them 0700)" >&2
+    exit 1
+  fi
   if [ ! -s /etc/munge/munge.key ]; then mungekey -c -k /etc/munge/munge.key; fi
   chown munge:munge /etc/munge/munge.key && chmod 400 /etc/munge/munge.key
   # munged runs as its own user; setpriv needs no PAM configuration.
