@@ -827,6 +827,31 @@ impl Shard {
             == i64::from(self.index)
     }
 
+    /// The shard a stored run was started as (`"shard"` in its settings),
+    /// `None` for an unsharded run.
+    pub fn of_run_settings(settings: &serde_json::Value) -> Option<Shard> {
+        settings
+            .get(crate::SHARD_KEY)
+            .and_then(|v| serde_json::from_value(v.clone()).ok())
+    }
+
+    /// The shard a resume of run `tag` plays: the one it was started as
+    /// (`stored`). A shard asked for on the resume must be that one; the
+    /// error says which it was.
+    pub fn for_resume(
+        requested: Option<Shard>,
+        stored: Option<Shard>,
+        tag: &str,
+    ) -> std::result::Result<Option<Shard>, String> {
+        if requested.is_some() && requested != stored {
+            return Err(format!(
+                "run '{tag}' was started as shard {}; resume it without --shard or with the same one",
+                stored.map_or_else(|| "none (unsharded)".to_string(), |s| s.to_string())
+            ));
+        }
+        Ok(stored)
+    }
+
     /// Whether game `game_index` of point `point` is this shard's: its
     /// colour-swapped pair is.
     pub fn owns_game(&self, point: i64, game_index: i64) -> bool {

@@ -606,18 +606,12 @@ pub fn run_sweep(mut req: SweepRequest, stop: Arc<AtomicBool>) -> Result<SweepRe
             .next()
             .ok_or_else(|| SweepError::Input(format!("run '{}' has no sweep", req.tag)))?;
         // A resume continues the shard the run was started as.
-        let stored: Option<qarena_store::Shard> = rec
-            .settings
-            .get("shard")
-            .and_then(|v| serde_json::from_value(v.clone()).ok());
-        if req.shard.is_some() && req.shard != stored {
-            return Err(SweepError::Input(format!(
-                "run '{}' was started as shard {}; resume it without --shard or with the same one",
-                req.tag,
-                stored.map_or_else(|| "none (unsharded)".to_string(), |s| s.to_string())
-            )));
-        }
-        req.shard = stored;
+        req.shard = qarena_store::Shard::for_resume(
+            req.shard,
+            qarena_store::Shard::of_run_settings(&rec.settings),
+            req.tag.as_str(),
+        )
+        .map_err(SweepError::Input)?;
         let owner = claim()?;
         if store.run(rec.id)?.is_none() {
             return Err(SweepError::Input(format!(

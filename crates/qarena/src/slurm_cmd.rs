@@ -291,10 +291,7 @@ fn shard_progress(db: &Path) -> Result<Option<(String, usize, usize)>, Exit> {
     let Some(run) = store.list_runs()?.into_iter().next().map(|r| r.run) else {
         return Ok(None);
     };
-    let shard: Option<Shard> = run
-        .settings
-        .get("shard")
-        .and_then(|v| serde_json::from_value(v.clone()).ok());
+    let shard = Shard::of_run_settings(&run.settings);
     let def: Option<SweepDef> = run
         .settings
         .get("sweep")

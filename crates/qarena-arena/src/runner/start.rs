@@ -62,18 +62,12 @@ pub(super) fn open_run(
                 )));
             }
             // A resume continues the shard the run was started as.
-            let stored: Option<qarena_store::Shard> = rec
-                .settings
-                .get("shard")
-                .and_then(|v| serde_json::from_value(v.clone()).ok());
-            if req.shard.is_some() && req.shard != stored {
-                return Err(RunError::Input(format!(
-                    "run '{}' was started as shard {}; resume it without --shard or with the same one",
-                    req.tag,
-                    stored.map_or_else(|| "none (unsharded)".to_string(), |s| s.to_string())
-                )));
-            }
-            req.shard = stored;
+            req.shard = qarena_store::Shard::for_resume(
+                req.shard,
+                qarena_store::Shard::of_run_settings(&rec.settings),
+                req.tag.as_str(),
+            )
+            .map_err(RunError::Input)?;
             let owner = claim(req)?;
             // A prune may have deleted the run before we owned it.
             if store.run(rec.id)?.is_none() {
