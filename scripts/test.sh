@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export QARENA_KATAGO="${QARENA_KATAGO:-$(cd .. && pwd)/shared/katago/katago}"
 export QARENA_PYTHON="${QARENA_PYTHON:-$(pwd)/.venv/bin/python}"
+# A fresh CI clone builds once: incremental caches would only cost disk.
+if [ "${CI:-}" = "true" ]; then export CARGO_INCREMENTAL=0; fi
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 if cargo nextest --version >/dev/null 2>&1; then
