@@ -21,13 +21,15 @@
 //! died (the budget is past the survival boundary), at a resource limit
 //! (genomes, wall time), or on a stop request; [`Ending`] says which.
 
+use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use qarena_probe::stored::{probe_stored, StoredProbeError};
 use qarena_probe::{metric, AnyOutputs, AnyProbe, Probe, Suite};
 use qarena_store::{
-    EvolutionId, GenomeId, GenomeRecord, GenomeResult, NewEvolution, NewGenome, RunStatus, Store,
+    EvolutionId, GenomeId, GenomeRecord, GenomeResult, NewEvolution, NewGenome, RunStatus, Shard,
+    Store,
 };
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -70,6 +72,9 @@ pub enum EvolveError {
     /// A check outside the loop does not fit the evolution.
     #[error("check: {0}")]
     Check(String),
+    /// A shard's screen does not fit the gathered evolution.
+    #[error("shard: {0}")]
+    Shard(String),
 }
 
 /// How an evolution runs.
@@ -101,6 +106,10 @@ pub struct Limits {
     pub max_genomes: Option<usize>,
     /// Wall time of this command.
     pub max_seconds: Option<f64>,
+    /// Pause after this generation (the gather step of a sharded
+    /// evolution: its genomes' probes were merged in, so the loop reads
+    /// them instead of probing).
+    pub through_generation: Option<usize>,
 }
 
 /// Why an evolution ended.
@@ -120,6 +129,10 @@ pub enum Ending {
     NothingFits,
     GenomeLimit,
     TimeLimit,
+    /// Paused after this generation as asked (`through_generation`).
+    Paused {
+        generation: usize,
+    },
     /// A stop request (Ctrl-C).
     Stopped,
 }
@@ -136,6 +149,10 @@ impl std::fmt::Display for Ending {
             Ending::NothingFits => write!(f, "no genome fits within the budget"),
             Ending::GenomeLimit => write!(f, "the genome limit"),
             Ending::TimeLimit => write!(f, "the time limit"),
+            Ending::Paused { generation } => write!(
+                f,
+                "a pause after generation {generation} as asked; run it again with a later --through-generation, or without, to go on"
+            ),
             Ending::Stopped => write!(f, "stopped; run the same command to resume"),
         }
     }
@@ -228,10 +245,7 @@ impl Screen<'_> {
         op: Operator,
         parents: (Option<GenomeId>, Option<GenomeId>),
     ) -> Result<GenomeRecord, EvolveError> {
-        let strategy = genome.to_strategy(&format!(
-            "{}-s{}-g{generation}",
-            self.settings.name, self.settings.seed
-        ))?;
+        let strategy = genome.to_strategy(&genome_name(self.settings, generation))?;
         let canonical = strategy.canonical_json();
         let (rec, fresh) = self.store.insert_genome(&NewGenome {
             evolution,
@@ -247,26 +261,63 @@ impl Screen<'_> {
         if !fresh && (rec.quality.is_some() || rec.failure.is_some()) {
             return Ok(rec);
         }
-        let fail = |kind: &str, detail: String| -> Result<GenomeRecord, EvolveError> {
-            self.store.set_genome_result(
-                rec.id,
-                &GenomeResult {
-                    variant: None,
-                    probe: None,
-                    quality: None,
-                    speed_ratio: None,
-                    memory_ratio: None,
-                    score: None,
-                    failure: Some((kind, &detail)),
-                },
-            )?;
-            Ok(GenomeRecord {
-                failure: Some(kind.to_string()),
-                failure_detail: Some(detail),
-                ..rec.clone()
-            })
+        let (kind, detail) = match self.assess(&strategy)? {
+            Assessment::Interrupted => return Ok(rec),
+            Assessment::Failed { kind, detail } => (kind, detail),
+            Assessment::Alive(a) => {
+                let score = survival_score(
+                    a.quality,
+                    rec.genome.bits_per_weight,
+                    a.speed_ratio,
+                    a.memory_ratio,
+                );
+                self.store.set_genome_result(
+                    rec.id,
+                    &GenomeResult {
+                        variant: None,
+                        probe: Some(a.probe),
+                        quality: Some(a.quality),
+                        speed_ratio: a.speed_ratio,
+                        memory_ratio: a.memory_ratio,
+                        score: Some(score),
+                        failure: None,
+                    },
+                )?;
+                return Ok(GenomeRecord {
+                    quality: Some(a.quality),
+                    probe: Some(a.probe),
+                    speed_ratio: a.speed_ratio,
+                    memory_ratio: a.memory_ratio,
+                    score: Some(score),
+                    ..rec
+                });
+            }
         };
-        let variant = match build_variant(&self.settings.model, &strategy, &self.settings.cache_dir)
+        self.store.set_genome_result(
+            rec.id,
+            &GenomeResult {
+                variant: None,
+                probe: None,
+                quality: None,
+                speed_ratio: None,
+                memory_ratio: None,
+                score: None,
+                failure: Some((kind, &detail)),
+            },
+        )?;
+        Ok(GenomeRecord {
+            failure: Some(kind.to_string()),
+            failure_detail: Some(detail),
+            ..rec
+        })
+    }
+
+    /// Builds the strategy's variant and probes it against the original
+    /// (the probe is read from the store when it ran before), and says
+    /// whether the genome lives. Stores the probe, never a genome.
+    fn assess(&self, strategy: &qarena_quant::Strategy) -> Result<Assessment, EvolveError> {
+        let fail = |kind: &'static str, detail: String| Ok(Assessment::Failed { kind, detail });
+        let variant = match build_variant(&self.settings.model, strategy, &self.settings.cache_dir)
         {
             Ok(v) => v,
             // The disk, not the genome: the evolution stops.
@@ -289,7 +340,9 @@ impl Screen<'_> {
             Ok(p) => p,
             // A stop request says nothing about the genome: it stays
             // unscreened and is screened on resume.
-            Err(StoredProbeError::Probe(e)) if e.is_interrupted() => return Ok(rec),
+            Err(StoredProbeError::Probe(e)) if e.is_interrupted() => {
+                return Ok(Assessment::Interrupted)
+            }
             Err(StoredProbeError::Probe(e)) if e.is_timeout() => {
                 return fail("timeout", e.to_string())
             }
@@ -314,36 +367,31 @@ impl Screen<'_> {
                 ),
             );
         }
-        let probe_id = Some(probed.id);
-        let speed_ratio = metric(&c.metrics, "speed_ratio");
-        let memory_ratio = metric(&c.metrics, "memory_ratio");
-        let score = survival_score(
+        Ok(Assessment::Alive(Alive {
             quality,
-            rec.genome.bits_per_weight,
-            speed_ratio,
-            memory_ratio,
-        );
-        self.store.set_genome_result(
-            rec.id,
-            &GenomeResult {
-                variant: None,
-                probe: probe_id,
-                quality: Some(quality),
-                speed_ratio,
-                memory_ratio,
-                score: Some(score),
-                failure: None,
-            },
-        )?;
-        Ok(GenomeRecord {
-            quality: Some(quality),
-            probe: probe_id,
-            speed_ratio,
-            memory_ratio,
-            score: Some(score),
-            ..rec
-        })
+            probe: probed.id,
+            speed_ratio: metric(&c.metrics, "speed_ratio"),
+            memory_ratio: metric(&c.metrics, "memory_ratio"),
+        }))
     }
+}
+
+/// What building and probing a genome's variant said.
+enum Assessment {
+    Alive(Alive),
+    Failed {
+        kind: &'static str,
+        detail: String,
+    },
+    /// A stop request came during the probe.
+    Interrupted,
+}
+
+struct Alive {
+    quality: f64,
+    probe: qarena_store::ProbeId,
+    speed_ratio: Option<f64>,
+    memory_ratio: Option<f64>,
 }
 
 /// Builds (or finds in `cache_dir`) the variant of `strategy` with the
@@ -362,6 +410,48 @@ pub(crate) fn build_variant(
     qarena_variant::build_variant(model, strategy, &opts, &|_, _| {})
 }
 
+/// The model's catalogue layout and the model file's sha256.
+fn layout_of(settings: &EvolveSettings) -> Result<(Layout, String), EvolveError> {
+    let model_err = |e| EvolveError::Model {
+        path: settings.model.clone(),
+        source: e,
+    };
+    let model = qarena_models::Model::load(&settings.model).map_err(model_err)?;
+    let layout = Layout::new(model.catalogue())?;
+    drop(model);
+    let sha = qarena_models::sha256_file(&settings.model).map_err(model_err)?;
+    Ok((layout, sha))
+}
+
+/// A generation's random stream: seeded by the evolution's seed and the
+/// generation only, so a resume and every shard make the same genomes.
+fn generation_rng(seed: u64, generation: usize) -> ChaCha8Rng {
+    ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation as u64)
+}
+
+/// A child with its operator and parents.
+type Child = (Genome, Operator, Option<GenomeId>, Option<GenomeId>);
+
+/// The genomes of one generation, in birth order: `population` tries of
+/// [`offspring`] from the parents (tries that made no genome are left
+/// out). Screening never draws from the stream, so the brood is the same
+/// whether it is screened in one process or spread over shards.
+fn brood(
+    parents: &[(GenomeId, f64, Genome)],
+    layout: &Layout,
+    settings: &EvolveSettings,
+    generation: usize,
+) -> Result<Vec<Child>, EvolveError> {
+    let mut rng = generation_rng(settings.seed, generation);
+    let mut out = Vec::with_capacity(settings.population);
+    for _ in 0..settings.population {
+        if let Some(child) = offspring(parents, layout, settings, generation, &mut rng)? {
+            out.push(child);
+        }
+    }
+    Ok(out)
+}
+
 /// Runs (or resumes) an evolution; see the module docs.
 pub fn evolve(
     store: &Store,
@@ -371,17 +461,7 @@ pub fn evolve(
     stop: &AtomicBool,
     progress: Progress<'_>,
 ) -> Result<EvolveSummary, EvolveError> {
-    let model = qarena_models::Model::load(&settings.model).map_err(|e| EvolveError::Model {
-        path: settings.model.clone(),
-        source: e,
-    })?;
-    let layout = Layout::new(model.catalogue())?;
-    drop(model);
-    let model_sha =
-        qarena_models::sha256_file(&settings.model).map_err(|e| EvolveError::Model {
-            path: settings.model.clone(),
-            source: e,
-        })?;
+    let (layout, model_sha) = layout_of(settings)?;
     let ev = store.upsert_evolution(&NewEvolution {
         name: settings.name.clone(),
         model_sha256: model_sha,
@@ -423,12 +503,9 @@ pub fn evolve(
     let mut ending = Ending::Generations;
     let mut seen = 0usize;
     'generations: while generation < settings.generations {
-        let mut rng = ChaCha8Rng::seed_from_u64(
-            settings.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ generation as u64,
-        );
         let parents = survivors(store, ev.id, &layout, settings.survivors, generation)?;
         let (mut born, mut died) = (0, 0);
-        for _ in 0..settings.population {
+        for (genome, op, pa, pb) in brood(&parents, &layout, settings, generation)? {
             if stop.load(Ordering::SeqCst) {
                 ending = Ending::Stopped;
                 break 'generations;
@@ -445,11 +522,6 @@ pub fn evolve(
                 ending = Ending::TimeLimit;
                 break 'generations;
             }
-            let Some((genome, op, pa, pb)) =
-                offspring(&parents, &layout, settings, generation, &mut rng)?
-            else {
-                continue;
-            };
             let rec = screen.screen(ev.id, generation, &genome, op, (pa, pb))?;
             seen += 1;
             born += 1;
@@ -478,8 +550,13 @@ pub fn evolve(
             generation += 1;
             break;
         }
-        let best = best_alive(store, ev.id)?;
-        let q = best.first().map_or(f64::INFINITY, rank);
+        // The best so far: a resume (or a sharded gather) walks the stored
+        // generations again and must see what the first pass saw then.
+        let q = best_alive(store, ev.id)?
+            .iter()
+            .filter(|g| g.genome.generation <= generation as i64)
+            .map(rank)
+            .fold(f64::INFINITY, f64::min);
         if q < best_quality {
             best_quality = q;
             stale = 0;
@@ -491,8 +568,219 @@ pub fn evolve(
             ending = Ending::NoImprovement;
             break;
         }
+        if let Some(t) = settings
+            .limits
+            .through_generation
+            .filter(|t| generation > *t && generation < settings.generations)
+        {
+            ending = Ending::Paused { generation: t };
+            break;
+        }
     }
     finish(store, ev.id, generation, ending)
+}
+
+/// What one shard's screen of one generation did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShardScreenSummary {
+    pub generation: usize,
+    /// Distinct genomes of the generation, every shard's.
+    pub genomes: usize,
+    /// This shard's share.
+    pub owned: usize,
+    /// Owned genomes the gathered evolution already screened (a genome
+    /// born again), left alone.
+    pub known: usize,
+    /// Owned genomes built and probed (or found probed in this shard's
+    /// database, on a resume).
+    pub screened: usize,
+    /// Of those, the ones that died (their probes are kept, so the gather
+    /// finds the same failure).
+    pub died: usize,
+    pub stopped: bool,
+}
+
+/// Screens shard `shard` of generation `generation` of an evolution into
+/// `store` (`evolve run --shard K/N --generation G`): the generation's
+/// genomes are made exactly as the unsharded loop makes them, from the
+/// survivors of the earlier generations in `gathered` (the database the
+/// shards of every earlier generation were merged and gathered into; not
+/// needed for generation 0), and genome `i` of the generation is this
+/// shard's when [`Shard::owns`]`(generation, i)`. Owned genomes are built
+/// and probed; only their probes are stored, so `qarena merge` takes the
+/// shard database like any other. The gather step (`evolve run
+/// --through-generation G` on the merged database) then walks the loop
+/// with every probe already stored.
+#[allow(clippy::too_many_arguments)]
+pub fn screen_shard(
+    store: &Store,
+    gathered: Option<&Store>,
+    settings: &EvolveSettings,
+    probe: &AnyProbe,
+    suite: &Suite,
+    shard: Shard,
+    generation: usize,
+    stop: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<ShardScreenSummary, EvolveError> {
+    if generation >= settings.generations {
+        return Err(EvolveError::Shard(format!(
+            "generation {generation} is past the evolution's {} generations",
+            settings.generations
+        )));
+    }
+    let (layout, model_sha) = layout_of(settings)?;
+    let (parents, known) = match gathered {
+        Some(g) => gathered_parents(g, settings, &layout, &model_sha, generation)?,
+        None if generation == 0 => (Vec::new(), HashSet::new()),
+        None => {
+            return Err(EvolveError::Shard(format!(
+                "generation {generation} breeds from the earlier generations: name the database they were gathered into"
+            )))
+        }
+    };
+    let children = brood(&parents, &layout, settings, generation)?;
+    let named = children
+        .iter()
+        .map(|(genome, ..)| {
+            let strategy = genome.to_strategy(&genome_name(settings, generation))?;
+            let sha = sha256_hex(&strategy.canonical_json());
+            Ok((strategy, sha))
+        })
+        .collect::<Result<Vec<_>, EvolveError>>()?;
+    let distinct: HashSet<&String> = named.iter().map(|n| &n.1).collect();
+    let mut summary = ShardScreenSummary {
+        generation,
+        genomes: distinct.len(),
+        owned: 0,
+        known: 0,
+        screened: 0,
+        died: 0,
+        stopped: false,
+    };
+    let reference = match probe.evaluate(&settings.model, suite, stop) {
+        Ok(r) => r,
+        Err(e) if e.is_interrupted() => {
+            summary.stopped = true;
+            return Ok(summary);
+        }
+        Err(e) => return Err(EvolveError::Reference(e)),
+    };
+    let screen = Screen {
+        store,
+        settings,
+        layout: &layout,
+        probe,
+        suite,
+        reference,
+        stop,
+    };
+    let mut born = HashSet::new();
+    for (i, ((genome, op, _, _), (strategy, sha))) in children.iter().zip(&named).enumerate() {
+        // A genome born twice is screened once, by the owner of its first
+        // birth (the unsharded loop stores it once).
+        if !born.insert(sha) || !shard.owns(generation as i64, i as i64) {
+            continue;
+        }
+        summary.owned += 1;
+        if known.contains(sha) {
+            summary.known += 1;
+            continue;
+        }
+        if stop.load(Ordering::SeqCst) {
+            summary.stopped = true;
+            break;
+        }
+        let outcome = match screen.assess(strategy)? {
+            Assessment::Interrupted => {
+                summary.stopped = true;
+                break;
+            }
+            Assessment::Failed { kind, .. } => {
+                summary.died += 1;
+                format!("died: {kind}")
+            }
+            Assessment::Alive(a) => format!("quality {:.4}", a.quality),
+        };
+        summary.screened += 1;
+        progress(&format!(
+            "gen {generation:>3} #{i:<3} {:<18} {:.3} bits/w  {outcome}",
+            op.as_str(),
+            genome.bits_per_weight(&layout)?
+        ));
+    }
+    Ok(summary)
+}
+
+/// The survivors generation `generation` breeds from, and every genome
+/// screened so far by strategy hash, from the gathered database; refused
+/// when it holds another evolution or has not gathered every earlier
+/// generation.
+#[allow(clippy::type_complexity)]
+fn gathered_parents(
+    gathered: &Store,
+    settings: &EvolveSettings,
+    layout: &Layout,
+    model_sha: &str,
+    generation: usize,
+) -> Result<(Vec<(GenomeId, f64, Genome)>, HashSet<String>), EvolveError> {
+    let Some(ev) = gathered
+        .evolutions()?
+        .into_iter()
+        .find(|e| e.name == settings.name && e.seed == settings.seed as i64)
+    else {
+        if generation == 0 {
+            return Ok((Vec::new(), HashSet::new()));
+        }
+        return Err(EvolveError::Shard(format!(
+            "the gathered database holds no evolution '{}' with seed {}: merge the shards of generation 0 into it and run the gather step (`evolve run ... --through-generation 0`) first",
+            settings.name, settings.seed
+        )));
+    };
+    if ev.model_sha256 != model_sha {
+        return Err(EvolveError::Shard(format!(
+            "evolution '{}' with seed {} in the gathered database evolved another model (sha256 {})",
+            settings.name, settings.seed, ev.model_sha256
+        )));
+    }
+    let genomes = gathered.genomes(ev.id)?;
+    let last = genomes.iter().map(|g| g.genome.generation).max();
+    if generation > 0 && last.is_none_or(|l| l + 1 < generation as i64) {
+        return Err(EvolveError::Shard(format!(
+            "the gathered database holds generations up to {} of evolution '{}'; merge the shards of generation {} and gather it (`--through-generation {}`) first",
+            last.map_or_else(|| "none".to_string(), |l| l.to_string()),
+            settings.name,
+            generation - 1,
+            generation - 1
+        )));
+    }
+    if let Some(g) = genomes.iter().find(|g| {
+        g.genome.generation < generation as i64 && g.quality.is_none() && g.failure.is_none()
+    }) {
+        return Err(EvolveError::Shard(format!(
+            "genome {} of generation {} is not screened in the gathered database: merge every shard of that generation and run the gather step again",
+            g.id.0, g.genome.generation
+        )));
+    }
+    if ev.status == RunStatus::Completed && last.is_some_and(|l| l < generation as i64) {
+        return Err(EvolveError::Shard(format!(
+            "evolution '{}' has ended (completed at generation {}); there is no generation {generation} to screen",
+            settings.name,
+            last.unwrap_or(0)
+        )));
+    }
+    let known = genomes
+        .iter()
+        .filter(|g| g.quality.is_some() || g.failure.is_some())
+        .map(|g| g.genome.strategy_sha256.clone())
+        .collect();
+    let parents = survivors(gathered, ev.id, layout, settings.survivors, generation)?;
+    Ok((parents, known))
+}
+
+/// The name a genome's strategy carries.
+fn genome_name(settings: &EvolveSettings, generation: usize) -> String {
+    format!("{}-s{}-g{generation}", settings.name, settings.seed)
 }
 
 /// Marks the evolution completed or interrupted and sums it up.
@@ -505,7 +793,7 @@ fn finish(
     let stopped = ending == Ending::Stopped;
     store.set_evolution_status(
         ev,
-        if stopped {
+        if stopped || matches!(ending, Ending::Paused { .. }) {
             RunStatus::Interrupted
         } else {
             RunStatus::Completed

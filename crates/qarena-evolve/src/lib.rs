@@ -22,8 +22,9 @@ pub mod genome;
 
 pub use check::{check, versus, CheckSuites, Versus};
 pub use evolve::{
-    best_alive, evolve, export_best, rank, survival_score, Ending, EvolveError, EvolveSettings,
-    EvolveSummary, Limits, ScoreWeights, QUALITY_FLOOR, SCORE_WEIGHTS,
+    best_alive, evolve, export_best, rank, screen_shard, survival_score, Ending, EvolveError,
+    EvolveSettings, EvolveSummary, Limits, ScoreWeights, ShardScreenSummary, QUALITY_FLOOR,
+    SCORE_WEIGHTS,
 };
 pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};

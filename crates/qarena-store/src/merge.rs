@@ -26,8 +26,10 @@
 //! - The merged run has no `"shard"` key: it records the shards it holds
 //!   as `"merged_shards": {"count": N, "indices": [...]}`, so a later merge
 //!   (of the missing shards, or of this database into another) knows.
-//! - Evolutions are refused: they are never sharded, and their players are
-//!   named by genome row ids, which a merge would have to rewrite.
+//! - Evolutions are refused: their players are named by genome row ids,
+//!   which a merge would have to rewrite. A sharded evolution's shards
+//!   hold only probes (`evolve run --shard`), and its gather step makes
+//!   the genomes again from them.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -762,7 +764,7 @@ impl Merge<'_, '_> {
         let evolutions = self.count("SELECT count(*) FROM merge_shard.evolutions")?;
         if evolutions > 0 {
             return Err(self.refuse(format!(
-                "it holds {evolutions} evolution(s); evolutions are never sharded and name their players by genome row ids, so they are not merged — copy that database whole instead"
+                "it holds {evolutions} evolution(s); evolutions name their players by genome row ids, so they are not merged (a sharded evolution's shards hold only probes) — copy that database whole instead"
             )));
         }
         self.tx

@@ -24,6 +24,13 @@ pub enum EvolveCommand {
     /// probed on the screening suite and stored (dead ones too); the best
     /// survive and breed. Ctrl-C stops; the same command resumes.
     ///
+    /// Spread over machines, a generation is screened in shards and then
+    /// gathered (docs/scaling.md has the loop for a Slurm cluster):
+    ///   qarena evolve run NET --max-bits 4.25 --shard K/4 --generation G \
+    ///     --gathered main.sqlite --db shard-K.sqlite       (each K)
+    ///   qarena merge main.sqlite shard-*.sqlite
+    ///   qarena evolve run NET --max-bits 4.25 --through-generation G --db main.sqlite
+    ///
     /// Example:
     ///   qarena evolve run g170-b6c96.bin.gz --max-bits 4.25 --generations 20
     Run(EvolveRunArgs),
@@ -93,6 +100,26 @@ pub struct EvolveRunArgs {
     pub suite: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
+    /// Screen only shard K of N of one generation (--generation) into
+    /// --db: that generation's genomes are made from the survivors in
+    /// --gathered exactly as the unsharded run makes them, and every N-th
+    /// is built and probed here. Only probes are stored; `qarena merge`
+    /// takes them into the gathered database and `--through-generation`
+    /// gathers them. The same command resumes.
+    #[arg(long, requires = "generation")]
+    pub shard: Option<qarena_store::Shard>,
+    /// The generation a shard screens (0 is the first).
+    #[arg(long, requires = "shard")]
+    pub generation: Option<usize>,
+    /// The database the earlier generations were merged and gathered into
+    /// (read only; needed from generation 1 on).
+    #[arg(long, requires = "shard")]
+    pub gathered: Option<PathBuf>,
+    /// Pause after this generation: the gather step of a sharded
+    /// evolution, run on the database the shards were merged into (their
+    /// probes are read back, nothing is probed twice).
+    #[arg(long, conflicts_with = "shard")]
+    pub through_generation: Option<usize>,
     #[command(flatten)]
     pub engines: EngineArgs,
     #[command(flatten)]
@@ -359,9 +386,15 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         limits: qarena_evolve::Limits {
             max_genomes: a.max_genomes,
             max_seconds: a.max_minutes.map(|m| m * 60.0),
+            through_generation: a.through_generation,
         },
     };
     let stop = qarena_engine::install_shutdown_flag();
+    if let (Some(shard), Some(generation)) = (a.shard, a.generation) {
+        return run_shard(
+            &a, &store, &settings, &probe, &suite, shard, generation, &stop,
+        );
+    }
     eprintln!(
         "evolve {} (seed {}): {} under {} bits/w, screening on {} ({} positions)",
         a.name,
@@ -393,6 +426,79 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             g.genome.operator
         );
     }
+    Ok(())
+}
+
+/// `evolve run --shard K/N --generation G`: one shard's screen.
+#[allow(clippy::too_many_arguments)]
+fn run_shard(
+    a: &EvolveRunArgs,
+    store: &Store,
+    settings: &EvolveSettings,
+    probe: &AnyProbe,
+    suite: &Suite,
+    shard: qarena_store::Shard,
+    generation: usize,
+    stop: &std::sync::atomic::AtomicBool,
+) -> CliResult {
+    if a.max_genomes.is_some() {
+        return Err(Exit::input(anyhow!(
+            "--max-genomes counts the whole evolution; a shard screens one generation's share, so give it to the gather step instead"
+        )));
+    }
+    let gathered = match &a.gathered {
+        Some(p) => {
+            if !p.is_file() {
+                return Err(Exit::input(anyhow!(
+                    "gathered database {} does not exist; merge the shards of the earlier generations into it first",
+                    p.display()
+                )));
+            }
+            let same = std::fs::canonicalize(p).ok() == std::fs::canonicalize(&a.db.db).ok();
+            if same {
+                return Err(Exit::input(anyhow!(
+                    "--gathered and --db are the same file; a shard writes its own database"
+                )));
+            }
+            Some(Store::open(p)?)
+        }
+        None => None,
+    };
+    eprintln!(
+        "evolve {} (seed {}): shard {shard} of generation {generation}, screening on {} ({} positions)",
+        a.name,
+        a.seed,
+        suite.name,
+        suite.len()
+    );
+    let s = qarena_evolve::screen_shard(
+        store,
+        gathered.as_ref(),
+        settings,
+        probe,
+        suite,
+        shard,
+        generation,
+        stop,
+        &|line| eprintln!("{line}"),
+    )
+    .map_err(evolve_exit)?;
+    println!(
+        "evolution {} seed {} generation {}: shard {shard} owns {} of {} genomes; {} screened ({} died), {} already gathered{}",
+        a.name,
+        a.seed,
+        s.generation,
+        s.owned,
+        s.genomes,
+        s.screened,
+        s.died,
+        s.known,
+        if s.stopped {
+            "; stopped, run the same command to resume"
+        } else {
+            ""
+        }
+    );
     Ok(())
 }
 
