@@ -109,6 +109,7 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         limits: qarena_evolve::Limits {
             max_genomes: Some(5),
             max_seconds: None,
+            through_generation: None,
         },
         ..settings
     };
