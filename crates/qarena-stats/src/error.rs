@@ -30,4 +30,10 @@ pub enum StatsError {
 
     #[error("rating fit: {0}")]
     Rating(String),
+
+    #[error("paired comparison needs at least one item")]
+    NoItems,
+
+    #[error("paired bootstrap needs at least one resample")]
+    NoResamples,
 }

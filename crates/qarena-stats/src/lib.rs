@@ -13,6 +13,10 @@
 //! * [`check_gate`]: acceptance rules such as "scores at least 45% and
 //!   loses less than 50 Elo with 95% confidence", on the point estimates,
 //!   the interval or an SPRT ([`GateBasis`]).
+//! * [`PairedCounts`]: two language-model variants on the same
+//!   multiple-choice items; [`mcnemar_exact`], [`paired_bootstrap`] /
+//!   [`paired_diff_wald`] (interval of the accuracy difference) and
+//!   [`paired_sequential`] (early stopping item by item).
 //!
 //! Invariant: no function here panics on any counts, and no report or
 //! result holds NaN or an infinity; where the data cannot support a number
@@ -25,6 +29,7 @@ mod elo;
 mod error;
 mod gate;
 pub mod normal;
+mod paired;
 mod rating;
 mod sprt;
 mod tally;
@@ -35,6 +40,10 @@ pub use elo::{
 };
 pub use error::StatsError;
 pub use gate::{check_gate, plan_gate, Gate, GateBasis, GateOutcome, GatePlan, GateVerdict};
+pub use paired::{
+    mcnemar_exact, paired_bootstrap, paired_diff_wald, paired_sequential, DiffCi, McNemar,
+    PairedCounts, SequentialResult, SequentialSettings, SequentialVerdict,
+};
 pub use rating::{bradley_terry, RatedGame, Rating, Ratings};
 pub use sprt::{sprt_penta, sprt_wdl, SprtModel, SprtParams, SprtResult, SprtVerdict};
 pub use tally::{mean, Counted, MeanCi, Outcome, RatioCi, Tally, Z95};

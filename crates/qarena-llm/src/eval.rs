@@ -1,0 +1,369 @@
+//! What a variant does to the model's answers: next-token agreement with
+//! the reference over a text (the statistics llama.cpp's
+//! `--kl-divergence` prints), and multiple-choice scoring by option
+//! log-likelihood (accuracy and length-normalised accuracy as
+//! lm-evaluation-harness defines them).
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::{DType, Tensor, D};
+
+use crate::error::{LlmError, Result};
+use crate::model::{KvCache, Llama};
+use crate::tok::Tokenizer;
+
+/// How a text is cut for KL: windows of `window` tokens run from an empty
+/// cache, the first `warmup` positions of each only give context.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct KlSettings {
+    pub window: usize,
+    pub warmup: usize,
+    /// At most this many scored tokens (the text's start).
+    pub max_tokens: usize,
+}
+
+impl Default for KlSettings {
+    fn default() -> Self {
+        KlSettings {
+            window: 512,
+            warmup: 64,
+            max_tokens: 2048,
+        }
+    }
+}
+
+/// Per scored token: KL(reference ‖ subject) of the next-token
+/// distributions, whether both rank the same token first, and both
+/// models' negative log-likelihood of the token that follows in the text.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct TokenKl {
+    pub kl: f64,
+    pub same_top1: bool,
+    pub nll_reference: f64,
+    pub nll_subject: f64,
+}
+
+/// The summary over a text.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KlReport {
+    pub tokens: usize,
+    pub mean_kl: f64,
+    pub median_kl: f64,
+    pub p99_kl: f64,
+    pub max_kl: f64,
+    pub same_top1: f64,
+    pub ppl_reference: f64,
+    pub ppl_subject: f64,
+    /// ln(ppl_subject / ppl_reference).
+    pub ln_ppl_ratio: f64,
+    pub per_token: Vec<TokenKl>,
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+impl KlReport {
+    pub fn from_tokens(per_token: Vec<TokenKl>) -> KlReport {
+        let n = per_token.len();
+        let nf = n.max(1) as f64;
+        let mut kls: Vec<f64> = per_token.iter().map(|t| t.kl).collect();
+        kls.sort_by(f64::total_cmp);
+        let mean = |f: &dyn Fn(&TokenKl) -> f64| per_token.iter().map(f).sum::<f64>() / nf;
+        let nll_r = mean(&|t| t.nll_reference);
+        let nll_s = mean(&|t| t.nll_subject);
+        KlReport {
+            tokens: n,
+            mean_kl: mean(&|t| t.kl),
+            median_kl: percentile(&kls, 0.5),
+            p99_kl: percentile(&kls, 0.99),
+            max_kl: kls.last().copied().unwrap_or(0.0),
+            same_top1: mean(&|t| f64::from(u8::from(t.same_top1))),
+            ppl_reference: nll_r.exp(),
+            ppl_subject: nll_s.exp(),
+            ln_ppl_ratio: nll_s - nll_r,
+            per_token,
+        }
+    }
+}
+
+/// Reads a UTF-8 text file.
+pub fn read_text(path: &Path) -> Result<String> {
+    let bytes = fs_err::read(path).map_err(|e| LlmError::Text {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| LlmError::Text {
+        path: path.to_path_buf(),
+        reason: "not UTF-8 text".into(),
+    })?;
+    if text.trim().is_empty() {
+        return Err(LlmError::Text {
+            path: path.to_path_buf(),
+            reason: "it is empty".into(),
+        });
+    }
+    Ok(text)
+}
+
+/// Log-softmax of every row, `[n, vocab]`, in f32.
+fn log_probs(logits: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::ops::log_softmax(logits, D::Minus1)?)
+}
+
+/// Next-token agreement of `subject` with `reference` over `tokens`.
+pub fn kl(
+    reference: &Llama,
+    subject: &Llama,
+    tokens: &[u32],
+    s: KlSettings,
+    stop: &AtomicBool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<KlReport> {
+    if reference.config.vocab != subject.config.vocab {
+        return Err(LlmError::Mismatch(format!(
+            "the vocabularies differ ({} and {} tokens): KL needs the same tokenizer",
+            reference.config.vocab, subject.config.vocab
+        )));
+    }
+    let window = s
+        .window
+        .clamp(2, reference.config.context.min(subject.config.context));
+    let warmup = s.warmup.min(window - 1);
+    let mut out = Vec::new();
+    let mut startw = 0;
+    while startw + 1 < tokens.len() && out.len() < s.max_tokens {
+        if stop.load(Ordering::SeqCst) {
+            return Err(LlmError::Interrupted);
+        }
+        let end = (startw + window).min(tokens.len());
+        let chunk = &tokens[startw..end];
+        let lr = log_probs(&reference.forward(chunk, &mut KvCache::new())?)?;
+        let ls = log_probs(&subject.forward(chunk, &mut KvCache::new())?)?;
+        // Position i predicts token i + 1 of the chunk.
+        let first = if startw == 0 {
+            warmup
+        } else {
+            warmup.min(chunk.len() - 1)
+        };
+        let scored = chunk.len() - 1 - first.min(chunk.len() - 1);
+        if scored > 0 {
+            let lr = lr.narrow(0, first, scored)?;
+            let ls = ls.narrow(0, first, scored)?;
+            let kl = (lr.exp()? * (&lr - &ls)?)?
+                .sum(D::Minus1)?
+                .to_vec1::<f32>()?;
+            let tr = lr.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            let ts = ls.argmax(D::Minus1)?.to_vec1::<u32>()?;
+            let next = Tensor::from_slice(
+                &chunk[first + 1..first + 1 + scored],
+                (scored, 1),
+                lr.device(),
+            )?;
+            let nr = lr
+                .gather(&next, 1)?
+                .squeeze(1)?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()?;
+            let ns = ls.gather(&next, 1)?.squeeze(1)?.to_vec1::<f32>()?;
+            for i in 0..scored {
+                if out.len() >= s.max_tokens {
+                    break;
+                }
+                out.push(TokenKl {
+                    kl: f64::from(kl[i]).max(0.0),
+                    same_top1: tr[i] == ts[i],
+                    nll_reference: -f64::from(nr[i]),
+                    nll_subject: -f64::from(ns[i]),
+                });
+            }
+        }
+        progress(out.len(), s.max_tokens.min(tokens.len()));
+        if end == tokens.len() {
+            break;
+        }
+        startw = end;
+    }
+    if out.is_empty() {
+        return Err(LlmError::Mismatch(format!(
+            "the text is too short: {} tokens leave nothing to score after {warmup} of context",
+            tokens.len()
+        )));
+    }
+    if out
+        .iter()
+        .any(|t| !t.kl.is_finite() || !t.nll_subject.is_finite())
+    {
+        return Err(LlmError::Mismatch(
+            "the subject's outputs are not finite (the variant broke the model)".into(),
+        ));
+    }
+    Ok(KlReport::from_tokens(out))
+}
+
+/// One multiple-choice item.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize, serde::Serialize)]
+pub struct Item {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub question: String,
+    pub choices: Vec<String>,
+    pub answer: usize,
+}
+
+/// Reads a JSONL file of items, refusing malformed lines by number.
+pub fn read_items(path: &Path) -> Result<Vec<Item>> {
+    let text = fs_err::read_to_string(path).map_err(|e| LlmError::Items {
+        path: path.to_path_buf(),
+        line: 0,
+        reason: e.to_string(),
+    })?;
+    let mut items = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |reason: String| LlmError::Items {
+            path: path.to_path_buf(),
+            line: i + 1,
+            reason,
+        };
+        let item: Item = serde_json::from_str(line).map_err(|e| {
+            bad(format!(
+                "not an item ({{\"question\", \"choices\", \"answer\"}}): {e}"
+            ))
+        })?;
+        if item.choices.len() < 2 {
+            return Err(bad("an item needs at least two choices".into()));
+        }
+        if item.answer >= item.choices.len() {
+            return Err(bad(format!(
+                "answer {} is not the index of one of its {} choices",
+                item.answer,
+                item.choices.len()
+            )));
+        }
+        items.push(item);
+    }
+    if items.is_empty() {
+        return Err(LlmError::Items {
+            path: path.to_path_buf(),
+            line: 0,
+            reason: "it holds no items".into(),
+        });
+    }
+    Ok(items)
+}
+
+/// How a model scored one item: each option's summed log-likelihood and
+/// its length in bytes, the pick by sum (`acc`) and by sum per byte
+/// (`acc_norm`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ItemScore {
+    pub loglik: Vec<f64>,
+    pub bytes: Vec<usize>,
+    pub pick: usize,
+    pub pick_norm: usize,
+    pub correct: bool,
+    pub correct_norm: bool,
+}
+
+/// The context of an item, as lm-evaluation-harness writes it.
+pub fn context(item: &Item) -> String {
+    format!("Question: {}\nAnswer:", item.question)
+}
+
+fn argmax(v: &[f64]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, x)| {
+            if *x > bv {
+                (i, *x)
+            } else {
+                (bi, bv)
+            }
+        })
+        .0
+}
+
+/// Scores an item: the context runs once, each option continues from a
+/// snapshot of its cache. An option is the tokens of `context + " " +
+/// option` after the context's tokens (so merges at the boundary are the
+/// tokenizer's); when the context's tokens are not a prefix of them, the
+/// option runs from scratch.
+pub fn score_item(model: &Llama, tok: &Tokenizer, item: &Item) -> Result<ItemScore> {
+    let ctx_text = context(item);
+    let ctx = tok.encode(&ctx_text)?;
+    let mut cache = KvCache::new();
+    let ctx_logits = log_probs(&model.forward(&ctx, &mut cache)?)?;
+    let last = ctx_logits.get(ctx.len() - 1)?;
+    let mut loglik = Vec::with_capacity(item.choices.len());
+    let mut bytes = Vec::with_capacity(item.choices.len());
+    for choice in &item.choices {
+        let full = tok.encode(&format!("{ctx_text} {choice}"))?;
+        let ll = if full.len() > ctx.len() && full[..ctx.len()] == ctx[..] {
+            let cont = &full[ctx.len()..];
+            let mut c = cache.clone();
+            let mut sum = f64::from(last.get(cont[0] as usize)?.to_scalar::<f32>()?);
+            if cont.len() > 1 {
+                let lp = log_probs(&model.forward(&cont[..cont.len() - 1], &mut c)?)?;
+                for (i, t) in cont[1..].iter().enumerate() {
+                    sum += f64::from(lp.get(i)?.get(*t as usize)?.to_scalar::<f32>()?);
+                }
+            }
+            sum
+        } else {
+            // The boundary merged: score the option's own tokens from a
+            // fresh run of the whole text.
+            let own = tok.encode(&format!(" {choice}"))?;
+            let mut seq = ctx.clone();
+            seq.extend(&own);
+            let lp = log_probs(&model.forward(&seq, &mut KvCache::new())?)?;
+            let mut sum = 0.0;
+            for (k, t) in own.iter().enumerate() {
+                let pos = ctx.len() - 1 + k;
+                sum += f64::from(lp.get(pos)?.get(*t as usize)?.to_scalar::<f32>()?);
+            }
+            sum
+        };
+        loglik.push(ll);
+        bytes.push(choice.len().max(1));
+    }
+    let norm: Vec<f64> = loglik
+        .iter()
+        .zip(&bytes)
+        .map(|(l, b)| l / *b as f64)
+        .collect();
+    let pick = argmax(&loglik);
+    let pick_norm = argmax(&norm);
+    Ok(ItemScore {
+        pick,
+        pick_norm,
+        correct: pick == item.answer,
+        correct_norm: pick_norm == item.answer,
+        loglik,
+        bytes,
+    })
+}
+
+/// Accuracy over scored items.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Accuracy {
+    pub items: usize,
+    pub acc: f64,
+    pub acc_norm: f64,
+}
+
+pub fn accuracy(scores: &[ItemScore]) -> Accuracy {
+    let n = scores.len().max(1) as f64;
+    Accuracy {
+        items: scores.len(),
+        acc: scores.iter().filter(|s| s.correct).count() as f64 / n,
+        acc_norm: scores.iter().filter(|s| s.correct_norm).count() as f64 / n,
+    }
+}

@@ -1,0 +1,33 @@
+//! Language models for qarena: Llama-architecture models from GGUF (the
+//! tokenizer rebuilt from its metadata) or safetensors (with
+//! `config.json` and `tokenizer.json`), run by the project's own forward
+//! pass on candle (CPU, f32) with a cache the caller owns; fake-quantized
+//! variants from the same strategies as every other model kind; and their
+//! evaluation against the reference.
+//!
+//! * [`weights`]: loading, one canonical naming, the strategy catalogue.
+//! * [`tok`]: the tokenizer.
+//! * [`model`]: the forward pass and the key/value cache.
+//! * [`variant`]: strategies applied in memory.
+//! * [`eval`]: next-token KL over a text, multiple-choice scoring.
+//! * [`safet`]: safetensors reading and writing (`qarena llm convert`).
+//! * [`source`]: where the default model (`smollm2`) lives.
+
+pub mod error;
+pub mod eval;
+pub mod model;
+pub mod safet;
+pub mod source;
+pub mod tok;
+pub mod variant;
+pub mod weights;
+
+pub use error::{LlmError, Result};
+pub use eval::{
+    accuracy, kl, read_items, read_text, score_item, Accuracy, Item, ItemScore, KlReport,
+    KlSettings,
+};
+pub use model::{KvCache, Llama};
+pub use tok::Tokenizer;
+pub use variant::{apply, VariantReport};
+pub use weights::{catalogue, Config, Format, LlmModel, Weight};

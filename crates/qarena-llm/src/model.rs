@@ -1,0 +1,233 @@
+//! The project's own Llama forward pass on candle (CPU, f32): every
+//! position's logits, and a key/value cache the caller owns, so it can be
+//! snapshotted (tensors are reference-counted), restored and, later,
+//! quantized or pruned.
+
+use candle_core::{DType, Device, Tensor, D};
+
+use crate::error::Result;
+use crate::weights::{Config, LlmModel};
+
+struct Block {
+    attn_norm: Tensor,
+    wq: Tensor,
+    wk: Tensor,
+    wv: Tensor,
+    wo: Tensor,
+    ffn_norm: Tensor,
+    gate: Tensor,
+    up: Tensor,
+    down: Tensor,
+}
+
+/// A model ready to run.
+pub struct Llama {
+    pub config: Config,
+    embed: Tensor,
+    blocks: Vec<Block>,
+    norm: Tensor,
+    lm_head: Tensor,
+    cos: Tensor,
+    sin: Tensor,
+}
+
+impl std::fmt::Debug for Llama {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Llama")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+/// The keys (after the rotary embedding) and values of every layer for
+/// the tokens seen so far, `[kv_heads, tokens, head_dim]` per layer.
+#[derive(Debug, Clone, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    /// Tokens seen so far: the position of the next token.
+    pub position: usize,
+}
+
+impl KvCache {
+    pub fn new() -> KvCache {
+        KvCache::default()
+    }
+}
+
+fn tensor(m: &LlmModel, name: &str) -> Result<Tensor> {
+    let w = m.weights.get(name).ok_or_else(|| crate::LlmError::Model {
+        path: m.path.clone(),
+        reason: format!("tensor {name} is missing"),
+    })?;
+    Ok(Tensor::from_slice(
+        &w.data,
+        w.shape.as_slice(),
+        &Device::Cpu,
+    )?)
+}
+
+impl Llama {
+    /// Builds the model from loaded (possibly fake-quantized) weights.
+    pub fn new(m: &LlmModel) -> Result<Llama> {
+        m.check()?;
+        let c = m.config.clone();
+        let mut blocks = Vec::with_capacity(c.layers);
+        for i in 0..c.layers {
+            let t = |s: &str| tensor(m, &format!("blk.{i}.{s}.weight"));
+            blocks.push(Block {
+                attn_norm: t("attn_norm")?,
+                wq: t("attn_q")?,
+                wk: t("attn_k")?,
+                wv: t("attn_v")?,
+                wo: t("attn_output")?,
+                ffn_norm: t("ffn_norm")?,
+                gate: t("ffn_gate")?,
+                up: t("ffn_up")?,
+                down: t("ffn_down")?,
+            });
+        }
+        let embed = tensor(m, "token_embd.weight")?;
+        let lm_head = if m.weights.contains_key("output.weight") {
+            tensor(m, "output.weight")?
+        } else {
+            embed.clone()
+        };
+        let hd = c.head_dim();
+        let context = c.context.clamp(1, 1 << 16);
+        let inv: Vec<f32> = (0..hd / 2)
+            .map(|i| 1.0 / c.rope_theta.powf(2.0 * i as f32 / hd as f32))
+            .collect();
+        let inv = Tensor::from_vec(inv, (1, hd / 2), &Device::Cpu)?;
+        let pos = Tensor::arange(0u32, context as u32, &Device::Cpu)?
+            .to_dtype(DType::F32)?
+            .reshape((context, 1))?;
+        let freqs = pos.matmul(&inv)?;
+        Ok(Llama {
+            embed,
+            blocks,
+            norm: tensor(m, "output_norm.weight")?,
+            lm_head,
+            cos: freqs.cos()?,
+            sin: freqs.sin()?,
+            config: c,
+        })
+    }
+
+    /// Runs `tokens` after what `cache` holds and returns their logits,
+    /// `[tokens, vocab]`; the cache then holds them too.
+    pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        let c = &self.config;
+        let n = tokens.len();
+        let start = cache.position;
+        if n == 0 {
+            return Ok(Tensor::zeros((0, c.vocab), DType::F32, &Device::Cpu)?);
+        }
+        if start + n > self.cos.dim(0)? {
+            return Err(crate::LlmError::Mismatch(format!(
+                "{} tokens are past the model's context of {}",
+                start + n,
+                self.cos.dim(0)?
+            )));
+        }
+        if cache.layers.len() != self.blocks.len() {
+            cache.layers = vec![None; self.blocks.len()];
+        }
+        let ids = Tensor::from_slice(tokens, n, &Device::Cpu)?;
+        let mut x = self.embed.index_select(&ids, 0)?;
+        let (hd, nh, nkv) = (c.head_dim(), c.heads, c.kv_heads);
+        let cos = self.cos.narrow(0, start, n)?;
+        let sin = self.sin.narrow(0, start, n)?;
+        let total = start + n;
+        // Row i (position start + i) sees columns 0..=start + i.
+        let mask = if n > 1 {
+            let m: Vec<f32> = (0..n)
+                .flat_map(|i| {
+                    (0..total).map(move |j| {
+                        if j > start + i {
+                            f32::NEG_INFINITY
+                        } else {
+                            0.0
+                        }
+                    })
+                })
+                .collect();
+            Some(Tensor::from_vec(m, (n, total), &Device::Cpu)?)
+        } else {
+            None
+        };
+        let scale = 1.0 / (hd as f64).sqrt();
+        for (b, slot) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, c.rms_eps as f32)?;
+            let heads = |w: &Tensor, k: usize| -> Result<Tensor> {
+                Ok(h.matmul(&w.t()?)?
+                    .reshape((1, n, k, hd))?
+                    .transpose(1, 2)?
+                    .contiguous()?)
+            };
+            let (q, k, v) = (heads(&b.wq, nh)?, heads(&b.wk, nkv)?, heads(&b.wv, nkv)?);
+            let (q, k) = if c.rope_interleaved {
+                (
+                    candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
+                    candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
+                )
+            } else {
+                (
+                    candle_nn::rotary_emb::rope(&q, &cos, &sin)?,
+                    candle_nn::rotary_emb::rope(&k, &cos, &sin)?,
+                )
+            };
+            let (k, v) = (k.squeeze(0)?, v.squeeze(0)?);
+            let (k, v) = match slot.take() {
+                Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
+                None => (k, v),
+            };
+            *slot = Some((k.clone(), v.clone()));
+            // Grouped-query attention: each key/value head serves
+            // nh / nkv query heads.
+            let rep = nh / nkv;
+            let q = q.squeeze(0)?.reshape((nkv, rep * n, hd))?;
+            let att = (q.matmul(&k.t()?)? * scale)?.reshape((nkv, rep, n, total))?;
+            let att = match &mask {
+                Some(m) => att.broadcast_add(m)?,
+                None => att,
+            };
+            let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((nkv, rep * n, total))?;
+            let out = att
+                .matmul(&v)?
+                .reshape((nh, n, hd))?
+                .transpose(0, 1)?
+                .reshape((n, nh * hd))?;
+            x = (x + out.matmul(&b.wo.t()?)?)?;
+            let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, c.rms_eps as f32)?;
+            let g = candle_nn::ops::silu(&h.matmul(&b.gate.t()?)?)?;
+            let u = h.matmul(&b.up.t()?)?;
+            x = (x + (g * u)?.matmul(&b.down.t()?)?)?;
+        }
+        cache.position = total;
+        let x = candle_nn::ops::rms_norm(&x, &self.norm, c.rms_eps as f32)?;
+        Ok(x.matmul(&self.lm_head.t()?)?)
+    }
+
+    /// Greedy continuation of `prompt` by up to `max_tokens` tokens
+    /// (stopping at `eos`).
+    pub fn generate(
+        &self,
+        prompt: &[u32],
+        max_tokens: usize,
+        eos: Option<u32>,
+    ) -> Result<Vec<u32>> {
+        let mut cache = KvCache::new();
+        let mut logits = self.forward(prompt, &mut cache)?;
+        let mut out = Vec::new();
+        for _ in 0..max_tokens {
+            let last = logits.get(logits.dim(0)? - 1)?;
+            let next = last.argmax(D::Minus1)?.to_scalar::<u32>()?;
+            if Some(next) == eos {
+                break;
+            }
+            out.push(next);
+            logits = self.forward(&[next], &mut cache)?;
+        }
+        Ok(out)
+    }
+}

@@ -1,0 +1,98 @@
+//! Fake-quantized variants of a language model in memory: a strategy's
+//! spec for every weight (roles `embedding`, `attention`, `mlp`, `norm`,
+//! `lm_head`; layers from `blk.N`), applied with the same quantizer as
+//! every other model kind, and the honest bits per weight of the result.
+
+use qarena_quant::{plan, quantize_tensor, QuantSpec, Scheme, Strategy};
+use rayon::prelude::*;
+
+use crate::error::{LlmError, Result};
+use crate::weights::{catalogue, LlmModel};
+
+/// What quantizing did, per tensor and in all.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct VariantReport {
+    pub strategy: String,
+    pub parameters: u64,
+    /// Bytes of the whole model after quantization, side data included
+    /// (kept tensors count at the original's width: f32 here, or what the
+    /// file stored for a model read in its own precision).
+    pub bytes: u64,
+    pub bits_per_weight: f64,
+    pub tensors: Vec<TensorLine>,
+}
+
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct TensorLine {
+    pub name: String,
+    pub scheme: String,
+    pub bits: f64,
+    pub sqnr_db: f64,
+}
+
+/// One tensor's outcome: name, new values (`None`: kept), bits per
+/// weight, SQNR in dB, scheme.
+type Quantized = (String, Option<Vec<f32>>, f64, f64, String);
+
+/// `model` with every weight quantized as `strategy` says (tensors it
+/// keeps stay as they are; their bits are the file's).
+pub fn apply(model: &LlmModel, strategy: &Strategy) -> Result<(LlmModel, VariantReport)> {
+    let cat = catalogue(&model.weights);
+    let specs = plan(&cat, strategy);
+    let results: Vec<Result<Quantized>> = specs
+        .par_iter()
+        .map(|(i, spec)| {
+            let info = &cat[*i];
+            let w = &model.weights[&info.name];
+            if spec.scheme == Scheme::Keep {
+                return Ok((info.name.clone(), None, w.file_bits, 0.0, "keep".into()));
+            }
+            let q = quantize_tensor(info, &w.data, spec).map_err(|source| LlmError::Quant {
+                tensor: info.name.clone(),
+                source,
+            })?;
+            let rel = q.metrics.sqnr_db;
+            Ok((
+                info.name.clone(),
+                Some(q.values),
+                q.effective_bits,
+                rel,
+                spec_label(spec),
+            ))
+        })
+        .collect();
+    let mut out = model.clone();
+    let (mut bits, mut n) = (0.0, 0u64);
+    let mut tensors = Vec::new();
+    for r in results {
+        let (name, values, b, rel, scheme) = r?;
+        let w = out
+            .weights
+            .get_mut(&name)
+            .ok_or_else(|| LlmError::Mismatch(format!("tensor {name} vanished")))?;
+        if let Some(v) = values {
+            w.data = v;
+            w.file_bits = b;
+        }
+        bits += b * w.data.len() as f64;
+        n += w.data.len() as u64;
+        tensors.push(TensorLine {
+            name,
+            scheme,
+            bits: b,
+            sqnr_db: rel,
+        });
+    }
+    let report = VariantReport {
+        strategy: strategy.name().to_string(),
+        parameters: n,
+        bytes: (bits / 8.0).ceil() as u64,
+        bits_per_weight: if n == 0 { 0.0 } else { bits / n as f64 },
+        tensors,
+    };
+    Ok((out, report))
+}
+
+fn spec_label(s: &QuantSpec) -> String {
+    format!("{:?}", s.scheme).to_lowercase()
+}

@@ -1,0 +1,173 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // test code
+//! The real default model (SmolLM2-135M-Instruct, Q4_1 GGUF) that
+//! `scripts/setup.sh` puts in the cache: loading, tokenizer, forward pass,
+//! the safetensors round trip, and variants.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+use std::sync::OnceLock;
+
+use qarena_llm::{kl, KlSettings, KvCache, Llama, LlmModel};
+
+fn model() -> &'static LlmModel {
+    static M: OnceLock<LlmModel> = OnceLock::new();
+    M.get_or_init(|| {
+        let path = qarena_llm::source::default_model();
+        assert!(
+            path.is_file(),
+            "{} is missing: run `bash scripts/setup.sh` (it fetches the default model once)",
+            path.display()
+        );
+        LlmModel::load(&path).unwrap()
+    })
+}
+
+fn data(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/llm")
+        .join(name)
+}
+
+#[test]
+fn the_gguf_loads_with_its_architecture_and_tokenizer() {
+    let m = model();
+    let c = &m.config;
+    assert_eq!(
+        (
+            c.layers,
+            c.hidden,
+            c.intermediate,
+            c.heads,
+            c.kv_heads,
+            c.vocab
+        ),
+        (30, 576, 1536, 9, 3, 49152)
+    );
+    assert_eq!(c.rope_theta, 100_000.0);
+    // Tied output: no output.weight; 30 blocks of 9 tensors plus the
+    // embedding and the final norm.
+    assert!(!m.weights.contains_key("output.weight"));
+    assert_eq!(m.weights.len(), 30 * 9 + 2);
+    assert_eq!(m.parameters(), 134_515_008);
+    // Q4_1 matrices (5 bits), a Q8_0 embedding (8.5), f32 norms.
+    let bpw = m.file_bits_per_weight();
+    assert!((5.0..6.5).contains(&bpw), "{bpw}");
+
+    let t = &m.tokenizer;
+    assert_eq!((t.bos, t.eos), (Some(1), Some(2)));
+    let chat = "<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging Face<|im_end|>\n";
+    let ids = t.encode(chat).unwrap();
+    assert_eq!(&ids[..7], &[1, 9690, 198, 2683, 359, 253, 5356]);
+    assert_eq!(t.decode(&ids).unwrap(), chat);
+    // Digits one by one; odd bytes survive the round trip.
+    let odd = "Année 2024: 12345 ✓ — naïve café\ttab";
+    assert_eq!(t.decode(&t.encode(odd).unwrap()).unwrap(), odd);
+    let digits = t.encode("12345").unwrap();
+    assert_eq!(digits.len(), 5);
+}
+
+#[test]
+fn the_forward_pass_answers_and_the_cache_matches_a_full_run() {
+    let m = model();
+    let llama = Llama::new(m).unwrap();
+    let t = &m.tokenizer;
+    let prompt = t
+        .encode(
+            "<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n",
+        )
+        .unwrap();
+    let out = llama.generate(&prompt, 12, t.eos).unwrap();
+    let text = t.decode(&out).unwrap();
+    assert!(text.contains("Paris"), "{text:?}");
+
+    // Token by token through the cache gives the logits of one full run.
+    let ids = t
+        .encode("The quick brown fox jumps over the lazy dog.")
+        .unwrap();
+    let full = llama.forward(&ids, &mut KvCache::new()).unwrap();
+    let mut cache = KvCache::new();
+    let half = ids.len() / 2;
+    let a = llama.forward(&ids[..half], &mut cache).unwrap();
+    let b = llama.forward(&ids[half..], &mut cache).unwrap();
+    let step = candle_core::Tensor::cat(&[&a, &b], 0).unwrap();
+    let diff = (full - step).unwrap().abs().unwrap().max_all().unwrap();
+    let diff = diff.to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-3, "{diff}");
+    assert_eq!(cache.position, ids.len());
+}
+
+#[test]
+fn safetensors_written_by_convert_load_and_give_the_gguf_logits() {
+    let m = model();
+    let dir = tempfile::tempdir().unwrap();
+    qarena_llm::safet::write(m, dir.path(), false).unwrap();
+    let st = LlmModel::load(&dir.path().join("model.safetensors")).unwrap();
+    assert_eq!(st.format, qarena_llm::Format::Safetensors);
+    assert!(!st.config.rope_interleaved);
+    assert_eq!(st.parameters(), m.parameters());
+    let ids = m
+        .tokenizer
+        .encode("Water boils at one hundred degrees.")
+        .unwrap();
+    assert_eq!(
+        st.tokenizer
+            .encode("Water boils at one hundred degrees.")
+            .unwrap(),
+        ids
+    );
+    let a = Llama::new(m)
+        .unwrap()
+        .forward(&ids, &mut KvCache::new())
+        .unwrap();
+    let b = Llama::new(&st)
+        .unwrap()
+        .forward(&ids, &mut KvCache::new())
+        .unwrap();
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    let diff = diff.to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-3, "max logit difference {diff}");
+}
+
+#[test]
+fn kl_is_zero_against_itself_and_small_for_int8_channel_weights() {
+    let m = model();
+    let text = qarena_llm::read_text(&data("text-eval.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    let reference = Llama::new(m).unwrap();
+    let stop = AtomicBool::new(false);
+    let s = KlSettings {
+        window: 256,
+        warmup: 32,
+        max_tokens: 400,
+    };
+    let same = kl(&reference, &reference, &ids, s, &stop, &|_, _| {}).unwrap();
+    assert_eq!(same.tokens, 400);
+    assert!(same.mean_kl < 1e-6, "{}", same.mean_kl);
+    assert_eq!(same.same_top1, 1.0);
+    assert!((same.ppl_reference - same.ppl_subject).abs() < 1e-9);
+    assert!(
+        same.ppl_reference > 1.0 && same.ppl_reference < 200.0,
+        "{}",
+        same.ppl_reference
+    );
+
+    let strategy = qarena_quant::Strategy::parse(
+        "name = \"int8-channel\"\n[default]\nscheme = \"int8\"\ngranularity = \"channel\"\n",
+        "test",
+    )
+    .unwrap();
+    let (variant, report) = qarena_llm::apply(m, &strategy).unwrap();
+    assert!(
+        report.bits_per_weight > 7.9 && report.bits_per_weight < 9.0,
+        "{}",
+        report.bits_per_weight
+    );
+    let v = Llama::new(&variant).unwrap();
+    let r = kl(&reference, &v, &ids, s, &stop, &|_, _| {}).unwrap();
+    eprintln!(
+        "int8 channel: mean KL {} p99 {} top1 {}",
+        r.mean_kl, r.p99_kl, r.same_top1
+    );
+    assert!(r.mean_kl > 0.0 && r.mean_kl < 0.01, "{}", r.mean_kl);
+    assert!(r.same_top1 > 0.9);
+}
