@@ -27,6 +27,7 @@ mod costs;
 mod error;
 mod evolutions;
 mod games;
+mod llm;
 mod merge;
 mod metrics;
 mod probes;
@@ -48,6 +49,7 @@ pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
     NewGenome,
 };
+pub use llm::{LlmEvalKey, LlmEvalRecord, NewLlmEval};
 pub use merge::{
     definition_of, ExpectedGames, JudgeShards, RunCoverage, RunMerge, ShardMerge, ShardSet,
     MERGED_SHARDS_KEY, SHARD_KEY,

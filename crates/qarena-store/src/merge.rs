@@ -176,6 +176,8 @@ pub(crate) const TABLES: &[(&str, Handling)] = &[
     ("genomes", Handling::Refused),
     ("evolution_matches", Handling::Refused),
     ("evolution_checks", Handling::Refused),
+    ("llm_evals", Handling::Refused),
+    ("llm_eval_items", Handling::Refused),
     ("schema_migrations", Handling::OwnOnly),
 ];
 
@@ -765,6 +767,12 @@ impl Merge<'_, '_> {
         if evolutions > 0 {
             return Err(self.refuse(format!(
                 "it holds {evolutions} evolution(s); evolutions name their players by genome row ids, so they are not merged (a sharded evolution's shards hold only probes) — copy that database whole instead"
+            )));
+        }
+        let llm = self.count("SELECT count(*) FROM merge_shard.llm_evals")?;
+        if llm > 0 {
+            return Err(self.refuse(format!(
+                "it holds {llm} language-model evaluation(s); those are not sharded, so they are not merged — copy that database whole instead"
             )));
         }
         self.tx

@@ -677,6 +677,40 @@ FROM (
 LEFT JOIN game_costs c ON c.game_id = x.game_id AND c.engine_id = x.engine_id;
 "#,
     },
+    Migration {
+        description: "language-model evaluations: next-token KL over a text, multiple-choice answers, per item",
+        sql: r#"
+-- One evaluation of a language model (a variant or the original) against
+-- the reference or a data set, keyed by everything that decides its
+-- result, so asking again reads it back. kind: 'kl' (a text) or 'mc'
+-- (multiple-choice items). subject_sha256: the model file's sha256, with
+-- the strategy's when the variant was built in memory.
+CREATE TABLE llm_evals (
+    id INTEGER PRIMARY KEY,
+    kind TEXT NOT NULL CHECK (kind IN ('kl', 'mc')),
+    subject TEXT NOT NULL,
+    subject_sha256 TEXT NOT NULL,
+    reference_sha256 TEXT NOT NULL DEFAULT '',
+    strategy TEXT,
+    bits_per_weight REAL,
+    data_name TEXT NOT NULL,
+    data_sha256 TEXT NOT NULL,
+    settings TEXT NOT NULL,
+    summary TEXT NOT NULL,
+    seconds REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    UNIQUE (kind, subject_sha256, reference_sha256, data_sha256, settings)
+) STRICT;
+-- Per scored token (kl) or per item (mc): the figures as JSON.
+CREATE TABLE llm_eval_items (
+    eval_id INTEGER NOT NULL REFERENCES llm_evals(id) ON DELETE CASCADE,
+    idx INTEGER NOT NULL,
+    item_id TEXT,
+    result TEXT NOT NULL,
+    PRIMARY KEY (eval_id, idx)
+) STRICT;
+"#,
+    },
 ];
 
 #[cfg(test)]

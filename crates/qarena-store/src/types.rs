@@ -76,6 +76,10 @@ id_type!(
     ProbeId
 );
 id_type!(
+    /// Row id of a language-model evaluation.
+    LlmEvalId
+);
+id_type!(
     /// Row id of an evolution.
     EvolutionId
 );

@@ -184,6 +184,14 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::slurm_cmd::SlurmCommand,
     },
+    /// Language models: next-token KL against the reference over a text,
+    /// multiple-choice accuracy, two variants compared item by item, and
+    /// conversion to safetensors. Results are stored per token and item.
+    #[command(after_long_help = EXIT_CODES)]
+    Llm {
+        #[command(subcommand)]
+        command: crate::llm_cmd::LlmCommand,
+    },
     /// Export game records of a run (SGF for Go, PGN for chess).
     Export {
         #[command(subcommand)]
@@ -604,6 +612,7 @@ pub fn dispatch(cli: Cli) -> CliResult {
         Command::Probe(a) => crate::probe_cmd::run(a),
         Command::Evolve { command } => crate::evolve_cmd::run(command),
         Command::Slurm { command } => crate::slurm_cmd::run(command),
+        Command::Llm { command } => crate::llm_cmd::run(command),
         Command::Sprt(a) => crate::stats_cmd::sprt(a),
         Command::Gate(a) => crate::stats_cmd::gate(*a),
     }

@@ -9,6 +9,7 @@
 mod cli;
 mod evolve_cmd;
 mod judge_cmd;
+mod llm_cmd;
 mod match_cmd;
 mod merge_cmd;
 mod probe_cmd;

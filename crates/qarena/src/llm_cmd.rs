@@ -1,0 +1,689 @@
+//! `qarena llm`: language models — next-token KL of a variant against the
+//! reference over a text, multiple-choice accuracy, two variants compared
+//! item by item, and conversion to safetensors.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::anyhow;
+use clap::{Args, Subcommand};
+use qarena_llm::{KlSettings, Llama, LlmError, LlmModel};
+use qarena_quant::Strategy;
+use qarena_stats::{
+    mcnemar_exact, paired_bootstrap, paired_sequential, PairedCounts, SequentialSettings,
+    SequentialVerdict,
+};
+use qarena_store::{LlmEvalKey, NewLlmEval, Store};
+use sha2::{Digest, Sha256};
+
+use crate::cli::DbArgs;
+use crate::{CliResult, Exit};
+
+#[derive(Debug, Subcommand)]
+pub enum LlmCommand {
+    /// Next-token agreement of a model (or a variant built on the fly with
+    /// --strategy/--scheme) with the reference over a text: mean, median
+    /// and p99 KL, same-top-1 rate, perplexity of both and its change.
+    /// Stored in the database per token; asking again reads it back.
+    ///
+    /// Example:
+    ///   qarena llm kl smollm2 --scheme int4 --granularity group:32 --text data/llm/text-eval.txt
+    Kl(KlArgs),
+    /// Multiple-choice accuracy from a JSONL file ({"question", "choices",
+    /// "answer"}): each option's log-likelihood after "Question: …\nAnswer:",
+    /// accuracy by sum and by sum per byte (acc_norm), with 95% intervals.
+    /// Stored per item.
+    ///
+    /// Example:
+    ///   qarena llm eval smollm2 --scheme int8 --granularity channel --items data/llm/items.jsonl
+    Eval(EvalArgs),
+    /// Two variants of one model answer the same items: paired counts,
+    /// McNemar's exact test, a paired bootstrap interval on the accuracy
+    /// difference, and a sequential test that stops as soon as it decides.
+    /// A variant is `original`, a strategy file, or SCHEME[@GRANULARITY]
+    /// (e.g. int8@channel, int4@group:32).
+    ///
+    /// Example:
+    ///   qarena llm compare smollm2 --a original --b int4@group:32 --items data/llm/items.jsonl
+    Compare(CompareArgs),
+    /// Write a model as a safetensors folder (model.safetensors, config.json,
+    /// tokenizer.json), F32 or F16, Hugging Face names and layout.
+    ///
+    /// Example:
+    ///   qarena llm convert smollm2 -o smollm2-f16 --f16
+    Convert(ConvertArgs),
+}
+
+/// The model and an optional in-memory variant of it.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// A GGUF file, a safetensors file (config.json and tokenizer.json
+    /// beside it), or `smollm2` (the default model `scripts/setup.sh`
+    /// fetches into ~/.cache/qarena/llm).
+    pub model: String,
+    /// Build a variant with this strategy (TOML) before evaluating.
+    #[arg(long, conflicts_with = "scheme")]
+    pub strategy: Option<PathBuf>,
+    /// Build a variant with one scheme for every weight: int2..int8,
+    /// nf4, lut2..lut4, fp16, bf16, … (see `qarena quantize --help`).
+    #[arg(long)]
+    pub scheme: Option<String>,
+    /// With --scheme: tensor, channel or group:N.
+    #[arg(long, default_value = "channel")]
+    pub granularity: String,
+    /// With --scheme: none, mse or percentile:P.
+    #[arg(long, default_value = "none")]
+    pub clip: String,
+}
+
+#[derive(Debug, Args)]
+pub struct KlArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The reference (default: the model itself, unquantized).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// The text (UTF-8).
+    #[arg(long)]
+    pub text: PathBuf,
+    /// Tokens per window; each window runs from an empty cache.
+    #[arg(long, default_value_t = 512)]
+    pub window: usize,
+    /// Positions at the start of each window that only give context.
+    #[arg(long, default_value_t = 64)]
+    pub warmup: usize,
+    /// Scored tokens at most.
+    #[arg(long, default_value_t = 2048)]
+    pub max_tokens: usize,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Items, one JSON object per line.
+    #[arg(long)]
+    pub items: PathBuf,
+    /// Only the first N items.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// The model both variants are made from (a file or `smollm2`).
+    pub model: String,
+    /// Variant A: `original`, a strategy file, or SCHEME[@GRANULARITY].
+    #[arg(long, default_value = "original")]
+    pub a: String,
+    /// Variant B: `original`, a strategy file, or SCHEME[@GRANULARITY].
+    #[arg(long)]
+    pub b: String,
+    #[arg(long)]
+    pub items: PathBuf,
+    /// Only the first N items.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Answer every item even after the sequential test decided (by
+    /// default both variants answer item by item until it decides).
+    #[arg(long)]
+    pub all: bool,
+    /// Bootstrap resamples of the interval on the difference.
+    #[arg(long, default_value_t = 2000)]
+    pub resamples: usize,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConvertArgs {
+    /// A GGUF file or `smollm2`.
+    pub model: String,
+    /// The folder to write.
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Write F16 weights (default F32).
+    #[arg(long)]
+    pub f16: bool,
+}
+
+pub fn run(c: LlmCommand) -> CliResult {
+    match c {
+        LlmCommand::Kl(a) => kl_cmd(a),
+        LlmCommand::Eval(a) => eval_cmd(a),
+        LlmCommand::Compare(a) => compare_cmd(a),
+        LlmCommand::Convert(a) => convert_cmd(a),
+    }
+}
+
+fn llm_exit(e: LlmError) -> Exit {
+    match e {
+        LlmError::Io { .. } => Exit::storage(e),
+        LlmError::Compute(_) => Exit::engine(e),
+        other => Exit::input(other),
+    }
+}
+
+fn sha256_hex(text: &str) -> String {
+    format!("{:x}", Sha256::digest(text.as_bytes()))
+}
+
+/// Loads `arg` (`smollm2` or a path), with a clear message when missing.
+fn load(arg: &str) -> Result<LlmModel, Exit> {
+    let path = qarena_llm::source::resolve(arg);
+    if !path.is_file() {
+        return Err(Exit::input(if arg == qarena_llm::source::DEFAULT_NAME {
+            anyhow!(
+                "the default model is not at {}: run `bash scripts/setup.sh` (it fetches it once), or set QARENA_LLM_MODEL",
+                path.display()
+            )
+        } else {
+            anyhow!("model {} does not exist", path.display())
+        }));
+    }
+    eprintln!("loading {}", path.display());
+    LlmModel::load(&path).map_err(llm_exit)
+}
+
+/// A model ready to run, what it is, and its key.
+struct Subject {
+    llama: Llama,
+    label: String,
+    sha256: String,
+    strategy: Option<serde_json::Value>,
+    bits_per_weight: f64,
+}
+
+fn subject(m: &LlmModel, label: &str, strategy: Option<&Strategy>) -> Result<Subject, Exit> {
+    match strategy {
+        None => Ok(Subject {
+            llama: Llama::new(m).map_err(llm_exit)?,
+            label: label.to_string(),
+            sha256: m.sha256.clone(),
+            strategy: None,
+            bits_per_weight: m.file_bits_per_weight(),
+        }),
+        Some(s) => {
+            let started = Instant::now();
+            let (v, report) = qarena_llm::apply(m, s).map_err(llm_exit)?;
+            eprintln!(
+                "variant {}: {:.3} bits per weight ({:.1} s)",
+                s.name(),
+                report.bits_per_weight,
+                started.elapsed().as_secs_f64()
+            );
+            let canonical = s.canonical_json();
+            Ok(Subject {
+                llama: Llama::new(&v).map_err(llm_exit)?,
+                label: format!("{label} {}", s.name()),
+                sha256: sha256_hex(&format!("{}+{canonical}", m.sha256)),
+                strategy: serde_json::from_str(&canonical).ok(),
+                bits_per_weight: report.bits_per_weight,
+            })
+        }
+    }
+}
+
+fn strategy_of(a: &ModelArgs) -> Result<Option<Strategy>, Exit> {
+    match (&a.strategy, &a.scheme) {
+        (Some(p), _) => crate::quant_cmd::load_strategy(p).map(Some),
+        (None, Some(s)) => {
+            crate::quant_cmd::strategy_from_flags(s, &a.granularity, &a.clip, 0.0).map(Some)
+        }
+        (None, None) => Ok(None),
+    }
+}
+
+/// `original`, a strategy file, or SCHEME[@GRANULARITY].
+fn variant_spec(spec: &str) -> Result<Option<Strategy>, Exit> {
+    if spec == "original" {
+        return Ok(None);
+    }
+    let p = Path::new(spec);
+    if p.is_file() {
+        return crate::quant_cmd::load_strategy(p).map(Some);
+    }
+    let (scheme, gran) = spec.split_once('@').unwrap_or((spec, "channel"));
+    crate::quant_cmd::strategy_from_flags(scheme, gran, "none", 0.0)
+        .map(Some)
+        .map_err(|e| {
+            Exit::input(anyhow!(
+                "variant `{spec}` is not `original`, a strategy file or SCHEME[@GRANULARITY]: {}",
+                e.error
+            ))
+        })
+}
+
+fn file_sha(path: &Path) -> Result<String, Exit> {
+    qarena_llm::weights::sha256_file(path).map_err(llm_exit)
+}
+
+fn kl_cmd(a: KlArgs) -> CliResult {
+    let text = qarena_llm::read_text(&a.text).map_err(llm_exit)?;
+    let text_sha = file_sha(&a.text)?;
+    let strategy = strategy_of(&a.model)?;
+    let m = load(&a.model.model)?;
+    let reference_model = match &a.reference {
+        Some(r) => load(r)?,
+        None if strategy.is_some() => m.clone(),
+        None => {
+            return Err(Exit::input(anyhow!(
+                "give --reference (or --strategy/--scheme to compare a variant with its model)"
+            )))
+        }
+    };
+    let settings = KlSettings {
+        window: a.window,
+        warmup: a.warmup,
+        max_tokens: a.max_tokens,
+    };
+    let key_of = |sha: &str| LlmEvalKey {
+        kind: "kl".into(),
+        subject_sha256: sha.to_string(),
+        reference_sha256: reference_model.sha256.clone(),
+        data_sha256: text_sha.clone(),
+        settings: serde_json::to_value(settings).unwrap_or_default(),
+    };
+    let store = Store::open(&a.db.db)?;
+    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let key = key_of(&subj.sha256);
+    let summary = match store.find_llm_eval(&key)? {
+        Some(rec) => {
+            eprintln!(
+                "read back from {} (evaluation {})",
+                a.db.db.display(),
+                rec.id.0
+            );
+            rec.summary
+        }
+        None => {
+            let reference = Llama::new(&reference_model).map_err(llm_exit)?;
+            let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+            let stop = qarena_engine::install_shutdown_flag();
+            let started = Instant::now();
+            let r = qarena_llm::kl(&reference, &subj.llama, &ids, settings, &stop, &|n, of| {
+                eprintln!("  {n}/{of} tokens")
+            })
+            .map_err(llm_exit)?;
+            let seconds = started.elapsed().as_secs_f64();
+            let mut summary = serde_json::to_value(&r).unwrap_or_default();
+            if let Some(o) = summary.as_object_mut() {
+                o.remove("per_token");
+                o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
+                o.insert("seconds".into(), seconds.into());
+            }
+            store.insert_llm_eval(&NewLlmEval {
+                key,
+                subject: subj.label.clone(),
+                strategy: subj.strategy.clone(),
+                bits_per_weight: Some(subj.bits_per_weight),
+                data_name: a.text.display().to_string(),
+                summary: summary.clone(),
+                seconds,
+                items: r
+                    .per_token
+                    .iter()
+                    .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
+                    .collect(),
+            })?;
+            summary
+        }
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&summary).unwrap_or_default()
+        );
+        return Ok(());
+    }
+    let f = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+    println!(
+        "{}: {} tokens of {}; {:.3} bits/w",
+        subj.label,
+        f("tokens"),
+        a.text.display(),
+        subj.bits_per_weight
+    );
+    println!(
+        "mean KL {:.5}  median {:.5}  p99 {:.4}  max {:.3}  same top-1 {:.2}%",
+        f("mean_kl"),
+        f("median_kl"),
+        f("p99_kl"),
+        f("max_kl"),
+        100.0 * f("same_top1")
+    );
+    println!(
+        "perplexity {:.3} (reference {:.3}, ln ratio {:+.4})",
+        f("ppl_subject"),
+        f("ppl_reference"),
+        f("ln_ppl_ratio")
+    );
+    Ok(())
+}
+
+fn mc_key(subj: &Subject, items_sha: &str, limit: Option<usize>) -> LlmEvalKey {
+    LlmEvalKey {
+        kind: "mc".into(),
+        subject_sha256: subj.sha256.clone(),
+        reference_sha256: String::new(),
+        data_sha256: items_sha.to_string(),
+        settings: serde_json::json!({ "limit": limit, "format": "Question: {q}\\nAnswer: {option}" }),
+    }
+}
+
+/// A stored evaluation's per-item `(correct, correct_norm)`, if there is one.
+fn stored_mc(
+    store: &Store,
+    subj: &Subject,
+    key: &LlmEvalKey,
+) -> Result<Option<Vec<(bool, bool)>>, Exit> {
+    let Some(rec) = store.find_llm_eval(key)? else {
+        return Ok(None);
+    };
+    eprintln!("{}: read back (evaluation {})", subj.label, rec.id.0);
+    let rows = store.llm_eval_items(rec.id)?;
+    Ok(Some(
+        rows.iter()
+            .map(|(_, v)| {
+                let b = |k: &str| v.get(k).and_then(|x| x.as_bool()).unwrap_or(false);
+                (b("correct"), b("correct_norm"))
+            })
+            .collect(),
+    ))
+}
+
+/// Stores the scores of the first `scores.len()` items.
+#[allow(clippy::too_many_arguments)]
+fn store_mc(
+    store: &Store,
+    subj: &Subject,
+    key: LlmEvalKey,
+    items: &[qarena_llm::Item],
+    items_path: &Path,
+    scores: &[qarena_llm::ItemScore],
+    seconds: f64,
+) -> Result<Vec<(bool, bool)>, Exit> {
+    let acc = qarena_llm::accuracy(scores);
+    store.insert_llm_eval(&NewLlmEval {
+        key,
+        subject: subj.label.clone(),
+        strategy: subj.strategy.clone(),
+        bits_per_weight: Some(subj.bits_per_weight),
+        data_name: items_path.display().to_string(),
+        summary: serde_json::json!({
+            "items": acc.items, "acc": acc.acc, "acc_norm": acc.acc_norm,
+            "bits_per_weight": subj.bits_per_weight, "seconds": seconds,
+        }),
+        seconds,
+        items: items
+            .iter()
+            .zip(scores)
+            .map(|(it, s)| (it.id.clone(), serde_json::to_value(s).unwrap_or_default()))
+            .collect(),
+    })?;
+    Ok(scores.iter().map(|s| (s.correct, s.correct_norm)).collect())
+}
+
+fn stopped(i: usize) -> Exit {
+    Exit::input(anyhow!(
+        "stopped after {i} items; nothing stored, run it again"
+    ))
+}
+
+/// Scores items with a subject, reading back a stored evaluation when
+/// there is one; per item `(correct, correct_norm)`.
+fn scored(
+    store: &Store,
+    subj: &Subject,
+    m: &LlmModel,
+    items: &[qarena_llm::Item],
+    items_path: &Path,
+    items_sha: &str,
+    limit: Option<usize>,
+) -> Result<Vec<(bool, bool)>, Exit> {
+    let key = mc_key(subj, items_sha, limit);
+    if let Some(r) = stored_mc(store, subj, &key)? {
+        return Ok(r);
+    }
+    let started = Instant::now();
+    let stop = qarena_engine::install_shutdown_flag();
+    let mut scores = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        if stop.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(stopped(i));
+        }
+        scores.push(qarena_llm::score_item(&subj.llama, &m.tokenizer, item).map_err(llm_exit)?);
+        if (i + 1) % 50 == 0 {
+            eprintln!("  {}: {}/{} items", subj.label, i + 1, items.len());
+        }
+    }
+    store_mc(
+        store,
+        subj,
+        key,
+        items,
+        items_path,
+        &scores,
+        started.elapsed().as_secs_f64(),
+    )
+}
+
+fn read_items(path: &Path, limit: Option<usize>) -> Result<Vec<qarena_llm::Item>, Exit> {
+    let mut items = qarena_llm::read_items(path).map_err(llm_exit)?;
+    if let Some(n) = limit {
+        items.truncate(n.max(1));
+    }
+    Ok(items)
+}
+
+/// A proportion with its 95% Wilson interval.
+fn wilson(k: usize, n: usize) -> (f64, f64, f64) {
+    if n == 0 {
+        return (0.0, 0.0, 1.0);
+    }
+    let (p, n) = (k as f64 / n as f64, n as f64);
+    let z = 1.959_963_984_540_054_f64;
+    let d = 1.0 + z * z / n;
+    let c = (p + z * z / (2.0 * n)) / d;
+    let h = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / d;
+    (p, (c - h).max(0.0), (c + h).min(1.0))
+}
+
+fn eval_cmd(a: EvalArgs) -> CliResult {
+    let items = read_items(&a.items, a.limit)?;
+    let items_sha = file_sha(&a.items)?;
+    let strategy = strategy_of(&a.model)?;
+    let m = load(&a.model.model)?;
+    let store = Store::open(&a.db.db)?;
+    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let res = scored(&store, &subj, &m, &items, &a.items, &items_sha, a.limit)?;
+    let n = res.len();
+    let acc = wilson(res.iter().filter(|r| r.0).count(), n);
+    let norm = wilson(res.iter().filter(|r| r.1).count(), n);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "subject": subj.label, "bits_per_weight": subj.bits_per_weight, "items": n,
+                "acc": acc.0, "acc_low": acc.1, "acc_high": acc.2,
+                "acc_norm": norm.0, "acc_norm_low": norm.1, "acc_norm_high": norm.2,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "{}: {n} items of {}; {:.3} bits/w",
+        subj.label,
+        a.items.display(),
+        subj.bits_per_weight
+    );
+    println!(
+        "accuracy {:.1}% [{:.1}, {:.1}]  acc_norm {:.1}% [{:.1}, {:.1}]  (95% Wilson)",
+        100.0 * acc.0,
+        100.0 * acc.1,
+        100.0 * acc.2,
+        100.0 * norm.0,
+        100.0 * norm.1,
+        100.0 * norm.2
+    );
+    Ok(())
+}
+
+fn compare_cmd(a: CompareArgs) -> CliResult {
+    let items = read_items(&a.items, a.limit)?;
+    let items_sha = file_sha(&a.items)?;
+    let (sa, sb) = (variant_spec(&a.a)?, variant_spec(&a.b)?);
+    let m = load(&a.model)?;
+    let store = Store::open(&a.db.db)?;
+    let va = subject(&m, &a.model, sa.as_ref())?;
+    let vb = subject(&m, &a.model, sb.as_ref())?;
+    let seq = SequentialSettings::default();
+    let full = (
+        stored_mc(&store, &va, &mc_key(&va, &items_sha, a.limit))?,
+        stored_mc(&store, &vb, &mc_key(&vb, &items_sha, a.limit))?,
+    );
+    let (pairs, decided) = if let (Some(ra), Some(rb)) = full {
+        let pairs: Vec<(bool, bool)> = ra.iter().zip(&rb).map(|(x, y)| (x.0, y.0)).collect();
+        let decided = first_decision(&pairs, &seq);
+        (pairs, decided)
+    } else if a.all {
+        let ra = scored(&store, &va, &m, &items, &a.items, &items_sha, a.limit)?;
+        let rb = scored(&store, &vb, &m, &items, &a.items, &items_sha, a.limit)?;
+        let pairs: Vec<(bool, bool)> = ra.iter().zip(&rb).map(|(x, y)| (x.0, y.0)).collect();
+        let decided = first_decision(&pairs, &seq);
+        (pairs, decided)
+    } else {
+        // Item by item, both variants, until the sequential test decides;
+        // the items answered are stored as an evaluation of that many.
+        let started = Instant::now();
+        let stop = qarena_engine::install_shutdown_flag();
+        let (mut sa_scores, mut sb_scores) = (Vec::new(), Vec::new());
+        let mut running = PairedCounts::default();
+        let mut decided = None;
+        for (i, item) in items.iter().enumerate() {
+            if stop.load(std::sync::atomic::Ordering::SeqCst) {
+                return Err(stopped(i));
+            }
+            let x = qarena_llm::score_item(&va.llama, &m.tokenizer, item).map_err(llm_exit)?;
+            let y = qarena_llm::score_item(&vb.llama, &m.tokenizer, item).map_err(llm_exit)?;
+            running.add(x.correct, y.correct);
+            sa_scores.push(x);
+            sb_scores.push(y);
+            let r = paired_sequential(&running, &seq);
+            if !matches!(r.verdict, SequentialVerdict::Continue) {
+                decided = Some((i + 1, r.verdict));
+                break;
+            }
+            if (i + 1) % 50 == 0 {
+                eprintln!("  {}/{} items", i + 1, items.len());
+            }
+        }
+        let n = sa_scores.len();
+        let secs = started.elapsed().as_secs_f64() / 2.0;
+        let limit = if n == items.len() { a.limit } else { Some(n) };
+        let ra = store_mc(
+            &store,
+            &va,
+            mc_key(&va, &items_sha, limit),
+            &items,
+            &a.items,
+            &sa_scores,
+            secs,
+        )?;
+        let rb = store_mc(
+            &store,
+            &vb,
+            mc_key(&vb, &items_sha, limit),
+            &items,
+            &a.items,
+            &sb_scores,
+            secs,
+        )?;
+        let pairs = ra.iter().zip(&rb).map(|(x, y)| (x.0, y.0)).collect();
+        (pairs, decided)
+    };
+    let counts = PairedCounts::from_items(pairs.iter().copied());
+    let mc = mcnemar_exact(&counts);
+    let ci = paired_bootstrap(&pairs, a.resamples.max(1), 1).map_err(Exit::input)?;
+    let verdict = match decided {
+        Some((n, v)) => format!("{v:?} after {n} items"),
+        None => format!("undecided after {} items", pairs.len()),
+    };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "a": va.label, "b": vb.label,
+                "bits_per_weight_a": va.bits_per_weight, "bits_per_weight_b": vb.bits_per_weight,
+                "items": counts.n(), "both": counts.both, "only_a": counts.only_a,
+                "only_b": counts.only_b, "neither": counts.neither,
+                "acc_a": counts.accuracy_a(), "acc_b": counts.accuracy_b(),
+                "difference": ci.difference, "difference_low": ci.low, "difference_high": ci.high,
+                "mcnemar_p": mc.p_value, "mcnemar_mid_p": mc.mid_p, "sequential": verdict,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "A = {} ({:.3} bits/w), B = {} ({:.3} bits/w), {} items",
+        va.label,
+        va.bits_per_weight,
+        vb.label,
+        vb.bits_per_weight,
+        counts.n()
+    );
+    println!(
+        "accuracy A {:.1}%  B {:.1}%  difference {:+.1} points [{:+.1}, {:+.1}] (paired bootstrap, 95%)",
+        100.0 * counts.accuracy_a().unwrap_or(0.0),
+        100.0 * counts.accuracy_b().unwrap_or(0.0),
+        100.0 * ci.difference,
+        100.0 * ci.low,
+        100.0 * ci.high
+    );
+    println!(
+        "both right {}  only A {}  only B {}  both wrong {}  McNemar exact p = {:.4}",
+        counts.both, counts.only_a, counts.only_b, counts.neither, mc.p_value
+    );
+    println!("sequential test (alpha 0.05, delta 0.1): {verdict}");
+    Ok(())
+}
+
+fn convert_cmd(a: ConvertArgs) -> CliResult {
+    let m = load(&a.model)?;
+    qarena_llm::safet::write(&m, &a.output, a.f16).map_err(llm_exit)?;
+    println!(
+        "{}: model.safetensors ({}), config.json, tokenizer.json; {} parameters",
+        a.output.display(),
+        if a.f16 { "F16" } else { "F32" },
+        m.parameters()
+    );
+    Ok(())
+}
+
+/// Where the sequential test, reading the pairs in order, decides.
+fn first_decision(
+    pairs: &[(bool, bool)],
+    seq: &SequentialSettings,
+) -> Option<(usize, SequentialVerdict)> {
+    let mut running = PairedCounts::default();
+    for (i, p) in pairs.iter().enumerate() {
+        running.add(p.0, p.1);
+        let r = paired_sequential(&running, seq);
+        if !matches!(r.verdict, SequentialVerdict::Continue) {
+            return Some((i + 1, r.verdict));
+        }
+    }
+    None
+}
