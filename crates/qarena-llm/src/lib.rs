@@ -13,11 +13,13 @@
 //! * [`safet`]: safetensors reading and writing (`qarena llm convert`).
 //! * [`source`]: where the default model (`smollm2`) lives.
 
+pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod model;
 pub mod safet;
 pub mod source;
+pub mod teacher;
 pub mod tok;
 pub mod variant;
 pub mod weights;

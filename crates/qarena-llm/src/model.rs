@@ -116,6 +116,31 @@ impl Llama {
     /// Runs `tokens` after what `cache` holds and returns their logits,
     /// `[tokens, vocab]`; the cache then holds them too.
     pub fn forward(&self, tokens: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        self.run(tokens, cache, None)
+    }
+
+    /// [`Llama::forward`] from an empty cache with every layer's MLP
+    /// weights (`[gate, up, down]`) given, through operations that all
+    /// have gradients, so the weights may be functions of variables
+    /// (palette distillation).
+    pub fn forward_train(&self, tokens: &[u32], mlp: &[[Tensor; 3]]) -> Result<Tensor> {
+        if mlp.len() != self.blocks.len() {
+            return Err(crate::LlmError::Mismatch(format!(
+                "{} MLP weight sets for {} layers",
+                mlp.len(),
+                self.blocks.len()
+            )));
+        }
+        self.run(tokens, &mut KvCache::new(), Some(mlp))
+    }
+
+    fn run(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        mlp: Option<&[[Tensor; 3]]>,
+    ) -> Result<Tensor> {
+        let train = mlp.is_some();
         let c = &self.config;
         let n = tokens.len();
         let start = cache.position;
@@ -155,9 +180,24 @@ impl Llama {
         } else {
             None
         };
+        let eps = c.rms_eps as f32;
+        let norm = |x: &Tensor, w: &Tensor| -> Result<Tensor> {
+            Ok(if train {
+                candle_nn::ops::rms_norm_slow(x, w, eps)?
+            } else {
+                candle_nn::ops::rms_norm(x, w, eps)?
+            })
+        };
+        let rope = |x: &Tensor| -> Result<Tensor> {
+            Ok(match (train, c.rope_interleaved) {
+                (false, true) => candle_nn::rotary_emb::rope_i(x, &cos, &sin)?,
+                (false, false) => candle_nn::rotary_emb::rope(x, &cos, &sin)?,
+                (true, interleaved) => rope_slow(x, &cos, &sin, interleaved)?,
+            })
+        };
         let scale = 1.0 / (hd as f64).sqrt();
-        for (b, slot) in self.blocks.iter().zip(cache.layers.iter_mut()) {
-            let h = candle_nn::ops::rms_norm(&x, &b.attn_norm, c.rms_eps as f32)?;
+        for (li, (b, slot)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
+            let h = norm(&x, &b.attn_norm)?;
             let heads = |w: &Tensor, k: usize| -> Result<Tensor> {
                 Ok(h.matmul(&w.t()?)?
                     .reshape((1, n, k, hd))?
@@ -165,17 +205,7 @@ impl Llama {
                     .contiguous()?)
             };
             let (q, k, v) = (heads(&b.wq, nh)?, heads(&b.wk, nkv)?, heads(&b.wv, nkv)?);
-            let (q, k) = if c.rope_interleaved {
-                (
-                    candle_nn::rotary_emb::rope_i(&q, &cos, &sin)?,
-                    candle_nn::rotary_emb::rope_i(&k, &cos, &sin)?,
-                )
-            } else {
-                (
-                    candle_nn::rotary_emb::rope(&q, &cos, &sin)?,
-                    candle_nn::rotary_emb::rope(&k, &cos, &sin)?,
-                )
-            };
+            let (q, k) = (rope(&q)?, rope(&k)?);
             let (k, v) = (k.squeeze(0)?, v.squeeze(0)?);
             let (k, v) = match slot.take() {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
@@ -191,21 +221,38 @@ impl Llama {
                 Some(m) => att.broadcast_add(m)?,
                 None => att,
             };
-            let att = candle_nn::ops::softmax_last_dim(&att)?.reshape((nkv, rep * n, total))?;
+            let att = if train {
+                candle_nn::ops::softmax(&att, D::Minus1)?
+            } else {
+                candle_nn::ops::softmax_last_dim(&att)?
+            };
+            let att = att.reshape((nkv, rep * n, total))?;
             let out = att
-                .matmul(&v)?
+                .matmul(&v.contiguous()?)?
                 .reshape((nh, n, hd))?
                 .transpose(0, 1)?
                 .reshape((n, nh * hd))?;
             x = (x + out.matmul(&b.wo.t()?)?)?;
-            let h = candle_nn::ops::rms_norm(&x, &b.ffn_norm, c.rms_eps as f32)?;
-            let g = candle_nn::ops::silu(&h.matmul(&b.gate.t()?)?)?;
-            let u = h.matmul(&b.up.t()?)?;
-            x = (x + (g * u)?.matmul(&b.down.t()?)?)?;
+            let h = norm(&x, &b.ffn_norm)?;
+            let (gate, up, down) = match mlp {
+                Some(w) => (&w[li][0], &w[li][1], &w[li][2]),
+                None => (&b.gate, &b.up, &b.down),
+            };
+            let g = h.matmul(&gate.t()?)?.silu()?;
+            let u = h.matmul(&up.t()?)?;
+            x = (x + (g * u)?.matmul(&down.t()?)?)?;
         }
         cache.position = total;
-        let x = candle_nn::ops::rms_norm(&x, &self.norm, c.rms_eps as f32)?;
+        let x = norm(&x, &self.norm)?;
         Ok(x.matmul(&self.lm_head.t()?)?)
+    }
+
+    /// The MLP weights of every layer as stored (`[gate, up, down]`).
+    pub fn mlp_weights(&self) -> Vec<[Tensor; 3]> {
+        self.blocks
+            .iter()
+            .map(|b| [b.gate.clone(), b.up.clone(), b.down.clone()])
+            .collect()
     }
 
     /// Greedy continuation of `prompt` by up to `max_tokens` tokens
@@ -229,5 +276,28 @@ impl Llama {
             logits = self.forward(&[next], &mut cache)?;
         }
         Ok(out)
+    }
+}
+
+/// The rotary embedding through basic operations (which have gradients):
+/// pairs `(x[2i], x[2i+1])` when `interleaved`, else `(x[i], x[i+d/2])`,
+/// rotated by the position's angle.
+fn rope_slow(x: &Tensor, cos: &Tensor, sin: &Tensor, interleaved: bool) -> Result<Tensor> {
+    let (b, h, t, d) = x.dims4()?;
+    let cos = cos.reshape((1, 1, t, d / 2))?;
+    let sin = sin.reshape((1, 1, t, d / 2))?;
+    if interleaved {
+        let xr = x.reshape((b, h, t, d / 2, 2))?;
+        let x0 = xr.narrow(4, 0, 1)?.squeeze(4)?;
+        let x1 = xr.narrow(4, 1, 1)?.squeeze(4)?;
+        let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
+        let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
+        Ok(Tensor::stack(&[&r0, &r1], 4)?.reshape((b, h, t, d))?)
+    } else {
+        let x0 = x.narrow(3, 0, d / 2)?;
+        let x1 = x.narrow(3, d / 2, d / 2)?;
+        let r0 = (x0.broadcast_mul(&cos)? - x1.broadcast_mul(&sin)?)?;
+        let r1 = (x0.broadcast_mul(&sin)? + x1.broadcast_mul(&cos)?)?;
+        Ok(Tensor::cat(&[&r0, &r1], 3)?)
     }
 }

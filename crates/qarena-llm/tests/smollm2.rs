@@ -171,3 +171,76 @@ fn kl_is_zero_against_itself_and_small_for_int8_channel_weights() {
     assert!(r.mean_kl > 0.0 && r.mean_kl < 0.01, "{}", r.mean_kl);
     assert!(r.same_top1 > 0.9);
 }
+
+#[test]
+fn the_training_forward_pass_gives_the_fast_pass_logits() {
+    let m = model();
+    let llama = Llama::new(m).unwrap();
+    let ids = m
+        .tokenizer
+        .encode("Plants make sugar from light, water and air.")
+        .unwrap();
+    let fast = llama.forward(&ids, &mut KvCache::new()).unwrap();
+    let slow = llama.forward_train(&ids, &llama.mlp_weights()).unwrap();
+    let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
+    let diff = diff.to_scalar::<f32>().unwrap();
+    assert!(diff < 1e-3, "{diff}");
+}
+
+#[test]
+fn teacher_caches_round_trip_and_distillation_lowers_the_kd_loss_of_lut2_mlp_palettes() {
+    use qarena_llm::distill::{refine, DistillSettings};
+    use qarena_llm::teacher::TeacherCache;
+    let m = model();
+    let teacher = Llama::new(m).unwrap();
+    let text = qarena_llm::read_text(&data("text-calib.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    let ids = &ids[..320];
+    let cache =
+        TeacherCache::build(&teacher, &m.sha256, "calib", ids, 32, 64, 8, &|_, _| {}).unwrap();
+    assert_eq!(cache.header.positions, 5 * (64 - 1 - 8));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calib.qtl");
+    cache.write(&path).unwrap();
+    assert_eq!(TeacherCache::read(&path).unwrap(), cache);
+    // A truncated file is refused, not misread.
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
+    assert!(TeacherCache::read(&path)
+        .unwrap_err()
+        .to_string()
+        .contains("length"));
+    // The teacher against its own cache: no loss.
+    assert!(cache.kd_loss(&teacher).unwrap() < 1e-4);
+
+    let lut2 = qarena_quant::Strategy::from_file(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../strategies/llm-lut2-mlp.toml"),
+    )
+    .unwrap();
+    let (student, report) = qarena_llm::apply(m, &lut2).unwrap();
+    assert!(
+        report.bits_per_weight < m.file_bits_per_weight() - 1.0,
+        "{}",
+        report.bits_per_weight
+    );
+    let before = cache.kd_loss(&Llama::new(&student).unwrap()).unwrap();
+    let s = DistillSettings {
+        steps: 6,
+        lr: 2e-3,
+        warmup_steps: 1,
+        batch: 1,
+        eval_every: 3,
+        ..DistillSettings::default()
+    };
+    let (refined, r) = refine(&student, &cache, &s, &|line| eprintln!("{line}")).unwrap();
+    eprintln!("{r:?}");
+    assert!(r.best < r.initial, "{} !< {}", r.best, r.initial);
+    let after = cache.kd_loss(&Llama::new(&refined).unwrap()).unwrap();
+    assert!(after < before, "{after} !< {before}");
+    // Only palette values moved: every MLP row still has at most 4 values.
+    let w = &refined.weights["blk.3.ffn_up.weight"];
+    let mut row: Vec<f32> = w.data[..w.shape[1]].to_vec();
+    row.sort_by(f32::total_cmp);
+    row.dedup();
+    assert!(row.len() <= 4);
+}
