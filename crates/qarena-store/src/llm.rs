@@ -180,6 +180,75 @@ impl Store {
     }
 }
 
+/// A registered teacher-logit cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TeacherCacheEntry {
+    pub name: String,
+    pub path: String,
+    pub k: i64,
+    pub tokens: i64,
+    pub positions: i64,
+    pub sha256: String,
+    pub model_sha256: String,
+    pub text_sha256: String,
+    pub notes: Option<String>,
+}
+
+impl Store {
+    /// Registers a cache under its name, replacing an entry of that name.
+    pub fn register_teacher_cache(&self, e: &TeacherCacheEntry) -> Result<()> {
+        self.call("registering a teacher-logit cache", |c| {
+            c.execute(
+                "INSERT INTO teacher_caches (name, path, k, tokens, positions, sha256, model_sha256,
+                     text_sha256, notes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+                 ON CONFLICT (name) DO UPDATE SET path = excluded.path, k = excluded.k,
+                     tokens = excluded.tokens, positions = excluded.positions,
+                     sha256 = excluded.sha256, model_sha256 = excluded.model_sha256,
+                     text_sha256 = excluded.text_sha256, notes = excluded.notes,
+                     created_at = excluded.created_at",
+                params![
+                    e.name,
+                    e.path,
+                    e.k,
+                    e.tokens,
+                    e.positions,
+                    e.sha256,
+                    e.model_sha256,
+                    e.text_sha256,
+                    e.notes,
+                    now_rfc3339()
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// The registered caches, by name.
+    pub fn teacher_caches(&self) -> Result<Vec<TeacherCacheEntry>> {
+        self.call("reading teacher-logit caches", |c| {
+            let mut stmt = c.prepare(
+                "SELECT name, path, k, tokens, positions, sha256, model_sha256, text_sha256, notes
+                 FROM teacher_caches ORDER BY name",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(TeacherCacheEntry {
+                    name: r.get(0)?,
+                    path: r.get(1)?,
+                    k: r.get(2)?,
+                    tokens: r.get(3)?,
+                    positions: r.get(4)?,
+                    sha256: r.get(5)?,
+                    model_sha256: r.get(6)?,
+                    text_sha256: r.get(7)?,
+                    notes: r.get(8)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code

@@ -711,6 +711,26 @@ CREATE TABLE llm_eval_items (
 ) STRICT;
 "#,
     },
+    Migration {
+        description: "teacher-logit caches: a registry of the files distillation reads",
+        sql: r#"
+-- A teacher-logit cache file (top-K next-token log-probabilities of a
+-- reference over a text): where it is and what it holds.
+CREATE TABLE teacher_caches (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    path TEXT NOT NULL,
+    k INTEGER NOT NULL,
+    tokens INTEGER NOT NULL,
+    positions INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    model_sha256 TEXT NOT NULL,
+    text_sha256 TEXT NOT NULL,
+    notes TEXT,
+    created_at TEXT NOT NULL
+) STRICT;
+"#,
+    },
 ];
 
 #[cfg(test)]

@@ -46,6 +46,30 @@ pub enum LlmCommand {
     /// Example:
     ///   qarena llm compare smollm2 --a original --b int4@group:32 --items data/llm/items.jsonl
     Compare(CompareArgs),
+    /// Cache a reference's top-K next-token log-probabilities (and the
+    /// rest's mass) over a text, for KD losses and distillation; the cache
+    /// is registered in the database under --name. Use calibration text,
+    /// never the text or items quality is reported on.
+    ///
+    /// Example:
+    ///   qarena llm teacher smollm2 --text data/llm/text-calib.txt -o calib.qtl --name calib
+    Teacher(TeacherArgs),
+    /// The KD loss of a model or variant against a teacher-logit cache:
+    /// the mean KL over the teacher's top-K tokens plus one bin for the rest.
+    ///
+    /// Example:
+    ///   qarena llm kd smollm2 --strategy strategies/llm-lut2-mlp.toml --cache eval.qtl
+    Kd(KdArgs),
+    /// Refine the code-table (LUT) values of a variant's MLP weights by
+    /// gradient descent on the KD loss against a cache (AdamW, warm-up and
+    /// cosine schedule); the best checkpoint on held-out windows of the
+    /// cache is kept, snapped to f16, written as a safetensors folder with
+    /// distill.json (initial, final and best loss, curves).
+    ///
+    /// Example:
+    ///   qarena llm distill smollm2 --strategy strategies/llm-lut2-mlp.toml \
+    ///     --cache calib.qtl --eval-cache eval.qtl --steps 60 -o lut2-distilled
+    Distill(DistillArgs),
     /// Write a model as a safetensors folder (model.safetensors, config.json,
     /// tokenizer.json), F32 or F16, Hugging Face names and layout.
     ///
@@ -146,6 +170,81 @@ pub struct CompareArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// The teacher: a file or `smollm2`.
+    pub model: String,
+    #[arg(long)]
+    pub text: PathBuf,
+    #[arg(long, short)]
+    pub output: PathBuf,
+    /// Log-probabilities kept per position.
+    #[arg(long, default_value_t = 64)]
+    pub k: usize,
+    /// Tokens per window (each from an empty cache).
+    #[arg(long, default_value_t = 256)]
+    pub window: usize,
+    /// Positions at the start of each window that only give context.
+    #[arg(long, default_value_t = 32)]
+    pub warmup: usize,
+    /// Use at most this many tokens of the text.
+    #[arg(long, default_value_t = 4096)]
+    pub max_tokens: usize,
+    /// The name in the registry (default: the file name).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub notes: Option<String>,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct KdArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A cache file or a registered cache's name.
+    #[arg(long)]
+    pub cache: String,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DistillArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The training cache (a file or a registered name).
+    #[arg(long)]
+    pub cache: String,
+    /// A cache of other text to report the KD loss on before and after.
+    #[arg(long)]
+    pub eval_cache: Option<String>,
+    #[arg(long, default_value_t = 60)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 2e-3)]
+    pub lr: f64,
+    #[arg(long, default_value_t = 5)]
+    pub warmup_steps: usize,
+    /// Windows per step.
+    #[arg(long, default_value_t = 2)]
+    pub batch: usize,
+    /// The cosine decays to lr × this.
+    #[arg(long, default_value_t = 0.1)]
+    pub min_lr_ratio: f64,
+    /// Validate every this many steps.
+    #[arg(long, default_value_t = 10)]
+    pub eval_every: usize,
+    /// The folder to write (model.safetensors in F16, config.json,
+    /// tokenizer.json, distill.json).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub db: DbArgs,
+}
+
+#[derive(Debug, Args)]
 pub struct ConvertArgs {
     /// A GGUF file or `smollm2`.
     pub model: String,
@@ -163,6 +262,9 @@ pub fn run(c: LlmCommand) -> CliResult {
         LlmCommand::Eval(a) => eval_cmd(a),
         LlmCommand::Compare(a) => compare_cmd(a),
         LlmCommand::Convert(a) => convert_cmd(a),
+        LlmCommand::Teacher(a) => teacher_cmd(a),
+        LlmCommand::Kd(a) => kd_cmd(a),
+        LlmCommand::Distill(a) => distill_cmd(a),
     }
 }
 
@@ -686,4 +788,191 @@ fn first_decision(
         }
     }
     None
+}
+
+fn teacher_cmd(a: TeacherArgs) -> CliResult {
+    let text = qarena_llm::read_text(&a.text).map_err(llm_exit)?;
+    let text_sha = file_sha(&a.text)?;
+    let m = load(&a.model)?;
+    let store = Store::open(&a.db.db)?;
+    let teacher = Llama::new(&m).map_err(llm_exit)?;
+    let mut ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+    ids.truncate(a.max_tokens.max(2));
+    let cache = qarena_llm::teacher::TeacherCache::build(
+        &teacher,
+        &m.sha256,
+        &text_sha,
+        &ids,
+        a.k,
+        a.window,
+        a.warmup,
+        &|w, of| eprintln!("  window {w}/{of}"),
+    )
+    .map_err(llm_exit)?;
+    cache.write(&a.output).map_err(llm_exit)?;
+    let name = a.name.clone().unwrap_or_else(|| {
+        a.output
+            .file_stem()
+            .map_or_else(|| "cache".into(), |s| s.to_string_lossy().into_owned())
+    });
+    let path = std::fs::canonicalize(&a.output).unwrap_or(a.output.clone());
+    store.register_teacher_cache(&qarena_store::TeacherCacheEntry {
+        name: name.clone(),
+        path: path.display().to_string(),
+        k: cache.header.k as i64,
+        tokens: cache.header.tokens as i64,
+        positions: cache.header.positions as i64,
+        sha256: file_sha(&a.output)?,
+        model_sha256: m.sha256.clone(),
+        text_sha256: text_sha,
+        notes: a.notes.clone(),
+    })?;
+    println!(
+        "{}: top-{} of {} positions over {} tokens of {}; registered as `{name}`",
+        a.output.display(),
+        cache.header.k,
+        cache.header.positions,
+        cache.header.tokens,
+        a.text.display()
+    );
+    Ok(())
+}
+
+/// A cache by file or registered name; its file must still have the
+/// sha256 it was registered with.
+fn open_cache(store: &Store, arg: &str) -> Result<qarena_llm::teacher::TeacherCache, Exit> {
+    let p = Path::new(arg);
+    let path = if p.is_file() {
+        p.to_path_buf()
+    } else {
+        let entry = store
+            .teacher_caches()?
+            .into_iter()
+            .find(|e| e.name == arg)
+            .ok_or_else(|| {
+                Exit::input(anyhow!(
+                    "cache `{arg}` is neither a file nor a registered name (`qarena llm teacher` makes one)"
+                ))
+            })?;
+        let path = PathBuf::from(&entry.path);
+        if file_sha(&path)? != entry.sha256 {
+            return Err(Exit::input(anyhow!(
+                "cache `{arg}` ({}) changed since it was registered; make it again",
+                path.display()
+            )));
+        }
+        path
+    };
+    qarena_llm::teacher::TeacherCache::read(&path).map_err(llm_exit)
+}
+
+fn kd_cmd(a: KdArgs) -> CliResult {
+    let store = Store::open(&a.db.db)?;
+    let cache = open_cache(&store, &a.cache)?;
+    let strategy = strategy_of(&a.model)?;
+    let m = load(&a.model.model)?;
+    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let loss = cache.kd_loss(&subj.llama).map_err(llm_exit)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"subject": subj.label, "bits_per_weight": subj.bits_per_weight,
+                "positions": cache.header.positions, "k": cache.header.k, "kd_loss": loss})
+        );
+    } else {
+        println!(
+            "{}: KD loss {loss:.5} over {} positions (top-{} plus the rest); {:.3} bits/w",
+            subj.label, cache.header.positions, cache.header.k, subj.bits_per_weight
+        );
+    }
+    Ok(())
+}
+
+fn distill_cmd(a: DistillArgs) -> CliResult {
+    let store = Store::open(&a.db.db)?;
+    let train = open_cache(&store, &a.cache)?;
+    let eval = a
+        .eval_cache
+        .as_deref()
+        .map(|c| open_cache(&store, c))
+        .transpose()?;
+    if eval
+        .as_ref()
+        .is_some_and(|e| e.header.text_sha256 == train.header.text_sha256)
+    {
+        return Err(Exit::input(anyhow!(
+            "--eval-cache was made from the same text as --cache; report on text the distillation never saw"
+        )));
+    }
+    let strategy = strategy_of(&a.model)?.ok_or_else(|| {
+        Exit::input(anyhow!(
+            "give the variant to refine: --strategy FILE or --scheme lut2 …"
+        ))
+    })?;
+    let m = load(&a.model.model)?;
+    if train.header.model_sha256 != m.sha256 {
+        eprintln!(
+            "warning: the cache was made with another teacher model than {}",
+            a.model.model
+        );
+    }
+    let (student, report) = qarena_llm::apply(&m, &strategy).map_err(llm_exit)?;
+    let settings = qarena_llm::distill::DistillSettings {
+        steps: a.steps,
+        lr: a.lr,
+        warmup_steps: a.warmup_steps,
+        min_lr_ratio: a.min_lr_ratio,
+        batch: a.batch,
+        val_fraction: 0.2,
+        eval_every: a.eval_every,
+    };
+    let eval_before = match &eval {
+        Some(e) => Some(
+            e.kd_loss(&Llama::new(&student).map_err(llm_exit)?)
+                .map_err(llm_exit)?,
+        ),
+        None => None,
+    };
+    let started = Instant::now();
+    let (refined, r) =
+        qarena_llm::distill::refine(&student, &train, &settings, &|line| eprintln!("{line}"))
+            .map_err(llm_exit)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let eval_after = match &eval {
+        Some(e) => Some(
+            e.kd_loss(&Llama::new(&refined).map_err(llm_exit)?)
+                .map_err(llm_exit)?,
+        ),
+        None => None,
+    };
+    qarena_llm::safet::write(&refined, &a.output, true).map_err(llm_exit)?;
+    let summary = serde_json::json!({
+        "model": a.model.model, "strategy": strategy.name(), "bits_per_weight": report.bits_per_weight,
+        "seconds": seconds, "report": r,
+        "held_out": {"before": eval_before, "after": eval_after},
+    });
+    let out = a.output.join("distill.json");
+    fs_err::write(
+        &out,
+        serde_json::to_string_pretty(&summary).unwrap_or_default(),
+    )
+    .map_err(Exit::storage)?;
+    println!(
+        "{} ({:.3} bits/w): validation KD {:.5} -> {:.5} (best {:.5} at step {} of {}) in {seconds:.0} s",
+        strategy.name(),
+        report.bits_per_weight,
+        r.initial,
+        r.final_loss,
+        r.best,
+        r.best_step,
+        a.steps
+    );
+    if let (Some(b), Some(f)) = (eval_before, eval_after) {
+        println!(
+            "held-out KD {b:.5} -> {f:.5} ({:+.1}%)",
+            100.0 * (f - b) / b.max(f64::MIN_POSITIVE)
+        );
+    }
+    println!("written: {} (F16), {}", a.output.display(), out.display());
+    Ok(())
 }
