@@ -1,0 +1,264 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
+//! `qarena llm` on the real default model: stored and read-back
+//! evaluations, the paired comparison, teacher caches, distillation, and
+//! the errors a user meets.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{text, Ws};
+
+fn data(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../data/llm")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn eval_kl_and_compare_store_per_item_and_read_back() {
+    let ws = Ws::new();
+    let items = data("items.jsonl");
+    let eval = [
+        "llm", "eval", "smollm2", "--items", &items, "--limit", "6", "--json",
+    ];
+    let out = ws.run(&eval);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["items"], 6);
+    let acc = v["acc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(v["acc_low"].as_f64().unwrap() <= acc && acc <= v["acc_high"].as_f64().unwrap());
+    // Asked again: read back, the same figures.
+    let again = ws.run(&eval);
+    assert!(text(&again).contains("read back"), "{}", text(&again));
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap(),
+        v
+    );
+    let store = ws.store();
+    let evals = store.llm_evals().unwrap();
+    assert_eq!(evals.len(), 1);
+    let rows = store.llm_eval_items(evals[0].id).unwrap();
+    assert_eq!(rows.len(), 6);
+    assert_eq!(rows[0].0.as_deref(), Some("sci-001"));
+    assert!(rows[0].1["loglik"].as_array().unwrap().len() == 4);
+
+    let out = ws.run(&[
+        "llm",
+        "kl",
+        "smollm2",
+        "--scheme",
+        "int8",
+        "--text",
+        &data("text-eval.txt"),
+        "--max-tokens",
+        "120",
+        "--window",
+        "128",
+        "--warmup",
+        "8",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let kl: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(kl["tokens"], 120);
+    let mean = kl["mean_kl"].as_f64().unwrap();
+    assert!(mean > 0.0 && mean < 0.02, "{mean}");
+    assert!(kl["bits_per_weight"].as_f64().unwrap() > 7.9);
+
+    // int2 per channel against the original: a clear difference, found
+    // by every statistic.
+    let out = ws.run(&[
+        "llm",
+        "compare",
+        "smollm2",
+        "--b",
+        "int2@channel",
+        "--items",
+        &items,
+        "--limit",
+        "40",
+        "--all",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(c["items"], 40);
+    let (a, b) = (c["acc_a"].as_f64().unwrap(), c["acc_b"].as_f64().unwrap());
+    let d = c["difference"].as_f64().unwrap();
+    assert!((d - (a - b)).abs() < 1e-9);
+    assert!(
+        c["difference_low"].as_f64().unwrap() <= d && d <= c["difference_high"].as_f64().unwrap()
+    );
+    let n = ["both", "only_a", "only_b", "neither"]
+        .iter()
+        .map(|k| c[k].as_u64().unwrap())
+        .sum::<u64>();
+    assert_eq!(n, 40);
+    // The original's 40 answers extend nothing: its 6-item evaluation and
+    // the 40-item one are two keys.
+    assert_eq!(ws.store().llm_evals().unwrap().len(), 4);
+}
+
+#[test]
+fn teacher_kd_and_distill_through_the_cli() {
+    let ws = Ws::new();
+    let teacher = |text: &str, name: &str| {
+        ws.run(&[
+            "llm",
+            "teacher",
+            "smollm2",
+            "--text",
+            text,
+            "-o",
+            &format!("{name}.qtl"),
+            "--name",
+            name,
+            "--k",
+            "16",
+            "--window",
+            "48",
+            "--warmup",
+            "4",
+            "--max-tokens",
+            "150",
+        ])
+    };
+    let out = teacher(&data("text-calib.txt"), "calib");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("registered as `calib`"),
+        "{}",
+        text(&out)
+    );
+    let out = teacher(&data("text-eval.txt"), "eval");
+    assert!(out.status.success(), "{}", text(&out));
+    let reg = ws.store().teacher_caches().unwrap();
+    assert_eq!(reg.len(), 2);
+    assert_eq!((reg[0].name.as_str(), reg[0].k), ("calib", 16));
+
+    let lut2 = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../strategies/llm-lut2-mlp.toml");
+    let lut2 = lut2.display().to_string();
+    let out = ws.run(&["llm", "kd", "smollm2", "--cache", "eval", "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let own: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(own["kd_loss"].as_f64().unwrap() < 1e-3, "{own}");
+    let out = ws.run(&[
+        "llm",
+        "kd",
+        "smollm2",
+        "--strategy",
+        &lut2,
+        "--cache",
+        "eval.qtl",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let lut: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(lut["kd_loss"].as_f64().unwrap() > 0.1, "{lut}");
+
+    // Reporting on the training text is refused.
+    let out = ws.run(&[
+        "llm",
+        "distill",
+        "smollm2",
+        "--strategy",
+        &lut2,
+        "--cache",
+        "calib",
+        "--eval-cache",
+        "calib.qtl",
+        "-o",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("never saw"), "{}", text(&out));
+
+    let out = ws.run(&[
+        "llm",
+        "distill",
+        "smollm2",
+        "--strategy",
+        &lut2,
+        "--cache",
+        "calib",
+        "--eval-cache",
+        "eval",
+        "--steps",
+        "3",
+        "--warmup-steps",
+        "1",
+        "--batch",
+        "1",
+        "--eval-every",
+        "3",
+        "-o",
+        "distilled",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let d: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(ws.path().join("distilled/distill.json")).unwrap(),
+    )
+    .unwrap();
+    let r = &d["report"];
+    assert!(r["best"].as_f64().unwrap() <= r["initial"].as_f64().unwrap());
+    assert_eq!(r["train_curve"].as_array().unwrap().len(), 3);
+    assert!(
+        d["held_out"]["before"].as_f64().is_some() && d["held_out"]["after"].as_f64().is_some()
+    );
+    // The written model loads and runs.
+    let out = ws.run(&[
+        "llm",
+        "eval",
+        "distilled/model.safetensors",
+        "--items",
+        &data("items.jsonl"),
+        "--limit",
+        "2",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn bad_input_gets_a_message_naming_it() {
+    let ws = Ws::new();
+    std::fs::write(
+        ws.path().join("bad.jsonl"),
+        "{\"question\": \"q?\", \"choices\": [\"a\", \"b\"], \"answer\": 0}\n{\"question\": \"q2?\", \"choices\": [\"a\"], \"answer\": 5}\n",
+    )
+    .unwrap();
+    let out = ws.run(&["llm", "eval", "smollm2", "--items", "bad.jsonl"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("bad.jsonl, line 2"), "{}", text(&out));
+
+    std::fs::write(ws.path().join("fake.gguf"), b"GGUF\x03\x00\x00\x00garbage").unwrap();
+    let out = ws.run(&["llm", "eval", "fake.gguf", "--items", &data("items.jsonl")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("fake.gguf"), "{}", text(&out));
+
+    let out = ws.run(&[
+        "llm",
+        "eval",
+        "missing.gguf",
+        "--items",
+        &data("items.jsonl"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("does not exist"), "{}", text(&out));
+
+    let out = ws.run(&["llm", "kl", "smollm2", "--text", &data("text-eval.txt")]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--reference"), "{}", text(&out));
+
+    let out = ws.run(&["llm", "kd", "smollm2", "--cache", "nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("registered name"), "{}", text(&out));
+}
