@@ -367,3 +367,47 @@ pub fn accuracy(scores: &[ItemScore]) -> Accuracy {
         acc_norm: scores.iter().filter(|s| s.correct_norm).count() as f64 / n,
     }
 }
+
+/// How far a subject's greedy continuation of one prompt follows the
+/// reference's.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct GenerationAgreement {
+    pub prompt: String,
+    pub reference: String,
+    pub subject: String,
+    /// Tokens both continuations share from the start.
+    pub common_prefix: usize,
+    /// Tokens the reference generated.
+    pub reference_tokens: usize,
+    /// Share of positions (up to the shorter length) with the same token.
+    pub same_token_rate: f64,
+}
+
+/// The ChatML user turn SmolLM2-Instruct and similar models expect.
+pub fn chat_prompt(text: &str) -> String {
+    format!("<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n")
+}
+
+/// Greedy continuations of `prompt` by both models, compared.
+pub fn generation_agreement(
+    reference: &Llama,
+    subject: &Llama,
+    tok: &Tokenizer,
+    prompt: &str,
+    max_tokens: usize,
+) -> Result<GenerationAgreement> {
+    let ids = tok.encode(&chat_prompt(prompt))?;
+    let r = reference.generate(&ids, max_tokens, tok.eos)?;
+    let s = subject.generate(&ids, max_tokens, tok.eos)?;
+    let common_prefix = r.iter().zip(&s).take_while(|(a, b)| a == b).count();
+    let n = r.len().min(s.len());
+    let same = r.iter().zip(&s).filter(|(a, b)| a == b).count();
+    Ok(GenerationAgreement {
+        prompt: prompt.to_string(),
+        reference: tok.decode(&r)?,
+        subject: tok.decode(&s)?,
+        common_prefix,
+        reference_tokens: r.len(),
+        same_token_rate: if n == 0 { 1.0 } else { same as f64 / n as f64 },
+    })
+}

@@ -46,6 +46,13 @@ pub enum LlmCommand {
     /// Example:
     ///   qarena llm compare smollm2 --a original --b int4@group:32 --items data/llm/items.jsonl
     Compare(CompareArgs),
+    /// Greedy continuations of each prompt (one per line, asked as a chat
+    /// user turn) by a variant and by the reference: the tokens they share
+    /// from the start and the share of positions with the same token.
+    ///
+    /// Example:
+    ///   qarena llm generate smollm2 --scheme int4 --granularity group:32 --prompts data/llm/prompts.txt
+    Generate(GenerateArgs),
     /// Cache a reference's top-K next-token log-probabilities (and the
     /// rest's mass) over a text, for KD losses and distillation; the cache
     /// is registered in the database under --name. Use calibration text,
@@ -170,6 +177,23 @@ pub struct CompareArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct GenerateArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The reference (default: the model itself, unquantized).
+    #[arg(long)]
+    pub reference: Option<String>,
+    /// Prompts, one per line.
+    #[arg(long)]
+    pub prompts: PathBuf,
+    /// Tokens generated per prompt at most.
+    #[arg(long, default_value_t = 48)]
+    pub max_tokens: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct TeacherArgs {
     /// The teacher: a file or `smollm2`.
     pub model: String,
@@ -263,6 +287,7 @@ pub fn run(c: LlmCommand) -> CliResult {
         LlmCommand::Compare(a) => compare_cmd(a),
         LlmCommand::Convert(a) => convert_cmd(a),
         LlmCommand::Teacher(a) => teacher_cmd(a),
+        LlmCommand::Generate(a) => generate_cmd(a),
         LlmCommand::Kd(a) => kd_cmd(a),
         LlmCommand::Distill(a) => distill_cmd(a),
     }
@@ -974,5 +999,63 @@ fn distill_cmd(a: DistillArgs) -> CliResult {
         );
     }
     println!("written: {} (F16), {}", a.output.display(), out.display());
+    Ok(())
+}
+
+fn generate_cmd(a: GenerateArgs) -> CliResult {
+    let text = qarena_llm::read_text(&a.prompts).map_err(llm_exit)?;
+    let prompts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let strategy = strategy_of(&a.model)?;
+    let m = load(&a.model.model)?;
+    let reference_model = match &a.reference {
+        Some(r) => load(r)?,
+        None => m.clone(),
+    };
+    let reference = Llama::new(&reference_model).map_err(llm_exit)?;
+    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let mut rows = Vec::new();
+    for p in &prompts {
+        let g = qarena_llm::eval::generation_agreement(
+            &reference,
+            &subj.llama,
+            &m.tokenizer,
+            p,
+            a.max_tokens,
+        )
+        .map_err(llm_exit)?;
+        if !a.json {
+            println!(
+                "{:>3}/{:<3} same from the start, {:>5.1}% same tokens  {p}",
+                g.common_prefix,
+                g.reference_tokens,
+                100.0 * g.same_token_rate
+            );
+        }
+        rows.push(g);
+    }
+    let n = rows.len().max(1) as f64;
+    let prefix = rows.iter().map(|g| g.common_prefix as f64).sum::<f64>() / n;
+    let same = rows.iter().map(|g| g.same_token_rate).sum::<f64>() / n;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "subject": subj.label, "bits_per_weight": subj.bits_per_weight,
+                "mean_common_prefix": prefix, "mean_same_token_rate": same, "prompts": rows,
+            }))
+            .unwrap_or_default()
+        );
+    } else {
+        println!(
+            "{}: {} prompts, {prefix:.1} tokens the same from the start on average, {:.1}% same tokens",
+            subj.label,
+            rows.len(),
+            100.0 * same
+        );
+    }
     Ok(())
 }

@@ -262,3 +262,39 @@ fn bad_input_gets_a_message_naming_it() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("registered name"), "{}", text(&out));
 }
+
+#[test]
+fn greedy_generation_agrees_with_itself_and_less_with_int2_weights() {
+    let ws = Ws::new();
+    std::fs::write(ws.path().join("p.txt"), "What is the capital of France?\n").unwrap();
+    let run = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "llm",
+            "generate",
+            "smollm2",
+            "--prompts",
+            "p.txt",
+            "--max-tokens",
+            "8",
+            "--json",
+        ];
+        args.extend(extra);
+        let out = ws.run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let same = run(&[]);
+    assert_eq!(same["mean_same_token_rate"], 1.0);
+    assert!(
+        same["prompts"][0]["reference"]
+            .as_str()
+            .unwrap()
+            .contains("Paris"),
+        "{same}"
+    );
+    let int2 = run(&["--scheme", "int2"]);
+    assert!(
+        int2["mean_same_token_rate"].as_f64().unwrap() < 1.0,
+        "{int2}"
+    );
+}
