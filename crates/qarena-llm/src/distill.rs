@@ -288,3 +288,46 @@ pub fn refine(
     };
     Ok((out, report))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    #[test]
+    fn the_schedule_warms_up_then_decays_by_a_cosine() {
+        let s = DistillSettings {
+            steps: 20,
+            lr: 1.0,
+            warmup_steps: 4,
+            min_lr_ratio: 0.1,
+            ..DistillSettings::default()
+        };
+        assert_eq!(s.lr_at(0), 0.25);
+        assert_eq!(s.lr_at(3), 1.0);
+        assert!((s.lr_at(4) - 1.0).abs() < 1e-12);
+        assert!((s.lr_at(12) - 0.55).abs() < 1e-12);
+        assert!((s.lr_at(20) - 0.1).abs() < 1e-12);
+        assert!((4..20).all(|i| s.lr_at(i + 1) <= s.lr_at(i)));
+    }
+
+    #[test]
+    fn palettes_and_indices_rebuild_the_weight() {
+        let data = [0.5, -1.0, 0.5, 2.0, 3.0, 3.0, 3.0, 3.0];
+        let (p, idx, width) = palette_of("w", &[2, 4], &data, 4).unwrap();
+        assert_eq!(width, 3);
+        assert_eq!(p, [-1.0, 0.5, 2.0, 3.0, 3.0, 3.0]);
+        let rebuilt: Vec<f32> = idx
+            .iter()
+            .enumerate()
+            .map(|(i, k)| p[(i / 4) * width + *k as usize])
+            .collect();
+        assert_eq!(rebuilt, data);
+        assert!(
+            palette_of("w", &[1, 8], &[1., 2., 3., 4., 5., 6., 7., 8.], 4)
+                .unwrap_err()
+                .to_string()
+                .contains("code-table")
+        );
+    }
+}

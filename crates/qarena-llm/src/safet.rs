@@ -281,3 +281,36 @@ pub fn write(m: &LlmModel, dir: &Path, f16: bool) -> Result<()> {
     .map_err(|e| io(&cfg)(e))?;
     m.tokenizer.save(&dir.join("tokenizer.json"))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_rotary_layouts_convert_both_ways() {
+        for n in [
+            "token_embd.weight",
+            "output_norm.weight",
+            "output.weight",
+            "blk.7.attn_q.weight",
+            "blk.0.ffn_down.weight",
+            "blk.12.ffn_norm.weight",
+        ] {
+            assert_eq!(canonical_name(&hf_name(n)), n);
+        }
+        assert_eq!(
+            hf_name("blk.3.attn_k.weight"),
+            "model.layers.3.self_attn.k_proj.weight"
+        );
+        // 2 heads of 4 rows, 3 columns: pairs (0,1),(2,3) become halves
+        // (0,2),(1,3) within each head.
+        let data: Vec<f32> = (0..24).map(|x| x as f32).collect();
+        let halves = permute_rows(&data, 8, 3, 2, true);
+        let row = |d: &[f32], r: usize| d[r * 3];
+        assert_eq!(
+            (0..8).map(|r| row(&halves, r)).collect::<Vec<_>>(),
+            [0.0, 6.0, 3.0, 9.0, 12.0, 18.0, 15.0, 21.0]
+        );
+        assert_eq!(permute_rows(&halves, 8, 3, 2, false), data);
+    }
+}

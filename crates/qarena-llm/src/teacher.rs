@@ -290,3 +290,17 @@ impl TeacherCache {
         Ok(if count == 0 { 0.0 } else { sum / count as f64 })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_cover_the_tokens_and_score_after_the_warmup() {
+        assert_eq!(windows(10, 4), [(0, 4), (4, 4), (8, 2)]);
+        assert_eq!(windows(9, 4), [(0, 4), (4, 4)]);
+        assert!(windows(1, 4).is_empty());
+        assert_eq!(scored_range(4, 1), 1..3);
+        assert_eq!(scored_range(2, 5), 1..1);
+    }
+}
