@@ -13,6 +13,7 @@
 //! * [`safet`]: safetensors reading and writing (`qarena llm convert`).
 //! * [`source`]: where the default model (`smollm2`) lives.
 
+pub mod bench;
 pub mod distill;
 pub mod error;
 pub mod eval;

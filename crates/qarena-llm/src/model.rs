@@ -8,16 +8,56 @@ use candle_core::{DType, Device, Tensor, D};
 use crate::error::Result;
 use crate::weights::{Config, LlmModel};
 
+/// A weight matrix as the runtime holds it: f32 (the reference
+/// arithmetic, and what gradients need) or candle's Q8_0 blocks with its
+/// quantized matmul (the speed runtime; activations are rounded to 8 bits
+/// too, as ggml does).
+enum Linear {
+    F32(Tensor),
+    Q8(candle_core::quantized::QMatMul),
+}
+
+impl Linear {
+    fn new(t: Tensor, q8: bool) -> Result<Linear> {
+        if q8 {
+            let q = candle_core::quantized::QTensor::quantize(
+                &t,
+                candle_core::quantized::GgmlDType::Q8_0,
+            )?;
+            Ok(Linear::Q8(candle_core::quantized::QMatMul::from_qtensor(
+                q,
+            )?))
+        } else {
+            Ok(Linear::F32(t))
+        }
+    }
+
+    /// `x · Wᵀ`.
+    fn apply(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(match self {
+            Linear::F32(w) => x.matmul(&w.t()?)?,
+            Linear::Q8(q) => candle_core::Module::forward(q, x)?,
+        })
+    }
+
+    fn f32(&self) -> Option<&Tensor> {
+        match self {
+            Linear::F32(w) => Some(w),
+            Linear::Q8(_) => None,
+        }
+    }
+}
+
 struct Block {
     attn_norm: Tensor,
-    wq: Tensor,
-    wk: Tensor,
-    wv: Tensor,
-    wo: Tensor,
+    wq: Linear,
+    wk: Linear,
+    wv: Linear,
+    wo: Linear,
     ffn_norm: Tensor,
-    gate: Tensor,
-    up: Tensor,
-    down: Tensor,
+    gate: Linear,
+    up: Linear,
+    down: Linear,
 }
 
 /// A model ready to run.
@@ -26,7 +66,7 @@ pub struct Llama {
     embed: Tensor,
     blocks: Vec<Block>,
     norm: Tensor,
-    lm_head: Tensor,
+    lm_head: Linear,
     cos: Tensor,
     sin: Tensor,
 }
@@ -67,31 +107,47 @@ fn tensor(m: &LlmModel, name: &str) -> Result<Tensor> {
 }
 
 impl Llama {
-    /// Builds the model from loaded (possibly fake-quantized) weights.
+    /// Builds the model from loaded (possibly fake-quantized) weights, in
+    /// f32.
     pub fn new(m: &LlmModel) -> Result<Llama> {
+        Self::build(m, false)
+    }
+
+    /// The same model with every matrix in Q8_0 blocks and candle's
+    /// quantized matmul: the fast runtime (`llm bench`); evaluations use
+    /// [`Llama::new`].
+    pub fn new_q8(m: &LlmModel) -> Result<Llama> {
+        Self::build(m, true)
+    }
+
+    fn build(m: &LlmModel, q8: bool) -> Result<Llama> {
         m.check()?;
         let c = m.config.clone();
         let mut blocks = Vec::with_capacity(c.layers);
         for i in 0..c.layers {
             let t = |s: &str| tensor(m, &format!("blk.{i}.{s}.weight"));
+            let l = |s: &str| Linear::new(t(s)?, q8);
             blocks.push(Block {
                 attn_norm: t("attn_norm")?,
-                wq: t("attn_q")?,
-                wk: t("attn_k")?,
-                wv: t("attn_v")?,
-                wo: t("attn_output")?,
+                wq: l("attn_q")?,
+                wk: l("attn_k")?,
+                wv: l("attn_v")?,
+                wo: l("attn_output")?,
                 ffn_norm: t("ffn_norm")?,
-                gate: t("ffn_gate")?,
-                up: t("ffn_up")?,
-                down: t("ffn_down")?,
+                gate: l("ffn_gate")?,
+                up: l("ffn_up")?,
+                down: l("ffn_down")?,
             });
         }
         let embed = tensor(m, "token_embd.weight")?;
-        let lm_head = if m.weights.contains_key("output.weight") {
-            tensor(m, "output.weight")?
-        } else {
-            embed.clone()
-        };
+        let lm_head = Linear::new(
+            if m.weights.contains_key("output.weight") {
+                tensor(m, "output.weight")?
+            } else {
+                embed.clone()
+            },
+            q8,
+        )?;
         let hd = c.head_dim();
         let context = c.context.clamp(1, 1 << 16);
         let inv: Vec<f32> = (0..hd / 2)
@@ -198,8 +254,8 @@ impl Llama {
         let scale = 1.0 / (hd as f64).sqrt();
         for (li, (b, slot)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = norm(&x, &b.attn_norm)?;
-            let heads = |w: &Tensor, k: usize| -> Result<Tensor> {
-                Ok(h.matmul(&w.t()?)?
+            let heads = |w: &Linear, k: usize| -> Result<Tensor> {
+                Ok(w.apply(&h)?
                     .reshape((1, n, k, hd))?
                     .transpose(1, 2)?
                     .contiguous()?)
@@ -232,26 +288,39 @@ impl Llama {
                 .reshape((nh, n, hd))?
                 .transpose(0, 1)?
                 .reshape((n, nh * hd))?;
-            x = (x + out.matmul(&b.wo.t()?)?)?;
+            x = (x + b.wo.apply(&out)?)?;
             let h = norm(&x, &b.ffn_norm)?;
-            let (gate, up, down) = match mlp {
-                Some(w) => (&w[li][0], &w[li][1], &w[li][2]),
-                None => (&b.gate, &b.up, &b.down),
+            let ffn = match mlp {
+                Some(w) => {
+                    let g = h.matmul(&w[li][0].t()?)?.silu()?;
+                    let u = h.matmul(&w[li][1].t()?)?;
+                    (g * u)?.matmul(&w[li][2].t()?)?
+                }
+                None => {
+                    let g = b.gate.apply(&h)?.silu()?;
+                    let u = b.up.apply(&h)?;
+                    b.down.apply(&(g * u)?)?
+                }
             };
-            let g = h.matmul(&gate.t()?)?.silu()?;
-            let u = h.matmul(&up.t()?)?;
-            x = (x + (g * u)?.matmul(&down.t()?)?)?;
+            x = (x + ffn)?;
         }
         cache.position = total;
         let x = norm(&x, &self.norm)?;
-        Ok(x.matmul(&self.lm_head.t()?)?)
+        self.lm_head.apply(&x)
     }
 
-    /// The MLP weights of every layer as stored (`[gate, up, down]`).
-    pub fn mlp_weights(&self) -> Vec<[Tensor; 3]> {
+    /// The MLP weights of every layer (`[gate, up, down]`) of an f32
+    /// model (`None` for the Q8_0 runtime).
+    pub fn mlp_weights(&self) -> Option<Vec<[Tensor; 3]>> {
         self.blocks
             .iter()
-            .map(|b| [b.gate.clone(), b.up.clone(), b.down.clone()])
+            .map(|b| {
+                Some([
+                    b.gate.f32()?.clone(),
+                    b.up.f32()?.clone(),
+                    b.down.f32()?.clone(),
+                ])
+            })
             .collect()
     }
 

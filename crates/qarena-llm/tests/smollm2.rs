@@ -181,7 +181,9 @@ fn the_training_forward_pass_gives_the_fast_pass_logits() {
         .encode("Plants make sugar from light, water and air.")
         .unwrap();
     let fast = llama.forward(&ids, &mut KvCache::new()).unwrap();
-    let slow = llama.forward_train(&ids, &llama.mlp_weights()).unwrap();
+    let slow = llama
+        .forward_train(&ids, &llama.mlp_weights().unwrap())
+        .unwrap();
     let diff = (fast - slow).unwrap().abs().unwrap().max_all().unwrap();
     let diff = diff.to_scalar::<f32>().unwrap();
     assert!(diff < 1e-3, "{diff}");

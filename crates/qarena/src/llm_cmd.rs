@@ -77,6 +77,15 @@ pub enum LlmCommand {
     ///   qarena llm distill smollm2 --strategy strategies/llm-lut2-mlp.toml \
     ///     --cache calib.qtl --eval-cache eval.qtl --steps 60 -o lut2-distilled
     Distill(DistillArgs),
+    /// Speed: prompt (prefill) and greedy generation tokens per second, one
+    /// sequence at a time, in the f32 runtime evaluations use and in the
+    /// Q8_0 runtime (candle's quantized matmul), with the ratio of the two
+    /// (the f32 run is the reference); optionally the seconds for
+    /// multiple-choice items and KL over a text; peak memory.
+    ///
+    /// Example:
+    ///   qarena llm bench smollm2 --items data/llm/items.jsonl --text data/llm/text-eval.txt
+    Bench(BenchArgs),
     /// Write a model as a safetensors folder (model.safetensors, config.json,
     /// tokenizer.json), F32 or F16, Hugging Face names and layout.
     ///
@@ -194,6 +203,28 @@ pub struct GenerateArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[arg(long, default_value_t = 256)]
+    pub prompt_tokens: usize,
+    #[arg(long, default_value_t = 64)]
+    pub gen_tokens: usize,
+    /// Also time this many multiple-choice items of --items.
+    #[arg(long)]
+    pub items: Option<PathBuf>,
+    #[arg(long, default_value_t = 300)]
+    pub mc_items: usize,
+    /// Also time the KL of the model against itself over this text.
+    #[arg(long)]
+    pub text: Option<PathBuf>,
+    #[arg(long, default_value_t = 2000)]
+    pub kl_tokens: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct TeacherArgs {
     /// The teacher: a file or `smollm2`.
     pub model: String,
@@ -287,6 +318,7 @@ pub fn run(c: LlmCommand) -> CliResult {
         LlmCommand::Compare(a) => compare_cmd(a),
         LlmCommand::Convert(a) => convert_cmd(a),
         LlmCommand::Teacher(a) => teacher_cmd(a),
+        LlmCommand::Bench(a) => bench_cmd(a),
         LlmCommand::Generate(a) => generate_cmd(a),
         LlmCommand::Kd(a) => kd_cmd(a),
         LlmCommand::Distill(a) => distill_cmd(a),
@@ -1056,6 +1088,104 @@ fn generate_cmd(a: GenerateArgs) -> CliResult {
             rows.len(),
             100.0 * same
         );
+    }
+    Ok(())
+}
+
+fn bench_cmd(a: BenchArgs) -> CliResult {
+    let strategy = strategy_of(&a.model)?;
+    let m = load(&a.model.model)?;
+    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let text = "The river runs past the old mill, under the stone bridge and into the valley, ";
+    let mut prompt = Vec::new();
+    while prompt.len() < a.prompt_tokens.max(1) {
+        prompt.extend(m.tokenizer.encode(text).map_err(llm_exit)?);
+    }
+    prompt.truncate(a.prompt_tokens.max(1));
+    eprintln!("f32 runtime (the reference)…");
+    let f32_run =
+        qarena_llm::bench::throughput(&subj.llama, &prompt, a.gen_tokens, 3).map_err(llm_exit)?;
+    let variant = match &strategy {
+        Some(s) => qarena_llm::apply(&m, s).map_err(llm_exit)?.0,
+        None => m.clone(),
+    };
+    eprintln!("Q8_0 runtime…");
+    let q8 = Llama::new_q8(&variant).map_err(llm_exit)?;
+    let q8_run = qarena_llm::bench::throughput(&q8, &prompt, a.gen_tokens, 3).map_err(llm_exit)?;
+    drop(q8);
+    let mc = match &a.items {
+        Some(p) => {
+            let items = read_items(p, Some(a.mc_items))?;
+            let t = Instant::now();
+            for item in &items {
+                qarena_llm::score_item(&subj.llama, &m.tokenizer, item).map_err(llm_exit)?;
+            }
+            Some((items.len(), t.elapsed().as_secs_f64()))
+        }
+        None => None,
+    };
+    let kl = match &a.text {
+        Some(p) => {
+            let text = qarena_llm::read_text(p).map_err(llm_exit)?;
+            let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+            let t = Instant::now();
+            let stop = qarena_engine::install_shutdown_flag();
+            let settings = KlSettings {
+                max_tokens: a.kl_tokens,
+                ..KlSettings::default()
+            };
+            let r = qarena_llm::kl(&subj.llama, &subj.llama, &ids, settings, &stop, &|_, _| {})
+                .map_err(llm_exit)?;
+            Some((r.tokens, t.elapsed().as_secs_f64()))
+        }
+        None => None,
+    };
+    let rss = qarena_llm::bench::peak_rss_bytes();
+    let ratio = |q: f64, f: f64| if f > 0.0 { q / f } else { f64::NAN };
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "subject": subj.label, "bits_per_weight": subj.bits_per_weight,
+                "f32": f32_run, "q8_0": q8_run,
+                "q8_0_over_f32_prompt": ratio(q8_run.prompt_tokens_per_second, f32_run.prompt_tokens_per_second),
+                "q8_0_over_f32_generation": ratio(q8_run.generation_tokens_per_second, f32_run.generation_tokens_per_second),
+                "mc": mc.map(|(n, s)| serde_json::json!({"items": n, "seconds": s})),
+                "kl": kl.map(|(n, s)| serde_json::json!({"tokens": n, "seconds": s})),
+                "peak_rss_bytes": rss,
+            }))
+            .unwrap_or_default()
+        );
+        return Ok(());
+    }
+    println!(
+        "{} ({:.3} bits/w), one sequence at a time:",
+        subj.label, subj.bits_per_weight
+    );
+    println!(
+        "  f32 runtime (reference): prompt {:.0} tok/s ({} tokens), generation {:.1} tok/s",
+        f32_run.prompt_tokens_per_second,
+        f32_run.prompt_tokens,
+        f32_run.generation_tokens_per_second
+    );
+    println!(
+        "  Q8_0 runtime:            prompt {:.0} tok/s, generation {:.1} tok/s ({:.2}x and {:.2}x the reference)",
+        q8_run.prompt_tokens_per_second,
+        q8_run.generation_tokens_per_second,
+        ratio(q8_run.prompt_tokens_per_second, f32_run.prompt_tokens_per_second),
+        ratio(q8_run.generation_tokens_per_second, f32_run.generation_tokens_per_second)
+    );
+    if let Some((n, s)) = mc {
+        println!(
+            "  multiple choice: {n} items in {s:.1} s ({:.2} s per item)",
+            s / n.max(1) as f64
+        );
+    }
+    if let Some((n, s)) = kl {
+        println!("  KL: {n} scored tokens in {s:.1} s (both models f32)");
+    }
+    if let Some(b) = rss {
+        println!("  peak memory {:.0} MiB", b as f64 / 1048576.0);
     }
     Ok(())
 }

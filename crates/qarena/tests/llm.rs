@@ -298,3 +298,33 @@ fn greedy_generation_agrees_with_itself_and_less_with_int2_weights() {
         "{int2}"
     );
 }
+
+#[test]
+fn bench_reports_both_runtimes_and_memory() {
+    let ws = Ws::new();
+    let out = ws.run(&[
+        "llm",
+        "bench",
+        "smollm2",
+        "--prompt-tokens",
+        "16",
+        "--gen-tokens",
+        "4",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let b: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for runtime in ["f32", "q8_0"] {
+        assert_eq!(b[runtime]["prompt_tokens"], 16);
+        assert!(
+            b[runtime]["prompt_tokens_per_second"].as_f64().unwrap() > 0.0,
+            "{b}"
+        );
+        assert!(
+            b[runtime]["generation_tokens_per_second"].as_f64().unwrap() > 0.0,
+            "{b}"
+        );
+    }
+    assert!(b["q8_0_over_f32_generation"].as_f64().unwrap() > 0.0);
+    assert!(b["peak_rss_bytes"].as_u64().unwrap() > 100 << 20);
+}
