@@ -235,7 +235,33 @@ fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
-impl Screen<'_> {
+impl<'a> Screen<'a> {
+    /// Evaluates the original on the suite, once for every genome the
+    /// screen probes; `None` when a stop request came first.
+    fn start(
+        store: &'a Store,
+        settings: &'a EvolveSettings,
+        layout: &'a Layout,
+        probe: &'a AnyProbe,
+        suite: &'a Suite,
+        stop: &'a AtomicBool,
+    ) -> Result<Option<Screen<'a>>, EvolveError> {
+        let reference = match probe.evaluate(&settings.model, suite, stop) {
+            Ok(r) => r,
+            Err(e) if e.is_interrupted() => return Ok(None),
+            Err(e) => return Err(EvolveError::Reference(e)),
+        };
+        Ok(Some(Screen {
+            store,
+            settings,
+            layout,
+            probe,
+            suite,
+            reference,
+            stop,
+        }))
+    }
+
     /// Stores the genome and screens it unless it was screened before.
     fn screen(
         &self,
@@ -483,19 +509,8 @@ pub fn evolve(
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();
-    let reference = match probe.evaluate(&settings.model, suite, stop) {
-        Ok(r) => r,
-        Err(e) if e.is_interrupted() => return finish(store, ev.id, 0, Ending::Stopped),
-        Err(e) => return Err(EvolveError::Reference(e)),
-    };
-    let screen = Screen {
-        store,
-        settings,
-        layout: &layout,
-        probe,
-        suite,
-        reference,
-        stop,
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, stop)? else {
+        return finish(store, ev.id, 0, Ending::Stopped);
     };
     let mut best_quality = f64::INFINITY;
     let mut stale = 0;
@@ -658,22 +673,9 @@ pub fn screen_shard(
         died: 0,
         stopped: false,
     };
-    let reference = match probe.evaluate(&settings.model, suite, stop) {
-        Ok(r) => r,
-        Err(e) if e.is_interrupted() => {
-            summary.stopped = true;
-            return Ok(summary);
-        }
-        Err(e) => return Err(EvolveError::Reference(e)),
-    };
-    let screen = Screen {
-        store,
-        settings,
-        layout: &layout,
-        probe,
-        suite,
-        reference,
-        stop,
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, stop)? else {
+        summary.stopped = true;
+        return Ok(summary);
     };
     let mut born = HashSet::new();
     for (i, ((genome, op, _, _), (strategy, sha))) in children.iter().zip(&named).enumerate() {

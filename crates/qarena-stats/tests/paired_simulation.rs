@@ -6,37 +6,10 @@
 //! Run with `cargo test -p qarena-stats --test paired_simulation --
 //! --nocapture` to see the numbers that `docs/statistics.md` quotes.
 
+mod common;
+use common::Uniforms;
+
 use qarena_stats::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-/// Uniform numbers in `[0, 1)` with 32-bit resolution, two per call of
-/// the generator (ChaCha8 dominates the run time in debug builds).
-struct Uniforms {
-    rng: ChaCha8Rng,
-    spare: Option<u32>,
-}
-
-impl Uniforms {
-    fn new(seed: u64) -> Uniforms {
-        Uniforms {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            spare: None,
-        }
-    }
-
-    fn next(&mut self) -> f64 {
-        let bits = match self.spare.take() {
-            Some(bits) => bits,
-            None => {
-                let x: u64 = self.rng.gen();
-                self.spare = Some((x >> 32) as u32);
-                x as u32
-            }
-        };
-        f64::from(bits) / 4_294_967_296.0
-    }
-}
 
 /// Item difficulties: the share of items a variant of "base" quality gets
 /// right is one of these, equally often.

@@ -4,43 +4,10 @@
 //! Run with `cargo test -p qarena-stats --test simulation -- --nocapture`
 //! to see the numbers that `docs/statistics.md` quotes.
 
+mod common;
+use common::Uniforms;
+
 use qarena_stats::*;
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha8Rng;
-
-/// Uniform numbers in `[0, 1)` with 32-bit resolution, two per call of
-/// the generator: random numbers dominate the run time of these tests in
-/// debug builds, and 2⁻³² is far below any probability that matters here.
-struct Uniforms {
-    rng: ChaCha8Rng,
-    spare: Option<u32>,
-}
-
-impl Uniforms {
-    fn new(seed: u64) -> Uniforms {
-        Uniforms {
-            rng: ChaCha8Rng::seed_from_u64(seed),
-            spare: None,
-        }
-    }
-
-    fn next(&mut self) -> f64 {
-        let bits = match self.spare.take() {
-            Some(bits) => bits,
-            None => {
-                let x: u64 = self.rng.gen();
-                self.spare = Some((x >> 32) as u32);
-                x as u32
-            }
-        };
-        f64::from(bits) / 4_294_967_296.0
-    }
-
-    /// An index in `0..n`.
-    fn index(&mut self, n: usize) -> usize {
-        ((self.next() * n as f64) as usize).min(n - 1)
-    }
-}
 
 /// Win/draw/loss probabilities of one game with expected score `s` and
 /// draw probability `d` (needs `d/2 ≤ s ≤ 1 − d/2`).
