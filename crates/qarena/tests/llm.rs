@@ -85,13 +85,13 @@ fn eval_kl_and_compare_store_per_item_and_read_back() {
         "--items",
         &items,
         "--limit",
-        "40",
+        "24",
         "--all",
         "--json",
     ]);
     assert!(out.status.success(), "{}", text(&out));
     let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(c["items"], 40);
+    assert_eq!(c["items"], 24);
     let (a, b) = (c["acc_a"].as_f64().unwrap(), c["acc_b"].as_f64().unwrap());
     let d = c["difference"].as_f64().unwrap();
     assert!((d - (a - b)).abs() < 1e-9);
@@ -102,9 +102,9 @@ fn eval_kl_and_compare_store_per_item_and_read_back() {
         .iter()
         .map(|k| c[k].as_u64().unwrap())
         .sum::<u64>();
-    assert_eq!(n, 40);
-    // The original's 40 answers extend nothing: its 6-item evaluation and
-    // the 40-item one are two keys.
+    assert_eq!(n, 24);
+    // The original's 24 answers extend nothing: its 6-item evaluation and
+    // the 24-item one are two keys.
     assert_eq!(ws.store().llm_evals().unwrap().len(), 4);
 }
 
