@@ -221,6 +221,11 @@ pub fn load(
                 "evolution '{name}' is reported on its own (`qarena report --evolution {name}`), not as a run"
             )))
         }
+        Subject::Llm => {
+            return Err(input(
+                "language-model evaluations are reported on their own (`qarena report --llm`), not as a run".into(),
+            ))
+        }
         Subject::Run(tag) => {
             let run = store
                 .run_by_tag(tag)?

@@ -39,6 +39,8 @@ pub enum Subject {
     /// Every evolution stored under this name (its seeds, and boundary
     /// scans named `NAME@<bits>`).
     Evolution(String),
+    /// Every language-model evaluation in the database.
+    Llm,
 }
 
 /// Options of [`generate`].
@@ -148,6 +150,10 @@ pub fn generate(o: &ReportOptions) -> Result<ReportOutput, ReportError> {
         Subject::Evolution(name) => {
             mkdir()?;
             render::evolution::render(&store, name, o)?
+        }
+        Subject::Llm => {
+            mkdir()?;
+            render::llm::render(&store, o)?
         }
         _ => {
             let d = load(&store, &o.subject, o.judge_run)?;

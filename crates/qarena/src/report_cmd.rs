@@ -19,7 +19,7 @@ use crate::{CliResult, Exit};
 ///
 /// Example: qarena report --sweep katago-9x9-ladder -o report/ --html
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("subject").required(true).args(["sweep", "run", "evolution"])))]
+#[command(group(ArgGroup::new("subject").required(true).args(["sweep", "run", "evolution", "llm"])))]
 pub struct ReportArgs {
     /// Name of the sweep (its newest run is used).
     #[arg(long)]
@@ -30,6 +30,10 @@ pub struct ReportArgs {
     /// Name of an evolution (`qarena evolve run --name`): every seed of it.
     #[arg(long)]
     pub evolution: Option<String>,
+    /// Every language-model evaluation in the database (`qarena llm eval`,
+    /// `llm kl`): accuracy and KL against bits per weight.
+    #[arg(long)]
+    pub llm: bool,
     /// Output directory (created): report.md, the plots, report.html.
     #[arg(long, short)]
     pub output: PathBuf,
@@ -51,13 +55,14 @@ pub struct ReportArgs {
 }
 
 pub fn run(a: ReportArgs) -> CliResult {
-    let subject = match (a.sweep, a.run, a.evolution) {
-        (Some(s), _, _) => Subject::Sweep(s),
-        (None, Some(r), _) => Subject::Run(r.into_string()),
-        (None, None, Some(e)) => Subject::Evolution(e),
-        (None, None, None) => {
+    let subject = match (a.sweep, a.run, a.evolution, a.llm) {
+        (Some(s), _, _, _) => Subject::Sweep(s),
+        (None, Some(r), _, _) => Subject::Run(r.into_string()),
+        (None, None, Some(e), _) => Subject::Evolution(e),
+        (None, None, None, true) => Subject::Llm,
+        (None, None, None, false) => {
             return Err(Exit::input(anyhow!(
-                "give --sweep NAME, --run TAG or --evolution NAME"
+                "give --sweep NAME, --run TAG, --evolution NAME or --llm"
             )))
         }
     };

@@ -106,6 +106,21 @@ fn eval_kl_and_compare_store_per_item_and_read_back() {
     // The original's 24 answers extend nothing: its 6-item evaluation and
     // the 24-item one are two keys.
     assert_eq!(ws.store().llm_evals().unwrap().len(), 4);
+
+    // The report: every evaluation in a table, accuracy and KL plotted.
+    let out = ws.run(&["report", "--llm", "-o", "rep"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(ws.path().join("rep/report.md")).unwrap();
+    assert!(
+        md.contains("## Multiple choice") && md.contains("smollm2 int2-channel"),
+        "{md}"
+    );
+    assert!(
+        md.contains("smollm2 int8-channel") && md.contains("mean KL"),
+        "{md}"
+    );
+    assert!(ws.path().join("rep/llm_accuracy_vs_bits.png").is_file());
+    assert!(ws.path().join("rep/llm_kl_vs_bits.png").is_file());
 }
 
 #[test]

@@ -8,6 +8,7 @@ pub(crate) mod evolution;
 mod fmt;
 mod judge;
 mod limitations;
+pub(crate) mod llm;
 mod plots;
 mod probe;
 mod protocol;

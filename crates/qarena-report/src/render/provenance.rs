@@ -56,6 +56,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc) {
         crate::Subject::Sweep(n) => format!("--sweep {n}"),
         crate::Subject::Run(t) => format!("--run {t}"),
         crate::Subject::Evolution(n) => format!("--evolution {n}"),
+        crate::Subject::Llm => "--llm".to_string(),
     };
     let mut steps = vec![d.run.argv.join(" ")];
     if let Some(j) = &d.judge {
