@@ -92,8 +92,26 @@ impl KlReport {
     }
 }
 
+/// Text and item files larger than this are refused before reading.
+pub const MAX_DATA_BYTES: u64 = 256 << 20;
+
+fn check_size(path: &Path) -> std::result::Result<(), String> {
+    let len = fs_err::metadata(path).map_err(|e| e.to_string())?.len();
+    if len > MAX_DATA_BYTES {
+        return Err(format!(
+            "it holds {len} bytes, more than the {} MiB an evaluation reads; take a part of it",
+            MAX_DATA_BYTES >> 20
+        ));
+    }
+    Ok(())
+}
+
 /// Reads a UTF-8 text file.
 pub fn read_text(path: &Path) -> Result<String> {
+    check_size(path).map_err(|reason| LlmError::Text {
+        path: path.to_path_buf(),
+        reason,
+    })?;
     let bytes = fs_err::read(path).map_err(|e| LlmError::Text {
         path: path.to_path_buf(),
         reason: e.to_string(),
@@ -218,6 +236,11 @@ pub struct Item {
 
 /// Reads a JSONL file of items, refusing malformed lines by number.
 pub fn read_items(path: &Path) -> Result<Vec<Item>> {
+    check_size(path).map_err(|reason| LlmError::Items {
+        path: path.to_path_buf(),
+        line: 0,
+        reason,
+    })?;
     let text = fs_err::read_to_string(path).map_err(|e| LlmError::Items {
         path: path.to_path_buf(),
         line: 0,
