@@ -17,6 +17,7 @@ pub mod bench;
 pub mod distill;
 pub mod error;
 pub mod eval;
+pub mod kv;
 pub mod model;
 pub mod safet;
 pub mod source;

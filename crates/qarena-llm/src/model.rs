@@ -69,6 +69,8 @@ pub struct Llama {
     lm_head: Linear,
     cos: Tensor,
     sin: Tensor,
+    /// Quantizes new keys and values before they join the cache.
+    kv: Option<crate::kv::KvQuant>,
 }
 
 impl std::fmt::Debug for Llama {
@@ -91,6 +93,11 @@ pub struct KvCache {
 impl KvCache {
     pub fn new() -> KvCache {
         KvCache::default()
+    }
+
+    /// Layer `i`'s keys and values, `[kv_heads, tokens, head_dim]` each.
+    pub fn layer(&self, i: usize) -> Option<(&Tensor, &Tensor)> {
+        self.layers.get(i)?.as_ref().map(|(k, v)| (k, v))
     }
 }
 
@@ -166,7 +173,14 @@ impl Llama {
             cos: freqs.cos()?,
             sin: freqs.sin()?,
             config: c,
+            kv: None,
         })
+    }
+
+    /// The same model with its key/value cache quantized as `kv` says.
+    pub fn with_kv(mut self, kv: crate::kv::KvQuant) -> Llama {
+        self.kv = Some(kv);
+        self
     }
 
     /// Runs `tokens` after what `cache` holds and returns their logits,
@@ -263,6 +277,10 @@ impl Llama {
             let (q, k, v) = (heads(&b.wq, nh)?, heads(&b.wk, nkv)?, heads(&b.wv, nkv)?);
             let (q, k) = (rope(&q)?, rope(&k)?);
             let (k, v) = (k.squeeze(0)?, v.squeeze(0)?);
+            let (k, v) = match &self.kv {
+                Some(kv) => (kv.apply(li, true, &k)?, kv.apply(li, false, &v)?),
+                None => (k, v),
+            };
             let (k, v) = match slot.take() {
                 Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 1)?, Tensor::cat(&[&pv, &v], 1)?),
                 None => (k, v),

@@ -246,3 +246,64 @@ fn teacher_caches_round_trip_and_distillation_lowers_the_kd_loss_of_lut2_mlp_pal
     row.dedup();
     assert!(row.len() <= 4);
 }
+
+#[test]
+fn a_quantized_kv_cache_moves_the_outputs_by_its_bits_and_the_cache_sees_what_the_step_saw() {
+    use qarena_llm::kv::KvQuant;
+    let m = model();
+    let text = qarena_llm::read_text(&data("text-eval.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    let reference = Llama::new(m).unwrap();
+    let stop = AtomicBool::new(false);
+    let s = KlSettings {
+        window: 128,
+        warmup: 16,
+        max_tokens: 220,
+    };
+    let kl_of = |cfg: &str| {
+        let kv = KvQuant::parse(cfg, "test").unwrap();
+        let subject = Llama::new(m).unwrap().with_kv(kv);
+        kl(&reference, &subject, &ids, s, &stop, &|_, _| {})
+            .unwrap()
+            .mean_kl
+    };
+    let keep = kl_of("[k]\nscheme = \"keep\"\n[v]\nscheme = \"keep\"\n");
+    let int8 = kl_of("[k]\nscheme = \"int8\"\n[v]\nscheme = \"int8\"\n");
+    let int4 = kl_of("[k]\nscheme = \"int4\"\n[v]\nscheme = \"int4\"\n");
+    let kivi = kl_of(
+        &std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-int4-best.toml"),
+        )
+        .unwrap(),
+    );
+    eprintln!("KV: keep {keep} int8 {int8} int4 {int4} shipped int4 {kivi}");
+    assert!(keep < 1e-6);
+    assert!(int8 > 0.0 && int8 < 0.01, "{int8}");
+    assert!(int4 > int8, "{int4} vs {int8}");
+    assert!(
+        kivi < int4,
+        "the shipped int4 configuration {kivi} is not better than plain int4 {int4}"
+    );
+
+    // The cache holds the quantized values the step used: with int4 per
+    // token and head, every cached key and value row takes at most the 16
+    // levels of 4 bits times its scale, in every layer.
+    let kv = KvQuant::parse("[k]\nscheme = \"int4\"\n[v]\nscheme = \"int4\"\n", "t").unwrap();
+    let q = Llama::new(m).unwrap().with_kv(kv);
+    let mut cache = KvCache::new();
+    q.forward(&ids[..12], &mut cache).unwrap();
+    q.forward(&ids[12..14], &mut cache).unwrap();
+    for layer in [0, 29] {
+        let (k, v) = cache.layer(layer).unwrap();
+        for t in [k, v] {
+            assert_eq!(t.dims(), &[3, 14, 64]);
+            let rows = t.flatten_to(1).unwrap().to_vec2::<f32>().unwrap();
+            for row in rows {
+                let mut r = row.clone();
+                r.sort_by(f32::total_cmp);
+                r.dedup();
+                assert!(r.len() <= 16, "{} values in a cached row", r.len());
+            }
+        }
+    }
+}

@@ -114,6 +114,11 @@ pub struct ModelArgs {
     /// With --scheme: none, mse or percentile:P.
     #[arg(long, default_value = "none")]
     pub clip: String,
+    /// Quantize the key/value cache as this TOML says (scheme and axis
+    /// for K and V, per layer range); see examples/kv-int4-best.toml. The
+    /// reference keeps its cache unquantized.
+    #[arg(long, value_name = "FILE")]
+    pub kv_config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -364,6 +369,33 @@ struct Subject {
 }
 
 fn subject(m: &LlmModel, label: &str, strategy: Option<&Strategy>) -> Result<Subject, Exit> {
+    subject_kv(m, label, strategy, None)
+}
+
+/// A subject whose key/value cache is quantized as `kv` says, if given.
+fn subject_kv(
+    m: &LlmModel,
+    label: &str,
+    strategy: Option<&Strategy>,
+    kv: Option<&qarena_llm::kv::KvQuant>,
+) -> Result<Subject, Exit> {
+    let s = weights_subject(m, label, strategy)?;
+    Ok(match kv {
+        None => s,
+        Some(kv) => Subject {
+            llama: s.llama.with_kv(kv.clone()),
+            label: format!("{} kv:{}", s.label, kv.name),
+            sha256: sha256_hex(&format!("{}+kv{}", s.sha256, kv.canonical_json())),
+            ..s
+        },
+    })
+}
+
+fn weights_subject(
+    m: &LlmModel,
+    label: &str,
+    strategy: Option<&Strategy>,
+) -> Result<Subject, Exit> {
     match strategy {
         None => Ok(Subject {
             llama: Llama::new(m).map_err(llm_exit)?,
@@ -391,6 +423,21 @@ fn subject(m: &LlmModel, label: &str, strategy: Option<&Strategy>) -> Result<Sub
             })
         }
     }
+}
+
+fn kv_of(a: &ModelArgs) -> Result<Option<qarena_llm::kv::KvQuant>, Exit> {
+    a.kv_config
+        .as_deref()
+        .map(|p| {
+            if !p.is_file() {
+                return Err(Exit::input(anyhow!(
+                    "KV configuration {} does not exist",
+                    p.display()
+                )));
+            }
+            qarena_llm::kv::KvQuant::from_file(p).map_err(llm_exit)
+        })
+        .transpose()
 }
 
 fn strategy_of(a: &ModelArgs) -> Result<Option<Strategy>, Exit> {
@@ -431,13 +478,14 @@ fn kl_cmd(a: KlArgs) -> CliResult {
     let text = qarena_llm::read_text(&a.text).map_err(llm_exit)?;
     let text_sha = file_sha(&a.text)?;
     let strategy = strategy_of(&a.model)?;
+    let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
     let reference_model = match &a.reference {
         Some(r) => load(r)?,
-        None if strategy.is_some() => m.clone(),
+        None if strategy.is_some() || kv.is_some() => m.clone(),
         None => {
             return Err(Exit::input(anyhow!(
-                "give --reference (or --strategy/--scheme to compare a variant with its model)"
+                "give --reference (or --strategy/--scheme/--kv-config to compare a variant with its model)"
             )))
         }
     };
@@ -454,7 +502,7 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         settings: serde_json::to_value(settings).unwrap_or_default(),
     };
     let store = Store::open(&a.db.db)?;
-    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
     let key = key_of(&subj.sha256);
     let summary = match store.find_llm_eval(&key)? {
         Some(rec) => {
@@ -662,9 +710,10 @@ fn eval_cmd(a: EvalArgs) -> CliResult {
     let items = read_items(&a.items, a.limit)?;
     let items_sha = file_sha(&a.items)?;
     let strategy = strategy_of(&a.model)?;
+    let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
     let store = Store::open(&a.db.db)?;
-    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
     let res = scored(&store, &subj, &m, &items, &a.items, &items_sha, a.limit)?;
     let n = res.len();
     let acc = wilson(res.iter().filter(|r| r.0).count(), n);
@@ -927,8 +976,9 @@ fn kd_cmd(a: KdArgs) -> CliResult {
     let store = Store::open(&a.db.db)?;
     let cache = open_cache(&store, &a.cache)?;
     let strategy = strategy_of(&a.model)?;
+    let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
-    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
     let loss = cache.kd_loss(&subj.llama).map_err(llm_exit)?;
     if a.json {
         println!(
@@ -959,6 +1009,11 @@ fn distill_cmd(a: DistillArgs) -> CliResult {
     {
         return Err(Exit::input(anyhow!(
             "--eval-cache was made from the same text as --cache; report on text the distillation never saw"
+        )));
+    }
+    if a.model.kv_config.is_some() {
+        return Err(Exit::input(anyhow!(
+            "--kv-config does not apply to distillation (it refines weights against full-precision caches)"
         )));
     }
     let strategy = strategy_of(&a.model)?.ok_or_else(|| {
@@ -1042,13 +1097,14 @@ fn generate_cmd(a: GenerateArgs) -> CliResult {
         .filter(|l| !l.is_empty())
         .collect();
     let strategy = strategy_of(&a.model)?;
+    let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
     let reference_model = match &a.reference {
         Some(r) => load(r)?,
         None => m.clone(),
     };
     let reference = Llama::new(&reference_model).map_err(llm_exit)?;
-    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
     let mut rows = Vec::new();
     for p in &prompts {
         let g = qarena_llm::eval::generation_agreement(
@@ -1094,8 +1150,9 @@ fn generate_cmd(a: GenerateArgs) -> CliResult {
 
 fn bench_cmd(a: BenchArgs) -> CliResult {
     let strategy = strategy_of(&a.model)?;
+    let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
-    let subj = subject(&m, &a.model.model, strategy.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
     let text = "The river runs past the old mill, under the stone bridge and into the valley, ";
     let mut prompt = Vec::new();
     while prompt.len() < a.prompt_tokens.max(1) {
@@ -1111,6 +1168,10 @@ fn bench_cmd(a: BenchArgs) -> CliResult {
     };
     eprintln!("Q8_0 runtime…");
     let q8 = Llama::new_q8(&variant).map_err(llm_exit)?;
+    let q8 = match &kv {
+        Some(kv) => q8.with_kv(kv.clone()),
+        None => q8,
+    };
     let q8_run = qarena_llm::bench::throughput(&q8, &prompt, a.gen_tokens, 3).map_err(llm_exit)?;
     drop(q8);
     let mc = match &a.items {

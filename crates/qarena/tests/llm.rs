@@ -343,3 +343,61 @@ fn bench_reports_both_runtimes_and_memory() {
     assert!(b["q8_0_over_f32_generation"].as_f64().unwrap() > 0.0);
     assert!(b["peak_rss_bytes"].as_u64().unwrap() > 100 << 20);
 }
+
+#[test]
+fn a_kv_configuration_is_measured_against_the_unquantized_cache_and_keyed_apart() {
+    let ws = Ws::new();
+    let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-int4-best.toml");
+    let cfg = cfg.display().to_string();
+    let text_file = data("text-eval.txt");
+    let kl = |extra: &[&str]| -> serde_json::Value {
+        let mut args = vec![
+            "llm",
+            "kl",
+            "smollm2",
+            "--text",
+            &text_file,
+            "--max-tokens",
+            "100",
+            "--window",
+            "128",
+            "--warmup",
+            "8",
+            "--json",
+        ];
+        args.extend(extra);
+        let out = ws.run(&args);
+        assert!(out.status.success(), "{}", text(&out));
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let kv = kl(&["--kv-config", &cfg]);
+    let mean = kv["mean_kl"].as_f64().unwrap();
+    assert!(mean > 0.0 && mean < 0.5, "{kv}");
+    // Weights and cache both quantized: another key, another row.
+    kl(&["--kv-config", &cfg, "--scheme", "int8"]);
+    let evals = ws.store().llm_evals().unwrap();
+    assert_eq!(evals.len(), 2);
+    assert!(
+        evals[0].subject.contains("kv:kv-int4-best"),
+        "{}",
+        evals[0].subject
+    );
+    assert_ne!(evals[0].key.subject_sha256, evals[1].key.subject_sha256);
+
+    std::fs::write(
+        ws.path().join("bad.toml"),
+        "[k]\nscheme = \"int4\"\naxis = \"sideways\"\n",
+    )
+    .unwrap();
+    let out = ws.run(&[
+        "llm",
+        "kl",
+        "smollm2",
+        "--text",
+        &text_file,
+        "--kv-config",
+        "bad.toml",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("bad.toml"), "{}", text(&out));
+}

@@ -1,0 +1,290 @@
+//! Key/value-cache quantization: the new keys (after the rotary
+//! embedding) and values of every layer pass through a fake quantizer
+//! before they join the cache, so the cache and the current step see the
+//! same values.
+//!
+//! A configuration (TOML) gives a spec for K and for V, and optionally
+//! other specs for layer ranges (the last matching range wins):
+//!
+//! ```toml
+//! name = "kv-int4"
+//! [k]
+//! scheme = "int4"        # any scheme of strategies: int2..int8, nf4, fp8_e4m3, fp8_e5m2, keep, ...
+//! axis = "channel"       # token_head (default), channel, head or layer
+//! [v]
+//! scheme = "int4"
+//! axis = "token_head"
+//! group = 32             # optional: scale groups of 32 along the axis's values
+//! [[layers]]
+//! from = 26              # layers 26..=29 keep 8 bits
+//! to = 29
+//! k = { scheme = "int8" }
+//! v = { scheme = "int8" }
+//! ```
+//!
+//! Axes: `token_head` — one scale per token and head over the head's
+//! channels; `channel` — one scale per head and channel over the tokens
+//! (as KIVI does for keys); `head` — one per head; `layer` — one per layer.
+//! Scales are computed over the tokens entering the cache in one step (the
+//! whole context at prefill).
+
+use std::path::Path;
+
+use candle_core::Tensor;
+use qarena_quant::{
+    quantize_tensor, Clipping, Granularity, QuantSpec, Role, Scheme, StorageType, TensorInfo,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{LlmError, Result};
+
+/// Which values share a scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvAxis {
+    TokenHead,
+    Channel,
+    Head,
+    Layer,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SpecText {
+    scheme: String,
+    #[serde(default)]
+    axis: Option<KvAxis>,
+    #[serde(default)]
+    group: Option<u32>,
+    #[serde(default)]
+    clip: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LayersText {
+    from: usize,
+    to: usize,
+    #[serde(default)]
+    k: Option<SpecText>,
+    #[serde(default)]
+    v: Option<SpecText>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileText {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    k: Option<SpecText>,
+    #[serde(default)]
+    v: Option<SpecText>,
+    #[serde(default)]
+    layers: Vec<LayersText>,
+    #[serde(default)]
+    collect_stats: bool,
+}
+
+/// A resolved spec for one of K or V.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct KvSpec {
+    pub spec: QuantSpec,
+    pub axis: KvAxis,
+}
+
+/// A parsed, valid configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KvQuant {
+    pub name: String,
+    k: Option<KvSpec>,
+    v: Option<KvSpec>,
+    layers: Vec<(usize, usize, Option<KvSpec>, Option<KvSpec>)>,
+    pub collect_stats: bool,
+    canonical: String,
+}
+
+fn bad(source: &str, reason: impl Into<String>) -> LlmError {
+    LlmError::Mismatch(format!("KV configuration {source}: {}", reason.into()))
+}
+
+fn resolve(t: &SpecText, source: &str, what: &str) -> Result<KvSpec> {
+    let scheme: Scheme = t
+        .scheme
+        .parse()
+        .map_err(|e| bad(source, format!("{what}: {e}")))?;
+    let mut spec = QuantSpec::new(scheme).with_granularity(match t.group {
+        Some(g) => Granularity::Group(g),
+        None => Granularity::Channel,
+    });
+    if let Some(c) = &t.clip {
+        spec = spec.with_clipping(
+            c.parse::<Clipping>()
+                .map_err(|e| bad(source, format!("{what}: {e}")))?,
+        );
+    }
+    spec.validate()
+        .map_err(|e| bad(source, format!("{what}: {e}")))?;
+    Ok(KvSpec {
+        spec,
+        axis: t.axis.unwrap_or(KvAxis::TokenHead),
+    })
+}
+
+impl KvQuant {
+    /// Parses a configuration; `source` names it in errors.
+    pub fn parse(text: &str, source: &str) -> Result<KvQuant> {
+        let f: FileText = toml::from_str(text).map_err(|e| bad(source, e.to_string()))?;
+        let opt = |t: &Option<SpecText>, what: &str| -> Result<Option<KvSpec>> {
+            t.as_ref().map(|t| resolve(t, source, what)).transpose()
+        };
+        let mut layers = Vec::new();
+        for (i, l) in f.layers.iter().enumerate() {
+            if l.from > l.to {
+                return Err(bad(
+                    source,
+                    format!(
+                        "layers entry {}: from {} is after to {}",
+                        i + 1,
+                        l.from,
+                        l.to
+                    ),
+                ));
+            }
+            layers.push((l.from, l.to, opt(&l.k, "layers.k")?, opt(&l.v, "layers.v")?));
+        }
+        let canonical = serde_json::to_string(&f).unwrap_or_default();
+        Ok(KvQuant {
+            name: f.name.clone().unwrap_or_else(|| "kv".into()),
+            k: opt(&f.k, "k")?,
+            v: opt(&f.v, "v")?,
+            layers,
+            collect_stats: f.collect_stats,
+            canonical,
+        })
+    }
+
+    pub fn from_file(path: &Path) -> Result<KvQuant> {
+        let text = fs_err::read_to_string(path).map_err(|e| LlmError::Io {
+            path: path.to_path_buf(),
+            source: e,
+        })?;
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// The configuration as canonical JSON (part of evaluation keys).
+    pub fn canonical_json(&self) -> &str {
+        &self.canonical
+    }
+
+    /// The spec of K (`is_k`) or V in `layer`, if it is quantized.
+    pub fn spec_for(&self, layer: usize, is_k: bool) -> Option<KvSpec> {
+        let mut out = if is_k { self.k } else { self.v };
+        for (from, to, k, v) in &self.layers {
+            if (*from..=*to).contains(&layer) {
+                if let Some(s) = if is_k { k } else { v } {
+                    out = Some(*s);
+                }
+            }
+        }
+        out.filter(|s| s.spec.scheme != Scheme::Keep)
+    }
+
+    /// `x` (`[kv_heads, tokens, head_dim]`) as the cache would hold it.
+    pub fn apply(&self, layer: usize, is_k: bool, x: &Tensor) -> Result<Tensor> {
+        let Some(s) = self.spec_for(layer, is_k) else {
+            return Ok(x.clone());
+        };
+        let (h, t, d) = x.dims3()?;
+        let (arranged, rows, cols) = match s.axis {
+            KvAxis::TokenHead => (x.clone(), h * t, d),
+            KvAxis::Channel => (x.transpose(1, 2)?.contiguous()?, h * d, t),
+            KvAxis::Head => (x.clone(), h, t * d),
+            KvAxis::Layer => (x.clone(), 1, h * t * d),
+        };
+        let data = arranged.flatten_all()?.to_vec1::<f32>()?;
+        let info = TensorInfo {
+            name: format!("kv.{}.{layer}", if is_k { "k" } else { "v" }),
+            shape: vec![rows, cols],
+            dtype: StorageType::F32,
+            role: Role::Other,
+            layer: Some(layer as u32),
+            is_bias: false,
+        };
+        let q = quantize_tensor(&info, &data, &s.spec).map_err(|source| LlmError::Quant {
+            tensor: info.name.clone(),
+            source,
+        })?;
+        let out = match s.axis {
+            KvAxis::Channel => Tensor::from_vec(q.values, (h, d, t), x.device())?
+                .transpose(1, 2)?
+                .contiguous()?,
+            _ => Tensor::from_vec(q.values, (h, t, d), x.device())?,
+        };
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+
+    #[test]
+    fn configurations_parse_resolve_by_layer_and_refuse_nonsense() {
+        let kv = KvQuant::parse(
+            "name = \"x\"\n[k]\nscheme = \"int4\"\naxis = \"channel\"\n[v]\nscheme = \"int4\"\ngroup = 32\n[[layers]]\nfrom = 2\nto = 3\nk = { scheme = \"int8\" }\nv = { scheme = \"keep\" }\n",
+            "test",
+        )
+        .unwrap();
+        assert_eq!(kv.spec_for(0, true).unwrap().axis, KvAxis::Channel);
+        assert_eq!(
+            kv.spec_for(2, true).unwrap().spec.scheme.to_string(),
+            "int8"
+        );
+        assert!(kv.spec_for(3, false).is_none());
+        assert_eq!(
+            kv.spec_for(1, false).unwrap().spec.granularity,
+            Granularity::Group(32)
+        );
+        for bad in [
+            "[k]\nscheme = \"int99\"\n",
+            "[k]\nscheme = \"int4\"\naxis = \"diagonal\"\n",
+            "[k]\nscheme = \"int4\"\nbits = 3\n",
+            "[[layers]]\nfrom = 5\nto = 1\n",
+        ] {
+            assert!(KvQuant::parse(bad, "bad").is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_axis_shares_scales_where_it_says() {
+        // Two heads, three tokens, four channels; channel 3 of head 0 is
+        // large on every token.
+        let mut v = vec![0.1f32; 24];
+        for t in 0..3 {
+            v[t * 4 + 3] = 10.0;
+        }
+        let x = Tensor::from_vec(v, (2, 3, 4), &candle_core::Device::Cpu).unwrap();
+        let q = |axis: &str| {
+            let kv = KvQuant::parse(&format!("[k]\nscheme = \"int2\"\naxis = \"{axis}\"\n"), "t")
+                .unwrap();
+            kv.apply(0, true, &x)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap()
+        };
+        // Per token and head: the big channel crushes its token's small
+        // values of head 0; head 1 keeps its own scale.
+        let th = q("token_head");
+        assert_eq!(th[0], 0.0);
+        assert!((th[12] - 0.1).abs() < 1e-3);
+        // Per channel: the small channels of head 0 have their own scale.
+        let ch = q("channel");
+        assert!((ch[0] - 0.1).abs() < 1e-3 && (ch[3] - 10.0).abs() < 1e-2);
+        // Per layer: one scale; head 1's small values vanish too.
+        assert_eq!(q("layer")[12], 0.0);
+    }
+}
