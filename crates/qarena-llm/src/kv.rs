@@ -82,8 +82,6 @@ struct FileText {
     v: Option<SpecText>,
     #[serde(default)]
     layers: Vec<LayersText>,
-    #[serde(default)]
-    collect_stats: bool,
 }
 
 /// A resolved spec for one of K or V.
@@ -100,7 +98,6 @@ pub struct KvQuant {
     k: Option<KvSpec>,
     v: Option<KvSpec>,
     layers: Vec<(usize, usize, Option<KvSpec>, Option<KvSpec>)>,
-    pub collect_stats: bool,
     canonical: String,
 }
 
@@ -159,7 +156,6 @@ impl KvQuant {
             k: opt(&f.k, "k")?,
             v: opt(&f.v, "v")?,
             layers,
-            collect_stats: f.collect_stats,
             canonical,
         })
     }
@@ -252,6 +248,7 @@ mod tests {
             "[k]\nscheme = \"int4\"\naxis = \"diagonal\"\n",
             "[k]\nscheme = \"int4\"\nbits = 3\n",
             "[[layers]]\nfrom = 5\nto = 1\n",
+            "collect_stats = true\n",
         ] {
             assert!(KvQuant::parse(bad, "bad").is_err(), "{bad}");
         }
