@@ -143,6 +143,22 @@ pub fn kl(
     stop: &AtomicBool,
     progress: &dyn Fn(usize, usize),
 ) -> Result<KlReport> {
+    kl_pruned(reference, subject, tokens, s, None, stop, progress)
+}
+
+/// [`kl`] with the subject's cache pruned after each window's warm-up:
+/// the subject prefills the warm-up tokens, keeps a share of them as
+/// `prune` says, and continues from the pruned cache; the reference keeps
+/// every token.
+pub fn kl_pruned(
+    reference: &Llama,
+    subject: &Llama,
+    tokens: &[u32],
+    s: KlSettings,
+    prune: Option<crate::prune::Prune>,
+    stop: &AtomicBool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<KlReport> {
     if reference.config.vocab != subject.config.vocab {
         return Err(LlmError::Mismatch(format!(
             "the vocabularies differ ({} and {} tokens): KL needs the same tokenizer",
@@ -162,17 +178,29 @@ pub fn kl(
         let end = (startw + window).min(tokens.len());
         let chunk = &tokens[startw..end];
         let lr = log_probs(&reference.forward(chunk, &mut KvCache::new())?)?;
-        let ls = log_probs(&subject.forward(chunk, &mut KvCache::new())?)?;
         // Position i predicts token i + 1 of the chunk.
-        let first = if startw == 0 {
-            warmup
-        } else {
-            warmup.min(chunk.len() - 1)
+        let first = warmup.min(chunk.len() - 1);
+        let scored = chunk.len() - 1 - first;
+        // The subject's log-probabilities from position `first` on.
+        let ls = match prune {
+            Some(p) if first > 0 && scored > 0 => {
+                let mut cache = KvCache::new();
+                if p.needs_attention() {
+                    cache.track_attention();
+                }
+                subject.forward(&chunk[..first], &mut cache)?;
+                p.apply(&mut cache)?;
+                log_probs(&subject.forward(&chunk[first..], &mut cache)?)?
+            }
+            _ => log_probs(&subject.forward(chunk, &mut KvCache::new())?)?.narrow(
+                0,
+                first,
+                chunk.len() - first,
+            )?,
         };
-        let scored = chunk.len() - 1 - first.min(chunk.len() - 1);
         if scored > 0 {
             let lr = lr.narrow(0, first, scored)?;
-            let ls = ls.narrow(0, first, scored)?;
+            let ls = ls.narrow(0, 0, scored)?;
             let kl = (lr.exp()? * (&lr - &ls)?)?
                 .sum(D::Minus1)?
                 .to_vec1::<f32>()?;
@@ -355,6 +383,64 @@ pub fn score_item(model: &Llama, tok: &Tokenizer, item: &Item) -> Result<ItemSco
             sum
         };
         loglik.push(ll);
+        bytes.push(choice.len().max(1));
+    }
+    let norm: Vec<f64> = loglik
+        .iter()
+        .zip(&bytes)
+        .map(|(l, b)| l / *b as f64)
+        .collect();
+    let pick = argmax(&loglik);
+    let pick_norm = argmax(&norm);
+    Ok(ItemScore {
+        pick,
+        pick_norm,
+        correct: pick == item.answer,
+        correct_norm: pick_norm == item.answer,
+        loglik,
+        bytes,
+    })
+}
+
+/// [`score_item`] with the context's cache pruned before the options are
+/// scored: the subject prefills the context but its last token, keeps a
+/// share of the cached tokens as `prune` says, and every option runs from
+/// the pruned cache (starting with the context's last token), as a
+/// receiver answering from a received cache would.
+pub fn score_item_pruned(
+    model: &Llama,
+    tok: &Tokenizer,
+    item: &Item,
+    prune: crate::prune::Prune,
+) -> Result<ItemScore> {
+    let ctx_text = context(item);
+    let ctx = tok.encode(&ctx_text)?;
+    let (prefix, last) = ctx.split_at(ctx.len() - 1);
+    let mut cache = KvCache::new();
+    if prune.needs_attention() {
+        cache.track_attention();
+    }
+    if !prefix.is_empty() {
+        model.forward(prefix, &mut cache)?;
+        prune.apply(&mut cache)?;
+    }
+    let mut loglik = Vec::with_capacity(item.choices.len());
+    let mut bytes = Vec::with_capacity(item.choices.len());
+    for choice in &item.choices {
+        let full = tok.encode(&format!("{ctx_text} {choice}"))?;
+        let cont: Vec<u32> = if full.len() > ctx.len() && full[..ctx.len()] == ctx[..] {
+            full[ctx.len()..].to_vec()
+        } else {
+            tok.encode(&format!(" {choice}"))?
+        };
+        let mut seq = last.to_vec();
+        seq.extend(&cont[..cont.len().saturating_sub(1)]);
+        let lp = log_probs(&model.forward(&seq, &mut cache.clone())?)?;
+        let mut sum = 0.0;
+        for (i, t) in cont.iter().enumerate() {
+            sum += f64::from(lp.get(i)?.get(*t as usize)?.to_scalar::<f32>()?);
+        }
+        loglik.push(sum);
         bytes.push(choice.len().max(1));
     }
     let norm: Vec<f64> = loglik

@@ -19,6 +19,7 @@ pub mod error;
 pub mod eval;
 pub mod kv;
 pub mod model;
+pub mod prune;
 pub mod safet;
 pub mod source;
 pub mod teacher;

@@ -82,12 +82,20 @@ impl std::fmt::Debug for Llama {
 }
 
 /// The keys (after the rotary embedding) and values of every layer for
-/// the tokens seen so far, `[kv_heads, tokens, head_dim]` per layer.
+/// the tokens kept so far, `[kv_heads, tokens, head_dim]` per layer.
+///
+/// `position` is the absolute position of the next token (rotary angles
+/// follow it); after pruning the cache holds fewer tokens than that, and
+/// masks are sized from what it holds.
 #[derive(Debug, Clone, Default)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>,
     /// Tokens seen so far: the position of the next token.
     pub position: usize,
+    /// With [`KvCache::track_attention`]: per cached token, the attention
+    /// it received summed over layers, heads and the queries that saw it,
+    /// and how many (layer, head, query) triples saw it.
+    attention: Option<(Vec<f64>, Vec<f64>)>,
 }
 
 impl KvCache {
@@ -98,6 +106,86 @@ impl KvCache {
     /// Layer `i`'s keys and values, `[kv_heads, tokens, head_dim]` each.
     pub fn layer(&self, i: usize) -> Option<(&Tensor, &Tensor)> {
         self.layers.get(i)?.as_ref().map(|(k, v)| (k, v))
+    }
+
+    /// Tokens held (fewer than `position` once pruned).
+    pub fn len(&self) -> usize {
+        self.layers
+            .first()
+            .and_then(|l| l.as_ref())
+            .and_then(|(k, _)| k.dim(1).ok())
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Sum, from now on, the attention each cached token receives (the
+    /// score heavy-hitter pruning keeps tokens by).
+    pub fn track_attention(&mut self) {
+        self.attention = Some((vec![0.0; self.len()], vec![0.0; self.len()]));
+    }
+
+    /// The mean attention each cached token received from the queries that
+    /// could see it (a sum would favour early tokens, which more queries
+    /// see), if tracked.
+    pub fn attention_mass(&self) -> Option<Vec<f64>> {
+        self.attention.as_ref().map(|(mass, seen)| {
+            mass.iter()
+                .zip(seen)
+                .map(|(m, n)| if *n > 0.0 { m / n } else { 0.0 })
+                .collect()
+        })
+    }
+
+    /// Per cached token, the mean L2 norm of its keys over layers and heads.
+    pub fn key_norms(&self) -> Result<Vec<f64>> {
+        let mut out = vec![0.0; self.len()];
+        let mut count = 0.0;
+        for (k, _) in self.layers.iter().flatten() {
+            // [heads, tokens, dim] -> [heads, tokens]
+            let n = k.sqr()?.sum(2)?.sqrt()?.to_vec2::<f32>()?;
+            for head in n {
+                for (t, v) in head.iter().enumerate() {
+                    if let Some(o) = out.get_mut(t) {
+                        *o += f64::from(*v);
+                    }
+                }
+                count += 1.0;
+            }
+        }
+        if count > 0.0 {
+            out.iter_mut().for_each(|o| *o /= count);
+        }
+        Ok(out)
+    }
+
+    /// Keeps only the cached tokens at `keep` (indices into the cache, in
+    /// increasing order) in every layer; the position is unchanged.
+    pub fn retain(&mut self, keep: &[usize]) -> Result<()> {
+        let len = self.len();
+        if keep.windows(2).any(|w| w[0] >= w[1]) || keep.last().is_some_and(|l| *l >= len) {
+            return Err(crate::LlmError::Mismatch(format!(
+                "tokens to keep must be increasing indices below {len}"
+            )));
+        }
+        let idx: Vec<u32> = keep.iter().map(|i| *i as u32).collect();
+        let idx = Tensor::from_vec(idx, keep.len(), &Device::Cpu)?;
+        for (k, v) in self.layers.iter_mut().flatten() {
+            *k = k.index_select(&idx, 1)?;
+            *v = v.index_select(&idx, 1)?;
+        }
+        if let Some((mass, seen)) = &mut self.attention {
+            let pick = |v: &[f64]| -> Vec<f64> {
+                keep.iter()
+                    .map(|i| v.get(*i).copied().unwrap_or(0.0))
+                    .collect()
+            };
+            *mass = pick(mass);
+            *seen = pick(seen);
+        }
+        Ok(())
     }
 }
 
@@ -232,24 +320,25 @@ impl Llama {
         let (hd, nh, nkv) = (c.head_dim(), c.heads, c.kv_heads);
         let cos = self.cos.narrow(0, start, n)?;
         let sin = self.sin.narrow(0, start, n)?;
-        let total = start + n;
-        // Row i (position start + i) sees columns 0..=start + i.
+        // The mask comes from what the cache holds (fewer tokens than the
+        // position once pruned): row i sees every cached token and the new
+        // tokens up to itself.
+        let past = cache.len();
+        let total = past + n;
         let mask = if n > 1 {
             let m: Vec<f32> = (0..n)
                 .flat_map(|i| {
-                    (0..total).map(move |j| {
-                        if j > start + i {
-                            f32::NEG_INFINITY
-                        } else {
-                            0.0
-                        }
-                    })
+                    (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
                 })
                 .collect();
             Some(Tensor::from_vec(m, (n, total), &Device::Cpu)?)
         } else {
             None
         };
+        if let Some((mass, seen)) = &mut cache.attention {
+            mass.resize(total, 0.0);
+            seen.resize(total, 0.0);
+        }
         let eps = c.rms_eps as f32;
         let norm = |x: &Tensor, w: &Tensor| -> Result<Tensor> {
             Ok(if train {
@@ -301,6 +390,14 @@ impl Llama {
                 candle_nn::ops::softmax_last_dim(&att)?
             };
             let att = att.reshape((nkv, rep * n, total))?;
+            if let Some((mass, seen)) = &mut cache.attention {
+                let per_token = att.sum(1)?.sum(0)?.to_vec1::<f32>()?;
+                for (j, (m, a)) in mass.iter_mut().zip(per_token).enumerate() {
+                    *m += f64::from(a);
+                    let rows = if j < past { n } else { n - (j - past) };
+                    seen[j] += (rows * nh) as f64;
+                }
+            }
             let out = att
                 .matmul(&v.contiguous()?)?
                 .reshape((nh, n, hd))?
@@ -322,7 +419,7 @@ impl Llama {
             };
             x = (x + ffn)?;
         }
-        cache.position = total;
+        cache.position = start + n;
         let x = norm(&x, &self.norm)?;
         self.lm_head.apply(&x)
     }

@@ -307,3 +307,74 @@ fn a_quantized_kv_cache_moves_the_outputs_by_its_bits_and_the_cache_sees_what_th
         }
     }
 }
+
+#[test]
+fn pruned_caches_keep_positions_and_masks_right_and_lose_more_the_less_they_keep() {
+    use qarena_llm::prune::Prune;
+    let m = model();
+    let llama = Llama::new(m).unwrap();
+    let text = qarena_llm::read_text(&data("text-eval.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    let stop = AtomicBool::new(false);
+    let s = KlSettings {
+        window: 160,
+        warmup: 96,
+        max_tokens: 120,
+    };
+    let kl_of = |p: &str| {
+        qarena_llm::eval::kl_pruned(
+            &llama,
+            &llama,
+            &ids,
+            s,
+            Some(p.parse::<Prune>().unwrap()),
+            &stop,
+            &|_, _| {},
+        )
+        .unwrap()
+        .mean_kl
+    };
+    // Keeping everything is no pruning at all.
+    assert!(kl_of("key_norm:1") < 1e-6);
+    let (a25, a75) = (kl_of("attention:0.25"), kl_of("attention:0.75"));
+    let (r25, k25) = (kl_of("recency:0.25"), kl_of("key_norm:0.25"));
+    eprintln!("prune KL: attention 0.25 {a25} 0.75 {a75}, recency 0.25 {r25}, key_norm 0.25 {k25}");
+    assert!(a25 > a75 && a75 > 0.0, "{a25} {a75}");
+    assert!(r25 > 0.0 && k25 > 0.0);
+
+    // The cache after pruning: fewer tokens, the same position; the next
+    // step runs with a mask sized from what is held.
+    let mut cache = KvCache::new();
+    cache.track_attention();
+    llama.forward(&ids[..40], &mut cache).unwrap();
+    let kept = "attention:0.5"
+        .parse::<Prune>()
+        .unwrap()
+        .apply(&mut cache)
+        .unwrap();
+    assert_eq!((kept, cache.len(), cache.position), (20, 20, 40));
+    let out = llama.forward(&ids[40..44], &mut cache).unwrap();
+    assert_eq!(out.dims(), &[4, 49152]);
+    assert_eq!((cache.len(), cache.position), (24, 44));
+    // Recency keeps the sinks and the latest tokens.
+    let mut c2 = KvCache::new();
+    llama.forward(&ids[..10], &mut c2).unwrap();
+    let p: Prune = "recency:0.5:2".parse().unwrap();
+    assert_eq!(p.choose(&c2).unwrap(), [0, 1, 7, 8, 9]);
+
+    // Items answered from a cache pruned to everything score as unpruned.
+    let item = qarena_llm::read_items(&data("items.jsonl"))
+        .unwrap()
+        .remove(0);
+    let full = qarena_llm::score_item(&llama, &m.tokenizer, &item).unwrap();
+    let same = qarena_llm::eval::score_item_pruned(
+        &llama,
+        &m.tokenizer,
+        &item,
+        "recency:1".parse().unwrap(),
+    )
+    .unwrap();
+    for (a, b) in full.loglik.iter().zip(&same.loglik) {
+        assert!((a - b).abs() < 1e-3, "{a} {b}");
+    }
+}

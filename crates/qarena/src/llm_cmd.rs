@@ -140,6 +140,11 @@ pub struct KlArgs {
     /// Scored tokens at most.
     #[arg(long, default_value_t = 2048)]
     pub max_tokens: usize,
+    /// Prune the subject's cache after the context: POLICY:SHARE with
+    /// POLICY attention (heavy hitters), key_norm or recency[:SINKS]
+    /// (e.g. attention:0.5, recency:0.1:4). The reference keeps every token.
+    #[arg(long)]
+    pub prune: Option<qarena_llm::prune::Prune>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -156,6 +161,11 @@ pub struct EvalArgs {
     /// Only the first N items.
     #[arg(long)]
     pub limit: Option<usize>,
+    /// Prune the subject's cache after the context: POLICY:SHARE with
+    /// POLICY attention (heavy hitters), key_norm or recency[:SINKS]
+    /// (e.g. attention:0.5, recency:0.1:4). The reference keeps every token.
+    #[arg(long)]
+    pub prune: Option<qarena_llm::prune::Prune>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -366,6 +376,22 @@ struct Subject {
     sha256: String,
     strategy: Option<serde_json::Value>,
     bits_per_weight: f64,
+    /// Items are answered from a context cache pruned this way.
+    prune: Option<qarena_llm::prune::Prune>,
+}
+
+impl Subject {
+    fn pruned(self, prune: Option<qarena_llm::prune::Prune>) -> Subject {
+        match prune {
+            None => self,
+            Some(p) => Subject {
+                label: format!("{} prune:{p}", self.label),
+                sha256: sha256_hex(&format!("{}+prune{p}", self.sha256)),
+                prune: Some(p),
+                ..self
+            },
+        }
+    }
 }
 
 fn subject(m: &LlmModel, label: &str, strategy: Option<&Strategy>) -> Result<Subject, Exit> {
@@ -403,6 +429,7 @@ fn weights_subject(
             sha256: m.sha256.clone(),
             strategy: None,
             bits_per_weight: m.file_bits_per_weight(),
+            prune: None,
         }),
         Some(s) => {
             let started = Instant::now();
@@ -420,6 +447,7 @@ fn weights_subject(
                 sha256: sha256_hex(&format!("{}+{canonical}", m.sha256)),
                 strategy: serde_json::from_str(&canonical).ok(),
                 bits_per_weight: report.bits_per_weight,
+                prune: None,
             })
         }
     }
@@ -482,10 +510,10 @@ fn kl_cmd(a: KlArgs) -> CliResult {
     let m = load(&a.model.model)?;
     let reference_model = match &a.reference {
         Some(r) => load(r)?,
-        None if strategy.is_some() || kv.is_some() => m.clone(),
+        None if strategy.is_some() || kv.is_some() || a.prune.is_some() => m.clone(),
         None => {
             return Err(Exit::input(anyhow!(
-                "give --reference (or --strategy/--scheme/--kv-config to compare a variant with its model)"
+                "give --reference (or --strategy/--scheme/--kv-config/--prune to compare a variant with its model)"
             )))
         }
     };
@@ -499,10 +527,16 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         subject_sha256: sha.to_string(),
         reference_sha256: reference_model.sha256.clone(),
         data_sha256: text_sha.clone(),
-        settings: serde_json::to_value(settings).unwrap_or_default(),
+        settings: {
+            let mut v = serde_json::to_value(settings).unwrap_or_default();
+            if let (Some(o), Some(p)) = (v.as_object_mut(), a.prune) {
+                o.insert("prune".into(), p.to_string().into());
+            }
+            v
+        },
     };
     let store = Store::open(&a.db.db)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
     let key = key_of(&subj.sha256);
     let summary = match store.find_llm_eval(&key)? {
         Some(rec) => {
@@ -518,9 +552,15 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
             let stop = qarena_engine::install_shutdown_flag();
             let started = Instant::now();
-            let r = qarena_llm::kl(&reference, &subj.llama, &ids, settings, &stop, &|n, of| {
-                eprintln!("  {n}/{of} tokens")
-            })
+            let r = qarena_llm::eval::kl_pruned(
+                &reference,
+                &subj.llama,
+                &ids,
+                settings,
+                a.prune,
+                &stop,
+                &|n, of| eprintln!("  {n}/{of} tokens"),
+            )
             .map_err(llm_exit)?;
             let seconds = started.elapsed().as_secs_f64();
             let mut summary = serde_json::to_value(&r).unwrap_or_default();
@@ -669,7 +709,11 @@ fn scored(
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(stopped(i));
         }
-        scores.push(qarena_llm::score_item(&subj.llama, &m.tokenizer, item).map_err(llm_exit)?);
+        let score = match subj.prune {
+            Some(p) => qarena_llm::eval::score_item_pruned(&subj.llama, &m.tokenizer, item, p),
+            None => qarena_llm::score_item(&subj.llama, &m.tokenizer, item),
+        };
+        scores.push(score.map_err(llm_exit)?);
         if (i + 1) % 50 == 0 {
             eprintln!("  {}: {}/{} items", subj.label, i + 1, items.len());
         }
@@ -713,7 +757,7 @@ fn eval_cmd(a: EvalArgs) -> CliResult {
     let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
     let store = Store::open(&a.db.db)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
+    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
     let res = scored(&store, &subj, &m, &items, &a.items, &items_sha, a.limit)?;
     let n = res.len();
     let acc = wilson(res.iter().filter(|r| r.0).count(), n);

@@ -384,6 +384,34 @@ fn a_kv_configuration_is_measured_against_the_unquantized_cache_and_keyed_apart(
     );
     assert_ne!(evals[0].key.subject_sha256, evals[1].key.subject_sha256);
 
+    // Pruning half the context's cache by attention: measured against the
+    // full cache, keyed apart, named in the subject.
+    let pruned = kl(&["--prune", "attention:0.5"]);
+    assert!(pruned["mean_kl"].as_f64().unwrap() > 0.0, "{pruned}");
+    let evals = ws.store().llm_evals().unwrap();
+    assert!(
+        evals[2].subject.contains("prune:attention:0.5"),
+        "{}",
+        evals[2].subject
+    );
+    let out = ws.run(&[
+        "llm",
+        "eval",
+        "smollm2",
+        "--items",
+        &data("items.jsonl"),
+        "--limit",
+        "2",
+        "--prune",
+        "recency:0.5",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = ws.run(&[
+        "llm", "kl", "smollm2", "--text", &text_file, "--prune", "half",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("POLICY:SHARE"), "{}", text(&out));
+
     std::fs::write(
         ws.path().join("bad.toml"),
         "[k]\nscheme = \"int4\"\naxis = \"sideways\"\n",
