@@ -221,6 +221,87 @@ impl KvQuant {
     }
 }
 
+/// What sending a prefilled cache costs, in bytes: every layer's keys
+/// and values as the configuration stores them (codes, scales, zero points;
+/// f16 where a part is not quantized) and, for a pruned cache, the kept
+/// tokens' positions (a bitmap over the context's positions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct CacheBytes {
+    pub tokens: usize,
+    pub values: u64,
+    pub positions: u64,
+}
+
+impl CacheBytes {
+    pub fn total(&self) -> u64 {
+        self.values + self.positions
+    }
+}
+
+/// The bytes of `cache` as it would be sent under `kv` (none: f16).
+pub fn cache_bytes(cache: &crate::model::KvCache, kv: Option<&KvQuant>) -> Result<CacheBytes> {
+    let mut layers = 0;
+    let mut shape = (0, 0);
+    while let Some((k, _)) = cache.layer(layers) {
+        let (h, _, d) = k.dims3()?;
+        shape = (h, d);
+        layers += 1;
+    }
+    Ok(bytes_for(
+        layers,
+        shape.0,
+        shape.1,
+        cache.len(),
+        cache.position,
+        kv,
+    ))
+}
+
+/// The bytes of a cache of `layers` layers of `heads` key/value heads of
+/// `head_dim` channels holding `held` of `position` tokens, under `kv`.
+pub fn bytes_for(
+    layers: usize,
+    heads: usize,
+    head_dim: usize,
+    held: usize,
+    position: usize,
+    kv: Option<&KvQuant>,
+) -> CacheBytes {
+    let mut values = 0u64;
+    for i in 0..layers {
+        for is_k in [true, false] {
+            let spec = kv.and_then(|q| q.spec_for(i, is_k));
+            let (rows, cols) = match spec.map(|s| s.axis) {
+                Some(KvAxis::Channel) => (heads * head_dim, held),
+                Some(KvAxis::Head) => (heads, held * head_dim),
+                Some(KvAxis::Layer) => (1, heads * held * head_dim),
+                _ => (heads * held, head_dim),
+            };
+            let info = TensorInfo {
+                name: String::new(),
+                shape: vec![rows, cols],
+                dtype: StorageType::F16,
+                role: Role::Other,
+                layer: None,
+                is_bias: false,
+            };
+            values += match spec {
+                Some(s) => qarena_quant::predicted_bytes(&info, &s.spec),
+                None => info.bytes(),
+            };
+        }
+    }
+    CacheBytes {
+        tokens: held,
+        values,
+        positions: if held < position {
+            (position as u64).div_ceil(8)
+        } else {
+            0
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)] // test code
@@ -252,6 +333,24 @@ mod tests {
         ] {
             assert!(KvQuant::parse(bad, "bad").is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sent_bytes_count_codes_scales_and_kept_positions() {
+        // SmolLM2's cache: 30 layers, 3 heads of 64 channels, f16: 23,040
+        // bytes per token.
+        let full = bytes_for(30, 3, 64, 100, 100, None);
+        assert_eq!(
+            (full.values, full.positions),
+            (30 * 2 * 3 * 64 * 2 * 100, 0)
+        );
+        // int4 per token and head: 64 four-bit codes and one f16 scale per
+        // row; half the tokens kept adds a 100-bit position map.
+        let kv = KvQuant::parse("[k]\nscheme = \"int4\"\n[v]\nscheme = \"int4\"\n", "t").unwrap();
+        let half = bytes_for(30, 3, 64, 50, 100, Some(&kv));
+        assert_eq!(half.values, 30 * 2 * 3 * 50 * (32 + 2));
+        assert_eq!(half.positions, 13);
+        assert_eq!(half.total(), half.values + 13);
     }
 
     #[test]

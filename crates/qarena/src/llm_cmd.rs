@@ -378,9 +378,32 @@ struct Subject {
     bits_per_weight: f64,
     /// Items are answered from a context cache pruned this way.
     prune: Option<qarena_llm::prune::Prune>,
+    /// The cache is quantized this way.
+    kv: Option<qarena_llm::kv::KvQuant>,
 }
 
 impl Subject {
+    /// What sending the cache of a `tokens`-token context costs, and what
+    /// it costs in f16 unpruned.
+    fn context_bytes(&self, m: &LlmModel, tokens: usize) -> (u64, u64) {
+        let c = &m.config;
+        let held = match self.prune {
+            Some(p) => ((tokens as f64 * p.keep).ceil() as usize).clamp(1.min(tokens), tokens),
+            None => tokens,
+        };
+        let sent = qarena_llm::kv::bytes_for(
+            c.layers,
+            c.kv_heads,
+            c.head_dim(),
+            held,
+            tokens,
+            self.kv.as_ref(),
+        );
+        let full =
+            qarena_llm::kv::bytes_for(c.layers, c.kv_heads, c.head_dim(), tokens, tokens, None);
+        (sent.total(), full.total())
+    }
+
     fn pruned(self, prune: Option<qarena_llm::prune::Prune>) -> Subject {
         match prune {
             None => self,
@@ -412,6 +435,7 @@ fn subject_kv(
             llama: s.llama.with_kv(kv.clone()),
             label: format!("{} kv:{}", s.label, kv.name),
             sha256: sha256_hex(&format!("{}+kv{}", s.sha256, kv.canonical_json())),
+            kv: Some(kv.clone()),
             ..s
         },
     })
@@ -430,6 +454,7 @@ fn weights_subject(
             strategy: None,
             bits_per_weight: m.file_bits_per_weight(),
             prune: None,
+            kv: None,
         }),
         Some(s) => {
             let started = Instant::now();
@@ -448,6 +473,7 @@ fn weights_subject(
                 strategy: serde_json::from_str(&canonical).ok(),
                 bits_per_weight: report.bits_per_weight,
                 prune: None,
+                kv: None,
             })
         }
     }
@@ -568,6 +594,11 @@ fn kl_cmd(a: KlArgs) -> CliResult {
                 o.remove("per_token");
                 o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
                 o.insert("seconds".into(), seconds.into());
+                let context = a.warmup.min(a.window.saturating_sub(1));
+                let (sent, full) = subj.context_bytes(&m, context);
+                o.insert("context_tokens".into(), context.into());
+                o.insert("context_bytes".into(), sent.into());
+                o.insert("context_bytes_f16".into(), full.into());
             }
             store.insert_llm_eval(&NewLlmEval {
                 key,
@@ -615,6 +646,15 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         f("ppl_reference"),
         f("ln_ppl_ratio")
     );
+    if f("context_bytes").is_finite() {
+        println!(
+            "cache of a {}-token context as sent: {} bytes ({:.1}% of {} in f16)",
+            f("context_tokens"),
+            f("context_bytes"),
+            100.0 * f("context_bytes") / f("context_bytes_f16").max(1.0),
+            f("context_bytes_f16")
+        );
+    }
     Ok(())
 }
 
@@ -659,18 +699,24 @@ fn store_mc(
     items_path: &Path,
     scores: &[qarena_llm::ItemScore],
     seconds: f64,
+    context_bytes: Option<(f64, f64)>,
 ) -> Result<Vec<(bool, bool)>, Exit> {
     let acc = qarena_llm::accuracy(scores);
+    let mut summary = serde_json::json!({
+        "items": acc.items, "acc": acc.acc, "acc_norm": acc.acc_norm,
+        "bits_per_weight": subj.bits_per_weight, "seconds": seconds,
+    });
+    if let (Some(o), Some((sent, full))) = (summary.as_object_mut(), context_bytes) {
+        o.insert("context_bytes".into(), sent.into());
+        o.insert("context_bytes_f16".into(), full.into());
+    }
     store.insert_llm_eval(&NewLlmEval {
         key,
         subject: subj.label.clone(),
         strategy: subj.strategy.clone(),
         bits_per_weight: Some(subj.bits_per_weight),
         data_name: items_path.display().to_string(),
-        summary: serde_json::json!({
-            "items": acc.items, "acc": acc.acc, "acc_norm": acc.acc_norm,
-            "bits_per_weight": subj.bits_per_weight, "seconds": seconds,
-        }),
+        summary,
         seconds,
         items: items
             .iter()
@@ -718,6 +764,24 @@ fn scored(
             eprintln!("  {}: {}/{} items", subj.label, i + 1, items.len());
         }
     }
+    // What sending each item's context cache costs (its tokens but the
+    // last), on average.
+    let context_bytes = if subj.kv.is_some() || subj.prune.is_some() {
+        let mut sums = (0.0, 0.0);
+        for item in items {
+            let n = m
+                .tokenizer
+                .encode(&qarena_llm::eval::context(item))
+                .map_err(llm_exit)?
+                .len();
+            let (sent, full) = subj.context_bytes(m, n.saturating_sub(1));
+            sums = (sums.0 + sent as f64, sums.1 + full as f64);
+        }
+        let n = items.len().max(1) as f64;
+        Some((sums.0 / n, sums.1 / n))
+    } else {
+        None
+    };
     store_mc(
         store,
         subj,
@@ -726,6 +790,7 @@ fn scored(
         items_path,
         &scores,
         started.elapsed().as_secs_f64(),
+        context_bytes,
     )
 }
 
@@ -852,6 +917,7 @@ fn compare_cmd(a: CompareArgs) -> CliResult {
             &a.items,
             &sa_scores,
             secs,
+            None,
         )?;
         let rb = store_mc(
             &store,
@@ -861,6 +927,7 @@ fn compare_cmd(a: CompareArgs) -> CliResult {
             &a.items,
             &sb_scores,
             secs,
+            None,
         )?;
         let pairs = ra.iter().zip(&rb).map(|(x, y)| (x.0, y.0)).collect();
         (pairs, decided)

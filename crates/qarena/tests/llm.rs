@@ -388,6 +388,12 @@ fn a_kv_configuration_is_measured_against_the_unquantized_cache_and_keyed_apart(
     // full cache, keyed apart, named in the subject.
     let pruned = kl(&["--prune", "attention:0.5"]);
     assert!(pruned["mean_kl"].as_f64().unwrap() > 0.0, "{pruned}");
+    // Half the context's tokens and positions sent: about half the bytes.
+    let share =
+        pruned["context_bytes"].as_f64().unwrap() / pruned["context_bytes_f16"].as_f64().unwrap();
+    assert!(share > 0.45 && share < 0.6, "{pruned}");
+    let int4 = kv["context_bytes"].as_f64().unwrap() / kv["context_bytes_f16"].as_f64().unwrap();
+    assert!(int4 > 0.25 && int4 < 0.35, "{kv}");
     let evals = ws.store().llm_evals().unwrap();
     assert!(
         evals[2].subject.contains("prune:attention:0.5"),

@@ -14,6 +14,17 @@ fn num(r: &LlmEvalRecord, key: &str) -> Option<f64> {
     r.summary.get(key).and_then(|v| v.as_f64())
 }
 
+/// The cache bytes a context costs to send, against f16, where the
+/// evaluation quantized or pruned the cache.
+fn sent(r: &LlmEvalRecord) -> String {
+    match (num(r, "context_bytes"), num(r, "context_bytes_f16")) {
+        (Some(s), Some(full)) if full > 0.0 => {
+            format!("{s:.0} ({:.1}% of f16)", 100.0 * s / full)
+        }
+        _ => "—".into(),
+    }
+}
+
 fn f(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "—".into(), |x| format!("{x:.digits$}"))
 }
@@ -66,6 +77,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
                 "accuracy",
                 "95% interval",
                 "acc_norm",
+                "cache bytes sent",
             ],
             mc.iter()
                 .map(|e| {
@@ -80,6 +92,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
                         f(acc.map(|a| 100.0 * a), 1),
                         format!("{:.1}–{:.1}", 100.0 * lo, 100.0 * hi),
                         f(num(e, "acc_norm").map(|a| 100.0 * a), 1),
+                        sent(e),
                     ]
                 })
                 .collect(),
@@ -143,6 +156,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
                 "same top-1 %",
                 "perplexity",
                 "reference ppl",
+                "cache bytes sent",
             ],
             kl.iter()
                 .map(|e| {
@@ -156,6 +170,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
                         f(num(e, "same_top1").map(|v| 100.0 * v), 1),
                         f(num(e, "ppl_subject"), 3),
                         f(num(e, "ppl_reference"), 3),
+                        sent(e),
                     ]
                 })
                 .collect(),
