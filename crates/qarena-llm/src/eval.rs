@@ -324,6 +324,28 @@ pub struct ItemScore {
     pub correct_norm: bool,
 }
 
+impl ItemScore {
+    /// The picks by sum and by sum per byte from each option's
+    /// log-likelihood and length.
+    fn new(item: &Item, loglik: Vec<f64>, bytes: Vec<usize>) -> ItemScore {
+        let norm: Vec<f64> = loglik
+            .iter()
+            .zip(&bytes)
+            .map(|(l, b)| l / *b as f64)
+            .collect();
+        let pick = argmax(&loglik);
+        let pick_norm = argmax(&norm);
+        ItemScore {
+            pick,
+            pick_norm,
+            correct: pick == item.answer,
+            correct_norm: pick_norm == item.answer,
+            loglik,
+            bytes,
+        }
+    }
+}
+
 /// The context of an item, as lm-evaluation-harness writes it.
 pub fn context(item: &Item) -> String {
     format!("Question: {}\nAnswer:", item.question)
@@ -385,21 +407,7 @@ pub fn score_item(model: &Llama, tok: &Tokenizer, item: &Item) -> Result<ItemSco
         loglik.push(ll);
         bytes.push(choice.len().max(1));
     }
-    let norm: Vec<f64> = loglik
-        .iter()
-        .zip(&bytes)
-        .map(|(l, b)| l / *b as f64)
-        .collect();
-    let pick = argmax(&loglik);
-    let pick_norm = argmax(&norm);
-    Ok(ItemScore {
-        pick,
-        pick_norm,
-        correct: pick == item.answer,
-        correct_norm: pick_norm == item.answer,
-        loglik,
-        bytes,
-    })
+    Ok(ItemScore::new(item, loglik, bytes))
 }
 
 /// [`score_item`] with the context's cache pruned before the options are
@@ -443,21 +451,7 @@ pub fn score_item_pruned(
         loglik.push(sum);
         bytes.push(choice.len().max(1));
     }
-    let norm: Vec<f64> = loglik
-        .iter()
-        .zip(&bytes)
-        .map(|(l, b)| l / *b as f64)
-        .collect();
-    let pick = argmax(&loglik);
-    let pick_norm = argmax(&norm);
-    Ok(ItemScore {
-        pick,
-        pick_norm,
-        correct: pick == item.answer,
-        correct_norm: pick_norm == item.answer,
-        loglik,
-        bytes,
-    })
+    Ok(ItemScore::new(item, loglik, bytes))
 }
 
 /// Accuracy over scored items.
