@@ -186,6 +186,23 @@ impl KvQuant {
         out.filter(|s| s.spec.scheme != Scheme::Keep)
     }
 
+    /// The same configuration applied to `layer` only (every other layer
+    /// keeps its cache): one step of a per-layer sensitivity scan.
+    pub fn only_layer(&self, layer: usize) -> KvQuant {
+        KvQuant {
+            name: format!("{}@layer{layer}", self.name),
+            k: None,
+            v: None,
+            layers: vec![(
+                layer,
+                layer,
+                self.spec_for(layer, true),
+                self.spec_for(layer, false),
+            )],
+            canonical: format!("{}@layer{layer}", self.canonical),
+        }
+    }
+
     /// `x` (`[kv_heads, tokens, head_dim]`) as the cache would hold it.
     pub fn apply(&self, layer: usize, is_k: bool, x: &Tensor) -> Result<Tensor> {
         let Some(s) = self.spec_for(layer, is_k) else {

@@ -53,6 +53,13 @@ pub enum LlmCommand {
     /// Example:
     ///   qarena llm generate smollm2 --scheme int4 --granularity group:32 --prompts data/llm/prompts.txt
     Generate(GenerateArgs),
+    /// Per-layer sensitivity of a KV configuration: the KL against the
+    /// unquantized cache with the configuration applied to one layer at a
+    /// time, for every layer.
+    ///
+    /// Example:
+    ///   qarena llm kv-layers smollm2 --kv-config examples/kv-int4-best.toml --text data/llm/text-eval.txt
+    KvLayers(KvLayersArgs),
     /// Cache a reference's top-K next-token log-probabilities (and the
     /// rest's mass) over a text, for KD losses and distillation; the cache
     /// is registered in the database under --name. Use calibration text,
@@ -240,6 +247,25 @@ pub struct BenchArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct KvLayersArgs {
+    /// A file or `smollm2`.
+    pub model: String,
+    #[arg(long, value_name = "FILE")]
+    pub kv_config: PathBuf,
+    #[arg(long)]
+    pub text: PathBuf,
+    /// Scored tokens per layer.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: usize,
+    #[arg(long, default_value_t = 256)]
+    pub window: usize,
+    #[arg(long, default_value_t = 32)]
+    pub warmup: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct TeacherArgs {
     /// The teacher: a file or `smollm2`.
     pub model: String,
@@ -333,6 +359,7 @@ pub fn run(c: LlmCommand) -> CliResult {
         LlmCommand::Compare(a) => compare_cmd(a),
         LlmCommand::Convert(a) => convert_cmd(a),
         LlmCommand::Teacher(a) => teacher_cmd(a),
+        LlmCommand::KvLayers(a) => kv_layers_cmd(a),
         LlmCommand::Bench(a) => bench_cmd(a),
         LlmCommand::Generate(a) => generate_cmd(a),
         LlmCommand::Kd(a) => kd_cmd(a),
@@ -1358,6 +1385,56 @@ fn bench_cmd(a: BenchArgs) -> CliResult {
     }
     if let Some(b) = rss {
         println!("  peak memory {:.0} MiB", b as f64 / 1048576.0);
+    }
+    Ok(())
+}
+
+fn kv_layers_cmd(a: KvLayersArgs) -> CliResult {
+    if !a.kv_config.is_file() {
+        return Err(Exit::input(anyhow!(
+            "KV configuration {} does not exist",
+            a.kv_config.display()
+        )));
+    }
+    let kv = qarena_llm::kv::KvQuant::from_file(&a.kv_config).map_err(llm_exit)?;
+    let text = qarena_llm::read_text(&a.text).map_err(llm_exit)?;
+    let m = load(&a.model)?;
+    let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+    let reference = Llama::new(&m).map_err(llm_exit)?;
+    let settings = KlSettings {
+        window: a.window,
+        warmup: a.warmup,
+        max_tokens: a.max_tokens,
+    };
+    let stop = qarena_engine::install_shutdown_flag();
+    let mut rows = Vec::new();
+    for layer in 0..m.config.layers {
+        let subject = Llama::new(&m)
+            .map_err(llm_exit)?
+            .with_kv(kv.only_layer(layer));
+        let r = qarena_llm::kl(&reference, &subject, &ids, settings, &stop, &|_, _| {})
+            .map_err(llm_exit)?;
+        if !a.json {
+            println!(
+                "layer {layer:>3}  mean KL {:.6}  p99 {:.5}  same top-1 {:.1}%",
+                r.mean_kl,
+                r.p99_kl,
+                100.0 * r.same_top1
+            );
+        }
+        rows.push(
+            serde_json::json!({"layer": layer, "mean_kl": r.mean_kl, "p99_kl": r.p99_kl,
+            "same_top1": r.same_top1, "tokens": r.tokens}),
+        );
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(
+                &serde_json::json!({"kv_config": kv.name, "layers": rows})
+            )
+            .unwrap_or_default()
+        );
     }
     Ok(())
 }

@@ -435,3 +435,31 @@ fn a_kv_configuration_is_measured_against_the_unquantized_cache_and_keyed_apart(
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("bad.toml"), "{}", text(&out));
 }
+
+#[test]
+fn kv_layers_scans_every_layer_once() {
+    let ws = Ws::new();
+    let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-int4-best.toml");
+    let out = ws.run(&[
+        "llm",
+        "kv-layers",
+        "smollm2",
+        "--kv-config",
+        &cfg.display().to_string(),
+        "--text",
+        &data("text-eval.txt"),
+        "--max-tokens",
+        "24",
+        "--window",
+        "40",
+        "--warmup",
+        "8",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let layers = v["layers"].as_array().unwrap();
+    assert_eq!(layers.len(), 30);
+    assert!(layers.iter().all(|l| l["mean_kl"].as_f64().unwrap() >= 0.0));
+    assert!(layers.iter().any(|l| l["mean_kl"].as_f64().unwrap() > 0.0));
+}
