@@ -547,7 +547,7 @@ impl Ctx<'_> {
         dst: &mut [f32],
         outliers: &[usize],
         group_index: u64,
-    ) -> Result<(), QuantError> {
+    ) -> Result<Grid, QuantError> {
         let grid = if outliers.is_empty() {
             self.fit(src, group_index)?
         } else {
@@ -563,7 +563,114 @@ impl Ctx<'_> {
             self.fit(&keep, group_index)?
         };
         dispatch(&grid, self.post, Apply { src, dst });
-        Ok(())
+        Ok(grid)
+    }
+}
+
+/// The grid of one scale group as a packer stores it next to the codes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum GroupGrid {
+    /// Every value of the group is zero (no scale is needed, but a packer
+    /// still writes the group's slot).
+    Zero,
+    /// `y = (code - zero) * scale` for integer codes `qmin..=qmax`.
+    Uniform {
+        scale: f32,
+        zero: f32,
+        qmin: f32,
+        qmax: f32,
+    },
+    /// `y = entries[code] * scale`, `entries` sorted ascending (code
+    /// tables such as NF4 and FP8 with their scale; palettes with scale 1).
+    Table { scale: f32, entries: Vec<f32> },
+}
+
+impl GroupGrid {
+    fn of(grid: &Grid) -> GroupGrid {
+        let small = |values: &[f32], bounds: &[f32]| -> Vec<f32> {
+            // Unused slots have +inf bounds; n entries have n - 1 bounds.
+            let n = bounds.iter().filter(|b| b.is_finite()).count() + 1;
+            values[..n.min(values.len())].to_vec()
+        };
+        match grid {
+            Grid::Zero => GroupGrid::Zero,
+            Grid::Uniform {
+                scale,
+                zero,
+                qmin,
+                qmax,
+            } => GroupGrid::Uniform {
+                scale: *scale,
+                zero: *zero,
+                qmin: *qmin,
+                qmax: *qmax,
+            },
+            Grid::Table { scale, table } => GroupGrid::Table {
+                scale: *scale,
+                entries: table.to_vec(),
+            },
+            Grid::Small16 { scale, t } => GroupGrid::Table {
+                scale: *scale,
+                entries: small(&t.values, &t.bounds),
+            },
+            Grid::Small32 { scale, t } => GroupGrid::Table {
+                scale: *scale,
+                entries: small(&t.values, &t.bounds),
+            },
+            Grid::Palette(p) => GroupGrid::Table {
+                scale: 1.0,
+                entries: p.clone(),
+            },
+        }
+    }
+
+    /// The code of a value this grid produced (a dequantized value).
+    pub fn code_of(&self, y: f32) -> u32 {
+        match self {
+            GroupGrid::Zero => 0,
+            GroupGrid::Uniform {
+                scale, zero, qmin, ..
+            } => ((y / scale + zero).round() - qmin).max(0.0) as u32,
+            GroupGrid::Table { scale, entries } => nearest_index(entries, y / scale) as u32,
+        }
+    }
+
+    /// The value of `code`.
+    pub fn value_of(&self, code: u32) -> f32 {
+        match self {
+            GroupGrid::Zero => 0.0,
+            GroupGrid::Uniform {
+                scale, zero, qmin, ..
+            } => (code as f32 + qmin - zero) * scale,
+            GroupGrid::Table { scale, entries } => {
+                entries.get(code as usize).copied().unwrap_or(0.0) * scale
+            }
+        }
+    }
+
+    /// The smallest and largest values the grid represents.
+    pub fn extent(&self) -> (f32, f32) {
+        match self {
+            GroupGrid::Zero => (0.0, 0.0),
+            GroupGrid::Uniform {
+                scale,
+                zero,
+                qmin,
+                qmax,
+            } => ((qmin - zero) * scale, (qmax - zero) * scale),
+            GroupGrid::Table { scale, entries } => (
+                entries.first().copied().unwrap_or(0.0) * scale,
+                entries.last().copied().unwrap_or(0.0) * scale,
+            ),
+        }
+    }
+
+    /// The group's scale (1 for palettes, 0 for an all-zero group).
+    pub fn scale(&self) -> f32 {
+        match self {
+            GroupGrid::Zero => 0.0,
+            GroupGrid::Uniform { scale, .. } | GroupGrid::Table { scale, .. } => *scale,
+        }
     }
 }
 
@@ -713,6 +820,39 @@ pub fn quantize_tensor(
     values: &[f32],
     spec: &QuantSpec,
 ) -> Result<QuantOutput, QuantError> {
+    quantize_impl(info, values, spec, false).map(|(q, _)| q)
+}
+
+/// [`quantize_tensor`] that also returns the grid of every scale group, in
+/// order (row by row, groups along each row): what a packer writes next to
+/// the codes, which [`GroupGrid::code_of`] recovers from the values.
+///
+/// Errors as [`quantize_tensor`], and [`QuantError::Unsupported`] for
+/// schemes without scale groups (`keep`, `fp16`, `bf16`) and for outliers.
+pub fn quantize_tensor_grids(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+) -> Result<(QuantOutput, Vec<GroupGrid>), QuantError> {
+    if spec.scheme == Scheme::Keep
+        || spec.scheme.cast_type().is_some()
+        || spec.outlier_percent > 0.0
+    {
+        return Err(QuantError::Unsupported {
+            name: info.name.clone(),
+            what: "per-group grids",
+            why: "keep, fp16 and bf16 have no scale groups and outliers are not packed as codes",
+        });
+    }
+    quantize_impl(info, values, spec, true)
+}
+
+fn quantize_impl(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+    want_grids: bool,
+) -> Result<(QuantOutput, Vec<GroupGrid>), QuantError> {
     spec.validate().map_err(QuantError::InvalidSpec)?;
     let numel = info.numel();
     if values.len() != numel {
@@ -732,16 +872,19 @@ pub fn quantize_tensor(
     }
     if spec.scheme == Scheme::Keep {
         let metrics = compare(values, values);
-        return Ok(QuantOutput {
-            values: values.to_vec(),
-            bytes: info.bytes(),
-            effective_bits: if numel == 0 {
-                0.0
-            } else {
-                f64::from(info.dtype.bits())
+        return Ok((
+            QuantOutput {
+                values: values.to_vec(),
+                bytes: info.bytes(),
+                effective_bits: if numel == 0 {
+                    0.0
+                } else {
+                    f64::from(info.dtype.bits())
+                },
+                metrics,
             },
-            metrics,
-        });
+            Vec::new(),
+        ));
     }
     if let Some(t) = spec.scheme.cast_type() {
         // Each value to the nearest 16-bit float, ties to even.
@@ -759,16 +902,19 @@ pub fn quantize_tensor(
         }
         let metrics = compare(values, &out);
         let bytes = predicted_bytes(info, spec);
-        return Ok(QuantOutput {
-            values: out,
-            bytes,
-            effective_bits: if numel == 0 {
-                0.0
-            } else {
-                bytes as f64 * 8.0 / numel as f64
+        return Ok((
+            QuantOutput {
+                values: out,
+                bytes,
+                effective_bits: if numel == 0 {
+                    0.0
+                } else {
+                    bytes as f64 * 8.0 / numel as f64
+                },
+                metrics,
             },
-            metrics,
-        });
+            Vec::new(),
+        ));
     }
     if spec.rounding == Rounding::ErrorCompensating {
         return Err(QuantError::Unsupported {
@@ -798,14 +944,17 @@ pub fn quantize_tensor(
         post: Post::for_storage(info.dtype),
     };
     let mut out = vec![0.0f32; numel];
+    let mut grids = Vec::new();
     if numel > 0 {
         let ctx = &ctx;
         let outliers = &outliers;
-        out.par_chunks_mut(row_len)
+        let per_row = out
+            .par_chunks_mut(row_len)
             .zip(values.par_chunks(row_len))
             .enumerate()
-            .try_for_each(|(r, (dst, src))| -> Result<(), QuantError> {
+            .map(|(r, (dst, src))| -> Result<Vec<GroupGrid>, QuantError> {
                 let mut local = Vec::new();
+                let mut row = Vec::new();
                 for (g, (d, s)) in dst
                     .chunks_mut(group_len)
                     .zip(src.chunks(group_len))
@@ -817,10 +966,15 @@ pub fn quantize_tensor(
                     local.clear();
                     local.extend(outliers[a..b].iter().map(|&i| i - start));
                     let gi = (r * groups_per_row + g) as u64;
-                    ctx.group(s, d, &local, gi)?;
+                    let grid = ctx.group(s, d, &local, gi)?;
+                    if want_grids {
+                        row.push(GroupGrid::of(&grid));
+                    }
                 }
-                Ok(())
-            })?;
+                Ok(row)
+            })
+            .collect::<Result<Vec<_>, QuantError>>()?;
+        grids = per_row.into_iter().flatten().collect();
         for &i in outliers {
             out[i] = values[i];
         }
@@ -834,12 +988,15 @@ pub fn quantize_tensor(
         bytes as f64 * 8.0 / numel as f64
     };
     let metrics = compare(values, &out);
-    Ok(QuantOutput {
-        values: out,
-        bytes,
-        effective_bits,
-        metrics,
-    })
+    Ok((
+        QuantOutput {
+            values: out,
+            bytes,
+            effective_bits,
+            metrics,
+        },
+        grids,
+    ))
 }
 
 /// Bits a packed file needs for a quantized tensor:

@@ -297,6 +297,61 @@ fn lut_is_deterministic_and_beats_uniform_on_clusters() {
 }
 
 #[test]
+fn group_grids_recover_every_code_and_value_exactly() {
+    let shape = [6, 40];
+    let values = ramp(240);
+    for scheme in [
+        "int4", "uint3", "int8", "levels5", "nf4", "fp4", "fp8_e4m3", "lut2",
+    ] {
+        for g in [
+            Granularity::Channel,
+            Granularity::Group(16),
+            Granularity::Tensor,
+        ] {
+            for clip in [Clipping::None, Clipping::Mse] {
+                let spec = QuantSpec::new(scheme.parse().unwrap())
+                    .with_granularity(g)
+                    .with_clipping(clip);
+                if spec.validate().is_err() {
+                    continue; // palettes take no clipping
+                }
+                let t = info(&shape, StorageType::F32);
+                let (q, grids) = quantize_tensor_grids(&t, &values, &spec).unwrap();
+                assert_eq!(q, quantize_tensor(&t, &values, &spec).unwrap());
+                let per_row = match g {
+                    Granularity::Group(n) => 40usize.div_ceil(n as usize),
+                    _ => 1,
+                };
+                let rows = if g == Granularity::Tensor { 1 } else { 6 };
+                assert_eq!(grids.len(), rows * per_row, "{scheme} {g:?}");
+                let group_len = match g {
+                    Granularity::Group(n) => n as usize,
+                    _ => 40,
+                };
+                for (i, y) in q.values.iter().enumerate() {
+                    let index = if rows == 1 {
+                        0
+                    } else {
+                        (i / 40) * per_row + (i % 40) / group_len
+                    };
+                    let grid = &grids[index];
+                    let code = grid.code_of(*y);
+                    assert_eq!(
+                        grid.value_of(code).to_bits(),
+                        y.to_bits(),
+                        "{scheme} {g:?} {i}"
+                    );
+                    let (lo, hi) = grid.extent();
+                    assert!(lo <= *y && *y <= hi);
+                }
+            }
+        }
+    }
+    let keep = QuantSpec::new(Scheme::Keep);
+    assert!(quantize_tensor_grids(&info(&shape, StorageType::F32), &values, &keep).is_err());
+}
+
+#[test]
 fn empty_tensor() {
     let t = info(&[0, 4], StorageType::F32);
     let out = quantize_tensor(&t, &[], &QuantSpec::new(int(4))).unwrap();
