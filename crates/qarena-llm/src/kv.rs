@@ -208,14 +208,40 @@ impl KvQuant {
         let Some(s) = self.spec_for(layer, is_k) else {
             return Ok(x.clone());
         };
+        let (data, info) = s.axis.arrange(x, layer, is_k)?;
+        let q = quantize_tensor(&info, &data, &s.spec).map_err(|source| LlmError::Quant {
+            tensor: info.name.clone(),
+            source,
+        })?;
+        s.axis.restore(q.values, x.dims3()?)
+    }
+}
+
+impl KvAxis {
+    /// The rows `(rows, cols)` this axis shares scales over.
+    pub fn rows_cols(self, heads: usize, tokens: usize, head_dim: usize) -> (usize, usize) {
+        match self {
+            KvAxis::TokenHead => (heads * tokens, head_dim),
+            KvAxis::Channel => (heads * head_dim, tokens),
+            KvAxis::Head => (heads, tokens * head_dim),
+            KvAxis::Layer => (1, heads * tokens * head_dim),
+        }
+    }
+
+    /// `x` (`[kv_heads, tokens, head_dim]`) laid out in those rows, with
+    /// the matrix's description for the quantizer.
+    pub(crate) fn arrange(
+        self,
+        x: &Tensor,
+        layer: usize,
+        is_k: bool,
+    ) -> Result<(Vec<f32>, TensorInfo)> {
         let (h, t, d) = x.dims3()?;
-        let (arranged, rows, cols) = match s.axis {
-            KvAxis::TokenHead => (x.clone(), h * t, d),
-            KvAxis::Channel => (x.transpose(1, 2)?.contiguous()?, h * d, t),
-            KvAxis::Head => (x.clone(), h, t * d),
-            KvAxis::Layer => (x.clone(), 1, h * t * d),
+        let arranged = match self {
+            KvAxis::Channel => x.transpose(1, 2)?.contiguous()?,
+            _ => x.clone(),
         };
-        let data = arranged.flatten_all()?.to_vec1::<f32>()?;
+        let (rows, cols) = self.rows_cols(h, t, d);
         let info = TensorInfo {
             name: format!("kv.{}.{layer}", if is_k { "k" } else { "v" }),
             shape: vec![rows, cols],
@@ -224,17 +250,22 @@ impl KvQuant {
             layer: Some(layer as u32),
             is_bias: false,
         };
-        let q = quantize_tensor(&info, &data, &s.spec).map_err(|source| LlmError::Quant {
-            tensor: info.name.clone(),
-            source,
-        })?;
-        let out = match s.axis {
-            KvAxis::Channel => Tensor::from_vec(q.values, (h, d, t), x.device())?
+        Ok((arranged.flatten_all()?.to_vec1::<f32>()?, info))
+    }
+
+    /// The inverse of [`KvAxis::arrange`]: `[kv_heads, tokens, head_dim]`.
+    pub(crate) fn restore(
+        self,
+        data: Vec<f32>,
+        (h, t, d): (usize, usize, usize),
+    ) -> Result<Tensor> {
+        let dev = candle_core::Device::Cpu;
+        Ok(match self {
+            KvAxis::Channel => Tensor::from_vec(data, (h, d, t), &dev)?
                 .transpose(1, 2)?
                 .contiguous()?,
-            _ => Tensor::from_vec(q.values, (h, t, d), x.device())?,
-        };
-        Ok(out)
+            _ => Tensor::from_vec(data, (h, t, d), &dev)?,
+        })
     }
 }
 
@@ -288,12 +319,9 @@ pub fn bytes_for(
     for i in 0..layers {
         for is_k in [true, false] {
             let spec = kv.and_then(|q| q.spec_for(i, is_k));
-            let (rows, cols) = match spec.map(|s| s.axis) {
-                Some(KvAxis::Channel) => (heads * head_dim, held),
-                Some(KvAxis::Head) => (heads, held * head_dim),
-                Some(KvAxis::Layer) => (1, heads * held * head_dim),
-                _ => (heads * held, head_dim),
-            };
+            let (rows, cols) = spec
+                .map_or(KvAxis::TokenHead, |s| s.axis)
+                .rows_cols(heads, held, head_dim);
             let info = TensorInfo {
                 name: String::new(),
                 shape: vec![rows, cols],

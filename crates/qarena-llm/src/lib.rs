@@ -12,6 +12,8 @@
 //! * [`eval`]: next-token KL over a text, multiple-choice scoring.
 //! * [`safet`]: safetensors reading and writing (`qarena llm convert`).
 //! * [`source`]: where the default model (`smollm2`) lives.
+//! * [`kv`], [`prune`], [`wire`]: key/value-cache quantization, token
+//!   pruning, and the cache as sent from a sharer to a receiver.
 
 pub mod bench;
 pub mod distill;
@@ -26,6 +28,7 @@ pub mod teacher;
 pub mod tok;
 pub mod variant;
 pub mod weights;
+pub mod wire;
 
 pub use error::{LlmError, Result};
 pub use eval::{

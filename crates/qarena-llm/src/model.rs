@@ -96,11 +96,56 @@ pub struct KvCache {
     /// it received summed over layers, heads and the queries that saw it,
     /// and how many (layer, head, query) triples saw it.
     attention: Option<(Vec<f64>, Vec<f64>)>,
+    /// The absolute positions of the held tokens once pruned (`None`:
+    /// every position so far).
+    kept: Option<Vec<usize>>,
 }
 
 impl KvCache {
     pub fn new() -> KvCache {
         KvCache::default()
+    }
+
+    /// A cache from its parts (a received cache): per layer keys and
+    /// values `[kv_heads, held, head_dim]`, the next position, and the
+    /// absolute positions of the held tokens (increasing, below
+    /// `position`).
+    pub fn from_parts(
+        layers: Vec<(Tensor, Tensor)>,
+        position: usize,
+        kept: Vec<usize>,
+    ) -> Result<KvCache> {
+        let bad = |why: String| Err(crate::LlmError::Mismatch(format!("a cache {why}")));
+        if kept.windows(2).any(|w| w[0] >= w[1]) || kept.last().is_some_and(|l| *l >= position) {
+            return bad(format!(
+                "holds positions that are not increasing below {position}"
+            ));
+        }
+        for (k, v) in &layers {
+            if k.dims() != v.dims() || k.dims3()?.1 != kept.len() {
+                return bad(format!(
+                    "layer of keys {:?} and values {:?} for {} positions",
+                    k.dims(),
+                    v.dims(),
+                    kept.len()
+                ));
+            }
+        }
+        let all = kept.len() == position;
+        Ok(KvCache {
+            layers: layers.into_iter().map(Some).collect(),
+            position,
+            attention: None,
+            kept: (!all).then_some(kept),
+        })
+    }
+
+    /// The absolute positions of the held tokens, in order.
+    pub fn positions(&self) -> Vec<usize> {
+        match &self.kept {
+            Some(k) => k.clone(),
+            None => (0..self.len()).collect(),
+        }
     }
 
     /// Layer `i`'s keys and values, `[kv_heads, tokens, head_dim]` each.
@@ -170,6 +215,8 @@ impl KvCache {
                 "tokens to keep must be increasing indices below {len}"
             )));
         }
+        let positions = self.positions();
+        self.kept = Some(keep.iter().map(|i| positions[*i]).collect());
         let idx: Vec<u32> = keep.iter().map(|i| *i as u32).collect();
         let idx = Tensor::from_vec(idx, keep.len(), &Device::Cpu)?;
         for (k, v) in self.layers.iter_mut().flatten() {
@@ -418,6 +465,9 @@ impl Llama {
                 }
             };
             x = (x + ffn)?;
+        }
+        if let Some(kept) = &mut cache.kept {
+            kept.extend(start..start + n);
         }
         cache.position = start + n;
         let x = norm(&x, &self.norm)?;

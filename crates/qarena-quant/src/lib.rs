@@ -32,7 +32,7 @@ pub use glob::Glob;
 pub use metrics::{compare, sqnr_db, ErrorMetrics, SQNR_CAP_DB};
 pub use plan::{plan, RoleSummary, StrategyApplication, TensorReport};
 pub use quantize::{
-    predicted_bytes, quantize_tensor, quantize_tensor_grids, GroupGrid, QuantOutput,
+    code_table, predicted_bytes, quantize_tensor, quantize_tensor_grids, GroupGrid, QuantOutput,
 };
 pub use scheme::{Clipping, Granularity, QuantSpec, Rounding, ScaleType, Scheme, MAX_LEVELS};
 pub use strategy::{LayerRange, Rule, Selector, Strategy};

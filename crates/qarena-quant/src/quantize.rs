@@ -295,6 +295,16 @@ fn with_grid<P: Pass, G: Fn(f32) -> f32 + Sync + Send + Copy>(
     }
 }
 
+/// The signed, sorted code table of a table scheme (NF4, FP4, FP8), whose
+/// entries times a group's scale are its values; `None` for the others.
+pub fn code_table(scheme: Scheme) -> Option<&'static [f32]> {
+    matches!(
+        scheme,
+        Scheme::Nf4 | Scheme::Fp4 | Scheme::Fp8E4M3 | Scheme::Fp8E5M2
+    )
+    .then(|| signed_table(scheme))
+}
+
 /// Signed sorted code table of a table scheme.
 fn signed_table(scheme: Scheme) -> &'static [f32] {
     use std::sync::OnceLock;
