@@ -159,6 +159,80 @@ pub fn kl_pruned(
     stop: &AtomicBool,
     progress: &dyn Fn(usize, usize),
 ) -> Result<KlReport> {
+    match prune {
+        None => kl_from(reference, subject, tokens, s, None, stop, progress),
+        Some(p) => {
+            let mut prepare = |context: &[u32]| prune_context(subject, context, p);
+            kl_from(
+                reference,
+                subject,
+                tokens,
+                s,
+                Some(&mut prepare),
+                stop,
+                progress,
+            )
+        }
+    }
+}
+
+/// The cache of `context` as `model` prefills it, pruned as `prune` says.
+fn prune_context(model: &Llama, context: &[u32], prune: crate::prune::Prune) -> Result<KvCache> {
+    let mut cache = KvCache::new();
+    if prune.needs_attention() {
+        cache.track_attention();
+    }
+    if !context.is_empty() {
+        model.forward(context, &mut cache)?;
+        prune.apply(&mut cache)?;
+    }
+    Ok(cache)
+}
+
+/// [`kl`] where the receiver continues each window from the cache of its
+/// warm-up tokens as `link` delivers it (prefilled by the sharer, pruned,
+/// quantized and sent); the reference runs every token itself. Returns
+/// the report and the mean bytes sent per window.
+pub fn kl_via(
+    reference: &Llama,
+    receiver: &Llama,
+    tokens: &[u32],
+    s: KlSettings,
+    link: &crate::transfer::Link<'_>,
+    stop: &AtomicBool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<(KlReport, f64)> {
+    let mut sent = Vec::new();
+    let mut prepare = |context: &[u32]| -> Result<KvCache> {
+        let d = link.deliver(&receiver.config, context)?;
+        sent.push(d.message.len() as f64);
+        Ok(d.cache)
+    };
+    let r = kl_from(
+        reference,
+        receiver,
+        tokens,
+        s,
+        Some(&mut prepare),
+        stop,
+        progress,
+    )?;
+    let mean = sent.iter().sum::<f64>() / sent.len().max(1) as f64;
+    Ok((r, mean))
+}
+
+/// The KL loop: `prepare`, when given, turns each window's warm-up tokens
+/// into the cache the subject continues from.
+#[allow(clippy::type_complexity)]
+fn kl_from(
+    reference: &Llama,
+    subject: &Llama,
+    tokens: &[u32],
+    s: KlSettings,
+    mut prepare: Option<&mut dyn FnMut(&[u32]) -> Result<KvCache>>,
+    stop: &AtomicBool,
+    progress: &dyn Fn(usize, usize),
+) -> Result<KlReport> {
     if reference.config.vocab != subject.config.vocab {
         return Err(LlmError::Mismatch(format!(
             "the vocabularies differ ({} and {} tokens): KL needs the same tokenizer",
@@ -182,14 +256,9 @@ pub fn kl_pruned(
         let first = warmup.min(chunk.len() - 1);
         let scored = chunk.len() - 1 - first;
         // The subject's log-probabilities from position `first` on.
-        let ls = match prune {
-            Some(p) if first > 0 && scored > 0 => {
-                let mut cache = KvCache::new();
-                if p.needs_attention() {
-                    cache.track_attention();
-                }
-                subject.forward(&chunk[..first], &mut cache)?;
-                p.apply(&mut cache)?;
+        let ls = match prepare.as_mut() {
+            Some(prepare) if first > 0 && scored > 0 => {
+                let mut cache = prepare(&chunk[..first])?;
                 log_probs(&subject.forward(&chunk[first..], &mut cache)?)?
             }
             _ => log_probs(&subject.forward(chunk, &mut KvCache::new())?)?.narrow(
@@ -421,17 +490,42 @@ pub fn score_item_pruned(
     item: &Item,
     prune: crate::prune::Prune,
 ) -> Result<ItemScore> {
+    score_item_from(model, tok, item, &mut |prefix| {
+        prune_context(model, prefix, prune)
+    })
+}
+
+/// [`score_item`] by a receiver answering from the cache of the context
+/// (but its last token) as `link` delivers it; returns the score and the
+/// bytes sent.
+pub fn score_item_via(
+    receiver: &Llama,
+    tok: &Tokenizer,
+    item: &Item,
+    link: &crate::transfer::Link<'_>,
+) -> Result<(ItemScore, usize)> {
+    let mut sent = 0;
+    let score = score_item_from(receiver, tok, item, &mut |prefix| {
+        let d = link.deliver(&receiver.config, prefix)?;
+        sent = d.message.len();
+        Ok(d.cache)
+    })?;
+    Ok((score, sent))
+}
+
+/// Scores an item from the cache `prepare` makes of the context but its
+/// last token: every option runs from that cache, starting with the
+/// context's last token.
+fn score_item_from(
+    model: &Llama,
+    tok: &Tokenizer,
+    item: &Item,
+    prepare: &mut dyn FnMut(&[u32]) -> Result<KvCache>,
+) -> Result<ItemScore> {
     let ctx_text = context(item);
     let ctx = tok.encode(&ctx_text)?;
     let (prefix, last) = ctx.split_at(ctx.len() - 1);
-    let mut cache = KvCache::new();
-    if prune.needs_attention() {
-        cache.track_attention();
-    }
-    if !prefix.is_empty() {
-        model.forward(prefix, &mut cache)?;
-        prune.apply(&mut cache)?;
-    }
+    let cache = prepare(prefix)?;
     let mut loglik = Vec::with_capacity(item.choices.len());
     let mut bytes = Vec::with_capacity(item.choices.len());
     for choice in &item.choices {

@@ -12,8 +12,9 @@
 //! * [`eval`]: next-token KL over a text, multiple-choice scoring.
 //! * [`safet`]: safetensors reading and writing (`qarena llm convert`).
 //! * [`source`]: where the default model (`smollm2`) lives.
-//! * [`kv`], [`prune`], [`wire`]: key/value-cache quantization, token
-//!   pruning, and the cache as sent from a sharer to a receiver.
+//! * [`kv`], [`prune`], [`wire`], [`transfer`]: key/value-cache
+//!   quantization, token pruning, the cache as sent, and a receiver
+//!   answering from a sharer's cache.
 
 pub mod bench;
 pub mod distill;
@@ -26,6 +27,7 @@ pub mod safet;
 pub mod source;
 pub mod teacher;
 pub mod tok;
+pub mod transfer;
 pub mod variant;
 pub mod weights;
 pub mod wire;

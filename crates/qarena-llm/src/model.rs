@@ -99,6 +99,8 @@ pub struct KvCache {
     /// The absolute positions of the held tokens once pruned (`None`:
     /// every position so far).
     kept: Option<Vec<usize>>,
+    /// Held tokens no query may attend to (see [`KvCache::mask_out`]).
+    hidden: Vec<usize>,
 }
 
 impl KvCache {
@@ -137,7 +139,19 @@ impl KvCache {
             position,
             attention: None,
             kept: (!all).then_some(kept),
+            hidden: Vec::new(),
         })
+    }
+
+    /// Keeps the held tokens at `indices` in the cache but masks them out
+    /// of every later query's attention: what pruning them should be
+    /// equivalent to (pruning drops them instead). Pruning clears it.
+    pub fn mask_out(&mut self, indices: &[usize]) {
+        self.hidden = indices
+            .iter()
+            .copied()
+            .filter(|i| *i < self.len())
+            .collect();
     }
 
     /// The absolute positions of the held tokens, in order.
@@ -216,6 +230,7 @@ impl KvCache {
             )));
         }
         let positions = self.positions();
+        self.hidden.clear();
         self.kept = Some(keep.iter().map(|i| positions[*i]).collect());
         let idx: Vec<u32> = keep.iter().map(|i| *i as u32).collect();
         let idx = Tensor::from_vec(idx, keep.len(), &Device::Cpu)?;
@@ -372,10 +387,21 @@ impl Llama {
         // tokens up to itself.
         let past = cache.len();
         let total = past + n;
-        let mask = if n > 1 {
+        let mask = if n > 1 || !cache.hidden.is_empty() {
+            let mut hidden = vec![false; total];
+            for h in &cache.hidden {
+                hidden[*h] = true;
+            }
             let m: Vec<f32> = (0..n)
                 .flat_map(|i| {
-                    (0..total).map(move |j| if j > past + i { f32::NEG_INFINITY } else { 0.0 })
+                    let hidden = &hidden;
+                    (0..total).map(move |j| {
+                        if j > past + i || hidden[j] {
+                            f32::NEG_INFINITY
+                        } else {
+                            0.0
+                        }
+                    })
                 })
                 .collect();
             Some(Tensor::from_vec(m, (n, total), &Device::Cpu)?)

@@ -378,3 +378,154 @@ fn pruned_caches_keep_positions_and_masks_right_and_lose_more_the_less_they_keep
         assert!((a - b).abs() < 1e-3, "{a} {b}");
     }
 }
+
+fn max_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+#[test]
+fn pruning_equals_attention_over_the_full_cache_with_the_pruned_tokens_masked_out() {
+    use qarena_llm::prune::Prune;
+    let m = model();
+    let llama = Llama::new(m).unwrap();
+    let text = qarena_llm::read_text(&data("text-eval.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    for spec in [
+        "attention:0.5",
+        "key_norm:0.25",
+        "recency:0.1:2",
+        "attention:1",
+    ] {
+        let p: Prune = spec.parse().unwrap();
+        let mut full = KvCache::new();
+        full.track_attention();
+        llama.forward(&ids[..48], &mut full).unwrap();
+        let keep = p.choose(&full).unwrap();
+        let mut pruned = full.clone();
+        pruned.retain(&keep).unwrap();
+        let mut masked = full.clone();
+        let dropped: Vec<usize> = (0..48).filter(|i| !keep.contains(i)).collect();
+        masked.mask_out(&dropped);
+        // Several tokens at once, then one at a time.
+        let a = llama.forward(&ids[48..54], &mut pruned).unwrap();
+        let b = llama.forward(&ids[48..54], &mut masked).unwrap();
+        let d1 = max_diff(&a, &b);
+        let a = llama.forward(&ids[54..55], &mut pruned).unwrap();
+        let b = llama.forward(&ids[54..55], &mut masked).unwrap();
+        let d2 = max_diff(&a, &b);
+        eprintln!(
+            "{spec}: kept {} of 48, max logit difference {d1} {d2}",
+            keep.len()
+        );
+        assert!(d1 < 1e-3 && d2 < 1e-3, "{spec}: {d1} {d2}");
+        if spec == "attention:1" {
+            // Keeping everything changes nothing at all.
+            let mut plain = KvCache::new();
+            let c = llama.forward(&ids[..55], &mut plain).unwrap();
+            assert_eq!(keep.len(), 48);
+            assert!(max_diff(&c.narrow(0, 54, 1).unwrap(), &a) < 1e-4);
+        }
+    }
+}
+
+#[test]
+fn a_receiver_answers_from_the_sharers_cache_as_sent() {
+    use qarena_llm::kv::{bytes_for, KvQuant};
+    use qarena_llm::transfer::Link;
+    let m = model();
+    let sharer = Llama::new(m).unwrap();
+    let items = qarena_llm::read_items(&data("items.jsonl")).unwrap();
+    let item = &items[3];
+    let own = qarena_llm::score_item(&sharer, &m.tokenizer, item).unwrap();
+    let kv = KvQuant::from_file(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-int4-best.toml"),
+    )
+    .unwrap();
+    let ctx = m
+        .tokenizer
+        .encode(&qarena_llm::eval::context(item))
+        .unwrap();
+    let c = &m.config;
+    // An int8-weight receiver, from the f32 sharer's cache.
+    let int8 =
+        qarena_quant::Strategy::uniform(qarena_quant::QuantSpec::new("int8".parse().unwrap()))
+            .unwrap();
+    let (v, _) = qarena_llm::apply(m, &int8).unwrap();
+    let receiver = Llama::new(&v).unwrap();
+    for (kv, prune, tol) in [
+        (None, None, 0.02),
+        (Some(&kv), None, 2.0),
+        (
+            Some(&kv),
+            Some("attention:0.5".parse().unwrap()),
+            f64::INFINITY,
+        ),
+    ] {
+        let link = Link {
+            sharer: &sharer,
+            kv,
+            prune,
+        };
+        let (same, sent) =
+            qarena_llm::eval::score_item_via(&sharer, &m.tokenizer, item, &link).unwrap();
+        let held = match prune {
+            Some(p) => p
+                .choose(&{
+                    let mut cache = KvCache::new();
+                    cache.track_attention();
+                    sharer.forward(&ctx[..ctx.len() - 1], &mut cache).unwrap();
+                    cache
+                })
+                .unwrap()
+                .len(),
+            None => ctx.len() - 1,
+        };
+        let predicted = bytes_for(c.layers, c.kv_heads, c.head_dim(), held, ctx.len() - 1, kv);
+        assert_eq!(
+            sent as u64,
+            qarena_llm::wire::HEADER_BYTES as u64 + predicted.total()
+        );
+        for (a, b) in own.loglik.iter().zip(&same.loglik) {
+            assert!((a - b).abs() < tol, "{a} {b}");
+        }
+        let (other, _) =
+            qarena_llm::eval::score_item_via(&receiver, &m.tokenizer, item, &link).unwrap();
+        assert!(other.loglik.iter().all(|x| x.is_finite()));
+        eprintln!(
+            "sent {sent} bytes; log-likelihoods {:?} / {:?} / {:?}",
+            own.loglik, same.loglik, other.loglik
+        );
+    }
+    // Text: the receiver continues each window from the sent cache.
+    let text = qarena_llm::read_text(&data("text-eval.txt")).unwrap();
+    let ids = m.tokenizer.encode(&text).unwrap();
+    let s = KlSettings {
+        window: 128,
+        warmup: 96,
+        max_tokens: 64,
+    };
+    let stop = AtomicBool::new(false);
+    let link = Link {
+        sharer: &sharer,
+        kv: Some(&kv),
+        prune: None,
+    };
+    let (r, bytes) =
+        qarena_llm::eval::kl_via(&sharer, &sharer, &ids, s, &link, &stop, &|_, _| {}).unwrap();
+    eprintln!(
+        "KL through int4 wire {} with {bytes} bytes per window",
+        r.mean_kl
+    );
+    assert!(r.mean_kl > 0.0 && r.mean_kl < 0.2, "{}", r.mean_kl);
+    let full = bytes_for(c.layers, c.kv_heads, c.head_dim(), 96, 96, None).total() as f64;
+    assert!(bytes < 0.3 * full, "{bytes} of {full}");
+}
