@@ -21,6 +21,7 @@ pub mod distill;
 pub mod error;
 pub mod eval;
 pub mod kv;
+pub mod matrix;
 pub mod model;
 pub mod prune;
 pub mod safet;

@@ -371,8 +371,12 @@ pub(crate) fn mean_variance(scores: &[f64], weights: &[f64]) -> (f64, f64) {
 
 /// The Wilson score interval for a mean `p` of `n` samples in `[0, 1]`,
 /// using the largest variance such a sample can have, `p(1 − p)`; it stays
-/// inside `[0, 1]` and is finite for `p ∈ {0, 1}`.
-fn wilson(p: f64, n: f64, z: f64) -> (f64, f64) {
+/// inside `[0, 1]` and is finite for `p ∈ {0, 1}`; `(0, 1)` without
+/// samples. `z` is the normal quantile of the interval ([`crate::Z95`]).
+pub fn wilson(p: f64, n: f64, z: f64) -> (f64, f64) {
+    if n <= 0.0 {
+        return (0.0, 1.0);
+    }
     let z2n = z * z / n;
     let center = (p + z2n / 2.0) / (1.0 + z2n);
     let half = z / (1.0 + z2n) * (p * (1.0 - p) / n + z2n / (4.0 * n)).sqrt();

@@ -36,7 +36,7 @@ mod tally;
 
 pub use elo::{
     elo_from_score, elo_penta, elo_wdl, penta_from_pairs, score_from_elo, try_penta_from_pairs,
-    Counts, EloReport, Estimate, Penta, Wdl, NELO_SCALE,
+    wilson, Counts, EloReport, Estimate, Penta, Wdl, NELO_SCALE,
 };
 pub use error::StatsError;
 pub use gate::{check_gate, plan_gate, Gate, GateBasis, GateOutcome, GatePlan, GateVerdict};

@@ -311,6 +311,9 @@ str_enum!(
         Match = "match",
         Sweep = "sweep",
         Demo = "demo",
+        /// An experiment of `qarena llm kv-sweep` (no games; its
+        /// evaluations are in `llm_evals`).
+        KvSweep = "kv-sweep",
     }
 );
 

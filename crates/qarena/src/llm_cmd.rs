@@ -99,6 +99,20 @@ pub enum LlmCommand {
     /// Example:
     ///   qarena llm convert smollm2 -o smollm2-f16 --f16
     Convert(ConvertArgs),
+    /// Cache to cache, as an experiment matrix: for each experiment a
+    /// sharer (a weight variant) prefills each context, its key/value cache
+    /// is pruned and quantized and sent as bytes, and a receiver (another
+    /// or the same variant) answers the items and continues the text from
+    /// what it received. Prints accuracy (paired against the first
+    /// experiment), KL against the receiver's own full cache, and the bytes
+    /// sent per context against the full f16 cache. Each experiment is a
+    /// run NAME-ID with its folder (configs/ logs/ results/ manifests/);
+    /// results are stored and read back when asked again.
+    ///
+    /// Example:
+    ///   qarena llm kv-sweep examples/kv-matrix.toml
+    ///   qarena llm kv-sweep examples/kv-matrix.toml --smoke   # one item, seconds
+    KvSweep(crate::kv_sweep_cmd::KvSweepArgs),
 }
 
 /// The model and an optional in-memory variant of it.
@@ -358,6 +372,7 @@ pub fn run(c: LlmCommand) -> CliResult {
         LlmCommand::Eval(a) => eval_cmd(a),
         LlmCommand::Compare(a) => compare_cmd(a),
         LlmCommand::Convert(a) => convert_cmd(a),
+        LlmCommand::KvSweep(a) => crate::kv_sweep_cmd::kv_sweep_cmd(a),
         LlmCommand::Teacher(a) => teacher_cmd(a),
         LlmCommand::KvLayers(a) => kv_layers_cmd(a),
         LlmCommand::Bench(a) => bench_cmd(a),
@@ -367,7 +382,7 @@ pub fn run(c: LlmCommand) -> CliResult {
     }
 }
 
-fn llm_exit(e: LlmError) -> Exit {
+pub(crate) fn llm_exit(e: LlmError) -> Exit {
     match e {
         LlmError::Io { .. } => Exit::storage(e),
         LlmError::Compute(_) => Exit::engine(e),
@@ -375,12 +390,12 @@ fn llm_exit(e: LlmError) -> Exit {
     }
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
 /// Loads `arg` (`smollm2` or a path), with a clear message when missing.
-fn load(arg: &str) -> Result<LlmModel, Exit> {
+pub(crate) fn load(arg: &str) -> Result<LlmModel, Exit> {
     let path = qarena_llm::source::resolve(arg);
     if !path.is_file() {
         return Err(Exit::input(if arg == qarena_llm::source::DEFAULT_NAME {
@@ -397,12 +412,12 @@ fn load(arg: &str) -> Result<LlmModel, Exit> {
 }
 
 /// A model ready to run, what it is, and its key.
-struct Subject {
-    llama: Llama,
-    label: String,
-    sha256: String,
-    strategy: Option<serde_json::Value>,
-    bits_per_weight: f64,
+pub(crate) struct Subject {
+    pub(crate) llama: Llama,
+    pub(crate) label: String,
+    pub(crate) sha256: String,
+    pub(crate) strategy: Option<serde_json::Value>,
+    pub(crate) bits_per_weight: f64,
     /// Items are answered from a context cache pruned this way.
     prune: Option<qarena_llm::prune::Prune>,
     /// The cache is quantized this way.
@@ -468,7 +483,7 @@ fn subject_kv(
     })
 }
 
-fn weights_subject(
+pub(crate) fn weights_subject(
     m: &LlmModel,
     label: &str,
     strategy: Option<&Strategy>,
@@ -532,7 +547,7 @@ fn strategy_of(a: &ModelArgs) -> Result<Option<Strategy>, Exit> {
 }
 
 /// `original`, a strategy file, or SCHEME[@GRANULARITY].
-fn variant_spec(spec: &str) -> Result<Option<Strategy>, Exit> {
+pub(crate) fn variant_spec(spec: &str) -> Result<Option<Strategy>, Exit> {
     if spec == "original" {
         return Ok(None);
     }
@@ -551,7 +566,7 @@ fn variant_spec(spec: &str) -> Result<Option<Strategy>, Exit> {
         })
 }
 
-fn file_sha(path: &Path) -> Result<String, Exit> {
+pub(crate) fn file_sha(path: &Path) -> Result<String, Exit> {
     qarena_llm::weights::sha256_file(path).map_err(llm_exit)
 }
 
@@ -754,7 +769,7 @@ fn store_mc(
     Ok(scores.iter().map(|s| (s.correct, s.correct_norm)).collect())
 }
 
-fn stopped(i: usize) -> Exit {
+pub(crate) fn stopped(i: usize) -> Exit {
     Exit::input(anyhow!(
         "stopped after {i} items; nothing stored, run it again"
     ))
@@ -821,7 +836,7 @@ fn scored(
     )
 }
 
-fn read_items(path: &Path, limit: Option<usize>) -> Result<Vec<qarena_llm::Item>, Exit> {
+pub(crate) fn read_items(path: &Path, limit: Option<usize>) -> Result<Vec<qarena_llm::Item>, Exit> {
     let mut items = qarena_llm::read_items(path).map_err(llm_exit)?;
     if let Some(n) = limit {
         items.truncate(n.max(1));
@@ -830,16 +845,10 @@ fn read_items(path: &Path, limit: Option<usize>) -> Result<Vec<qarena_llm::Item>
 }
 
 /// A proportion with its 95% Wilson interval.
-fn wilson(k: usize, n: usize) -> (f64, f64, f64) {
-    if n == 0 {
-        return (0.0, 0.0, 1.0);
-    }
-    let (p, n) = (k as f64 / n as f64, n as f64);
-    let z = 1.959_963_984_540_054_f64;
-    let d = 1.0 + z * z / n;
-    let c = (p + z * z / (2.0 * n)) / d;
-    let h = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / d;
-    (p, (c - h).max(0.0), (c + h).min(1.0))
+pub(crate) fn wilson(k: usize, n: usize) -> (f64, f64, f64) {
+    let p = if n == 0 { 0.0 } else { k as f64 / n as f64 };
+    let (lo, hi) = qarena_stats::wilson(p, n as f64, qarena_stats::Z95);
+    (p, lo, hi)
 }
 
 fn eval_cmd(a: EvalArgs) -> CliResult {

@@ -9,6 +9,7 @@
 mod cli;
 mod evolve_cmd;
 mod judge_cmd;
+mod kv_sweep_cmd;
 mod llm_cmd;
 mod match_cmd;
 mod merge_cmd;

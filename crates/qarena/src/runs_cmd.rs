@@ -187,6 +187,9 @@ pub fn export(cmd: ExportCommand) -> CliResult {
 
 /// Why a run is kept, or `None` when prune may delete it.
 fn keep_reason(r: &RunSummary, with_games: bool) -> Option<String> {
+    if r.run.kind == qarena_store::RunKind::KvSweep && r.run.status == RunStatus::Completed {
+        return Some("a completed kv-sweep experiment (its results are stored evaluations)".into());
+    }
     if r.games > 0 && r.run.status != RunStatus::Failed {
         return Some(format!("{} with {} games", r.run.status.as_str(), r.games));
     }

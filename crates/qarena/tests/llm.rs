@@ -463,3 +463,116 @@ fn kv_layers_scans_every_layer_once() {
     assert!(layers.iter().all(|l| l["mean_kl"].as_f64().unwrap() >= 0.0));
     assert!(layers.iter().any(|l| l["mean_kl"].as_f64().unwrap() > 0.0));
 }
+
+#[test]
+fn a_kv_sweep_runs_its_matrix_as_runs_with_folders_reads_back_and_prunes_failures() {
+    let ws = Ws::new();
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let matrix = ws.path().join("m.toml");
+    std::fs::copy(
+        root.join("examples/kv-int4-best.toml"),
+        ws.path().join("best.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        &matrix,
+        format!(
+            "name = \"t\"\nitems = \"{}\"\ntext = \"{}\"\nlimit = 3\nkl_tokens = 16\nwindow = 40\nwarmup = 24\n\
+             [[experiment]]\nid = \"F0\"\n\
+             [[experiment]]\nid = \"A3\"\nkv = \"best.toml\"\n\
+             [[experiment]]\nid = \"C1\"\nkv = {{ k = {{ scheme = \"int4\", axis = \"channel\" }}, v = {{ scheme = \"int4\" }} }}\nprune = \"recency:0.5:2\"\nreceiver = \"int8\"\n\
+             [[experiment]]\nid = \"X9\"\nreceiver = \"missing-strategy.toml\"\n",
+            data("items.jsonl"),
+            data("text-eval.txt")
+        ),
+    )
+    .unwrap();
+    let m = matrix.display().to_string();
+    let out = ws.run(&["llm", "kv-sweep", &m, "--json"]);
+    // The broken experiment fails alone; the others are done.
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("X9"), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ex = v["experiments"].as_array().unwrap();
+    assert_eq!(ex.len(), 3);
+    let f = |i: usize, k: &str| ex[i][k].as_f64().unwrap();
+    // The full cache is the f16 cache; int4 sends about a quarter of it,
+    // pruning half of it about half of that again.
+    assert_eq!(f(0, "item_bytes"), f(0, "item_bytes_f16"));
+    // (an f16 cache: next to nothing lost)
+    assert!(f(0, "mean_kl") < 1e-4);
+    let share = f(1, "item_bytes") / f(1, "item_bytes_f16");
+    assert!((0.25..0.32).contains(&share), "{share}");
+    assert!(f(2, "item_bytes") < 0.7 * f(1, "item_bytes"));
+    assert!(f(1, "mean_kl") > 0.0 && f(2, "mean_kl") > f(1, "mean_kl"));
+    assert_eq!(f(1, "items"), 3.0);
+    assert!(ex[1]["delta_acc"].is_number() && ex[1]["mcnemar_p"].is_number());
+
+    // Runs: completed ones with folders, the broken one failed.
+    let store = ws.store();
+    let runs = store.list_runs().unwrap();
+    let status = |tag: &str| {
+        runs.iter()
+            .find(|r| r.run.tag == tag)
+            .map(|r| r.run.status.as_str().to_string())
+    };
+    assert_eq!(status("t-F0").as_deref(), Some("completed"));
+    assert_eq!(status("t-X9").as_deref(), Some("failed"));
+    let run = ws.path().join("runs/t-C1");
+    for f in [
+        "configs/kv.toml",
+        "configs/experiment.json",
+        "manifests/manifest.json",
+        "results/results.json",
+        "logs/kv-sweep.log",
+    ] {
+        assert!(run.join(f).is_file(), "{f}");
+    }
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.join("manifests/manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["model"]["sha256"].as_str().unwrap().len(), 64);
+    assert!(manifest["receiver"]["strategy"].is_object());
+    assert!(manifest["environment"]["cpus"].as_u64().unwrap() >= 1);
+    let log = std::fs::read_to_string(ws.path().join("runs/t-X9/logs/kv-sweep.log")).unwrap();
+    assert!(log.contains("missing-strategy.toml"), "{log}");
+
+    // Again: everything is read back, with the same figures.
+    let again = ws.run(&["llm", "kv-sweep", &m, "--json", "--only", "F0,A3,C1"]);
+    assert!(again.status.success(), "{}", text(&again));
+    let log = std::fs::read_to_string(run.join("logs/kv-sweep.log")).unwrap();
+    assert!(
+        log.contains("items read back") && log.contains("text read back"),
+        "{log}"
+    );
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(w["experiments"], v["experiments"]);
+
+    // `runs prune` removes the failed experiment and keeps the others.
+    let out = ws.run(&["runs", "prune"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let tags: Vec<String> = ws
+        .store()
+        .list_runs()
+        .unwrap()
+        .into_iter()
+        .map(|r| r.run.tag)
+        .collect();
+    assert_eq!(tags.len(), 3, "{tags:?}");
+    assert!(!ws.path().join("runs/t-X9").exists());
+    assert!(run.is_dir());
+
+    // The smoke run: one item per experiment, its own runs.
+    let out = ws.run(&["llm", "kv-sweep", &m, "--smoke", "--only", "A3"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("A3"));
+    assert!(ws
+        .path()
+        .join("runs/t-smoke-A3/results/results.json")
+        .is_file());
+    // An unknown id is refused before anything runs.
+    let out = ws.run(&["llm", "kv-sweep", &m, "--only", "Z1"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out).contains("no experiment Z1"), "{}", text(&out));
+}

@@ -31,14 +31,7 @@ fn f(v: Option<f64>, digits: usize) -> String {
 
 /// 95% Wilson interval of a proportion of `n`.
 fn wilson(p: f64, n: f64) -> (f64, f64) {
-    if n <= 0.0 {
-        return (0.0, 1.0);
-    }
-    let z = 1.959_963_984_540_054_f64;
-    let d = 1.0 + z * z / n;
-    let c = (p + z * z / (2.0 * n)) / d;
-    let h = z * ((p * (1.0 - p) / n) + z * z / (4.0 * n * n)).sqrt() / d;
-    ((c - h).max(0.0), (c + h).min(1.0))
+    qarena_stats::wilson(p, n, qarena_stats::Z95)
 }
 
 pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, ReportError> {
