@@ -76,6 +76,9 @@ struct LayersText {
 struct FileText {
     #[serde(default)]
     name: Option<String>,
+    /// Collect per layer, part and head: absmax, scales, clipping.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    collect_stats: bool,
     #[serde(default)]
     k: Option<SpecText>,
     #[serde(default)]
@@ -91,14 +94,52 @@ pub struct KvSpec {
     pub axis: KvAxis,
 }
 
+/// What entered a quantized cache in one layer's keys or values of one
+/// head, summed over every step that quantized them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvStat {
+    pub layer: usize,
+    /// `k` or `v`.
+    pub part: String,
+    pub head: usize,
+    pub values: u64,
+    /// The largest magnitude that entered.
+    pub absmax: f32,
+    /// Values outside the range their group's grid represents (clipped).
+    pub clipped: u64,
+    /// Smallest and largest scale of the head's groups (0 without scales).
+    pub scale_min: f32,
+    pub scale_max: f32,
+    /// Scales by power of two: `floor(log2 scale)` → groups.
+    pub scale_log2_hist: std::collections::BTreeMap<i32, u64>,
+}
+
+impl KvStat {
+    /// The share of values clipped.
+    pub fn clip_rate(&self) -> f64 {
+        self.clipped as f64 / self.values.max(1) as f64
+    }
+}
+
+type StatMap = std::collections::BTreeMap<(usize, bool, usize), KvStat>;
+
 /// A parsed, valid configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct KvQuant {
     pub name: String,
     k: Option<KvSpec>,
     v: Option<KvSpec>,
     layers: Vec<(usize, usize, Option<KvSpec>, Option<KvSpec>)>,
     canonical: String,
+    /// With `collect_stats`: what entered the cache so far (shared by
+    /// clones, so a model holding a clone fills the caller's).
+    stats: Option<std::sync::Arc<std::sync::Mutex<StatMap>>>,
+}
+
+impl PartialEq for KvQuant {
+    fn eq(&self, other: &KvQuant) -> bool {
+        self.canonical == other.canonical && self.name == other.name
+    }
 }
 
 fn bad(source: &str, reason: impl Into<String>) -> LlmError {
@@ -157,7 +198,110 @@ impl KvQuant {
             v: opt(&f.v, "v")?,
             layers,
             canonical,
+            stats: f.collect_stats.then(Default::default),
         })
+    }
+
+    /// Whether the configuration collects statistics.
+    pub fn collects_stats(&self) -> bool {
+        self.stats.is_some()
+    }
+
+    /// The statistics collected so far, by layer, part (K first) and head.
+    pub fn stats(&self) -> Vec<KvStat> {
+        self.stats
+            .as_ref()
+            .and_then(|s| s.lock().ok().map(|m| m.values().cloned().collect()))
+            .unwrap_or_default()
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        layer: usize,
+        is_k: bool,
+        x: &Tensor,
+        axis: KvAxis,
+        info: &TensorInfo,
+        data: &[f32],
+        grids: &[qarena_quant::GroupGrid],
+    ) -> Result<()> {
+        let Some(stats) = &self.stats else {
+            return Ok(());
+        };
+        let (h, t, d) = x.dims3()?;
+        let raw = x.flatten_all()?.to_vec1::<f32>()?;
+        let mut map = stats
+            .lock()
+            .map_err(|_| LlmError::Mismatch("KV statistics were poisoned by a panic".into()))?;
+        let mut heads: Vec<KvStat> = (0..h)
+            .map(|head| {
+                map.remove(&(layer, is_k, head)).unwrap_or_else(|| KvStat {
+                    layer,
+                    part: if is_k { "k" } else { "v" }.into(),
+                    head,
+                    values: 0,
+                    absmax: 0.0,
+                    clipped: 0,
+                    scale_min: 0.0,
+                    scale_max: 0.0,
+                    scale_log2_hist: Default::default(),
+                })
+            })
+            .collect();
+        for (i, v) in raw.iter().enumerate() {
+            let st = &mut heads[i / (t * d).max(1)];
+            st.values += 1;
+            st.absmax = st.absmax.max(v.abs());
+        }
+        let (rows, cols) = (info.shape[0], info.shape[1]);
+        if !grids.is_empty() && rows > 0 {
+            let per_row = grids.len() / rows;
+            let group_len = cols.div_ceil(per_row.max(1)).max(1);
+            let head_of_row = |r: usize| -> Option<usize> {
+                match axis {
+                    KvAxis::TokenHead => Some(r / t.max(1)),
+                    KvAxis::Channel => Some(r / d.max(1)),
+                    KvAxis::Head => Some(r),
+                    KvAxis::Layer => None,
+                }
+            };
+            for (i, x) in data.iter().enumerate() {
+                let (r, c) = (i / cols, i % cols);
+                let grid = &grids[r * per_row + c / group_len];
+                let (lo, hi) = grid.extent();
+                if *x < lo || *x > hi {
+                    let head = head_of_row(r).unwrap_or(i / (t * d).max(1));
+                    heads[head].clipped += 1;
+                }
+            }
+            for (g, grid) in grids.iter().enumerate() {
+                let scale = grid.scale();
+                if scale <= 0.0 {
+                    continue;
+                }
+                let targets: Vec<usize> = match head_of_row(g / per_row.max(1)) {
+                    Some(head) => vec![head],
+                    None => (0..h).collect(),
+                };
+                for head in targets {
+                    let st = &mut heads[head];
+                    st.scale_min = if st.scale_min == 0.0 {
+                        scale
+                    } else {
+                        st.scale_min.min(scale)
+                    };
+                    st.scale_max = st.scale_max.max(scale);
+                    *st.scale_log2_hist
+                        .entry(scale.log2().floor() as i32)
+                        .or_insert(0) += 1;
+                }
+            }
+        }
+        for st in heads {
+            map.insert((layer, is_k, st.head), st);
+        }
+        Ok(())
     }
 
     pub fn from_file(path: &Path) -> Result<KvQuant> {
@@ -200,6 +344,7 @@ impl KvQuant {
                 self.spec_for(layer, false),
             )],
             canonical: format!("{}@layer{layer}", self.canonical),
+            stats: None,
         }
     }
 
@@ -209,10 +354,20 @@ impl KvQuant {
             return Ok(x.clone());
         };
         let (data, info) = s.axis.arrange(x, layer, is_k)?;
-        let q = quantize_tensor(&info, &data, &s.spec).map_err(|source| LlmError::Quant {
+        let err = |source| LlmError::Quant {
             tensor: info.name.clone(),
             source,
-        })?;
+        };
+        let q = if self.stats.is_some() && s.spec.scheme.cast_type().is_none() {
+            let (q, grids) =
+                qarena_quant::quantize_tensor_grids(&info, &data, &s.spec).map_err(err)?;
+            self.record(layer, is_k, x, s.axis, &info, &data, &grids)?;
+            q
+        } else {
+            let q = quantize_tensor(&info, &data, &s.spec).map_err(err)?;
+            self.record(layer, is_k, x, s.axis, &info, &data, &[])?;
+            q
+        };
         s.axis.restore(q.values, x.dims3()?)
     }
 }
@@ -374,7 +529,7 @@ mod tests {
             "[k]\nscheme = \"int4\"\naxis = \"diagonal\"\n",
             "[k]\nscheme = \"int4\"\nbits = 3\n",
             "[[layers]]\nfrom = 5\nto = 1\n",
-            "collect_stats = true\n",
+            "collect_stats = 1\n",
         ] {
             assert!(KvQuant::parse(bad, "bad").is_err(), "{bad}");
         }
@@ -396,6 +551,42 @@ mod tests {
         assert_eq!(half.values, 30 * 2 * 3 * 50 * (32 + 2));
         assert_eq!(half.positions, 13);
         assert_eq!(half.total(), half.values + 13);
+    }
+
+    #[test]
+    fn statistics_count_values_absmax_scales_and_clipping_per_head() {
+        // Two heads, three tokens, four channels; head 1 has one outlier.
+        let mut v: Vec<f32> = (0..24).map(|i| (i % 5) as f32 * 0.1 - 0.2).collect();
+        v[12 + 5] = 9.0;
+        let x = Tensor::from_vec(v, (2, 3, 4), &candle_core::Device::Cpu).unwrap();
+        let kv = KvQuant::parse(
+            "collect_stats = true\n[k]\nscheme = \"int4\"\nclip = \"percentile:50\"\n[v]\nscheme = \"int4\"\naxis = \"layer\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(kv.collects_stats());
+        let plain = KvQuant::parse("[k]\nscheme = \"int4\"\n", "t").unwrap();
+        assert!(!plain.collects_stats() && plain.stats().is_empty());
+        // Collecting is part of the configuration's identity.
+        assert_ne!(kv.canonical_json(), plain.canonical_json());
+        kv.apply(0, true, &x).unwrap();
+        kv.apply(0, true, &x).unwrap();
+        kv.apply(0, false, &x).unwrap();
+        let st = kv.stats();
+        assert_eq!(st.len(), 4);
+        let k1 = st.iter().find(|s| s.part == "k" && s.head == 1).unwrap();
+        assert_eq!(k1.values, 24);
+        assert_eq!(k1.absmax, 9.0);
+        // A median clip clips the larger half of each row's magnitudes.
+        assert!(k1.clipped > 0 && k1.clip_rate() < 0.75);
+        // One scale per token and head, twice: six per head.
+        assert_eq!(k1.scale_log2_hist.values().sum::<u64>(), 6);
+        assert!(k1.scale_max >= k1.scale_min && k1.scale_min > 0.0);
+        // Per layer: the one scale counts for both heads, nothing clips.
+        let v0 = st.iter().find(|s| s.part == "v" && s.head == 0).unwrap();
+        assert_eq!((v0.values, v0.clipped), (12, 0));
+        assert_eq!(v0.scale_log2_hist.values().sum::<u64>(), 1);
+        assert_eq!(v0.absmax, 0.2);
     }
 
     #[test]

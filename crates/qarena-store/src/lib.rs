@@ -49,7 +49,7 @@ pub use evolutions::{
     EvolutionCheck, EvolutionMatch, EvolutionRecord, GenomeRecord, GenomeResult, NewEvolution,
     NewGenome,
 };
-pub use llm::{LlmEvalKey, LlmEvalRecord, NewLlmEval, TeacherCacheEntry};
+pub use llm::{KvStatRow, LlmEvalKey, LlmEvalRecord, NewLlmEval, TeacherCacheEntry};
 pub use merge::{
     definition_of, ExpectedGames, JudgeShards, RunCoverage, RunMerge, ShardMerge, ShardSet,
     MERGED_SHARDS_KEY, SHARD_KEY,

@@ -34,6 +34,27 @@ pub struct NewLlmEval {
     pub seconds: f64,
     /// `(item id, figures)` per scored token or item, in order.
     pub items: Vec<(Option<String>, serde_json::Value)>,
+    /// What entered the quantized key/value cache, when collected.
+    #[serde(default)]
+    pub kv_stats: Vec<KvStatRow>,
+}
+
+/// What entered a quantized key/value cache in one layer's keys or
+/// values of one head during an evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KvStatRow {
+    pub layer: i64,
+    /// `k` or `v`.
+    pub part: String,
+    pub head: i64,
+    pub values: i64,
+    pub absmax: f64,
+    /// Values outside their group's grid.
+    pub clipped: i64,
+    pub scale_min: f64,
+    pub scale_max: f64,
+    /// `floor(log2 scale)` → groups, as JSON.
+    pub scale_log2_hist: serde_json::Value,
 }
 
 /// A stored evaluation (without its rows; see [`Store::llm_eval_items`]).
@@ -152,6 +173,28 @@ impl Store {
                 stmt.execute(params![id, i as i64, item, json_text(result)])
                     .map_err(|err| self.sql_error(op, err))?;
             }
+            let mut stmt = tx
+                .prepare_cached(
+                    "INSERT INTO kv_stats (eval_id, layer, part, head, n_values, absmax, clipped,
+                        scale_min, scale_max, scale_log2_hist)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(|err| self.sql_error(op, err))?;
+            for k in &e.kv_stats {
+                stmt.execute(params![
+                    id,
+                    k.layer,
+                    k.part,
+                    k.head,
+                    k.values,
+                    k.absmax,
+                    k.clipped,
+                    k.scale_min,
+                    k.scale_max,
+                    json_text(&k.scale_log2_hist)
+                ])
+                .map_err(|err| self.sql_error(op, err))?;
+            }
             Ok(id)
         })
     }
@@ -161,6 +204,32 @@ impl Store {
         self.call("reading language-model evaluations", |c| {
             let mut stmt = c.prepare(&format!("SELECT {COLUMNS} FROM llm_evals ORDER BY id"))?;
             let rows = stmt.query_map([], record)?;
+            rows.collect()
+        })
+    }
+
+    /// The key/value-cache statistics of an evaluation, by layer, part
+    /// and head (empty when none were collected).
+    pub fn kv_stats(&self, id: LlmEvalId) -> Result<Vec<KvStatRow>> {
+        self.call("reading key/value-cache statistics", |c| {
+            let mut stmt = c.prepare(
+                "SELECT layer, part, head, n_values, absmax, clipped, scale_min, scale_max,
+                        scale_log2_hist
+                   FROM kv_stats WHERE eval_id = ?1 ORDER BY layer, part, head",
+            )?;
+            let rows = stmt.query_map([id], |r| {
+                Ok(KvStatRow {
+                    layer: r.get(0)?,
+                    part: r.get(1)?,
+                    head: r.get(2)?,
+                    values: r.get(3)?,
+                    absmax: r.get(4)?,
+                    clipped: r.get(5)?,
+                    scale_min: r.get(6)?,
+                    scale_max: r.get(7)?,
+                    scale_log2_hist: json_col(r, 8)?,
+                })
+            })?;
             rows.collect()
         })
     }
@@ -266,6 +335,7 @@ mod tests {
         };
         assert!(store.find_llm_eval(&key).unwrap().is_none());
         let e = NewLlmEval {
+            kv_stats: Vec::new(),
             key: key.clone(),
             subject: "smollm2 int8".into(),
             strategy: Some(serde_json::json!({"name": "int8"})),

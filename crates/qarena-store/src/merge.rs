@@ -178,6 +178,7 @@ pub(crate) const TABLES: &[(&str, Handling)] = &[
     ("evolution_checks", Handling::Refused),
     ("llm_evals", Handling::Refused),
     ("llm_eval_items", Handling::Refused),
+    ("kv_stats", Handling::Refused),
     ("teacher_caches", Handling::OwnOnly),
     ("schema_migrations", Handling::OwnOnly),
 ];

@@ -731,6 +731,28 @@ CREATE TABLE teacher_caches (
 ) STRICT;
 "#,
     },
+    Migration {
+        description: "key/value-cache statistics of language-model evaluations",
+        sql: r#"
+-- What entered a quantized key/value cache during an evaluation (a KV
+-- configuration with collect_stats): per layer, part ('k' or 'v') and
+-- head, the values, their largest magnitude, how many fell outside their
+-- group's grid, and the scales (range and a histogram by power of two).
+CREATE TABLE kv_stats (
+    eval_id INTEGER NOT NULL REFERENCES llm_evals(id) ON DELETE CASCADE,
+    layer INTEGER NOT NULL,
+    part TEXT NOT NULL CHECK (part IN ('k', 'v')),
+    head INTEGER NOT NULL,
+    n_values INTEGER NOT NULL,
+    absmax REAL NOT NULL,
+    clipped INTEGER NOT NULL,
+    scale_min REAL NOT NULL,
+    scale_max REAL NOT NULL,
+    scale_log2_hist TEXT NOT NULL,
+    PRIMARY KEY (eval_id, layer, part, head)
+) STRICT;
+"#,
+    },
 ];
 
 #[cfg(test)]

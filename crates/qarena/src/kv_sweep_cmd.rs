@@ -421,6 +421,7 @@ fn run_experiment(
                     "experiment": e.id, "matrix": matrix.name,
                 });
                 let id = store.insert_llm_eval(&NewLlmEval {
+                    kv_stats: Vec::new(),
                     key,
                     subject: label.clone(),
                     strategy: receiver_strategy.clone(),
@@ -516,6 +517,7 @@ fn run_experiment(
                     o.insert("seconds".into(), seconds.into());
                 }
                 let id = store.insert_llm_eval(&NewLlmEval {
+                    kv_stats: Vec::new(),
                     key,
                     subject: label.clone(),
                     strategy: receiver_strategy.clone(),

@@ -643,7 +643,8 @@ fn kl_cmd(a: KlArgs) -> CliResult {
                 o.insert("context_bytes_f16".into(), full.into());
             }
             store.insert_llm_eval(&NewLlmEval {
-                key,
+                kv_stats: kv_stat_rows(subj.kv.as_ref()),
+                key: key.clone(),
                 subject: subj.label.clone(),
                 strategy: subj.strategy.clone(),
                 bits_per_weight: Some(subj.bits_per_weight),
@@ -659,7 +660,12 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             summary
         }
     };
+    let stats = kv_stats_summary(&store, &key, a.json)?;
     if a.json {
+        let mut summary = summary;
+        if let (Some(o), Some(st)) = (summary.as_object_mut(), stats) {
+            o.insert("kv_stats".into(), st);
+        }
         println!(
             "{}",
             serde_json::to_string_pretty(&summary).unwrap_or_default()
@@ -698,6 +704,91 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         );
     }
     Ok(())
+}
+
+/// The statistics a KV configuration with `collect_stats` gathered, as
+/// rows to store.
+fn kv_stat_rows(kv: Option<&qarena_llm::kv::KvQuant>) -> Vec<qarena_store::KvStatRow> {
+    kv.map(|k| k.stats())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|s| qarena_store::KvStatRow {
+            layer: s.layer as i64,
+            part: s.part,
+            head: s.head as i64,
+            values: s.values as i64,
+            absmax: f64::from(s.absmax),
+            clipped: s.clipped as i64,
+            scale_min: f64::from(s.scale_min),
+            scale_max: f64::from(s.scale_max),
+            scale_log2_hist: serde_json::to_value(&s.scale_log2_hist).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The stored KV statistics of the evaluation under `key`, summarised
+/// (printed unless `quiet`); `None` when none were collected.
+fn kv_stats_summary(
+    store: &Store,
+    key: &LlmEvalKey,
+    quiet: bool,
+) -> Result<Option<serde_json::Value>, Exit> {
+    let Some(rec) = store.find_llm_eval(key)? else {
+        return Ok(None);
+    };
+    let rows = store.kv_stats(rec.id)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    let mut parts = serde_json::Map::new();
+    for part in ["k", "v"] {
+        let of: Vec<&qarena_store::KvStatRow> = rows.iter().filter(|r| r.part == part).collect();
+        let Some(top) = of.iter().max_by(|a, b| a.absmax.total_cmp(&b.absmax)) else {
+            continue;
+        };
+        let values: i64 = of.iter().map(|r| r.values).sum();
+        let clipped: i64 = of.iter().map(|r| r.clipped).sum();
+        let scales: Vec<f64> = of
+            .iter()
+            .flat_map(|r| [r.scale_min, r.scale_max])
+            .filter(|x| *x > 0.0)
+            .collect();
+        let (lo, hi) = scales
+            .iter()
+            .fold((f64::INFINITY, 0.0f64), |(l, h), x| (l.min(*x), h.max(*x)));
+        if !quiet {
+            println!(
+                "{}: absmax {:.3} (layer {} head {}), {:.3}% of {} values clipped, scales {}",
+                if part == "k" { "keys" } else { "values" },
+                top.absmax,
+                top.layer,
+                top.head,
+                100.0 * clipped as f64 / values.max(1) as f64,
+                values,
+                if scales.is_empty() {
+                    "none".to_string()
+                } else {
+                    format!("{lo:.3e} to {hi:.3e}")
+                }
+            );
+        }
+        parts.insert(
+            part.into(),
+            serde_json::json!({
+                "absmax": top.absmax, "absmax_layer": top.layer, "absmax_head": top.head,
+                "values": values, "clipped": clipped,
+                "scale_min": if scales.is_empty() { 0.0 } else { lo }, "scale_max": hi,
+            }),
+        );
+    }
+    if !quiet {
+        println!(
+            "({} rows per layer, part and head stored with evaluation {})",
+            rows.len(),
+            rec.id.0
+        );
+    }
+    Ok(Some(serde_json::Value::Object(parts)))
 }
 
 fn mc_key(subj: &Subject, items_sha: &str, limit: Option<usize>) -> LlmEvalKey {
@@ -753,6 +844,7 @@ fn store_mc(
         o.insert("context_bytes_f16".into(), full.into());
     }
     store.insert_llm_eval(&NewLlmEval {
+        kv_stats: kv_stat_rows(subj.kv.as_ref()),
         key,
         subject: subj.label.clone(),
         strategy: subj.strategy.clone(),
@@ -863,16 +955,17 @@ fn eval_cmd(a: EvalArgs) -> CliResult {
     let n = res.len();
     let acc = wilson(res.iter().filter(|r| r.0).count(), n);
     let norm = wilson(res.iter().filter(|r| r.1).count(), n);
+    let stats = kv_stats_summary(&store, &mc_key(&subj, &items_sha, a.limit), a.json)?;
     if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "subject": subj.label, "bits_per_weight": subj.bits_per_weight, "items": n,
-                "acc": acc.0, "acc_low": acc.1, "acc_high": acc.2,
-                "acc_norm": norm.0, "acc_norm_low": norm.1, "acc_norm_high": norm.2,
-            }))
-            .unwrap_or_default()
-        );
+        let mut v = serde_json::json!({
+            "subject": subj.label, "bits_per_weight": subj.bits_per_weight, "items": n,
+            "acc": acc.0, "acc_low": acc.1, "acc_high": acc.2,
+            "acc_norm": norm.0, "acc_norm_low": norm.1, "acc_norm_high": norm.2,
+        });
+        if let (Some(o), Some(st)) = (v.as_object_mut(), stats) {
+            o.insert("kv_stats".into(), st);
+        }
+        println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
         return Ok(());
     }
     println!(

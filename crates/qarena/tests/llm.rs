@@ -576,3 +576,51 @@ fn a_kv_sweep_runs_its_matrix_as_runs_with_folders_reads_back_and_prunes_failure
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out).contains("no experiment Z1"), "{}", text(&out));
 }
+
+#[test]
+fn kv_statistics_are_collected_per_layer_and_head_and_stored() {
+    let ws = Ws::new();
+    let cfg = ws.path().join("stats.toml");
+    std::fs::write(
+        &cfg,
+        "name = \"int4-stats\"\ncollect_stats = true\n[k]\nscheme = \"int4\"\nclip = \"mse\"\n[v]\nscheme = \"int4\"\n",
+    )
+    .unwrap();
+    let args = [
+        "llm",
+        "kl",
+        "smollm2",
+        "--kv-config",
+        &cfg.display().to_string(),
+        "--text",
+        &data("text-eval.txt"),
+        "--max-tokens",
+        "16",
+        "--window",
+        "40",
+        "--warmup",
+        "8",
+        "--json",
+    ];
+    let out = ws.run(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let k = &v["kv_stats"]["k"];
+    assert!(k["absmax"].as_f64().unwrap() > 0.0);
+    // An MSE clip clips some keys; every value was seen.
+    assert!(k["clipped"].as_i64().unwrap() > 0);
+    assert!(k["values"].as_i64().unwrap() >= 30 * 3 * 64 * 40);
+    assert!(v["kv_stats"]["v"]["scale_max"].as_f64().unwrap() > 0.0);
+    let store = ws.store();
+    let evals = store.llm_evals().unwrap();
+    let rows = store.kv_stats(evals[0].id).unwrap();
+    assert_eq!(rows.len(), 30 * 2 * 3);
+    assert!(rows.iter().all(|r| r.absmax > 0.0 && r.values > 0));
+    assert!(rows
+        .iter()
+        .all(|r| r.scale_log2_hist.as_object().is_some_and(|h| !h.is_empty())));
+    // Read back: the same statistics.
+    let again = ws.run(&args);
+    let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert_eq!(w["kv_stats"], v["kv_stats"]);
+}
