@@ -24,6 +24,9 @@ pub struct Pt {
 pub struct Series {
     pub name: String,
     pub points: Vec<Pt>,
+    /// Points only, no line between them (experiments that are not a
+    /// sequence).
+    pub scatter: bool,
 }
 
 /// A labelled horizontal reference line.
@@ -181,13 +184,17 @@ pub fn draw(chart: &Chart, path: &Path, font: Option<&Path>) -> Result<(), Repor
             let col = COLOURS[i % COLOURS.len()];
             let mut p = s.points.clone();
             p.sort_by(|a, b| a.x.total_cmp(&b.x));
-            c.draw_series(LineSeries::new(
-                p.iter().map(|q| (q.x, q.y)),
-                col.stroke_width(2),
-            ))
-            .map_err(|x| e(&x))?
-            .label(&s.name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2)));
+            let line: Vec<(f64, f64)> = if s.scatter {
+                Vec::new()
+            } else {
+                p.iter().map(|q| (q.x, q.y)).collect()
+            };
+            c.draw_series(LineSeries::new(line, col.stroke_width(2)))
+                .map_err(|x| e(&x))?
+                .label(&s.name)
+                .legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 20, y)], col.stroke_width(2))
+                });
             c.draw_series(p.iter().map(|q| Circle::new((q.x, q.y), 4, col.filled())))
                 .map_err(|x| e(&x))?;
             for q in &p {

@@ -55,7 +55,8 @@ pub enum LlmCommand {
     Generate(GenerateArgs),
     /// Per-layer sensitivity of a KV configuration: the KL against the
     /// unquantized cache with the configuration applied to one layer at a
-    /// time, for every layer.
+    /// time, for every layer. Each layer's evaluation is stored (asking
+    /// again reads it back) and `qarena report --llm` plots them.
     ///
     /// Example:
     ///   qarena llm kv-layers smollm2 --kv-config examples/kv-int4-best.toml --text data/llm/text-eval.txt
@@ -277,6 +278,8 @@ pub struct KvLayersArgs {
     pub warmup: usize,
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub db: DbArgs,
 }
 
 #[derive(Debug, Args)]
@@ -1508,25 +1511,70 @@ fn kv_layers_cmd(a: KvLayersArgs) -> CliResult {
         warmup: a.warmup,
         max_tokens: a.max_tokens,
     };
+    let text_sha = file_sha(&a.text)?;
+    let store = Store::open(&a.db.db)?;
     let stop = qarena_engine::install_shutdown_flag();
     let mut rows = Vec::new();
     for layer in 0..m.config.layers {
-        let subject = Llama::new(&m)
-            .map_err(llm_exit)?
-            .with_kv(kv.only_layer(layer));
-        let r = qarena_llm::kl(&reference, &subject, &ids, settings, &stop, &|_, _| {})
-            .map_err(llm_exit)?;
+        let only = kv.only_layer(layer);
+        let key = LlmEvalKey {
+            kind: "kl".into(),
+            subject_sha256: sha256_hex(&format!("{}+kv{}", m.sha256, only.canonical_json())),
+            reference_sha256: m.sha256.clone(),
+            data_sha256: text_sha.clone(),
+            settings: {
+                let mut v = serde_json::to_value(settings).unwrap_or_default();
+                if let Some(o) = v.as_object_mut() {
+                    o.insert("kv_layer".into(), layer.into());
+                    o.insert("kv_config".into(), kv.name.clone().into());
+                }
+                v
+            },
+        };
+        let summary = match store.find_llm_eval(&key)? {
+            Some(rec) => rec.summary,
+            None => {
+                let subject = Llama::new(&m).map_err(llm_exit)?.with_kv(only);
+                let started = Instant::now();
+                let r = qarena_llm::kl(&reference, &subject, &ids, settings, &stop, &|_, _| {})
+                    .map_err(llm_exit)?;
+                let seconds = started.elapsed().as_secs_f64();
+                let mut summary = serde_json::to_value(&r).unwrap_or_default();
+                if let Some(o) = summary.as_object_mut() {
+                    o.remove("per_token");
+                    o.insert("kv_layer".into(), layer.into());
+                    o.insert("kv_config".into(), kv.name.clone().into());
+                }
+                store.insert_llm_eval(&NewLlmEval {
+                    kv_stats: Vec::new(),
+                    key,
+                    subject: format!("{} kv:{}@layer{layer}", a.model, kv.name),
+                    strategy: None,
+                    bits_per_weight: Some(m.file_bits_per_weight()),
+                    data_name: a.text.display().to_string(),
+                    summary: summary.clone(),
+                    seconds,
+                    items: r
+                        .per_token
+                        .iter()
+                        .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
+                        .collect(),
+                })?;
+                summary
+            }
+        };
+        let f = |k: &str| summary.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
         if !a.json {
             println!(
                 "layer {layer:>3}  mean KL {:.6}  p99 {:.5}  same top-1 {:.1}%",
-                r.mean_kl,
-                r.p99_kl,
-                100.0 * r.same_top1
+                f("mean_kl"),
+                f("p99_kl"),
+                100.0 * f("same_top1")
             );
         }
         rows.push(
-            serde_json::json!({"layer": layer, "mean_kl": r.mean_kl, "p99_kl": r.p99_kl,
-            "same_top1": r.same_top1, "tokens": r.tokens}),
+            serde_json::json!({"layer": layer, "mean_kl": f("mean_kl"), "p99_kl": f("p99_kl"),
+            "same_top1": f("same_top1"), "tokens": f("tokens")}),
         );
     }
     if a.json {

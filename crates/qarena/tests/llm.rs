@@ -440,14 +440,16 @@ fn a_kv_configuration_is_measured_against_the_unquantized_cache_and_keyed_apart(
 fn kv_layers_scans_every_layer_once() {
     let ws = Ws::new();
     let cfg = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples/kv-int4-best.toml");
-    let out = ws.run(&[
+    let cfg = cfg.display().to_string();
+    let text_file = data("text-eval.txt");
+    let args = [
         "llm",
         "kv-layers",
         "smollm2",
         "--kv-config",
-        &cfg.display().to_string(),
+        &cfg,
         "--text",
-        &data("text-eval.txt"),
+        &text_file,
         "--max-tokens",
         "24",
         "--window",
@@ -455,13 +457,30 @@ fn kv_layers_scans_every_layer_once() {
         "--warmup",
         "8",
         "--json",
-    ]);
+    ];
+    let out = ws.run(&args);
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let layers = v["layers"].as_array().unwrap();
     assert_eq!(layers.len(), 30);
     assert!(layers.iter().all(|l| l["mean_kl"].as_f64().unwrap() >= 0.0));
     assert!(layers.iter().any(|l| l["mean_kl"].as_f64().unwrap() > 0.0));
+    // Stored per layer: asked again, read back; the report plots the scan.
+    assert_eq!(ws.store().llm_evals().unwrap().len(), 30);
+    let again = ws.run(&args);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&again.stdout).unwrap(),
+        v
+    );
+    assert_eq!(ws.store().llm_evals().unwrap().len(), 30);
+    let out = ws.run(&["report", "--llm", "-o", "rep"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(ws.path().join("rep/report.md")).unwrap();
+    assert!(
+        md.contains("per-layer sensitivity") && md.contains("kv-int4-best"),
+        "{md}"
+    );
+    assert!(ws.path().join("rep/kv_layers.png").is_file());
 }
 
 #[test]
@@ -562,6 +581,21 @@ fn a_kv_sweep_runs_its_matrix_as_runs_with_folders_reads_back_and_prunes_failure
     assert_eq!(tags.len(), 3, "{tags:?}");
     assert!(!ws.path().join("runs/t-X9").exists());
     assert!(run.is_dir());
+
+    // The report draws the matrix: every experiment, the front, the plots.
+    let out = ws.run(&["report", "--llm", "-o", "rep"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let md = std::fs::read_to_string(ws.path().join("rep/report.md")).unwrap();
+    assert!(
+        md.contains("## Cache to cache") && md.contains("### Matrix t"),
+        "{md}"
+    );
+    for id in ["| F0 |", "| A3 |", "| C1 |"] {
+        assert!(md.contains(id), "{id}: {md}");
+    }
+    assert!(md.contains("✓"));
+    assert!(ws.path().join("rep/kv_t_accuracy_vs_bytes.png").is_file());
+    assert!(ws.path().join("rep/kv_t_kl_vs_bytes.png").is_file());
 
     // The smoke run: one item per experiment, its own runs.
     let out = ws.run(&["llm", "kv-sweep", &m, "--smoke", "--only", "A3"]);

@@ -259,6 +259,7 @@ fn fronts(doc: &mut Doc, pl: &mut Plotter<'_>, main: &[&Evo]) -> Result<(), Repo
                 .collect(),
         );
         series.push(Series {
+            scatter: false,
             name: e.label(),
             points: f
                 .iter()
@@ -279,6 +280,7 @@ fn fronts(doc: &mut Doc, pl: &mut Plotter<'_>, main: &[&Evo]) -> Result<(), Repo
     }
     if !recipes.is_empty() {
         series.push(Series {
+            scatter: false,
             name: "hand recipes".into(),
             points: recipes
                 .values()

@@ -1,6 +1,7 @@
 //! The report of a database's language-model evaluations (`qarena report
 //! --llm`): multiple-choice accuracy and next-token KL of every stored
-//! subject against its bits per weight, as tables and plots.
+//! subject against its bits per weight, as tables and plots, and the
+//! key/value-cache sections ([`super::kv`]).
 
 use qarena_store::{LlmEvalRecord, Store};
 
@@ -45,7 +46,10 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
     let mut pl = Plotter::new(&o.out_dir, o.font.as_deref());
     let mut body = Doc::default();
     let by = |kind: &str| -> Vec<&LlmEvalRecord> {
-        let mut v: Vec<&LlmEvalRecord> = evals.iter().filter(|e| e.key.kind == kind).collect();
+        let mut v: Vec<&LlmEvalRecord> = evals
+            .iter()
+            .filter(|e| e.key.kind == kind && !super::kv::is_kv_section(e))
+            .collect();
         v.sort_by(|a, b| {
             b.bits_per_weight
                 .unwrap_or(0.0)
@@ -110,6 +114,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
             match series.iter_mut().find(|s| s.name == name) {
                 Some(s) => s.points.push(pt),
                 None => series.push(Series {
+                    scatter: false,
                     name,
                     points: vec![pt],
                 }),
@@ -188,6 +193,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
                 x_label: "effective bits per weight".into(),
                 y_label: "mean KL (nats)".into(),
                 series: vec![Series {
+                    scatter: false,
                     name: "KL evaluations".into(),
                     points,
                 }],
@@ -197,6 +203,7 @@ pub(crate) fn render(store: &Store, o: &ReportOptions) -> Result<Rendered, Repor
             "Each point a stored KL evaluation (any text); lower is closer to the reference.",
         )?;
     }
+    super::kv::sections(store, &evals, &mut pl, &mut body)?;
     body.h(2, "Limitations");
     body.list(vec![
         "Variants are fake-quantized: they run in f32, so the report says nothing about speed (see `qarena llm bench`).".into(),

@@ -7,6 +7,7 @@ mod cost;
 pub(crate) mod evolution;
 mod fmt;
 mod judge;
+mod kv;
 mod limitations;
 pub(crate) mod llm;
 mod plots;

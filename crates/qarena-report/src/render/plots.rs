@@ -50,11 +50,16 @@ pub(super) fn ladder(
             if let Some((_, a)) = &anchor_pt {
                 points.push(*a);
             }
-            Series { name, points }
+            Series {
+                name,
+                points,
+                scatter: false,
+            }
         })
         .collect();
     if !other.is_empty() {
         series.push(Series {
+            scatter: false,
             name: "other points".into(),
             points: other,
         });
@@ -62,6 +67,7 @@ pub(super) fn ladder(
     if series.is_empty() {
         if let Some((name, a)) = anchor_pt {
             series.push(Series {
+                scatter: false,
                 name,
                 points: vec![a],
             });

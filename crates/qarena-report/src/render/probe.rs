@@ -156,6 +156,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
             x_label: X_BITS.into(),
             y_label: primary.clone(),
             series: vec![Series {
+                scatter: false,
                 name: "variants".into(),
                 points: by_bits,
             }],
@@ -173,6 +174,7 @@ pub(super) fn render(cx: &Ctx, body: &mut Doc, pl: &mut Plotter) -> Result<(), R
                 x_label: primary.clone(),
                 y_label: "score of the variant (95% CI)".into(),
                 series: vec![Series {
+                    scatter: false,
                     name: "variants".into(),
                     points: by_score,
                 }],
