@@ -69,6 +69,24 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 }
 
 impl KlReport {
+    /// The figures without the per-token rows, as a JSON object (what is
+    /// stored as an evaluation's summary).
+    pub fn summary_json(&self) -> serde_json::Value {
+        let mut v = serde_json::to_value(self).unwrap_or_default();
+        if let Some(o) = v.as_object_mut() {
+            o.remove("per_token");
+        }
+        v
+    }
+
+    /// The per-token rows as an evaluation stores them.
+    pub fn token_rows(&self) -> Vec<(Option<String>, serde_json::Value)> {
+        self.per_token
+            .iter()
+            .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
+            .collect()
+    }
+
     pub fn from_tokens(per_token: Vec<TokenKl>) -> KlReport {
         let n = per_token.len();
         let nf = n.max(1) as f64;

@@ -285,7 +285,10 @@ fn a_quantized_kv_cache_moves_the_outputs_by_its_bits_and_the_cache_sees_what_th
         "the shipped int4 configuration {kivi} is not better than plain int4 {int4}"
     );
     // The bar the shipped configuration was chosen to meet.
-    assert!(kivi <= 0.05, "the shipped int4 configuration gives KL {kivi}");
+    assert!(
+        kivi <= 0.05,
+        "the shipped int4 configuration gives KL {kivi}"
+    );
 
     // The cache holds the quantized values the step used: with int4 per
     // token and head, every cached key and value row takes at most the 16

@@ -506,9 +506,8 @@ fn run_experiment(
                 .map_err(llm_exit)?;
                 let seconds = started.elapsed().as_secs_f64();
                 let context = data.kl.warmup.min(data.kl.window.saturating_sub(1));
-                let mut summary = serde_json::to_value(&r).unwrap_or_default();
+                let mut summary = r.summary_json();
                 if let Some(o) = summary.as_object_mut() {
-                    o.remove("per_token");
                     o.insert("context_tokens".into(), context.into());
                     o.insert("context_bytes".into(), sent.into());
                     o.insert("context_bytes_f16".into(), full_bytes(context).into());
@@ -525,11 +524,7 @@ fn run_experiment(
                     data_name: text_path.display().to_string(),
                     summary: summary.clone(),
                     seconds,
-                    items: r
-                        .per_token
-                        .iter()
-                        .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
-                        .collect(),
+                    items: r.token_rows(),
                 })?;
                 say(format!(
                     "KL over {} tokens in {seconds:.1} s (evaluation {})",
@@ -615,27 +610,25 @@ fn print_results(a: &KvSweepArgs, matrix: &Matrix, results: &[serde_json::Value]
     for r in &out {
         let bytes = num(r, "item_bytes").or(num(r, "context_bytes"));
         let full = num(r, "item_bytes_f16").or(num(r, "context_bytes_f16"));
-        let acc = match (num(r, "acc"), r.get("acc_ci").and_then(|c| c.as_array())) {
-            (Some(p), Some(ci)) => format!(
-                "{:.1} [{:.1},{:.1}]",
-                100.0 * p,
-                100.0 * ci[0].as_f64().unwrap_or(0.0),
-                100.0 * ci[1].as_f64().unwrap_or(1.0)
-            ),
-            _ => "—".into(),
+        let with_ci = |p: &str, ci: &str, signed: bool| -> String {
+            let bounds = r.get(ci).and_then(|c| c.as_array()).map(|c| {
+                (
+                    c.first().and_then(|x| x.as_f64()).unwrap_or(0.0),
+                    c.get(1).and_then(|x| x.as_f64()).unwrap_or(0.0),
+                )
+            });
+            match (num(r, p), bounds) {
+                (Some(v), Some((lo, hi))) if signed => {
+                    format!("{:+.1} [{:+.1},{:+.1}]", 100.0 * v, 100.0 * lo, 100.0 * hi)
+                }
+                (Some(v), Some((lo, hi))) => {
+                    format!("{:.1} [{:.1},{:.1}]", 100.0 * v, 100.0 * lo, 100.0 * hi)
+                }
+                _ => "—".into(),
+            }
         };
-        let delta = match (
-            num(r, "delta_acc"),
-            r.get("delta_ci").and_then(|c| c.as_array()),
-        ) {
-            (Some(d), Some(ci)) => format!(
-                "{:+.1} [{:+.1},{:+.1}]",
-                100.0 * d,
-                100.0 * ci[0].as_f64().unwrap_or(0.0),
-                100.0 * ci[1].as_f64().unwrap_or(0.0)
-            ),
-            _ => "—".into(),
-        };
+        let acc = with_ci("acc", "acc_ci", false);
+        let delta = with_ci("delta_acc", "delta_ci", true);
         let label: String = r
             .get("label")
             .and_then(|l| l.as_str())

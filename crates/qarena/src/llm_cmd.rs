@@ -634,9 +634,8 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             )
             .map_err(llm_exit)?;
             let seconds = started.elapsed().as_secs_f64();
-            let mut summary = serde_json::to_value(&r).unwrap_or_default();
+            let mut summary = r.summary_json();
             if let Some(o) = summary.as_object_mut() {
-                o.remove("per_token");
                 o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
                 o.insert("seconds".into(), seconds.into());
                 let context = a.warmup.min(a.window.saturating_sub(1));
@@ -654,11 +653,7 @@ fn kl_cmd(a: KlArgs) -> CliResult {
                 data_name: a.text.display().to_string(),
                 summary: summary.clone(),
                 seconds,
-                items: r
-                    .per_token
-                    .iter()
-                    .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
-                    .collect(),
+                items: r.token_rows(),
             })?;
             summary
         }
@@ -1539,9 +1534,8 @@ fn kv_layers_cmd(a: KvLayersArgs) -> CliResult {
                 let r = qarena_llm::kl(&reference, &subject, &ids, settings, &stop, &|_, _| {})
                     .map_err(llm_exit)?;
                 let seconds = started.elapsed().as_secs_f64();
-                let mut summary = serde_json::to_value(&r).unwrap_or_default();
+                let mut summary = r.summary_json();
                 if let Some(o) = summary.as_object_mut() {
-                    o.remove("per_token");
                     o.insert("kv_layer".into(), layer.into());
                     o.insert("kv_config".into(), kv.name.clone().into());
                 }
@@ -1554,11 +1548,7 @@ fn kv_layers_cmd(a: KvLayersArgs) -> CliResult {
                     data_name: a.text.display().to_string(),
                     summary: summary.clone(),
                     seconds,
-                    items: r
-                        .per_token
-                        .iter()
-                        .map(|t| (None, serde_json::to_value(t).unwrap_or_default()))
-                        .collect(),
+                    items: r.token_rows(),
                 })?;
                 summary
             }
