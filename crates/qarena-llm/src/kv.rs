@@ -15,6 +15,7 @@
 //! scheme = "int4"
 //! axis = "token_head"
 //! group = 32             # optional: scale groups of 32 along the axis's values
+//! eps = 1e-6             # optional: the smallest scale a group gets
 //! [[layers]]
 //! from = 26              # layers 26..=29 keep 8 bits
 //! to = 29
@@ -58,6 +59,9 @@ struct SpecText {
     group: Option<u32>,
     #[serde(default)]
     clip: Option<String>,
+    /// The smallest scale a group gets.
+    #[serde(default)]
+    eps: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -160,6 +164,9 @@ fn resolve(t: &SpecText, source: &str, what: &str) -> Result<KvSpec> {
             c.parse::<Clipping>()
                 .map_err(|e| bad(source, format!("{what}: {e}")))?,
         );
+    }
+    if let Some(eps) = t.eps {
+        spec = spec.with_min_scale(eps);
     }
     spec.validate()
         .map_err(|e| bad(source, format!("{what}: {e}")))?;
@@ -529,6 +536,7 @@ mod tests {
             "[k]\nscheme = \"int4\"\naxis = \"diagonal\"\n",
             "[k]\nscheme = \"int4\"\nbits = 3\n",
             "[[layers]]\nfrom = 5\nto = 1\n",
+            "[k]\nscheme = \"int4\"\neps = -1.0\n",
             "collect_stats = 1\n",
         ] {
             assert!(KvQuant::parse(bad, "bad").is_err(), "{bad}");

@@ -121,6 +121,8 @@ pub enum SpecError {
     Percentile { percentile: f64 },
     #[error("outliers is a percentage in [0, 50], got {percent}")]
     OutlierPercent { percent: f64 },
+    #[error("eps (the smallest scale) must be a finite number >= 0, got {eps}")]
+    MinScale { eps: f64 },
     /// A palette scheme with a clip setting: k-means already places the
     /// palette, so the setting would be silently meaningless.
     #[error("clip = \"{clipping}\" has no effect with {scheme}; use clip = \"none\"")]

@@ -383,6 +383,7 @@ impl Ctx<'_> {
         if raw <= 0.0 {
             return Ok(None);
         }
+        let raw = raw.max(self.spec.min_scale);
         let s =
             round_up_to(raw, self.spec.scale_type).ok_or_else(|| QuantError::ScaleOverflow {
                 name: self.info.name.clone(),

@@ -352,6 +352,28 @@ fn group_grids_recover_every_code_and_value_exactly() {
 }
 
 #[test]
+fn a_scale_floor_keeps_tiny_groups_from_tiny_scales() {
+    let t = info(&[2, 4], StorageType::F32);
+    let v = [0.001f32, -0.002, 0.003, 0.0, 1.0, -2.0, 3.0, 0.5];
+    let spec = QuantSpec::new(int(4)).with_min_scale(0.25);
+    let (q, grids) = quantize_tensor_grids(&t, &v, &spec).unwrap();
+    // Row 0 would get scale 0.003/7; the floor makes it 0.25 and its
+    // values round to zero. Row 1 is above the floor and unchanged.
+    assert_eq!(grids[0].scale(), 0.25);
+    assert_eq!(&q.values[..4], &[0.0, 0.0, 0.0, 0.0]);
+    let plain = quantize_tensor(&t, &v, &QuantSpec::new(int(4))).unwrap();
+    assert_eq!(&q.values[4..], &plain.values[4..]);
+    // The default (no floor) does not appear in a spec's serialised form,
+    // so existing strategies keep their identity.
+    let json = serde_json::to_string(&QuantSpec::new(int(4))).unwrap();
+    assert!(!json.contains("min_scale"), "{json}");
+    assert!(QuantSpec::new(int(4))
+        .with_min_scale(-1.0)
+        .validate()
+        .is_err());
+}
+
+#[test]
 fn empty_tensor() {
     let t = info(&[0, 4], StorageType::F32);
     let out = quantize_tensor(&t, &[], &QuantSpec::new(int(4))).unwrap();

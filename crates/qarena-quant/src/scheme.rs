@@ -372,6 +372,15 @@ pub struct QuantSpec {
     pub outlier_percent: f64,
     pub rounding: Rounding,
     pub scale_type: ScaleType,
+    /// The smallest scale a group gets (eps): a floor that keeps a group
+    /// of near-equal values from dividing by almost nothing. 0 (the
+    /// default) is no floor; all-zero groups stay zero either way.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub min_scale: f64,
+}
+
+fn is_zero(x: &f64) -> bool {
+    *x == 0.0
 }
 
 impl QuantSpec {
@@ -383,6 +392,7 @@ impl QuantSpec {
         outlier_percent: 0.0,
         rounding: Rounding::Nearest,
         scale_type: ScaleType::F16,
+        min_scale: 0.0,
     };
 
     /// `scheme` per output channel, no clipping, no outliers, nearest
@@ -414,6 +424,10 @@ impl QuantSpec {
         self.scale_type = t;
         self
     }
+    pub fn with_min_scale(mut self, eps: f64) -> Self {
+        self.min_scale = eps;
+        self
+    }
 
     /// Check ranges and combinations; the message names the offending part.
     pub fn validate(&self) -> Result<(), SpecError> {
@@ -425,6 +439,11 @@ impl QuantSpec {
             if !(p > 0.0 && p <= 100.0) {
                 return Err(SpecError::Percentile { percentile: p });
             }
+        }
+        if !(self.min_scale >= 0.0 && self.min_scale.is_finite()) {
+            return Err(SpecError::MinScale {
+                eps: self.min_scale,
+            });
         }
         if !(0.0..=50.0).contains(&self.outlier_percent) {
             return Err(SpecError::OutlierPercent {
@@ -468,6 +487,9 @@ impl fmt::Display for QuantSpec {
         }
         if self.scale_type != ScaleType::F16 {
             write!(f, " scale={}", self.scale_type)?;
+        }
+        if self.min_scale > 0.0 {
+            write!(f, " eps={}", self.min_scale)?;
         }
         Ok(())
     }
