@@ -4,9 +4,12 @@
 //! rebuilds the cache and continues from it.
 //!
 //! Between model families the caches differ in layers, heads and channels
-//! and a learned projector would have to map one onto the other; the wire
-//! format carries the sharer's shape so a projector can be put between
-//! [`crate::wire::decode`] and the receiver, but none is built, and
+//! (and the tokenizers in what a position means), and a learned projector
+//! would have to map one onto the other. The interface is here: a
+//! [`Projector`] on the [`Link`] receives the cache in the sharer's shape
+//! ([`crate::wire::decode_as_sent`]) and returns one in the receiver's.
+//! None is built (training one needs paired caches of two families and a
+//! second model family, which the project does not ship); without one,
 //! decoding refuses a cache whose shape is not the receiver's.
 
 use crate::error::Result;
@@ -15,6 +18,11 @@ use crate::model::{KvCache, Llama};
 use crate::prune::Prune;
 use crate::weights::Config;
 use crate::wire::{self, Message};
+
+/// Maps a cache in the sharer's shape onto the receiver's architecture.
+pub trait Projector: std::fmt::Debug {
+    fn project(&self, sent: KvCache, receiver: &Config) -> Result<KvCache>;
+}
 
 /// How a context's cache travels from the sharer to a receiver.
 #[derive(Debug, Clone, Copy)]
@@ -26,6 +34,8 @@ pub struct Link<'a> {
     pub kv: Option<&'a KvQuant>,
     /// Which of the context's tokens are sent (none: all).
     pub prune: Option<Prune>,
+    /// Between architectures: maps the sent cache onto the receiver's.
+    pub projector: Option<&'a dyn Projector>,
 }
 
 /// A delivered cache and the message it came in.
@@ -50,7 +60,10 @@ impl Link<'_> {
             }
         }
         let (message, _) = wire::encode(&cache, self.kv)?;
-        let cache = wire::decode(&message.bytes, self.kv, receiver)?;
+        let cache = match self.projector {
+            None => wire::decode(&message.bytes, self.kv, receiver)?,
+            Some(p) => p.project(wire::decode_as_sent(&message.bytes, self.kv)?, receiver)?,
+        };
         Ok(Delivery { cache, message })
     }
 }

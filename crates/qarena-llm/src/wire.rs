@@ -407,11 +407,20 @@ pub fn encode(cache: &KvCache, kv: Option<&KvQuant>) -> Result<(Message, KvCache
     ))
 }
 
-/// The cache a receiver of architecture `config` rebuilds from `bytes`
-/// sent under `kv`. Refuses messages that do not fit the receiver (another
-/// architecture needs a projector between the caches, which is not built)
-/// or that are truncated or padded.
-pub fn decode(bytes: &[u8], kv: Option<&KvQuant>, config: &Config) -> Result<KvCache> {
+/// The shape a message says its cache has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shape {
+    pub layers: usize,
+    pub kv_heads: usize,
+    pub head_dim: usize,
+    /// The context's length (the next position).
+    pub position: usize,
+    /// Tokens held (fewer than `position` once pruned).
+    pub held: usize,
+}
+
+/// The header of a message, checked for what its bytes can hold.
+pub fn shape(bytes: &[u8]) -> Result<Shape> {
     let bad = |why: String| LlmError::Mismatch(format!("the received cache {why}"));
     if bytes.len() < HEADER_BYTES || &bytes[..4] != MAGIC {
         return Err(bad("does not start with a QKV1 header".into()));
@@ -420,23 +429,40 @@ pub fn decode(bytes: &[u8], kv: Option<&KvQuant>, config: &Config) -> Result<KvC
     let u32_at = |i: usize| {
         u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]) as usize
     };
-    let (layers, heads, head_dim) = (u16_at(4), u16_at(6), u16_at(8));
-    let (position, held) = (u32_at(10), u32_at(14));
-    if (layers, heads, head_dim) != (config.layers, config.kv_heads, config.head_dim()) {
+    let s = Shape {
+        layers: u16_at(4),
+        kv_heads: u16_at(6),
+        head_dim: u16_at(8),
+        position: u32_at(10),
+        held: u32_at(14),
+    };
+    if s.held > s.position {
+        return Err(bad(format!("holds {} of {} positions", s.held, s.position)));
+    }
+    // Every value takes at least one bit: a header that claims more
+    // values than the message has bits lies (and is not allocated for).
+    let values =
+        (s.layers as u128) * (s.kv_heads as u128) * (s.head_dim as u128) * (s.held as u128) * 2;
+    if values > (bytes.len() as u128) * 8 {
         return Err(bad(format!(
-            "has {layers} layers of {heads} heads of {head_dim} channels; the receiver has {} of {} of {}: \
-             caches move only between models of one architecture (another family needs a projector)",
-            config.layers,
-            config.kv_heads,
-            config.head_dim()
+            "claims {values} values in {} bytes",
+            bytes.len()
         )));
     }
-    if held > position || position > config.context {
-        return Err(bad(format!(
-            "holds {held} of {position} positions (the receiver's context is {})",
-            config.context
-        )));
-    }
+    Ok(s)
+}
+
+/// The cache as the sharer sent it, in the sharer's shape (what a
+/// projector between model families would start from).
+pub fn decode_as_sent(bytes: &[u8], kv: Option<&KvQuant>) -> Result<KvCache> {
+    let bad = |why: String| LlmError::Mismatch(format!("the received cache {why}"));
+    let Shape {
+        layers,
+        kv_heads: heads,
+        head_dim,
+        position,
+        held,
+    } = shape(bytes)?;
     let mut at = HEADER_BYTES;
     let kept: Vec<usize> = if held < position {
         let len = position.div_ceil(8);
@@ -480,6 +506,33 @@ pub fn decode(bytes: &[u8], kv: Option<&KvQuant>, config: &Config) -> Result<KvC
         )));
     }
     KvCache::from_parts(out, position, kept)
+}
+
+/// The cache a receiver of architecture `config` rebuilds from `bytes`
+/// sent under `kv`. Refuses messages that do not fit the receiver (another
+/// architecture needs a projector between the caches; see
+/// [`crate::transfer::Projector`]) or that are truncated or padded.
+pub fn decode(bytes: &[u8], kv: Option<&KvQuant>, config: &Config) -> Result<KvCache> {
+    let s = shape(bytes)?;
+    if (s.layers, s.kv_heads, s.head_dim) != (config.layers, config.kv_heads, config.head_dim()) {
+        return Err(LlmError::Mismatch(format!(
+            "the received cache has {} layers of {} heads of {} channels; the receiver has {} of {} of {}: \
+             caches move only between models of one architecture (another family needs a projector)",
+            s.layers,
+            s.kv_heads,
+            s.head_dim,
+            config.layers,
+            config.kv_heads,
+            config.head_dim()
+        )));
+    }
+    if s.position > config.context {
+        return Err(LlmError::Mismatch(format!(
+            "the received cache holds {} of {} positions (the receiver's context is {})",
+            s.held, s.position, config.context
+        )));
+    }
+    decode_as_sent(bytes, kv)
 }
 
 #[cfg(test)]
@@ -614,5 +667,16 @@ mod tests {
         let mut lying = msg.bytes.clone();
         lying[10..14].copy_from_slice(&1_000_000u32.to_le_bytes());
         assert!(err(&lying, Some(&kv), &config()).contains("context"));
+        // A header that claims more values than the message's bits.
+        let mut huge = msg.bytes.clone();
+        huge[10..14].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+        huge[14..18].copy_from_slice(&4_000_000_000u32.to_le_bytes());
+        assert!(decode_as_sent(&huge, Some(&kv))
+            .unwrap_err()
+            .to_string()
+            .contains("claims"));
+        // As sent, in the sharer's shape, without a receiver.
+        let sent = decode_as_sent(&msg.bytes, Some(&kv)).unwrap();
+        assert_eq!((sent.len(), sent.position), (6, 6));
     }
 }

@@ -479,6 +479,7 @@ fn a_receiver_answers_from_the_sharers_cache_as_sent() {
             sharer: &sharer,
             kv,
             prune,
+            projector: None,
         };
         let (same, sent) =
             qarena_llm::eval::score_item_via(&sharer, &m.tokenizer, item, &link).unwrap();
@@ -523,6 +524,7 @@ fn a_receiver_answers_from_the_sharers_cache_as_sent() {
         sharer: &sharer,
         kv: Some(&kv),
         prune: None,
+        projector: None,
     };
     let (r, bytes) =
         qarena_llm::eval::kl_via(&sharer, &sharer, &ids, s, &link, &stop, &|_, _| {}).unwrap();
@@ -533,4 +535,32 @@ fn a_receiver_answers_from_the_sharers_cache_as_sent() {
     assert!(r.mean_kl > 0.0 && r.mean_kl < 0.2, "{}", r.mean_kl);
     let full = bytes_for(c.layers, c.kv_heads, c.head_dim(), 96, 96, None).total() as f64;
     assert!(bytes < 0.3 * full, "{bytes} of {full}");
+
+    // A projector sees the cache in the sharer's shape and hands the
+    // receiver its own: here one that keeps the cache as it is.
+    #[derive(Debug)]
+    struct Same(std::cell::Cell<usize>);
+    impl qarena_llm::transfer::Projector for Same {
+        fn project(
+            &self,
+            sent: KvCache,
+            receiver: &qarena_llm::Config,
+        ) -> qarena_llm::Result<KvCache> {
+            assert_eq!(
+                sent.layer(receiver.layers - 1).unwrap().0.dims()[0],
+                receiver.kv_heads
+            );
+            self.0.set(self.0.get() + 1);
+            Ok(sent)
+        }
+    }
+    let same = Same(std::cell::Cell::new(0));
+    let projected = Link {
+        projector: Some(&same),
+        ..link
+    };
+    let (p, _) =
+        qarena_llm::eval::kl_via(&sharer, &sharer, &ids, s, &projected, &stop, &|_, _| {}).unwrap();
+    assert_eq!(p.mean_kl, r.mean_kl);
+    assert!(same.0.get() > 0);
 }

@@ -345,6 +345,7 @@ fn run_experiment(
         sharer,
         kv: e.kv.as_ref(),
         prune: e.prune,
+        projector: None,
     };
     let c = &model.config;
     let full_bytes = |tokens: usize| {
