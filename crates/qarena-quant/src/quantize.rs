@@ -685,6 +685,62 @@ impl GroupGrid {
     }
 }
 
+/// A group's grid with what happens after dequantization, for rounding
+/// one value at a time (error-compensating rounding).
+pub(crate) struct Fitted {
+    grid: Grid,
+    post: Post,
+}
+
+impl Fitted {
+    /// `x` on the grid.
+    pub(crate) fn round(&self, x: f32) -> f32 {
+        let mut y = [0.0f32];
+        dispatch(
+            &self.grid,
+            self.post,
+            Apply {
+                src: &[x],
+                dst: &mut y,
+            },
+        );
+        y[0]
+    }
+}
+
+/// The grid of every scale group of `values` (row by row, groups along
+/// each row) as round-to-nearest fits them, and the group length.
+pub(crate) fn fit_row_groups(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+) -> Result<(Vec<Fitted>, usize), QuantError> {
+    spec.validate().map_err(QuantError::InvalidSpec)?;
+    if let Some(index) = first_non_finite(values) {
+        return Err(QuantError::NonFinite {
+            name: info.name.clone(),
+            index,
+            value: values[index],
+        });
+    }
+    let g = geometry(info, spec);
+    let ctx = Ctx {
+        info,
+        spec,
+        post: Post::for_storage(info.dtype),
+    };
+    let mut out = Vec::with_capacity(g.rows * g.groups_per_row);
+    for (r, row) in values.chunks(g.row_len.max(1)).enumerate() {
+        for (k, group) in row.chunks(g.group_len.max(1)).enumerate() {
+            out.push(Fitted {
+                grid: ctx.fit(group, (r * g.groups_per_row + k) as u64)?,
+                post: ctx.post,
+            });
+        }
+    }
+    Ok((out, g.group_len.max(1)))
+}
+
 /// Indices (ascending) of the `round(fraction * n)` largest magnitudes;
 /// ties at the threshold are taken in index order, so the set is unique.
 fn outlier_indices(values: &[f32], fraction: f64) -> Vec<usize> {

@@ -1,0 +1,445 @@
+//! Error-compensating rounding (GPTQ, Frantar et al. 2022) of a weight
+//! matrix `W` (`[outputs, inputs]`, row-major) from the statistics of the
+//! inputs the layer sees: `H = Σ x xᵀ` over calibration inputs `x`.
+//!
+//! Columns (inputs) are rounded in turn, by decreasing `H_ii` when
+//! `act_order` is set; each column's rounding error, scaled by the inverse
+//! Hessian, is pushed onto the columns not yet rounded, so that the
+//! layer's output `W x` moves as little as the calibration inputs can
+//! tell. Updates run in blocks of columns (lazy batch updates). The grids
+//! are the spec's own, one per scale group along the input dimension,
+//! fitted to the original weights before any update (GPTQ's static
+//! groups), so bytes and layout are those of round-to-nearest and every
+//! integer and code-table scheme works, symmetric or not.
+//!
+//! `damp` adds `damp · mean(diag H)` to the diagonal; columns no input
+//! ever reaches (`H_ii = 0`) are rounded as they are.
+
+use rayon::prelude::*;
+
+use crate::error::QuantError;
+use crate::metrics::compare;
+use crate::quantize::{fit_row_groups, predicted_bytes, QuantOutput};
+use crate::scheme::{QuantSpec, Scheme};
+use crate::tensor::TensorInfo;
+
+/// `Σ x xᵀ` over the calibration inputs of one layer, in f64.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hessian {
+    pub cols: usize,
+    /// Inputs summed.
+    pub n: u64,
+    /// Row-major `cols × cols`.
+    pub h: Vec<f64>,
+}
+
+impl Hessian {
+    pub fn new(cols: usize) -> Hessian {
+        Hessian {
+            cols,
+            n: 0,
+            h: vec![0.0; cols * cols],
+        }
+    }
+
+    /// Adds inputs, `rows × cols` row-major.
+    pub fn add(&mut self, x: &[f32]) {
+        let c = self.cols;
+        if c == 0 {
+            return;
+        }
+        let rows = x.len() / c;
+        self.h.par_chunks_mut(c).enumerate().for_each(|(i, hrow)| {
+            for r in 0..rows {
+                let xr = &x[r * c..(r + 1) * c];
+                let xi = f64::from(xr[i]);
+                if xi == 0.0 {
+                    continue;
+                }
+                for (h, xj) in hrow.iter_mut().zip(xr) {
+                    *h += xi * f64::from(*xj);
+                }
+            }
+        });
+        self.n += rows as u64;
+    }
+
+    /// Adds another Hessian of the same size.
+    pub fn merge(&mut self, other: &Hessian) {
+        for (a, b) in self.h.iter_mut().zip(&other.h) {
+            *a += b;
+        }
+        self.n += other.n;
+    }
+}
+
+/// How GPTQ runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GptqSettings {
+    /// Dampening, as a share of the mean diagonal (0.01 in the paper).
+    pub damp: f64,
+    /// Columns per lazy batch update.
+    pub block: usize,
+    /// Round columns by decreasing `H_ii`.
+    pub act_order: bool,
+}
+
+impl Default for GptqSettings {
+    fn default() -> Self {
+        GptqSettings {
+            damp: 0.01,
+            block: 128,
+            act_order: true,
+        }
+    }
+}
+
+/// In-place lower Cholesky factor of a symmetric positive definite
+/// matrix (`n × n`, row-major); `false` if it is not positive definite.
+fn cholesky(a: &mut [f64], n: usize) -> bool {
+    for j in 0..n {
+        let mut d = a[j * n + j];
+        for k in 0..j {
+            d -= a[j * n + k] * a[j * n + k];
+        }
+        if d <= 0.0 || !d.is_finite() {
+            return false;
+        }
+        let d = d.sqrt();
+        a[j * n + j] = d;
+        // Rows below j, in parallel.
+        let (head, tail) = a.split_at_mut((j + 1) * n);
+        let row_j = &head[j * n..j * n + j];
+        tail.par_chunks_mut(n).for_each(|row_i| {
+            let mut s = row_i[j];
+            for k in 0..j {
+                s -= row_i[k] * row_j[k];
+            }
+            row_i[j] = s / d;
+        });
+    }
+    for i in 0..n {
+        for j in i + 1..n {
+            a[i * n + j] = 0.0;
+        }
+    }
+    true
+}
+
+/// The upper Cholesky factor `U` of `H⁻¹` (`H⁻¹ = Uᵀ U`), as GPTQ uses it.
+fn inverse_cholesky_upper(h: &[f64], n: usize) -> Option<Vec<f64>> {
+    let mut l = h.to_vec();
+    if !cholesky(&mut l, n) {
+        return None;
+    }
+    // H⁻¹ column by column (in parallel): L y = e_c, then Lᵀ x = y.
+    let mut lt = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            lt[j * n + i] = l[i * n + j];
+        }
+    }
+    let mut inv = vec![0.0; n * n];
+    inv.par_chunks_mut(n).enumerate().for_each(|(c, x)| {
+        let mut y = vec![0.0; n];
+        for i in c..n {
+            let mut s = if i == c { 1.0 } else { 0.0 };
+            for k in c..i {
+                s -= l[i * n + k] * y[k];
+            }
+            y[i] = s / l[i * n + i];
+        }
+        for i in (0..n).rev() {
+            let mut s = y[i];
+            for k in i + 1..n {
+                s -= lt[i * n + k] * x[k];
+            }
+            x[i] = s / l[i * n + i];
+        }
+    });
+    // (Symmetric: column c is row c.)
+    if !cholesky(&mut inv, n) {
+        return None;
+    }
+    // Upper = (lower)ᵀ.
+    let mut u = vec![0.0; n * n];
+    for i in 0..n {
+        for j in 0..=i {
+            u[j * n + i] = inv[i * n + j];
+        }
+    }
+    Some(u)
+}
+
+/// Quantizes `values` (`info.shape`, a matrix of `[outputs, inputs]`)
+/// with `spec`, compensating each rounding error with `h` (the inputs'
+/// `Σ x xᵀ`, `inputs × inputs`). Bytes and grids are those of
+/// round-to-nearest.
+///
+/// Errors: as `quantize_tensor`; a tensor that is not a matrix of
+/// `h.cols` inputs; outliers; schemes without scale groups.
+pub fn quantize_gptq(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+    h: &Hessian,
+    s: &GptqSettings,
+) -> Result<QuantOutput, QuantError> {
+    let unsupported = |why: &'static str| QuantError::Unsupported {
+        name: info.name.clone(),
+        what: "error-compensating rounding",
+        why,
+    };
+    if spec.scheme == Scheme::Keep || spec.scheme.cast_type().is_some() {
+        return Err(unsupported("keep, fp16 and bf16 do not round to a grid"));
+    }
+    if spec.outlier_percent > 0.0 {
+        return Err(unsupported("outliers are not combined with it"));
+    }
+    if spec.granularity == crate::Granularity::Tensor {
+        return Err(unsupported(
+            "one scale for the whole tensor; use channel or group granularity",
+        ));
+    }
+    let numel = info.numel();
+    if info.shape.len() < 2 || numel == 0 || numel / info.shape[0] != h.cols {
+        return Err(unsupported(
+            "it needs a matrix whose rows are as long as the calibration inputs",
+        ));
+    }
+    let cols = h.cols;
+    // The grids of round-to-nearest, fitted on the original weights.
+    let (fitted, group_len) = fit_row_groups(info, values, spec)?;
+    let per_row = cols.div_ceil(group_len);
+
+    // H: dead columns, dampening, order.
+    let mut hm = h.h.clone();
+    let mut w: Vec<f64> = values.iter().map(|x| f64::from(*x)).collect();
+    let dead: Vec<bool> = (0..cols).map(|i| hm[i * cols + i] <= 0.0).collect();
+    for i in 0..cols {
+        if dead[i] {
+            hm[i * cols + i] = 1.0;
+        }
+    }
+    let mean_diag = (0..cols).map(|i| hm[i * cols + i]).sum::<f64>() / cols as f64;
+    for i in 0..cols {
+        hm[i * cols + i] += s.damp.max(0.0) * mean_diag;
+    }
+    let mut order: Vec<usize> = (0..cols).collect();
+    if s.act_order {
+        order.sort_by(|&a, &b| hm[b * cols + b].total_cmp(&hm[a * cols + a]));
+    }
+    // H in the processing order.
+    let mut hp = vec![0.0; cols * cols];
+    for (i, &oi) in order.iter().enumerate() {
+        for (j, &oj) in order.iter().enumerate() {
+            hp[i * cols + j] = hm[oi * cols + oj];
+        }
+    }
+    let u = inverse_cholesky_upper(&hp, cols).ok_or_else(|| {
+        unsupported("the calibration Hessian is not positive definite even after dampening")
+    })?;
+
+    // Row by row in parallel: each row's updates touch only that row.
+    let block = s.block.max(1);
+    let out: Vec<Vec<f32>> = w
+        .par_chunks_mut(cols)
+        .enumerate()
+        .map(|(r, row)| {
+            let mut q = vec![0.0f32; cols];
+            let mut err = vec![0.0f64; block];
+            let mut start = 0;
+            while start < cols {
+                let end = (start + block).min(cols);
+                for i in start..end {
+                    let col = order[i];
+                    let x = row[col];
+                    let grid = &fitted[r * per_row + col / group_len];
+                    let y = grid.round(x as f32);
+                    q[col] = y;
+                    let e = (x - f64::from(y)) / u[i * cols + i];
+                    err[i - start] = e;
+                    // Within the block at once.
+                    for j in i + 1..end {
+                        row[order[j]] -= e * u[i * cols + j];
+                    }
+                }
+                // The rest, lazily, after the block.
+                for j in end..cols {
+                    let mut d = 0.0;
+                    for i in start..end {
+                        d += err[i - start] * u[i * cols + j];
+                    }
+                    row[order[j]] -= d;
+                }
+                start = end;
+            }
+            q
+        })
+        .collect();
+    let out: Vec<f32> = out.into_iter().flatten().collect();
+    let bytes = predicted_bytes(info, spec);
+    Ok(QuantOutput {
+        metrics: compare(values, &out),
+        effective_bits: bytes as f64 * 8.0 / numel as f64,
+        bytes,
+        values: out,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // test code
+    use super::*;
+    use crate::tensor::{Role, StorageType};
+    use crate::{quantize_tensor, quantize_tensor_grids, Granularity};
+
+    fn noise(seed: u64, n: usize) -> Vec<f32> {
+        let mut z = seed;
+        (0..n)
+            .map(|_| {
+                z = z
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                ((z >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn matrix(rows: usize, cols: usize) -> TensorInfo {
+        TensorInfo {
+            name: "w".into(),
+            shape: vec![rows, cols],
+            dtype: StorageType::F32,
+            role: Role::Trunk,
+            layer: Some(0),
+            is_bias: false,
+        }
+    }
+
+    /// Inputs with strongly correlated features and unequal scales.
+    fn inputs(n: usize, cols: usize) -> Vec<f32> {
+        let z = noise(7, n * 4);
+        let e = noise(9, n * cols);
+        let mut x = vec![0.0; n * cols];
+        for r in 0..n {
+            for c in 0..cols {
+                let f = z[r * 4 + c % 4] * (1.0 + c as f32 / 8.0);
+                x[r * cols + c] = f + 0.1 * e[r * cols + c];
+            }
+        }
+        x
+    }
+
+    fn output_error(w: &[f32], q: &[f32], x: &[f32], cols: usize) -> f64 {
+        let rows = w.len() / cols;
+        let mut total = 0.0;
+        for xr in x.chunks(cols) {
+            for r in 0..rows {
+                let d: f64 = (0..cols)
+                    .map(|c| f64::from(w[r * cols + c] - q[r * cols + c]) * f64::from(xr[c]))
+                    .sum();
+                total += d * d;
+            }
+        }
+        total
+    }
+
+    #[test]
+    fn with_uncorrelated_inputs_it_is_round_to_nearest() {
+        let (rows, cols) = (6, 24);
+        let w = noise(3, rows * cols);
+        let mut h = Hessian::new(cols);
+        for i in 0..cols {
+            h.h[i * cols + i] = 1.0;
+        }
+        let spec = QuantSpec::new("int4".parse().unwrap()).with_granularity(Granularity::Group(8));
+        let g =
+            quantize_gptq(&matrix(rows, cols), &w, &spec, &h, &GptqSettings::default()).unwrap();
+        let rtn = quantize_tensor(&matrix(rows, cols), &w, &spec).unwrap();
+        assert_eq!(g.values, rtn.values);
+        assert_eq!(g.bytes, rtn.bytes);
+    }
+
+    #[test]
+    fn it_moves_the_outputs_less_than_rounding_to_nearest_and_stays_on_the_grids() {
+        let (rows, cols, n) = (12, 32, 512);
+        let w = noise(5, rows * cols);
+        let x = inputs(n, cols);
+        let mut h = Hessian::new(cols);
+        h.add(&x[..n * cols / 2]);
+        h.add(&x[n * cols / 2..]);
+        assert_eq!(h.n, n as u64);
+        let info = matrix(rows, cols);
+        for (scheme, g) in [
+            ("int3", Granularity::Channel),
+            ("uint4", Granularity::Group(16)),
+            ("nf4", Granularity::Group(16)),
+            ("lut2", Granularity::Channel),
+        ] {
+            let spec = QuantSpec::new(scheme.parse().unwrap()).with_granularity(g);
+            for act_order in [false, true] {
+                let s = GptqSettings {
+                    act_order,
+                    block: 8,
+                    ..GptqSettings::default()
+                };
+                let q = quantize_gptq(&info, &w, &spec, &h, &s).unwrap();
+                let rtn = quantize_tensor(&info, &w, &spec).unwrap();
+                let (eg, er) = (
+                    output_error(&w, &q.values, &x, cols),
+                    output_error(&w, &rtn.values, &x, cols),
+                );
+                assert!(
+                    eg < 0.6 * er,
+                    "{scheme} act_order {act_order}: {eg} vs {er}"
+                );
+                // Every value is on its group's round-to-nearest grid.
+                let (_, grids) = quantize_tensor_grids(&info, &w, &spec).unwrap();
+                let per_row = grids.len() / rows;
+                let glen = cols / per_row;
+                for (i, y) in q.values.iter().enumerate() {
+                    let grid = &grids[(i / cols) * per_row + (i % cols) / glen];
+                    assert_eq!(grid.value_of(grid.code_of(*y)), *y, "{scheme} {i}");
+                }
+                assert_eq!(q.bytes, rtn.bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn what_it_cannot_do_is_refused_by_name() {
+        let h = Hessian::new(8);
+        let spec = QuantSpec::new("int4".parse().unwrap());
+        let s = GptqSettings::default();
+        let v = vec![0.5; 16];
+        // Rows of the wrong length, a vector, a cast scheme.
+        assert!(quantize_gptq(&matrix(4, 4), &v, &spec, &h, &s).is_err());
+        assert!(quantize_gptq(
+            &TensorInfo {
+                shape: vec![16],
+                ..matrix(1, 16)
+            },
+            &v,
+            &spec,
+            &h,
+            &s
+        )
+        .is_err());
+        let e = quantize_gptq(
+            &matrix(2, 8),
+            &v,
+            &QuantSpec::new("fp16".parse().unwrap()),
+            &h,
+            &s,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains('w'), "{e}");
+        // All inputs zero: every column is dead and rounds as it is.
+        let q = quantize_gptq(&matrix(2, 8), &v, &spec, &h, &s).unwrap();
+        assert_eq!(
+            q.values,
+            quantize_tensor(&matrix(2, 8), &v, &spec).unwrap().values
+        );
+    }
+}
