@@ -38,7 +38,7 @@ pub use eval::{
     accuracy, kl, read_items, read_text, score_item, Accuracy, Item, ItemScore, KlReport,
     KlSettings,
 };
-pub use model::{KvCache, Llama};
+pub use model::{Calibration, KvCache, Llama};
 pub use tok::Tokenizer;
-pub use variant::{apply, VariantReport};
+pub use variant::{apply, apply_calibrated, VariantReport};
 pub use weights::{catalogue, Config, Format, LlmModel, Weight};

@@ -73,6 +73,14 @@ pub struct Llama {
     kv: Option<crate::kv::KvQuant>,
 }
 
+/// The input statistics of every linear layer over calibration text:
+/// `Σ x xᵀ` by weight name, for error-compensating rounding.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    pub tokens: usize,
+    pub hessians: std::collections::BTreeMap<String, std::sync::Arc<qarena_quant::Hessian>>,
+}
+
 impl std::fmt::Debug for Llama {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Llama")
@@ -327,6 +335,55 @@ impl Llama {
         })
     }
 
+    /// The input statistics of every linear layer over `tokens`, run in
+    /// windows of `window` tokens, each from an empty cache.
+    pub fn calibrate(&self, tokens: &[u32], window: usize) -> Result<Calibration> {
+        let layers = self.blocks.len();
+        let sums = std::sync::Mutex::new(vec![None; layers * 4 + 1]);
+        let window = window.clamp(2, self.cos.dim(0)?);
+        for chunk in tokens.chunks(window) {
+            self.run_with(chunk, &mut KvCache::new(), None, Some(&sums))?;
+        }
+        let sums = sums.into_inner().unwrap_or_default();
+        let mut hessians = std::collections::BTreeMap::new();
+        let to_hessian = |t: &Tensor| -> Result<std::sync::Arc<qarena_quant::Hessian>> {
+            let cols = t.dim(0)?;
+            let v = t.flatten_all()?.to_vec1::<f32>()?;
+            Ok(std::sync::Arc::new(qarena_quant::Hessian {
+                cols,
+                n: tokens.len() as u64,
+                h: v.iter().map(|x| f64::from(*x)).collect(),
+            }))
+        };
+        for (slot, t) in sums.iter().enumerate() {
+            let Some(t) = t else { continue };
+            let h = to_hessian(t)?;
+            let (layer, kind) = (slot / 4, slot % 4);
+            let names: &[&str] = if slot == layers * 4 {
+                &["output.weight"]
+            } else {
+                match kind {
+                    0 => &["attn_q", "attn_k", "attn_v"],
+                    1 => &["attn_output"],
+                    2 => &["ffn_gate", "ffn_up"],
+                    _ => &["ffn_down"],
+                }
+            };
+            for n in names {
+                let name = if slot == layers * 4 {
+                    n.to_string()
+                } else {
+                    format!("blk.{layer}.{n}.weight")
+                };
+                hessians.insert(name, h.clone());
+            }
+        }
+        Ok(Calibration {
+            tokens: tokens.len(),
+            hessians,
+        })
+    }
+
     /// The same model with its key/value cache quantized as `kv` says.
     pub fn with_kv(mut self, kv: crate::kv::KvQuant) -> Llama {
         self.kv = Some(kv);
@@ -360,6 +417,37 @@ impl Llama {
         cache: &mut KvCache,
         mlp: Option<&[[Tensor; 3]]>,
     ) -> Result<Tensor> {
+        self.run_with(tokens, cache, mlp, None)
+    }
+
+    /// [`Llama::run`] that, while calibrating, adds per layer `Σ x xᵀ` of
+    /// the inputs of the attention projections, the output projection,
+    /// the MLP's gate and up, and its down projection (slots `4·layer` to
+    /// `4·layer + 3`), then of the output head (the last slot).
+
+    fn run_with(
+        &self,
+        tokens: &[u32],
+        cache: &mut KvCache,
+        mlp: Option<&[[Tensor; 3]]>,
+        calib: Option<&std::sync::Mutex<Vec<Option<Tensor>>>>,
+    ) -> Result<Tensor> {
+        // Adds `x xᵀ` of the rows of `x` to calibration slot `slot`.
+        let collect = |slot: usize, x: &Tensor| -> Result<()> {
+            if let Some(m) = calib {
+                let xtx = x.t()?.matmul(x)?;
+                let mut sums = m
+                    .lock()
+                    .map_err(|_| crate::LlmError::Mismatch("calibration poisoned".into()))?;
+                if let Some(s) = sums.get_mut(slot) {
+                    *s = Some(match s.take() {
+                        Some(old) => (old + xtx)?,
+                        None => xtx,
+                    });
+                }
+            }
+            Ok(())
+        };
         let train = mlp.is_some();
         let c = &self.config;
         let n = tokens.len();
@@ -430,6 +518,7 @@ impl Llama {
         let scale = 1.0 / (hd as f64).sqrt();
         for (li, (b, slot)) in self.blocks.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = norm(&x, &b.attn_norm)?;
+            collect(li * 4, &h)?;
             let heads = |w: &Linear, k: usize| -> Result<Tensor> {
                 Ok(w.apply(&h)?
                     .reshape((1, n, k, hd))?
@@ -476,8 +565,10 @@ impl Llama {
                 .reshape((nh, n, hd))?
                 .transpose(0, 1)?
                 .reshape((n, nh * hd))?;
+            collect(li * 4 + 1, &out)?;
             x = (x + b.wo.apply(&out)?)?;
             let h = norm(&x, &b.ffn_norm)?;
+            collect(li * 4 + 2, &h)?;
             let ffn = match mlp {
                 Some(w) => {
                     let g = h.matmul(&w[li][0].t()?)?.silu()?;
@@ -487,7 +578,9 @@ impl Llama {
                 None => {
                     let g = b.gate.apply(&h)?.silu()?;
                     let u = b.up.apply(&h)?;
-                    b.down.apply(&(g * u)?)?
+                    let gu = (g * u)?;
+                    collect(li * 4 + 3, &gu)?;
+                    b.down.apply(&gu)?
                 }
             };
             x = (x + ffn)?;
@@ -497,6 +590,7 @@ impl Llama {
         }
         cache.position = start + n;
         let x = norm(&x, &self.norm)?;
+        collect(self.blocks.len() * 4, &x)?;
         self.lm_head.apply(&x)
     }
 

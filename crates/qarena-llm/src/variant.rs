@@ -3,7 +3,10 @@
 //! `lm_head`; layers from `blk.N`), applied with the same quantizer as
 //! every other model kind, and the honest bits per weight of the result.
 
-use qarena_quant::{plan, quantize_tensor, QuantSpec, Scheme, Strategy};
+use qarena_quant::{
+    plan, quantize_gptq_planned, quantize_tensor, GptqPlan, GptqSettings, QuantSpec, Rounding,
+    Scheme, Strategy,
+};
 use rayon::prelude::*;
 
 use crate::error::{LlmError, Result};
@@ -37,8 +40,61 @@ type Quantized = (String, Option<Vec<f32>>, f64, f64, String);
 /// `model` with every weight quantized as `strategy` says (tensors it
 /// keeps stay as they are; their bits are the file's).
 pub fn apply(model: &LlmModel, strategy: &Strategy) -> Result<(LlmModel, VariantReport)> {
+    apply_calibrated(model, strategy, None)
+}
+
+/// [`apply`] where rules with `rounding = "error_compensating"` round by
+/// GPTQ from `calibration` (the inputs each linear layer saw over
+/// calibration text). Tensors no input reaches through a matrix product
+/// (the embedding when it is only looked up, norms) are rounded to
+/// nearest, and say so in the report.
+pub fn apply_calibrated(
+    model: &LlmModel,
+    strategy: &Strategy,
+    calibration: Option<&crate::model::Calibration>,
+) -> Result<(LlmModel, VariantReport)> {
     let cat = catalogue(&model.weights);
+    let needs = plan(&cat, strategy)
+        .iter()
+        .any(|(_, s)| s.rounding == Rounding::ErrorCompensating);
+    if needs && calibration.is_none() {
+        return Err(LlmError::Mismatch(format!(
+            "strategy {} rounds with error compensation, which needs calibration text (--calib FILE): \
+             the inputs each layer sees",
+            strategy.name()
+        )));
+    }
     let specs = plan(&cat, strategy);
+    // One plan per distinct Hessian (inputs shared by q, k, v and by
+    // gate, up), made once.
+    let mut wanted: Vec<(String, std::sync::Arc<qarena_quant::Hessian>)> = Vec::new();
+    for (i, spec) in &specs {
+        if spec.rounding != Rounding::ErrorCompensating || spec.scheme == Scheme::Keep {
+            continue;
+        }
+        if let Some(h) = calibration.and_then(|c| c.hessians.get(&cat[*i].name)) {
+            if !wanted.iter().any(|(_, w)| std::sync::Arc::ptr_eq(w, h)) {
+                wanted.push((cat[*i].name.clone(), h.clone()));
+            }
+        }
+    }
+    let plans: Vec<(std::sync::Arc<qarena_quant::Hessian>, GptqPlan)> = wanted
+        .par_iter()
+        .map(|(name, h)| {
+            GptqPlan::new(h, &GptqSettings::default(), name)
+                .map(|p| (h.clone(), p))
+                .map_err(|source| LlmError::Quant {
+                    tensor: name.clone(),
+                    source,
+                })
+        })
+        .collect::<Result<_>>()?;
+    let plan_for = |h: &std::sync::Arc<qarena_quant::Hessian>| {
+        plans
+            .iter()
+            .find(|(k, _)| std::sync::Arc::ptr_eq(k, h))
+            .map(|(_, p)| p)
+    };
     let results: Vec<Result<Quantized>> = specs
         .par_iter()
         .map(|(i, spec)| {
@@ -47,17 +103,35 @@ pub fn apply(model: &LlmModel, strategy: &Strategy) -> Result<(LlmModel, Variant
             if spec.scheme == Scheme::Keep {
                 return Ok((info.name.clone(), None, w.file_bits, 0.0, "keep".into()));
             }
-            let q = quantize_tensor(info, &w.data, spec).map_err(|source| LlmError::Quant {
+            let err = |source| LlmError::Quant {
                 tensor: info.name.clone(),
                 source,
-            })?;
+            };
+            let planned = calibration
+                .and_then(|c| c.hessians.get(&info.name))
+                .and_then(plan_for);
+            let (q, label) = match (spec.rounding, planned) {
+                (Rounding::ErrorCompensating, Some(p)) => (
+                    quantize_gptq_planned(info, &w.data, spec, p).map_err(err)?,
+                    format!("{} gptq", spec_label(spec)),
+                ),
+                (Rounding::ErrorCompensating, None) => (
+                    quantize_tensor(info, &w.data, &spec.with_rounding(Rounding::Nearest))
+                        .map_err(err)?,
+                    format!("{} nearest (no inputs to calibrate)", spec_label(spec)),
+                ),
+                _ => (
+                    quantize_tensor(info, &w.data, spec).map_err(err)?,
+                    spec_label(spec),
+                ),
+            };
             let rel = q.metrics.sqnr_db;
             Ok((
                 info.name.clone(),
                 Some(q.values),
                 q.effective_bits,
                 rel,
-                spec_label(spec),
+                label,
             ))
         })
         .collect();

@@ -171,6 +171,57 @@ fn inverse_cholesky_upper(h: &[f64], n: usize) -> Option<Vec<f64>> {
     Some(u)
 }
 
+/// What GPTQ needs of a Hessian, computed once for every matrix that
+/// shares its inputs: the column order and the upper Cholesky factor of
+/// the dampened inverse in that order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GptqPlan {
+    pub cols: usize,
+    order: Vec<usize>,
+    u: Vec<f64>,
+    block: usize,
+}
+
+impl GptqPlan {
+    /// Errors when the Hessian is not positive definite even after
+    /// dampening (`name` names the layer).
+    pub fn new(h: &Hessian, s: &GptqSettings, name: &str) -> Result<GptqPlan, QuantError> {
+        let cols = h.cols;
+        let mut hm = h.h.clone();
+        // Columns no input reaches: rounded as they are.
+        for i in 0..cols {
+            if hm[i * cols + i] <= 0.0 {
+                hm[i * cols + i] = 1.0;
+            }
+        }
+        let mean_diag = (0..cols).map(|i| hm[i * cols + i]).sum::<f64>() / cols.max(1) as f64;
+        for i in 0..cols {
+            hm[i * cols + i] += s.damp.max(0.0) * mean_diag;
+        }
+        let mut order: Vec<usize> = (0..cols).collect();
+        if s.act_order {
+            order.sort_by(|&a, &b| hm[b * cols + b].total_cmp(&hm[a * cols + a]));
+        }
+        let mut hp = vec![0.0; cols * cols];
+        for (i, &oi) in order.iter().enumerate() {
+            for (j, &oj) in order.iter().enumerate() {
+                hp[i * cols + j] = hm[oi * cols + oj];
+            }
+        }
+        let u = inverse_cholesky_upper(&hp, cols).ok_or_else(|| QuantError::Unsupported {
+            name: name.to_string(),
+            what: "error-compensating rounding",
+            why: "the calibration Hessian is not positive definite even after dampening",
+        })?;
+        Ok(GptqPlan {
+            cols,
+            order,
+            u,
+            block: s.block.max(1),
+        })
+    }
+}
+
 /// Quantizes `values` (`info.shape`, a matrix of `[outputs, inputs]`)
 /// with `spec`, compensating each rounding error with `h` (the inputs'
 /// `Σ x xᵀ`, `inputs × inputs`). Bytes and grids are those of
@@ -184,6 +235,16 @@ pub fn quantize_gptq(
     spec: &QuantSpec,
     h: &Hessian,
     s: &GptqSettings,
+) -> Result<QuantOutput, QuantError> {
+    quantize_gptq_planned(info, values, spec, &GptqPlan::new(h, s, &info.name)?)
+}
+
+/// [`quantize_gptq`] with the Hessian's plan made beforehand.
+pub fn quantize_gptq_planned(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+    plan: &GptqPlan,
 ) -> Result<QuantOutput, QuantError> {
     let unsupported = |why: &'static str| QuantError::Unsupported {
         name: info.name.clone(),
@@ -202,46 +263,18 @@ pub fn quantize_gptq(
         ));
     }
     let numel = info.numel();
-    if info.shape.len() < 2 || numel == 0 || numel / info.shape[0] != h.cols {
+    let cols = plan.cols;
+    if info.shape.len() < 2 || numel == 0 || numel / info.shape[0] != cols {
         return Err(unsupported(
             "it needs a matrix whose rows are as long as the calibration inputs",
         ));
     }
-    let cols = h.cols;
     // The grids of round-to-nearest, fitted on the original weights.
     let (fitted, group_len) = fit_row_groups(info, values, spec)?;
     let per_row = cols.div_ceil(group_len);
-
-    // H: dead columns, dampening, order.
-    let mut hm = h.h.clone();
+    let (order, u, block) = (&plan.order, &plan.u, plan.block);
     let mut w: Vec<f64> = values.iter().map(|x| f64::from(*x)).collect();
-    let dead: Vec<bool> = (0..cols).map(|i| hm[i * cols + i] <= 0.0).collect();
-    for i in 0..cols {
-        if dead[i] {
-            hm[i * cols + i] = 1.0;
-        }
-    }
-    let mean_diag = (0..cols).map(|i| hm[i * cols + i]).sum::<f64>() / cols as f64;
-    for i in 0..cols {
-        hm[i * cols + i] += s.damp.max(0.0) * mean_diag;
-    }
-    let mut order: Vec<usize> = (0..cols).collect();
-    if s.act_order {
-        order.sort_by(|&a, &b| hm[b * cols + b].total_cmp(&hm[a * cols + a]));
-    }
-    // H in the processing order.
-    let mut hp = vec![0.0; cols * cols];
-    for (i, &oi) in order.iter().enumerate() {
-        for (j, &oj) in order.iter().enumerate() {
-            hp[i * cols + j] = hm[oi * cols + oj];
-        }
-    }
-    let u = inverse_cholesky_upper(&hp, cols).ok_or_else(|| {
-        unsupported("the calibration Hessian is not positive definite even after dampening")
-    })?;
-
     // Row by row in parallel: each row's updates touch only that row.
-    let block = s.block.max(1);
     let out: Vec<Vec<f32>> = w
         .par_chunks_mut(cols)
         .enumerate()
