@@ -69,7 +69,7 @@ impl Variants<'_> {
     fn get(&mut self, spec: &str) -> Result<&Subject, Exit> {
         if !self.built.contains_key(spec) {
             let strategy = variant_spec(spec)?;
-            let s = weights_subject(self.model, spec, strategy.as_ref())?;
+            let s = weights_subject(self.model, spec, strategy.as_ref(), None)?;
             self.built.insert(spec.to_string(), s);
         }
         self.built

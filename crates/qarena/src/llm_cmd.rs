@@ -141,6 +141,14 @@ pub struct ModelArgs {
     /// reference keeps its cache unquantized.
     #[arg(long, value_name = "FILE")]
     pub kv_config: Option<PathBuf>,
+    /// Calibration text for rules with rounding = "error_compensating"
+    /// (GPTQ): the inputs each linear layer sees over it. Use text you do
+    /// not evaluate on (data/llm/text-calib.txt).
+    #[arg(long, value_name = "FILE")]
+    pub calib: Option<PathBuf>,
+    /// Tokens of the calibration text at most.
+    #[arg(long, default_value_t = 4096)]
+    pub calib_tokens: usize,
 }
 
 #[derive(Debug, Args)]
@@ -463,17 +471,39 @@ impl Subject {
 }
 
 fn subject(m: &LlmModel, label: &str, strategy: Option<&Strategy>) -> Result<Subject, Exit> {
-    subject_kv(m, label, strategy, None)
+    weights_subject(m, label, strategy, None)
 }
 
-/// A subject whose key/value cache is quantized as `kv` says, if given.
+/// Calibration text for error-compensating rounding.
+pub(crate) struct CalibSource {
+    path: PathBuf,
+    sha256: String,
+    tokens: usize,
+}
+
+fn calib_of(a: &ModelArgs) -> Result<Option<CalibSource>, Exit> {
+    a.calib
+        .as_ref()
+        .map(|p| {
+            Ok(CalibSource {
+                path: p.clone(),
+                sha256: file_sha(p)?,
+                tokens: a.calib_tokens.max(1),
+            })
+        })
+        .transpose()
+}
+
+/// The subject `a` describes: the model or a variant (calibrated when its
+/// strategy asks), its key/value cache quantized as `kv` says, if given.
 fn subject_kv(
     m: &LlmModel,
-    label: &str,
+    a: &ModelArgs,
     strategy: Option<&Strategy>,
     kv: Option<&qarena_llm::kv::KvQuant>,
 ) -> Result<Subject, Exit> {
-    let s = weights_subject(m, label, strategy)?;
+    let calib = calib_of(a)?;
+    let s = weights_subject(m, &a.model, strategy, calib.as_ref())?;
     Ok(match kv {
         None => s,
         Some(kv) => Subject {
@@ -490,6 +520,7 @@ pub(crate) fn weights_subject(
     m: &LlmModel,
     label: &str,
     strategy: Option<&Strategy>,
+    calib: Option<&CalibSource>,
 ) -> Result<Subject, Exit> {
     match strategy {
         None => Ok(Subject {
@@ -502,8 +533,33 @@ pub(crate) fn weights_subject(
             kv: None,
         }),
         Some(s) => {
+            let needs = qarena_quant::plan(&qarena_llm::catalogue(&m.weights), s)
+                .iter()
+                .any(|(_, spec)| spec.rounding == qarena_quant::Rounding::ErrorCompensating);
+            let calibration = match (needs, calib) {
+                (true, Some(c)) => {
+                    let started = Instant::now();
+                    let text = qarena_llm::read_text(&c.path).map_err(llm_exit)?;
+                    let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+                    let ids = &ids[..ids.len().min(c.tokens)];
+                    let cal = Llama::new(m)
+                        .map_err(llm_exit)?
+                        .calibrate(ids, 512)
+                        .map_err(llm_exit)?;
+                    eprintln!(
+                        "calibration: the inputs of every layer over {} tokens of {} ({:.1} s)",
+                        ids.len(),
+                        c.path.display(),
+                        started.elapsed().as_secs_f64()
+                    );
+                    Some((cal, c))
+                }
+                _ => None,
+            };
             let started = Instant::now();
-            let (v, report) = qarena_llm::apply(m, s).map_err(llm_exit)?;
+            let (v, report) =
+                qarena_llm::apply_calibrated(m, s, calibration.as_ref().map(|(c, _)| c))
+                    .map_err(llm_exit)?;
             eprintln!(
                 "variant {}: {:.3} bits per weight ({:.1} s)",
                 s.name(),
@@ -511,10 +567,14 @@ pub(crate) fn weights_subject(
                 started.elapsed().as_secs_f64()
             );
             let canonical = s.canonical_json();
+            let calibrated = calibration
+                .as_ref()
+                .map(|(c, src)| format!("+calib{}:{}", src.sha256, c.tokens))
+                .unwrap_or_default();
             Ok(Subject {
                 llama: Llama::new(&v).map_err(llm_exit)?,
                 label: format!("{label} {}", s.name()),
-                sha256: sha256_hex(&format!("{}+{canonical}", m.sha256)),
+                sha256: sha256_hex(&format!("{}+{canonical}{calibrated}", m.sha256)),
                 strategy: serde_json::from_str(&canonical).ok(),
                 bits_per_weight: report.bits_per_weight,
                 prune: None,
@@ -576,6 +636,15 @@ pub(crate) fn file_sha(path: &Path) -> Result<String, Exit> {
 fn kl_cmd(a: KlArgs) -> CliResult {
     let text = qarena_llm::read_text(&a.text).map_err(llm_exit)?;
     let text_sha = file_sha(&a.text)?;
+    if let Some(c) = &a.model.calib {
+        if file_sha(c)? == text_sha {
+            return Err(Exit::input(anyhow!(
+                "the calibration text {} is the text the KL is measured on ({}): calibrate on other text (data/llm/text-calib.txt), or the result says nothing about text the variant has not seen",
+                c.display(),
+                a.text.display()
+            )));
+        }
+    }
     let strategy = strategy_of(&a.model)?;
     let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
@@ -607,7 +676,7 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         },
     };
     let store = Store::open(&a.db.db)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
     let key = key_of(&subj.sha256);
     let summary = match store.find_llm_eval(&key)? {
         Some(rec) => {
@@ -948,7 +1017,7 @@ fn eval_cmd(a: EvalArgs) -> CliResult {
     let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
     let store = Store::open(&a.db.db)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
     let res = scored(&store, &subj, &m, &items, &a.items, &items_sha, a.limit)?;
     let n = res.len();
     let acc = wilson(res.iter().filter(|r| r.0).count(), n);
@@ -1216,7 +1285,7 @@ fn kd_cmd(a: KdArgs) -> CliResult {
     let strategy = strategy_of(&a.model)?;
     let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?;
     let loss = cache.kd_loss(&subj.llama).map_err(llm_exit)?;
     if a.json {
         println!(
@@ -1342,7 +1411,7 @@ fn generate_cmd(a: GenerateArgs) -> CliResult {
         None => m.clone(),
     };
     let reference = Llama::new(&reference_model).map_err(llm_exit)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?;
     let mut rows = Vec::new();
     for p in &prompts {
         let g = qarena_llm::eval::generation_agreement(
@@ -1390,7 +1459,7 @@ fn bench_cmd(a: BenchArgs) -> CliResult {
     let strategy = strategy_of(&a.model)?;
     let kv = kv_of(&a.model)?;
     let m = load(&a.model.model)?;
-    let subj = subject_kv(&m, &a.model.model, strategy.as_ref(), kv.as_ref())?;
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?;
     let text = "The river runs past the old mill, under the stone bridge and into the valley, ";
     let mut prompt = Vec::new();
     while prompt.len() < a.prompt_tokens.max(1) {

@@ -658,3 +658,65 @@ fn kv_statistics_are_collected_per_layer_and_head_and_stored() {
     let w: serde_json::Value = serde_json::from_slice(&again.stdout).unwrap();
     assert_eq!(w["kv_stats"], v["kv_stats"]);
 }
+
+#[test]
+fn error_compensating_strategies_calibrate_on_other_text_than_they_are_measured_on() {
+    let ws = Ws::new();
+    let strategy = ws.path().join("gptq.toml");
+    std::fs::write(
+        &strategy,
+        "name = \"int4-gptq-l0\"\n[[rule]]\nlayers = \"0\"\nrole = \"mlp\"\nscheme = \"int4\"\nrounding = \"error_compensating\"\n[default]\nscheme = \"keep\"\n",
+    )
+    .unwrap();
+    let s = strategy.display().to_string();
+    let eval_text = data("text-eval.txt");
+    let base = [
+        "llm",
+        "kl",
+        "smollm2",
+        "--strategy",
+        &s,
+        "--text",
+        &eval_text,
+        "--max-tokens",
+        "16",
+        "--window",
+        "40",
+        "--warmup",
+        "8",
+    ];
+    // Without calibration text: refused, saying what is missing.
+    let out = ws.run(&base);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--calib"), "{}", text(&out));
+    // Calibrating on the evaluation text: refused.
+    let mut same = base.to_vec();
+    same.extend(["--calib", &eval_text]);
+    let out = ws.run(&same);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("calibrate on other text"),
+        "{}",
+        text(&out)
+    );
+    // On the calibration text: a variant, keyed by its calibration.
+    let calib = data("text-calib.txt");
+    let mut ok = base.to_vec();
+    ok.extend(["--calib", &calib, "--calib-tokens", "600", "--json"]);
+    let out = ws.run(&ok);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("calibration: the inputs of every layer over 600 tokens"),
+        "{}",
+        text(&out)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["mean_kl"].as_f64().unwrap() > 0.0);
+    let mut other = ok.clone();
+    let n = other.len();
+    other[n - 2] = "800";
+    let out = ws.run(&other);
+    assert!(out.status.success(), "{}", text(&out));
+    let evals = ws.store().llm_evals().unwrap();
+    assert_eq!(evals.len(), 2, "another calibration is another subject");
+}
