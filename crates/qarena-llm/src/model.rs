@@ -424,7 +424,6 @@ impl Llama {
     /// the inputs of the attention projections, the output projection,
     /// the MLP's gate and up, and its down projection (slots `4·layer` to
     /// `4·layer + 3`), then of the output head (the last slot).
-
     fn run_with(
         &self,
         tokens: &[u32],
