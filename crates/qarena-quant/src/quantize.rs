@@ -880,8 +880,8 @@ pub fn predicted_bytes(info: &TensorInfo, spec: &QuantSpec) -> u64 {
 ///
 /// Errors: an invalid spec, a length that does not match the shape, a
 /// non-finite value, a scale beyond the scale type, or
-/// [`Rounding::ErrorCompensating`] (needs calibration data; not yet
-/// available through this function).
+/// [`Rounding::ErrorCompensating`] (it needs the inputs' statistics:
+/// [`crate::quantize_gptq`]).
 pub fn quantize_tensor(
     info: &TensorInfo,
     values: &[f32],

@@ -282,10 +282,11 @@ pub enum Rounding {
     /// Round each value to the nearest grid point independently.
     #[default]
     Nearest,
-    /// GPTQ-style: round columns in turn and push each rounding error onto
-    /// the not-yet-rounded columns using calibration activations. Reserved:
-    /// [`crate::quantize_tensor`] has no calibration input yet and answers
-    /// [`crate::QuantError::Unsupported`].
+    /// GPTQ: round columns in turn and push each rounding error onto the
+    /// not-yet-rounded columns using calibration activations
+    /// ([`crate::quantize_gptq`], given the inputs' Hessian; language
+    /// models calibrate with `--calib`). [`crate::quantize_tensor`] has no
+    /// calibration input and answers [`crate::QuantError::Unsupported`].
     ErrorCompensating,
 }
 
