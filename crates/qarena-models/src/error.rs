@@ -114,6 +114,10 @@ pub enum ModelError {
         value: f32,
         reason: String,
     },
+
+    /// The model cannot be run by the project's own forward pass.
+    #[error("model '{}' cannot be evaluated: {reason}", path.display())]
+    NotEvaluable { path: PathBuf, reason: String },
 }
 
 pub type Result<T, E = ModelError> = std::result::Result<T, E>;

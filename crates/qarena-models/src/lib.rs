@@ -27,6 +27,7 @@
 mod error;
 mod katago;
 mod nnue;
+pub mod nnue_eval;
 mod source;
 mod st;
 mod view;

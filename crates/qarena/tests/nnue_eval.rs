@@ -1,0 +1,153 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)] // test code
+//! The project's NNUE forward pass against Stockfish 15.1's own `eval` on
+//! its own net: every bucket's PSQT, positional and total contribution
+//! and the NNUE evaluation, as Stockfish prints them, for positions of
+//! every bucket and both sides to move.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use common::{program, Ws};
+use qarena_models::nnue_eval::{format_aligned, trace_rows, Board, NnueNet, NORMALIZE_TO_PAWN};
+
+const FENS: &[&str] = &[
+    "rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNR w KQkq - 0 1",
+    "r1bqkbnr/pppp1ppp/2n5/4p3/4P3/5N2/PPPP1PPP/RNBQKB1R w KQkq - 2 3",
+    "r1bqkb1r/pppp1ppp/2n2n2/4p3/2B1P3/5N2/PPPP1PPP/RNBQK2R b KQkq - 4 4",
+    "r2q1rk1/ppp2ppp/2np1n2/2b1p1B1/2B1P1b1/2NP1N2/PPP2PPP/R2Q1RK1 w - - 6 8",
+    "2kr3r/ppp2ppp/2n5/2b1p3/4P1b1/2NP4/PPP2PPP/R1B1K2R b KQ - 1 12",
+    "8/pp3kpp/2p5/3p4/3P4/2P3P1/PP3K1P/8 w - - 0 30",
+    "8/5k2/8/3K4/8/8/6P1/8 b - - 0 50",
+    "r4rk1/1pp2ppp/p1n5/4p3/4P1q1/2P2N2/PP3PPP/R2QR1K1 b - - 3 16",
+    "6k1/5ppp/8/8/8/8/5PPP/3R2K1 w - - 0 40",
+    "3q1rk1/5ppp/8/8/8/8/5PPP/3Q1RK1 b - - 0 35",
+    "4k3/8/8/8/8/8/8/4K2R w K - 0 1",
+    "rnb1kbnr/pppp1ppp/8/4p3/5PPq/8/PPPPP2P/RNBQKBNR w KQkq - 1 3",
+    "7k/8/8/8/8/8/8/K7 b - - 0 1",
+    "8/8/4k3/3p4/3P4/4K3/5N2/8 w - - 0 1",
+    "8/2r5/4k3/3p4/3P4/4K3/5N2/8 b - - 0 1",
+    "r1bq1rk1/pp2ppbp/2np1np1/8/3NP3/2N1BP2/PPPQ2PP/R3KB1R w KQ - 3 9",
+];
+
+/// Stockfish's `eval` for `fen`: the bucket rows and the NNUE evaluation
+/// line's number (None in check).
+fn stockfish_eval(net: &std::path::Path, fen: &str) -> Option<(Vec<[String; 3]>, String)> {
+    let mut child = Command::new(program("stockfish"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut i = child.stdin.take().unwrap();
+        writeln!(i, "setoption name EvalFile value {}", net.display()).unwrap();
+        writeln!(i, "position fen {fen}").unwrap();
+        writeln!(i, "eval").unwrap();
+        writeln!(i, "quit").unwrap();
+    }
+    let out = BufReader::new(child.stdout.take().unwrap());
+    let mut rows = Vec::new();
+    let mut nnue = None;
+    for line in out.lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("NNUE evaluation") {
+            nnue = rest.split_whitespace().next().map(str::to_string);
+        }
+        let cells: Vec<&str> = line.split('|').collect();
+        if cells.len() >= 5 && cells[1].trim().parse::<usize>().is_ok() {
+            // "|  0         |  -  0.04   |  +  0.43   |  +  0.39   |"
+            let cell = |c: &str| c.trim_end().trim_start_matches("  ").trim_end().to_string();
+            rows.push([cell(cells[2]), cell(cells[3]), cell(cells[4])]);
+        }
+    }
+    child.wait().unwrap();
+    nnue.map(|n| (rows, n))
+}
+
+/// Positions of random legal play from the start (seeded), not in check,
+/// spread over the game's length and so over the buckets.
+fn random_positions(n: usize, seed: u64) -> Vec<String> {
+    use shakmaty::{fen::Fen, Chess, EnPassantMode, Position};
+    let mut z = seed;
+    let mut next = |m: usize| {
+        z = z
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        ((z >> 33) as usize) % m.max(1)
+    };
+    let mut out = Vec::new();
+    while out.len() < n {
+        let mut pos = Chess::default();
+        let plies = 8 + next(150);
+        for _ in 0..plies {
+            let moves = pos.legal_moves();
+            if moves.is_empty() {
+                break;
+            }
+            let m = moves[next(moves.len())].clone();
+            pos.play_unchecked(&m);
+        }
+        if !pos.is_check() && !pos.legal_moves().is_empty() {
+            out.push(Fen::from_position(pos, EnPassantMode::Legal).to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn the_forward_pass_evaluates_every_bucket_as_stockfish_does() {
+    let ws = Ws::new();
+    let net = common::export_stockfish_net(&ws);
+    let model = qarena_models::Model::load(&net).unwrap();
+    let started = std::time::Instant::now();
+    let nn = NnueNet::from_model(&model).unwrap();
+    eprintln!("net ready in {:.1} s", started.elapsed().as_secs_f64());
+    let mut compared = 0;
+    let random = random_positions(40, 17);
+    let mut buckets = std::collections::BTreeSet::new();
+    for fen in FENS
+        .iter()
+        .copied()
+        .chain(random.iter().map(String::as_str))
+    {
+        let board = Board::from_fen(fen).unwrap();
+        let Some((rows, nnue)) = stockfish_eval(&net, fen) else {
+            continue; // in check: Stockfish does not evaluate
+        };
+        assert_eq!(rows.len(), 8, "{fen}");
+        let ours = trace_rows(&nn, &board);
+        for (b, (theirs, mine)) in rows.iter().zip(&ours).enumerate() {
+            let norm = |s: &str| s.split_whitespace().collect::<String>();
+            for k in 0..3 {
+                assert_eq!(
+                    norm(&mine[k]),
+                    norm(&theirs[k]),
+                    "{fen}: bucket {b} column {k}"
+                );
+            }
+        }
+        let v = nn.evaluate(&board);
+        let white = if board.white_to_move { v } else { -v };
+        let printed = format!("{:+.2}", f64::from(white) / f64::from(NORMALIZE_TO_PAWN));
+        assert_eq!(printed, nnue, "{fen}: NNUE evaluation");
+        compared += 1;
+        buckets.insert(board.bucket());
+        eprintln!(
+            "{fen}: bucket {} NNUE {nnue} ({})",
+            board.bucket(),
+            format_aligned(v)
+        );
+    }
+    assert!(compared >= 50, "{compared}");
+    assert_eq!(buckets.len(), 8, "positions of every bucket: {buckets:?}");
+    // Bad input is refused with a reason.
+    for bad in [
+        "",
+        "8/8/8 w",
+        "rnbqkbnr/pppppppp/8/8/8/8/PPPPPPPP/RNBQKBNX w",
+        "8/8/8/8/8/8/8/8 w",
+    ] {
+        assert!(Board::from_fen(bad).is_err(), "{bad}");
+    }
+}
