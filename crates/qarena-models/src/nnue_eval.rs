@@ -351,3 +351,81 @@ pub fn trace_rows(net: &NnueNet, board: &Board) -> Vec<[String; 3]> {
         })
         .collect()
 }
+
+/// Features of one king bucket (the diagonal blocks of the feature
+/// transformer's input Hessian).
+pub const BLOCK: usize = 704;
+
+/// The active features of white's and black's perspective.
+pub fn active_features(board: &Board) -> [Vec<usize>; 2] {
+    [true, false].map(|white| {
+        let ksq = board.king(white);
+        board
+            .pieces
+            .iter()
+            .map(|(sq, piece)| feature(white, *sq, *piece, ksq))
+            .collect()
+    })
+}
+
+/// The feature transformer's input statistics over calibration positions:
+/// for each of the 32 king buckets, how often two of its features are
+/// active together in one perspective (`Σ x xᵀ` of the binary inputs).
+/// Features of different buckets never are, so the Hessian is
+/// block-diagonal.
+pub fn ft_hessians(boards: &[Board]) -> Vec<qarena_quant::Hessian> {
+    let mut blocks: Vec<qarena_quant::Hessian> = (0..FEATURES / BLOCK)
+        .map(|_| qarena_quant::Hessian::new(BLOCK))
+        .collect();
+    for board in boards {
+        for active in active_features(board) {
+            let Some(first) = active.first() else {
+                continue;
+            };
+            let h = &mut blocks[first / BLOCK];
+            for a in &active {
+                for b in &active {
+                    h.h[(a % BLOCK) * BLOCK + b % BLOCK] += 1.0;
+                }
+            }
+            h.n += 1;
+        }
+    }
+    blocks
+}
+
+/// The feature transformer's weights (`ft.weight`, `[1024, 22528]`)
+/// quantized with `spec` by GPTQ from `hessians` ([`ft_hessians`]).
+pub fn gptq_feature_transformer(
+    model: &Model,
+    spec: &qarena_quant::QuantSpec,
+    hessians: &[qarena_quant::Hessian],
+    settings: &qarena_quant::GptqSettings,
+) -> Result<qarena_quant::QuantOutput> {
+    let index = model
+        .catalogue()
+        .iter()
+        .position(|t| t.name == "ft.weight")
+        .ok_or_else(|| ModelError::NotEvaluable {
+            path: model.path().to_path_buf(),
+            reason: "no feature transformer (ft.weight)".into(),
+        })?;
+    let info = &model.catalogue()[index];
+    let values = model.try_tensor_values(index)?;
+    let quant = |source| ModelError::NotEvaluable {
+        path: model.path().to_path_buf(),
+        reason: format!("error-compensating rounding of ft.weight: {source}"),
+    };
+    let plans = hessians
+        .iter()
+        .enumerate()
+        .map(|(b, h)| qarena_quant::GptqPlan::new(h, settings, &format!("ft.weight block {b}")))
+        .collect::<std::result::Result<Vec<_>, _>>()
+        .map_err(quant)?;
+    let blocks: Vec<(usize, &qarena_quant::GptqPlan)> = plans
+        .iter()
+        .enumerate()
+        .map(|(b, p)| (b * BLOCK, p))
+        .collect();
+    qarena_quant::quantize_gptq_blocks(info, &values, spec, &blocks).map_err(quant)
+}

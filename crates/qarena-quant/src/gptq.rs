@@ -246,6 +246,20 @@ pub fn quantize_gptq_planned(
     spec: &QuantSpec,
     plan: &GptqPlan,
 ) -> Result<QuantOutput, QuantError> {
+    quantize_gptq_blocks(info, values, spec, &[(0, plan)])
+}
+
+/// [`quantize_gptq`] for a block-diagonal Hessian: `blocks` are the
+/// diagonal blocks as `(first input, plan)`, in order and covering every
+/// input. Inputs of different blocks never occur together (an NNUE feature
+/// transformer's features under different king buckets), so each block's
+/// errors stay within it; the grids span the rows as the spec says.
+pub fn quantize_gptq_blocks(
+    info: &TensorInfo,
+    values: &[f32],
+    spec: &QuantSpec,
+    blocks: &[(usize, &GptqPlan)],
+) -> Result<QuantOutput, QuantError> {
     let unsupported = |why: &'static str| QuantError::Unsupported {
         name: info.name.clone(),
         what: "error-compensating rounding",
@@ -263,7 +277,16 @@ pub fn quantize_gptq_planned(
         ));
     }
     let numel = info.numel();
-    let cols = plan.cols;
+    let cols: usize = blocks.iter().map(|(_, p)| p.cols).sum();
+    let mut next = 0;
+    for (start, p) in blocks {
+        if *start != next {
+            return Err(unsupported(
+                "the Hessian's blocks do not cover the inputs in order",
+            ));
+        }
+        next += p.cols;
+    }
     if info.shape.len() < 2 || numel == 0 || numel / info.shape[0] != cols {
         return Err(unsupported(
             "it needs a matrix whose rows are as long as the calibration inputs",
@@ -272,40 +295,43 @@ pub fn quantize_gptq_planned(
     // The grids of round-to-nearest, fitted on the original weights.
     let (fitted, group_len) = fit_row_groups(info, values, spec)?;
     let per_row = cols.div_ceil(group_len);
-    let (order, u, block) = (&plan.order, &plan.u, plan.block);
     let mut w: Vec<f64> = values.iter().map(|x| f64::from(*x)).collect();
     // Row by row in parallel: each row's updates touch only that row.
     let out: Vec<Vec<f32>> = w
         .par_chunks_mut(cols)
         .enumerate()
-        .map(|(r, row)| {
+        .map(|(r, full_row)| {
             let mut q = vec![0.0f32; cols];
-            let mut err = vec![0.0f64; block];
-            let mut start = 0;
-            while start < cols {
-                let end = (start + block).min(cols);
-                for i in start..end {
-                    let col = order[i];
-                    let x = row[col];
-                    let grid = &fitted[r * per_row + col / group_len];
-                    let y = grid.round(x as f32);
-                    q[col] = y;
-                    let e = (x - f64::from(y)) / u[i * cols + i];
-                    err[i - start] = e;
-                    // Within the block at once.
-                    for j in i + 1..end {
-                        row[order[j]] -= e * u[i * cols + j];
-                    }
-                }
-                // The rest, lazily, after the block.
-                for j in end..cols {
-                    let mut d = 0.0;
+            for (offset, plan) in blocks {
+                let (order, u, block, n) = (&plan.order, &plan.u, plan.block, plan.cols);
+                let row = &mut full_row[*offset..offset + n];
+                let mut err = vec![0.0f64; block];
+                let mut start = 0;
+                while start < n {
+                    let end = (start + block).min(n);
                     for i in start..end {
-                        d += err[i - start] * u[i * cols + j];
+                        let col = order[i];
+                        let x = row[col];
+                        let grid = &fitted[r * per_row + (offset + col) / group_len];
+                        let y = grid.round(x as f32);
+                        q[offset + col] = y;
+                        let e = (x - f64::from(y)) / u[i * n + i];
+                        err[i - start] = e;
+                        // Within the block of columns at once.
+                        for j in i + 1..end {
+                            row[order[j]] -= e * u[i * n + j];
+                        }
                     }
-                    row[order[j]] -= d;
+                    // The rest, lazily, after the block of columns.
+                    for j in end..n {
+                        let mut d = 0.0;
+                        for i in start..end {
+                            d += err[i - start] * u[i * n + j];
+                        }
+                        row[order[j]] -= d;
+                    }
+                    start = end;
                 }
-                start = end;
             }
             q
         })
@@ -438,6 +464,48 @@ mod tests {
                 assert_eq!(q.bytes, rtn.bytes);
             }
         }
+    }
+
+    #[test]
+    fn a_block_diagonal_hessian_splits_into_independent_blocks() {
+        let (rows, n) = (5, 256);
+        let x = inputs(n, 20);
+        // Inputs 0..8 and 8..20 never occur together.
+        let mut dense = Hessian::new(20);
+        let (mut a, mut b) = (Hessian::new(8), Hessian::new(12));
+        let mut xa = Vec::new();
+        let mut xb = Vec::new();
+        for (k, row) in x.chunks(20).enumerate() {
+            let mut masked = row.to_vec();
+            if k % 2 == 0 {
+                masked[8..].iter_mut().for_each(|v| *v = 0.0);
+                xa.extend_from_slice(&row[..8]);
+            } else {
+                masked[..8].iter_mut().for_each(|v| *v = 0.0);
+                xb.extend_from_slice(&row[8..]);
+            }
+            dense.add(&masked);
+        }
+        a.add(&xa);
+        b.add(&xb);
+        let s = GptqSettings {
+            damp: 0.0,
+            block: 4,
+            act_order: false,
+        };
+        let w = noise(11, rows * 20);
+        let info = matrix(rows, 20);
+        let spec = QuantSpec::new("int3".parse().unwrap());
+        let whole = quantize_gptq(&info, &w, &spec, &dense, &s).unwrap();
+        let (pa, pb) = (
+            GptqPlan::new(&a, &s, "a").unwrap(),
+            GptqPlan::new(&b, &s, "b").unwrap(),
+        );
+        let split = quantize_gptq_blocks(&info, &w, &spec, &[(0, &pa), (8, &pb)]).unwrap();
+        assert_eq!(whole.values, split.values);
+        // Blocks that do not cover the inputs in order are refused.
+        assert!(quantize_gptq_blocks(&info, &w, &spec, &[(8, &pb), (0, &pa)]).is_err());
+        assert!(quantize_gptq_blocks(&info, &w, &spec, &[(0, &pa)]).is_err());
     }
 
     #[test]

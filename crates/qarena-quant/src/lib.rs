@@ -30,7 +30,9 @@ pub mod tensor;
 
 pub use error::{QuantError, SelectorError, SpecError, SpecPlace, StrategyError, StrategyProblem};
 pub use glob::Glob;
-pub use gptq::{quantize_gptq, quantize_gptq_planned, GptqPlan, GptqSettings, Hessian};
+pub use gptq::{
+    quantize_gptq, quantize_gptq_blocks, quantize_gptq_planned, GptqPlan, GptqSettings, Hessian,
+};
 pub use metrics::{compare, sqnr_db, ErrorMetrics, SQNR_CAP_DB};
 pub use plan::{plan, RoleSummary, StrategyApplication, TensorReport};
 pub use quantize::{

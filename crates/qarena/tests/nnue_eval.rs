@@ -151,3 +151,72 @@ fn the_forward_pass_evaluates_every_bucket_as_stockfish_does() {
         assert!(Board::from_fen(bad).is_err(), "{bad}");
     }
 }
+
+/// Mean absolute difference of two nets' evaluations, in internal units.
+fn eval_error(a: &NnueNet, b: &NnueNet, boards: &[Board]) -> f64 {
+    boards
+        .iter()
+        .map(|x| f64::from((a.evaluate(x) - b.evaluate(x)).abs().min(2000)))
+        .sum::<f64>()
+        / boards.len() as f64
+}
+
+#[test]
+fn error_compensating_rounding_of_the_feature_transformer_beats_rounding_to_nearest() {
+    let ws = Ws::new();
+    let net = common::export_stockfish_net(&ws);
+    let model = qarena_models::Model::load(&net).unwrap();
+    let original = NnueNet::from_model(&model).unwrap();
+    let boards = |n, seed| -> Vec<Board> {
+        random_positions(n, seed)
+            .iter()
+            .map(|f| Board::from_fen(f).unwrap())
+            .collect()
+    };
+    // Calibration and evaluation positions from different seeds.
+    // (Binary, sparse inputs: a king bucket's 704 features need many
+    // positions before their co-occurrences say much.)
+    let calib = boards(40_000, 101);
+    let held_out = boards(300, 202);
+    let index = model
+        .catalogue()
+        .iter()
+        .position(|t| t.name == "ft.weight")
+        .unwrap();
+    let info = model.catalogue()[index].clone();
+    let values = model.try_tensor_values(index).unwrap();
+    let spec = qarena_quant::QuantSpec::new("levels15".parse().unwrap());
+    let variant = |q: &[f32]| {
+        let mut m = qarena_models::Model::load(&net).unwrap();
+        m.set_tensor_values(index, q).unwrap();
+        NnueNet::from_model(&m).unwrap()
+    };
+    let rtn = qarena_quant::quantize_tensor(&info, &values, &spec).unwrap();
+    let started = std::time::Instant::now();
+    let hessians = qarena_models::nnue_eval::ft_hessians(&calib);
+    let gptq = qarena_models::nnue_eval::gptq_feature_transformer(
+        &model,
+        &spec,
+        &hessians,
+        &qarena_quant::GptqSettings {
+            damp: 0.1,
+            ..qarena_quant::GptqSettings::default()
+        },
+    )
+    .unwrap();
+    eprintln!(
+        "GPTQ of the feature transformer: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(gptq.bytes, rtn.bytes);
+    assert!(gptq
+        .values
+        .iter()
+        .all(|v| v.fract() == 0.0 && v.abs() <= 32767.0));
+    let (e_rtn, e_gptq) = (
+        eval_error(&original, &variant(&rtn.values), &held_out),
+        eval_error(&original, &variant(&gptq.values), &held_out),
+    );
+    eprintln!("ft ±15 levels: mean |Δ eval| nearest {e_rtn:.1}, GPTQ {e_gptq:.1} (internal units)");
+    assert!(e_gptq < 0.9 * e_rtn, "GPTQ {e_gptq} vs nearest {e_rtn}");
+}
