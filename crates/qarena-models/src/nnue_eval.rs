@@ -429,3 +429,56 @@ pub fn gptq_feature_transformer(
         .collect();
     qarena_quant::quantize_gptq_blocks(info, &values, spec, &blocks).map_err(quant)
 }
+
+/// The feature transformer's biases corrected for the mean accumulator
+/// error a quantized `ft.weight` makes over calibration positions: for
+/// each accumulator column, the bias minus the mean of `Σ_f (q − w)[f]`
+/// over the active features of every position and perspective, rounded
+/// to the int16 the file stores.
+pub fn ft_bias_correction(model: &Model, quantized: &[f32], boards: &[Board]) -> Result<Vec<f32>> {
+    let find = |name: &str| {
+        model
+            .catalogue()
+            .iter()
+            .position(|t| t.name == name)
+            .ok_or_else(|| ModelError::NotEvaluable {
+                path: model.path().to_path_buf(),
+                reason: format!("no {name}"),
+            })
+    };
+    let w = model.try_tensor_values(find("ft.weight")?)?;
+    let bias = model.try_tensor_values(find("ft.bias")?)?;
+    if quantized.len() != w.len() {
+        return Err(ModelError::NotEvaluable {
+            path: model.path().to_path_buf(),
+            reason: "the quantized ft.weight has another size".into(),
+        });
+    }
+    // How often each feature is active, per perspective seen.
+    let mut freq = vec![0.0f64; FEATURES];
+    let mut n = 0.0;
+    for b in boards {
+        for active in active_features(b) {
+            for f in active {
+                freq[f] += 1.0;
+            }
+            n += 1.0;
+        }
+    }
+    if n == 0.0 {
+        return Ok(bias);
+    }
+    Ok(bias
+        .iter()
+        .enumerate()
+        .map(|(j, b)| {
+            let row = j * FEATURES;
+            let err: f64 = (0..FEATURES)
+                .filter(|f| freq[*f] > 0.0)
+                .map(|f| f64::from(quantized[row + f] - w[row + f]) * freq[f])
+                .sum::<f64>()
+                / n;
+            (f64::from(*b) - err).round().clamp(-32768.0, 32767.0) as f32
+        })
+        .collect())
+}

@@ -218,5 +218,23 @@ fn error_compensating_rounding_of_the_feature_transformer_beats_rounding_to_near
         eval_error(&original, &variant(&gptq.values), &held_out),
     );
     eprintln!("ft ±15 levels: mean |Δ eval| nearest {e_rtn:.1}, GPTQ {e_gptq:.1} (internal units)");
+    let corrected = |q: &[f32]| {
+        let b = qarena_models::nnue_eval::ft_bias_correction(&model, q, &calib).unwrap();
+        let mut m = qarena_models::Model::load(&net).unwrap();
+        m.set_tensor_values(index, q).unwrap();
+        let bi = m
+            .catalogue()
+            .iter()
+            .position(|t| t.name == "ft.bias")
+            .unwrap();
+        m.set_tensor_values(bi, &b).unwrap();
+        NnueNet::from_model(&m).unwrap()
+    };
+    let (c_rtn, c_gptq) = (
+        eval_error(&original, &corrected(&rtn.values), &held_out),
+        eval_error(&original, &corrected(&gptq.values), &held_out),
+    );
+    eprintln!("with bias correction: nearest {c_rtn:.1}, GPTQ {c_gptq:.1}");
+    assert!(c_rtn < e_rtn && c_gptq <= e_gptq, "{c_rtn} {c_gptq}");
     assert!(e_gptq < 0.9 * e_rtn, "GPTQ {e_gptq} vs nearest {e_rtn}");
 }
