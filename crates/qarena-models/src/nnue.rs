@@ -33,14 +33,14 @@ pub(crate) const FT_HASH: u32 = 0x7F23_44B8;
 pub(crate) const NET_HASH: u32 = 0x6333_6A4A;
 pub(crate) const FILE_HASH: u32 = FT_HASH ^ NET_HASH;
 
-const FEATURES: usize = 22_528;
-const L1: usize = 1024;
-const PSQT_BUCKETS: usize = 8;
+pub(crate) const FEATURES: usize = 22_528;
+pub(crate) const L1: usize = 1024;
+pub(crate) const PSQT_BUCKETS: usize = 8;
 const STACKS: usize = 8;
-const FC0_OUT: usize = 16;
-const FC1_IN: usize = 30;
+pub(crate) const FC0_OUT: usize = 16;
+pub(crate) const FC1_IN: usize = 30;
 const FC1_IN_PADDED: usize = 32;
-const FC1_OUT: usize = 32;
+pub(crate) const FC1_OUT: usize = 32;
 const FC2_IN: usize = 32;
 
 const STACK_BYTES: usize =

@@ -11,13 +11,9 @@
 
 use crate::{Format, Model, ModelError, Result};
 
-const FEATURES: usize = 22_528;
-const L1: usize = 1024;
+use crate::nnue::{FC0_OUT, FC1_IN, FC1_OUT, FEATURES, L1, PSQT_BUCKETS as BUCKETS};
+
 const HALF: usize = L1 / 2;
-const BUCKETS: usize = 8;
-const FC0_OUT: usize = 16;
-const FC1_IN: usize = 30;
-const FC1_OUT: usize = 32;
 /// Stockfish's output scale and weight scale bits.
 const OUTPUT_SCALE: i32 = 16;
 const WEIGHT_SCALE_BITS: i32 = 6;
