@@ -187,6 +187,13 @@ fn experiment(
     variants: &mut Variants<'_>,
     data: &Data,
 ) -> Result<serde_json::Value, Exit> {
+    let existing = store.run_by_tag(tag.as_str())?;
+    if let Some(r) = existing.as_ref().filter(|r| r.kind != RunKind::KvSweep) {
+        return Err(Exit::input(anyhow!(
+            "run {tag} exists and is a {} run, not an experiment of a kv-sweep: rename the matrix (its name starts every run tag)",
+            r.kind.as_str()
+        )));
+    }
     let folder = RunFolder::create(&a.runs_dir, tag).map_err(Exit::input)?;
     let _owner = folder.claim(tag.as_str()).map_err(Exit::input)?;
     let settings = serde_json::json!({
@@ -197,7 +204,7 @@ fn experiment(
         "prune": e.prune.map(|p| p.to_string()),
         "smoke": a.smoke,
     });
-    let run = match store.run_by_tag(tag.as_str())? {
+    let run = match existing {
         Some(r) => {
             store.set_run_status(r.id, RunStatus::Running)?;
             r.id

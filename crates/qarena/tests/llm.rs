@@ -605,6 +605,34 @@ fn a_kv_sweep_runs_its_matrix_as_runs_with_folders_reads_back_and_prunes_failure
         .path()
         .join("runs/t-smoke-A3/results/results.json")
         .is_file());
+    // A matrix whose tags would take over another kind of run is refused.
+    ws.store()
+        .create_run(&qarena_store::NewRun {
+            tag: "u-A3".into(),
+            kind: qarena_store::RunKind::Match,
+            argv: Vec::new(),
+            settings: serde_json::json!({}),
+            software_version: "test".into(),
+        })
+        .unwrap();
+    let other = ws.path().join("u.toml");
+    std::fs::write(
+        &other,
+        std::fs::read_to_string(&matrix)
+            .unwrap()
+            .replace("name = \"t\"", "name = \"u\""),
+    )
+    .unwrap();
+    let out = ws.run(&[
+        "llm",
+        "kv-sweep",
+        &other.display().to_string(),
+        "--only",
+        "A3",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("is a match run"), "{}", text(&out));
+    assert!(!ws.path().join("runs/u-A3").exists());
     // An unknown id is refused before anything runs.
     let out = ws.run(&["llm", "kv-sweep", &m, "--only", "Z1"]);
     assert_eq!(out.status.code(), Some(2));
