@@ -239,9 +239,9 @@ impl NnueNet {
         })
     }
 
-    /// For every bucket, `(psqt, positional)` before the division by the
-    /// output scale, from the side to move's point of view.
-    pub fn raw(&self, board: &Board) -> [(i32, i32); BUCKETS] {
+    /// The feature transformer's output (the layer stacks' input) and the
+    /// PSQT accumulators of the side to move and the other side.
+    fn transform(&self, board: &Board) -> ([u8; L1], [[i32; BUCKETS]; 2]) {
         // Accumulators of white's and black's perspective.
         let mut acc = [self.ft_bias.clone(), self.ft_bias.clone()];
         let mut pacc = [[0i32; BUCKETS]; 2];
@@ -270,9 +270,21 @@ impl NnueNet {
                 input[half * HALF + j] = (s0 * s1 / 128) as u8;
             }
         }
+        (input, [pacc[us], pacc[them]])
+    }
+
+    /// The input of the layer stacks (fc_0's input) for `board`.
+    pub fn stack_input(&self, board: &Board) -> [u8; L1] {
+        self.transform(board).0
+    }
+
+    /// For every bucket, `(psqt, positional)` before the division by the
+    /// output scale, from the side to move's point of view.
+    pub fn raw(&self, board: &Board) -> [(i32, i32); BUCKETS] {
+        let (input, [us, them]) = self.transform(board);
         let mut out = [(0, 0); BUCKETS];
         for (b, o) in out.iter_mut().enumerate() {
-            let psqt = (pacc[us][b] - pacc[them][b]) / 2;
+            let psqt = (us[b] - them[b]) / 2;
             *o = (psqt, self.stacks[b].propagate(&input));
         }
         out
@@ -477,4 +489,22 @@ pub fn ft_bias_correction(model: &Model, quantized: &[f32], boards: &[Board]) ->
             (f64::from(*b) - err).round().clamp(-32768.0, 32767.0) as f32
         })
         .collect())
+}
+
+/// fc_0's input statistics per layer stack over calibration positions:
+/// each position's stack input (`stack_input`) summed as `x xᵀ` into the
+/// Hessian of the stack its piece count selects.
+pub fn fc0_hessians(net: &NnueNet, boards: &[Board]) -> Vec<qarena_quant::Hessian> {
+    let mut out: Vec<qarena_quant::Hessian> = (0..BUCKETS)
+        .map(|_| qarena_quant::Hessian::new(L1))
+        .collect();
+    for board in boards {
+        let x: Vec<f32> = net
+            .stack_input(board)
+            .iter()
+            .map(|v| f32::from(*v))
+            .collect();
+        out[board.bucket().min(BUCKETS - 1)].add(&x);
+    }
+    out
 }

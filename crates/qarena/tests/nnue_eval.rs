@@ -238,3 +238,55 @@ fn error_compensating_rounding_of_the_feature_transformer_beats_rounding_to_near
     assert!(c_rtn < e_rtn && c_gptq <= e_gptq, "{c_rtn} {c_gptq}");
     assert!(e_gptq < 0.9 * e_rtn, "GPTQ {e_gptq} vs nearest {e_rtn}");
 }
+
+#[test]
+fn error_compensating_rounding_of_fc_0_beats_rounding_to_nearest() {
+    let ws = Ws::new();
+    let net = common::export_stockfish_net(&ws);
+    let model = qarena_models::Model::load(&net).unwrap();
+    let original = NnueNet::from_model(&model).unwrap();
+    let boards = |n, seed| -> Vec<Board> {
+        random_positions(n, seed)
+            .iter()
+            .map(|f| Board::from_fen(f).unwrap())
+            .collect()
+    };
+    let calib = boards(20_000, 303);
+    let held_out = boards(300, 202);
+    let started = std::time::Instant::now();
+    let hessians = qarena_models::nnue_eval::fc0_hessians(&original, &calib);
+    eprintln!("fc_0 Hessians: {:.1} s", started.elapsed().as_secs_f64());
+    // fc_0 of every stack at ±7 levels per output row (the notes' fc4).
+    let spec = qarena_quant::QuantSpec::new("levels7".parse().unwrap());
+    let settings = qarena_quant::GptqSettings {
+        damp: 0.1,
+        ..qarena_quant::GptqSettings::default()
+    };
+    let (mut rtn, mut gptq) = (
+        qarena_models::Model::load(&net).unwrap(),
+        qarena_models::Model::load(&net).unwrap(),
+    );
+    for (b, h) in hessians.iter().enumerate() {
+        let name = format!("stack{b}.fc_0.weight");
+        let index = model
+            .catalogue()
+            .iter()
+            .position(|t| t.name == name)
+            .unwrap();
+        let info = model.catalogue()[index].clone();
+        let values = model.try_tensor_values(index).unwrap();
+        let r = qarena_quant::quantize_tensor(&info, &values, &spec).unwrap();
+        let g = qarena_quant::quantize_gptq(&info, &values, &spec, h, &settings).unwrap();
+        assert_eq!(r.bytes, g.bytes);
+        rtn.set_tensor_values(index, &r.values).unwrap();
+        gptq.set_tensor_values(index, &g.values).unwrap();
+    }
+    let (e_rtn, e_gptq) = (
+        eval_error(&original, &NnueNet::from_model(&rtn).unwrap(), &held_out),
+        eval_error(&original, &NnueNet::from_model(&gptq).unwrap(), &held_out),
+    );
+    eprintln!(
+        "fc_0 ±7 levels: mean |Δ eval| nearest {e_rtn:.1}, GPTQ {e_gptq:.1} (internal units)"
+    );
+    assert!(e_gptq < 0.9 * e_rtn, "GPTQ {e_gptq} vs nearest {e_rtn}");
+}
