@@ -214,7 +214,7 @@ impl KvQuant {
         self.stats.is_some()
     }
 
-    /// The statistics collected so far, by layer, part (K first) and head.
+    /// The statistics collected so far, by layer, part and head.
     pub fn stats(&self) -> Vec<KvStat> {
         self.stats
             .as_ref()
