@@ -228,7 +228,7 @@ impl KvQuant {
         layer: usize,
         is_k: bool,
         x: &Tensor,
-        axis: KvAxis,
+        s: KvSpec,
         info: &TensorInfo,
         data: &[f32],
         grids: &[qarena_quant::GroupGrid],
@@ -261,12 +261,11 @@ impl KvQuant {
             st.values += 1;
             st.absmax = st.absmax.max(v.abs());
         }
-        let (rows, cols) = (info.shape[0], info.shape[1]);
-        if !grids.is_empty() && rows > 0 {
-            let per_row = grids.len() / rows;
-            let group_len = cols.div_ceil(per_row.max(1)).max(1);
+        let layout = qarena_quant::geometry(info, &s.spec);
+        if !grids.is_empty() {
+            let cols = layout.row_len.max(1);
             let head_of_row = |r: usize| -> Option<usize> {
-                match axis {
+                match s.axis {
                     KvAxis::TokenHead => Some(r / t.max(1)),
                     KvAxis::Channel => Some(r / d.max(1)),
                     KvAxis::Head => Some(r),
@@ -274,11 +273,9 @@ impl KvQuant {
                 }
             };
             for (i, x) in data.iter().enumerate() {
-                let (r, c) = (i / cols, i % cols);
-                let grid = &grids[r * per_row + c / group_len];
-                let (lo, hi) = grid.extent();
+                let (lo, hi) = grids[layout.group_of(i)].extent();
                 if *x < lo || *x > hi {
-                    let head = head_of_row(r).unwrap_or(i / (t * d).max(1));
+                    let head = head_of_row(i / cols).unwrap_or(i / (t * d).max(1));
                     heads[head].clipped += 1;
                 }
             }
@@ -287,7 +284,7 @@ impl KvQuant {
                 if scale <= 0.0 {
                     continue;
                 }
-                let targets: Vec<usize> = match head_of_row(g / per_row.max(1)) {
+                let targets: Vec<usize> = match head_of_row(g / layout.groups_per_row.max(1)) {
                     Some(head) => vec![head],
                     None => (0..h).collect(),
                 };
@@ -368,11 +365,11 @@ impl KvQuant {
         let q = if self.stats.is_some() && s.spec.scheme.cast_type().is_none() {
             let (q, grids) =
                 qarena_quant::quantize_tensor_grids(&info, &data, &s.spec).map_err(err)?;
-            self.record(layer, is_k, x, s.axis, &info, &data, &grids)?;
+            self.record(layer, is_k, x, s, &info, &data, &grids)?;
             q
         } else {
             let q = quantize_tensor(&info, &data, &s.spec).map_err(err)?;
-            self.record(layer, is_k, x, s.axis, &info, &data, &[])?;
+            self.record(layer, is_k, x, s, &info, &data, &[])?;
             q
         };
         s.axis.restore(q.values, x.dims3()?)
@@ -595,6 +592,35 @@ mod tests {
         assert_eq!((v0.values, v0.clipped), (12, 0));
         assert_eq!(v0.scale_log2_hist.values().sum::<u64>(), 1);
         assert_eq!(v0.absmax, 0.2);
+    }
+
+    #[test]
+    fn statistics_find_each_value_in_its_own_group_when_groups_do_not_divide_the_row() {
+        // One head, 40 tokens, 2 channels; per channel over the tokens in
+        // groups of 32: tokens 0..32 are large, 32..40 small. Without a clip
+        // nothing falls outside its own group's grid.
+        let v: Vec<f32> = (0..40)
+            .flat_map(|t| {
+                let x = if t < 32 {
+                    5.0 + t as f32
+                } else {
+                    0.01 * t as f32
+                };
+                [x, -x]
+            })
+            .collect();
+        let x = Tensor::from_vec(v, (1, 40, 2), &candle_core::Device::Cpu).unwrap();
+        let kv = KvQuant::parse(
+            "collect_stats = true\n[k]\nscheme = \"uint4\"\naxis = \"channel\"\ngroup = 32\n",
+            "t",
+        )
+        .unwrap();
+        kv.apply(0, true, &x).unwrap();
+        let st = kv.stats();
+        assert_eq!(st.len(), 1);
+        assert_eq!((st[0].values, st[0].clipped), (80, 0));
+        // Two channels, two groups each.
+        assert_eq!(st[0].scale_log2_hist.values().sum::<u64>(), 4);
     }
 
     #[test]

@@ -153,15 +153,6 @@ fn get_scale(r: &mut Reader<'_>, t: ScaleType) -> Result<f32> {
     })
 }
 
-/// Rows and group length of a `[rows, cols]` matrix under `spec`.
-fn groups(spec: &QuantSpec, rows: usize, cols: usize) -> (usize, usize) {
-    match spec.granularity {
-        qarena_quant::Granularity::Tensor => (1, rows * cols),
-        qarena_quant::Granularity::Channel => (rows, cols),
-        qarena_quant::Granularity::Group(g) => (rows, (g as usize).clamp(1, cols.max(1))),
-    }
-}
-
 fn encode_part(
     x: &Tensor,
     layer: usize,
@@ -193,21 +184,10 @@ fn encode_part(
         return Ok((w.finish(), s.axis.restore(q.values, x.dims3()?)?));
     }
     let (q, grids) = quantize_tensor_grids(&info, &data, &s.spec).map_err(quant_err)?;
-    let (rows, cols) = (info.shape[0], info.shape[1]);
-    let (_, group_len) = groups(&s.spec, rows, cols);
-    let per_row = if s.spec.granularity == qarena_quant::Granularity::Tensor {
-        1
-    } else {
-        cols.div_ceil(group_len)
-    };
+    let layout = qarena_quant::geometry(&info, &s.spec);
     let bits = code_bits(s.spec.scheme);
     for (i, y) in q.values.iter().enumerate() {
-        let g = if s.spec.granularity == qarena_quant::Granularity::Tensor {
-            0
-        } else {
-            (i / cols) * per_row + (i % cols) / group_len
-        };
-        w.put(u64::from(grids[g].code_of(*y)), bits);
+        w.put(u64::from(grids[layout.group_of(i)].code_of(*y)), bits);
     }
     for g in &grids {
         write_group(&mut w, g, &s.spec, bits);
@@ -271,14 +251,18 @@ fn decode_part(
         return s.axis.restore(v, (h, t, d));
     }
     let (rows, cols) = s.axis.rows_cols(h, t, d);
-    let (_, group_len) = groups(&s.spec, rows, cols);
-    let tensor_wide = s.spec.granularity == qarena_quant::Granularity::Tensor;
-    let per_row = if tensor_wide {
-        1
-    } else {
-        cols.div_ceil(group_len)
-    };
-    let n_groups = if tensor_wide { 1 } else { rows * per_row };
+    let layout = qarena_quant::geometry(
+        &qarena_quant::TensorInfo {
+            name: String::new(),
+            shape: vec![rows, cols],
+            dtype: qarena_quant::StorageType::F32,
+            role: qarena_quant::Role::Other,
+            layer: None,
+            is_bias: false,
+        },
+        &s.spec,
+    );
+    let n_groups = layout.groups();
     let bits = code_bits(s.spec.scheme);
     let mut codes = Vec::with_capacity(n);
     for _ in 0..n {
@@ -329,11 +313,7 @@ fn decode_part(
         .iter()
         .enumerate()
         .map(|(i, c)| {
-            let g = if tensor_wide {
-                0
-            } else {
-                (i / cols) * per_row + (i % cols) / group_len
-            };
+            let g = layout.group_of(i);
             if grids[g].scale() == 0.0 {
                 0.0
             } else {

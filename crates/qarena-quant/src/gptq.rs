@@ -293,8 +293,7 @@ pub fn quantize_gptq_blocks(
         ));
     }
     // The grids of round-to-nearest, fitted on the original weights.
-    let (fitted, group_len) = fit_row_groups(info, values, spec)?;
-    let per_row = cols.div_ceil(group_len);
+    let (fitted, layout) = fit_row_groups(info, values, spec)?;
     let mut w: Vec<f64> = values.iter().map(|x| f64::from(*x)).collect();
     // Row by row in parallel: each row's updates touch only that row.
     let out: Vec<Vec<f32>> = w
@@ -312,7 +311,7 @@ pub fn quantize_gptq_blocks(
                     for i in start..end {
                         let col = order[i];
                         let x = row[col];
-                        let grid = &fitted[r * per_row + (offset + col) / group_len];
+                        let grid = &fitted[layout.group_of(r * cols + offset + col)];
                         let y = grid.round(x as f32);
                         q[offset + col] = y;
                         let e = (x - f64::from(y)) / u[i * n + i];

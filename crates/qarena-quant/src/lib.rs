@@ -36,7 +36,8 @@ pub use gptq::{
 pub use metrics::{compare, sqnr_db, ErrorMetrics, SQNR_CAP_DB};
 pub use plan::{plan, RoleSummary, StrategyApplication, TensorReport};
 pub use quantize::{
-    code_table, predicted_bytes, quantize_tensor, quantize_tensor_grids, GroupGrid, QuantOutput,
+    code_table, geometry, predicted_bytes, quantize_tensor, quantize_tensor_grids, Geometry,
+    GroupGrid, QuantOutput,
 };
 pub use scheme::{Clipping, Granularity, QuantSpec, Rounding, ScaleType, Scheme, MAX_LEVELS};
 pub use strategy::{LayerRange, Rule, Selector, Strategy};

@@ -709,12 +709,12 @@ impl Fitted {
 }
 
 /// The grid of every scale group of `values` (row by row, groups along
-/// each row) as round-to-nearest fits them, and the group length.
+/// each row) as round-to-nearest fits them, and how they are laid out.
 pub(crate) fn fit_row_groups(
     info: &TensorInfo,
     values: &[f32],
     spec: &QuantSpec,
-) -> Result<(Vec<Fitted>, usize), QuantError> {
+) -> Result<(Vec<Fitted>, Geometry), QuantError> {
     spec.validate().map_err(QuantError::InvalidSpec)?;
     if let Some(index) = first_non_finite(values) {
         return Err(QuantError::NonFinite {
@@ -738,7 +738,7 @@ pub(crate) fn fit_row_groups(
             });
         }
     }
-    Ok((out, g.group_len.max(1)))
+    Ok((out, g))
 }
 
 /// Indices (ascending) of the `round(fraction * n)` largest magnitudes;
@@ -824,15 +824,33 @@ fn layout(info: &TensorInfo, numel: usize) -> (usize, usize) {
     }
 }
 
-/// How a tensor is cut into scale groups.
-struct Geometry {
-    rows: usize,
-    row_len: usize,
-    group_len: usize,
-    groups_per_row: usize,
+/// How a tensor is cut into scale groups: `rows` rows of `row_len`
+/// values, each cut into `groups_per_row` groups of `group_len` (the last
+/// one possibly shorter). Grids are listed row by row, groups along each
+/// row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    pub rows: usize,
+    pub row_len: usize,
+    pub group_len: usize,
+    pub groups_per_row: usize,
 }
 
-fn geometry(info: &TensorInfo, spec: &QuantSpec) -> Geometry {
+impl Geometry {
+    /// The index of the group (in grid order) that holds element `i`.
+    pub fn group_of(&self, i: usize) -> usize {
+        let (r, c) = (i / self.row_len.max(1), i % self.row_len.max(1));
+        r * self.groups_per_row + c / self.group_len.max(1)
+    }
+
+    /// How many groups there are.
+    pub fn groups(&self) -> usize {
+        self.rows * self.groups_per_row
+    }
+}
+
+/// How `info` is cut into scale groups under `spec`.
+pub fn geometry(info: &TensorInfo, spec: &QuantSpec) -> Geometry {
     let numel = info.numel();
     let (rows, row_len) = layout(info, numel);
     let (row_len, group_len) = match spec.granularity {
