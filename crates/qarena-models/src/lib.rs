@@ -346,6 +346,11 @@ impl Model {
         &self.catalogue
     }
 
+    /// The catalogue index of the tensor named `name`.
+    pub fn tensor_index(&self, name: &str) -> Option<usize> {
+        self.catalogue.iter().position(|t| t.name == name)
+    }
+
     /// Total number of weights over the catalogue.
     pub fn num_params(&self) -> u64 {
         self.catalogue.iter().map(|t| t.numel() as u64).sum()

@@ -167,15 +167,18 @@ fn feature(white: bool, sq: u8, piece: u8, ksq: u8) -> usize {
     (sq ^ orient) + plane * 64 + bucket * 704
 }
 
-fn ints<T: TryFrom<i64>>(model: &Model, name: &str) -> Result<Vec<T>> {
-    let index = model
-        .catalogue()
-        .iter()
-        .position(|t| t.name == name)
+/// The index of tensor `name`, or an error naming it.
+fn index_of(model: &Model, name: &str) -> Result<usize> {
+    model
+        .tensor_index(name)
         .ok_or_else(|| ModelError::NotEvaluable {
             path: model.path().to_path_buf(),
             reason: format!("tensor {name} is missing"),
-        })?;
+        })
+}
+
+fn ints<T: TryFrom<i64>>(model: &Model, name: &str) -> Result<Vec<T>> {
+    let index = index_of(model, name)?;
     let values = model.try_tensor_values(index)?;
     values
         .iter()
@@ -410,14 +413,7 @@ pub fn gptq_feature_transformer(
     hessians: &[qarena_quant::Hessian],
     settings: &qarena_quant::GptqSettings,
 ) -> Result<qarena_quant::QuantOutput> {
-    let index = model
-        .catalogue()
-        .iter()
-        .position(|t| t.name == "ft.weight")
-        .ok_or_else(|| ModelError::NotEvaluable {
-            path: model.path().to_path_buf(),
-            reason: "no feature transformer (ft.weight)".into(),
-        })?;
+    let index = index_of(model, "ft.weight")?;
     let info = &model.catalogue()[index];
     let values = model.try_tensor_values(index)?;
     let quant = |source| ModelError::NotEvaluable {
@@ -444,18 +440,8 @@ pub fn gptq_feature_transformer(
 /// over the active features of every position and perspective, rounded
 /// to the int16 the file stores.
 pub fn ft_bias_correction(model: &Model, quantized: &[f32], boards: &[Board]) -> Result<Vec<f32>> {
-    let find = |name: &str| {
-        model
-            .catalogue()
-            .iter()
-            .position(|t| t.name == name)
-            .ok_or_else(|| ModelError::NotEvaluable {
-                path: model.path().to_path_buf(),
-                reason: format!("no {name}"),
-            })
-    };
-    let w = model.try_tensor_values(find("ft.weight")?)?;
-    let bias = model.try_tensor_values(find("ft.bias")?)?;
+    let w = model.try_tensor_values(index_of(model, "ft.weight")?)?;
+    let bias = model.try_tensor_values(index_of(model, "ft.bias")?)?;
     if quantized.len() != w.len() {
         return Err(ModelError::NotEvaluable {
             path: model.path().to_path_buf(),

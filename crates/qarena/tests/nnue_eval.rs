@@ -152,6 +152,14 @@ fn the_forward_pass_evaluates_every_bucket_as_stockfish_does() {
     }
 }
 
+/// [`random_positions`] as boards.
+fn random_boards(n: usize, seed: u64) -> Vec<Board> {
+    random_positions(n, seed)
+        .iter()
+        .map(|f| Board::from_fen(f).unwrap())
+        .collect()
+}
+
 /// Mean absolute difference of two nets' evaluations, in internal units.
 fn eval_error(a: &NnueNet, b: &NnueNet, boards: &[Board]) -> f64 {
     boards
@@ -167,22 +175,12 @@ fn error_compensating_rounding_of_the_feature_transformer_beats_rounding_to_near
     let net = common::export_stockfish_net(&ws);
     let model = qarena_models::Model::load(&net).unwrap();
     let original = NnueNet::from_model(&model).unwrap();
-    let boards = |n, seed| -> Vec<Board> {
-        random_positions(n, seed)
-            .iter()
-            .map(|f| Board::from_fen(f).unwrap())
-            .collect()
-    };
     // Calibration and evaluation positions from different seeds.
     // (Binary, sparse inputs: a king bucket's 704 features need many
     // positions before their co-occurrences say much.)
-    let calib = boards(40_000, 101);
-    let held_out = boards(300, 202);
-    let index = model
-        .catalogue()
-        .iter()
-        .position(|t| t.name == "ft.weight")
-        .unwrap();
+    let calib = random_boards(40_000, 101);
+    let held_out = random_boards(300, 202);
+    let index = model.tensor_index("ft.weight").unwrap();
     let info = model.catalogue()[index].clone();
     let values = model.try_tensor_values(index).unwrap();
     let spec = qarena_quant::QuantSpec::new("levels15".parse().unwrap());
@@ -222,11 +220,7 @@ fn error_compensating_rounding_of_the_feature_transformer_beats_rounding_to_near
         let b = qarena_models::nnue_eval::ft_bias_correction(&model, q, &calib).unwrap();
         let mut m = qarena_models::Model::load(&net).unwrap();
         m.set_tensor_values(index, q).unwrap();
-        let bi = m
-            .catalogue()
-            .iter()
-            .position(|t| t.name == "ft.bias")
-            .unwrap();
+        let bi = m.tensor_index("ft.bias").unwrap();
         m.set_tensor_values(bi, &b).unwrap();
         NnueNet::from_model(&m).unwrap()
     };
@@ -245,14 +239,8 @@ fn error_compensating_rounding_of_fc_0_beats_rounding_to_nearest() {
     let net = common::export_stockfish_net(&ws);
     let model = qarena_models::Model::load(&net).unwrap();
     let original = NnueNet::from_model(&model).unwrap();
-    let boards = |n, seed| -> Vec<Board> {
-        random_positions(n, seed)
-            .iter()
-            .map(|f| Board::from_fen(f).unwrap())
-            .collect()
-    };
-    let calib = boards(20_000, 303);
-    let held_out = boards(300, 202);
+    let calib = random_boards(20_000, 303);
+    let held_out = random_boards(300, 202);
     let started = std::time::Instant::now();
     let hessians = qarena_models::nnue_eval::fc0_hessians(&original, &calib);
     eprintln!("fc_0 Hessians: {:.1} s", started.elapsed().as_secs_f64());
@@ -268,11 +256,7 @@ fn error_compensating_rounding_of_fc_0_beats_rounding_to_nearest() {
     );
     for (b, h) in hessians.iter().enumerate() {
         let name = format!("stack{b}.fc_0.weight");
-        let index = model
-            .catalogue()
-            .iter()
-            .position(|t| t.name == name)
-            .unwrap();
+        let index = model.tensor_index(&name).unwrap();
         let info = model.catalogue()[index].clone();
         let values = model.try_tensor_values(index).unwrap();
         let r = qarena_quant::quantize_tensor(&info, &values, &spec).unwrap();
