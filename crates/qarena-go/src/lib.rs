@@ -6,7 +6,9 @@
 //! area scoring ([`Game::area_score`]), or by area once a checked list of dead
 //! stones is removed ([`Game::dead_chains`], [`Game::area_score_without`]),
 //! and writes and reads SGF records
-//! ([`write_sgf`], [`parse_sgf`]).
+//! ([`write_sgf`], [`parse_sgf`]). It also computes KataGo's V7 neural-network
+//! inputs for a position ([`v7_inputs`]), so that a network can be run on
+//! exactly what KataGo would feed it.
 //!
 //! Invariants shared by every module:
 //! - Coordinates are SGF-oriented: [`Point::x`] is the column from the left
@@ -16,6 +18,7 @@
 //!   can name.
 //! - No function panics on any input: bad input yields a typed error.
 
+mod features;
 mod game;
 mod sgf;
 mod vertex;
@@ -23,6 +26,10 @@ mod zobrist;
 
 use std::fmt;
 
+pub use features::{
+    v7_inputs, KataRules, KataRulesError, KoRule, NetInputs, ScoringRule, TaxRule, V7_GLOBAL,
+    V7_SPATIAL,
+};
 pub use game::{
     format_result, format_vertices, DeadStonesError, Game, GoError, IllegalMove, Rules, Superko,
     MAX_SIZE, MIN_SIZE,

@@ -38,6 +38,10 @@ use std::path::Path;
 
 use qarena_quant::{Role, StorageType, TensorInfo};
 
+use crate::katago_arch::{
+    Activation, BiasDesc, BlockDesc, ConvDesc, KataArch, MatMulDesc, NormDesc, PolicyDesc,
+    PostProcess, ValueDesc,
+};
 use crate::source::Source;
 use crate::view::Slot;
 use crate::{LoadOptions, ModelError, Parsed, Result};
@@ -107,7 +111,7 @@ pub(crate) fn parse(
         late_from: 0,
         late_blocks: opts.late_blocks,
     };
-    let description = p.model()?;
+    let (description, arch) = p.model()?;
     let slots = std::mem::take(&mut p.slots);
     let values = std::mem::take(&mut p.values);
     let buf = src.take_bytes();
@@ -117,6 +121,7 @@ pub(crate) fn parse(
             text: None,
             slots,
             description,
+            arch: Some(arch),
         }
     } else {
         Parsed {
@@ -124,6 +129,7 @@ pub(crate) fn parse(
             text: Some(buf),
             slots,
             description,
+            arch: Some(arch),
         }
     })
 }
@@ -322,7 +328,7 @@ impl Parser<'_, '_> {
         shape: Vec<usize>,
         strides: Vec<usize>,
         is_bias: bool,
-    ) -> Result<()> {
+    ) -> Result<usize> {
         if self.slots.len() >= MAX_TENSORS {
             return Err(self.corrupt(
                 self.pos,
@@ -363,7 +369,7 @@ impl Parser<'_, '_> {
             ));
         }
         self.slots.push(slot);
-        Ok(())
+        Ok(self.slots.len() - 1)
     }
 
     fn binary_block(&mut self, name: &str, n: usize) -> Result<usize> {
@@ -475,7 +481,7 @@ impl Parser<'_, '_> {
         Ok((offset, span))
     }
 
-    fn conv(&mut self) -> Result<(usize, usize)> {
+    fn conv(&mut self) -> Result<ConvDesc> {
         let name = self.name("a conv layer name")?;
         let ky = self.count(&format!("kernel height of {name}"))?;
         let kx = self.count(&format!("kernel width of {name}"))?;
@@ -488,8 +494,8 @@ impl Parser<'_, '_> {
                 format!("{name} has an even kernel size {ky}x{kx}; KataGo needs odd kernels"),
             ));
         }
-        self.int_in(&format!("vertical dilation of {name}"), 1..=1 << 16)?;
-        self.int_in(&format!("horizontal dilation of {name}"), 1..=1 << 16)?;
+        let dil_y = self.int_in(&format!("vertical dilation of {name}"), 1..=1 << 16)? as usize;
+        let dil_x = self.int_in(&format!("horizontal dilation of {name}"), 1..=1 << 16)? as usize;
         // Every product of a subset of the dims is at most the full product
         // (kernel sizes are odd, so never zero), hence the strides fit too.
         let (Some(n), Some(row), Some(tap)) = (
@@ -499,37 +505,63 @@ impl Parser<'_, '_> {
         ) else {
             return Err(self.corrupt(at, format!("{name} is impossibly large")));
         };
-        self.floats(name, n, vec![oc, ic, ky, kx], vec![1, oc, row, tap], false)?;
-        Ok((ic, oc))
+        let tensor = self.floats(name, n, vec![oc, ic, ky, kx], vec![1, oc, row, tap], false)?;
+        Ok(ConvDesc {
+            tensor,
+            ky,
+            kx,
+            ic,
+            oc,
+            dil_y,
+            dil_x,
+        })
     }
 
-    fn batch_norm(&mut self) -> Result<usize> {
+    fn batch_norm(&mut self) -> Result<NormDesc> {
         let name = self.name("a batch norm layer name")?;
         let c = self.count(&format!("channels of {name}"))?;
-        self.float(&format!("epsilon of {name}"))?;
+        let eps = self.float(&format!("epsilon of {name}"))?;
         let has_scale = self.int_in(&format!("has-scale flag of {name}"), 0..=1)? == 1;
         let has_bias = self.int_in(&format!("has-bias flag of {name}"), 0..=1)? == 1;
-        self.vector(format!("{name}/mean"), c)?;
-        self.vector(format!("{name}/variance"), c)?;
-        if has_scale {
-            self.vector(format!("{name}/scale"), c)?;
-        }
-        if has_bias {
-            self.vector(format!("{name}/bias"), c)?;
-        }
-        Ok(c)
+        let mean = self.vector(format!("{name}/mean"), c)?;
+        let variance = self.vector(format!("{name}/variance"), c)?;
+        let scale = if has_scale {
+            Some(self.vector(format!("{name}/scale"), c)?)
+        } else {
+            None
+        };
+        let bias = if has_bias {
+            Some(self.vector(format!("{name}/bias"), c)?)
+        } else {
+            None
+        };
+        Ok(NormDesc {
+            c,
+            eps,
+            mean,
+            variance,
+            scale,
+            bias,
+        })
     }
 
-    fn vector(&mut self, name: String, c: usize) -> Result<()> {
+    fn vector(&mut self, name: String, c: usize) -> Result<usize> {
         self.floats(name, c, vec![c], vec![1], true)
     }
 
-    fn activation(&mut self) -> Result<()> {
+    fn activation(&mut self) -> Result<Activation> {
         self.name("an activation layer name")?;
         if self.version >= 11 {
             let span = self.token("an activation kind")?;
             let kind = self.text(span);
-            if !ACTIVATIONS.contains(&kind) {
+            if let Some(k) = ACTIVATIONS.iter().position(|a| *a == kind) {
+                return Ok([
+                    Activation::Identity,
+                    Activation::Relu,
+                    Activation::Mish,
+                    Activation::Silu,
+                ][k]);
+            } else {
                 return Err(ModelError::UnsupportedLayer {
                     path: self.path.to_path_buf(),
                     offset: span.0 as u64,
@@ -539,23 +571,24 @@ impl Parser<'_, '_> {
                 });
             }
         }
-        Ok(())
+        Ok(Activation::Relu)
     }
 
-    fn matmul(&mut self) -> Result<(usize, usize)> {
+    fn matmul(&mut self) -> Result<MatMulDesc> {
         let name = self.name("a matmul layer name")?;
         let ic = self.count(&format!("input channels of {name}"))?;
         let oc = self.count(&format!("output channels of {name}"))?;
         let n = total(&[ic, oc])
             .ok_or_else(|| self.corrupt(self.pos, format!("{name} is impossibly large")))?;
-        self.floats(name, n, vec![oc, ic], vec![1, oc], false)?;
-        Ok((ic, oc))
+        let tensor = self.floats(name, n, vec![oc, ic], vec![1, oc], false)?;
+        Ok(MatMulDesc { tensor, ic, oc })
     }
 
-    fn mat_bias(&mut self) -> Result<()> {
+    fn mat_bias(&mut self) -> Result<BiasDesc> {
         let name = self.name("a bias layer name")?;
         let c = self.count(&format!("channels of {name}"))?;
-        self.vector(name, c)
+        let tensor = self.vector(name, c)?;
+        Ok(BiasDesc { tensor, c })
     }
 
     /// The trunk-tip RMSNorm of v15+ nets with norm kind 1.
@@ -566,20 +599,23 @@ impl Parser<'_, '_> {
         self.int(&format!("spatial flag of {name}"))?;
         self.int_in(&format!("channel group size of {name}"), 0..=0)?;
         self.vector(format!("{name}/gamma"), c)?;
-        self.vector(format!("{name}/beta"), c)
+        self.vector(format!("{name}/beta"), c)?;
+        Ok(())
     }
 
     fn transformer_rms_norm(&mut self) -> Result<()> {
         let name = self.name("a transformer RMSNorm layer name")?;
         let c = self.count(&format!("channels of {name}"))?;
         self.float(&format!("epsilon of {name}"))?;
-        self.vector(name, c)
+        self.vector(name, c)?;
+        Ok(())
     }
 
-    fn blocks(&mut self, n: usize, outer: Option<usize>, depth: usize) -> Result<()> {
+    fn blocks(&mut self, n: usize, outer: Option<usize>, depth: usize) -> Result<Vec<BlockDesc>> {
         if depth > MAX_NESTING {
             return Err(self.corrupt(self.pos, "residual blocks are nested too deeply"));
         }
+        let mut out = Vec::new();
         for i in 0..n {
             let index = outer.unwrap_or(i);
             self.role = if index >= self.late_from {
@@ -590,47 +626,60 @@ impl Parser<'_, '_> {
             self.layer = u32::try_from(index).ok();
             let span = self.token("a block kind")?;
             let at = span.0;
-            match self.text(span).to_string().as_str() {
+            let block = match self.text(span).to_string().as_str() {
                 "ordinary_block" => {
                     self.name("a block name")?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
+                    BlockDesc::Ordinary {
+                        norm1: self.batch_norm()?,
+                        act1: self.activation()?,
+                        conv1: self.conv()?,
+                        norm2: self.batch_norm()?,
+                        act2: self.activation()?,
+                        conv2: self.conv()?,
+                    }
                 }
                 "gpool_block" => {
                     self.name("a block name")?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
-                    self.conv()?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.matmul()?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
+                    BlockDesc::GlobalPool {
+                        norm1: self.batch_norm()?,
+                        act1: self.activation()?,
+                        regular: self.conv()?,
+                        gpool: self.conv()?,
+                        gpool_norm: self.batch_norm()?,
+                        gpool_act: self.activation()?,
+                        gpool_to_bias: self.matmul()?,
+                        norm2: self.batch_norm()?,
+                        act2: self.activation()?,
+                        conv2: self.conv()?,
+                    }
                 }
                 "nested_bottleneck_block" => {
                     let name = self.name("a block name")?;
                     let inner = self.count(&format!("inner block count of {name}"))?;
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
-                    self.blocks(inner, Some(index), depth + 1)?;
+                    let norm_pre = self.batch_norm()?;
+                    let act_pre = self.activation()?;
+                    let conv_pre = self.conv()?;
+                    let inner = self.blocks(inner, Some(index), depth + 1)?;
                     self.role = if index >= self.late_from {
                         Role::Late
                     } else {
                         Role::Trunk
                     };
                     self.layer = u32::try_from(index).ok();
-                    self.batch_norm()?;
-                    self.activation()?;
-                    self.conv()?;
+                    BlockDesc::Bottleneck {
+                        norm_pre,
+                        act_pre,
+                        conv_pre,
+                        inner,
+                        norm_post: self.batch_norm()?,
+                        act_post: self.activation()?,
+                        conv_post: self.conv()?,
+                    }
                 }
-                "transformer_attention_block" => self.attention()?,
+                "transformer_attention_block" => {
+                    self.attention()?;
+                    BlockDesc::Unsupported("transformer attention")
+                }
                 "transformer_ffn_block" => {
                     let name = self.name("a block name")?;
                     self.count(&format!("channels of {name}"))?;
@@ -642,6 +691,7 @@ impl Parser<'_, '_> {
                         self.matmul()?;
                     }
                     self.matmul()?;
+                    BlockDesc::Unsupported("transformer feed-forward")
                 }
                 other => {
                     return Err(ModelError::UnsupportedLayer {
@@ -652,9 +702,10 @@ impl Parser<'_, '_> {
                         known: BLOCK_KINDS,
                     })
                 }
-            }
+            };
+            out.push(block);
         }
-        Ok(())
+        Ok(out)
     }
 
     fn attention(&mut self) -> Result<()> {
@@ -687,7 +738,7 @@ impl Parser<'_, '_> {
         Ok(())
     }
 
-    fn model(&mut self) -> Result<String> {
+    fn model(&mut self) -> Result<(String, KataArch)> {
         let model_name = self.name("the model name")?;
         let version = self.int("the model version")?;
         if !(MIN_VERSION..=MAX_VERSION).contains(&version) {
@@ -698,10 +749,12 @@ impl Parser<'_, '_> {
             });
         }
         self.version = version;
-        self.count("the number of input channels")?;
-        self.count("the number of global input channels")?;
+        let spatial_inputs = self.count("the number of input channels")?;
+        let global_inputs = self.count("the number of global input channels")?;
+        let mut post = PostProcess::default();
         if version >= 13 {
-            for what in [
+            let mut m = [0f32; 7];
+            for (k, what) in [
                 "the td-score multiplier",
                 "the score-mean multiplier",
                 "the score-stdev multiplier",
@@ -709,9 +762,21 @@ impl Parser<'_, '_> {
                 "the variance-time multiplier",
                 "the short-term value error multiplier",
                 "the short-term score error multiplier",
-            ] {
-                self.float(what)?;
+            ]
+            .into_iter()
+            .enumerate()
+            {
+                m[k] = self.float(what)?;
             }
+            post = PostProcess {
+                td_score: m[0],
+                score_mean: m[1],
+                score_stdev: m[2],
+                lead: m[3],
+                variance_time: m[4],
+                shortterm_value_error: m[5],
+                shortterm_score_error: m[6],
+            };
         }
         let mut meta_encoder = 0;
         if version >= 15 {
@@ -751,8 +816,8 @@ impl Parser<'_, '_> {
 
         self.role = Role::Stem;
         self.layer = None;
-        self.conv()?;
-        self.matmul()?;
+        let stem_conv = self.conv()?;
+        let global_matmul = self.matmul()?;
         if meta_encoder > 0 {
             let name = self.name("the metadata encoder name")?;
             self.count(&format!("input channels of {name}"))?;
@@ -765,16 +830,17 @@ impl Parser<'_, '_> {
             self.matmul()?;
         }
 
-        self.blocks(num_blocks, None, 0)?;
+        let blocks = self.blocks(num_blocks, None, 0)?;
 
         self.role = Role::Trunk;
         self.layer = None;
-        if norm_kind == 0 {
-            self.batch_norm()?;
+        let tip_norm = if norm_kind == 0 {
+            Some(self.batch_norm()?)
         } else {
             self.rms_norm()?;
-        }
-        self.activation()?;
+            None
+        };
+        let tip_act = self.activation()?;
 
         self.role = Role::PolicyHead;
         self.name("the policy head name")?;
@@ -784,19 +850,20 @@ impl Parser<'_, '_> {
                 self.int_in("a reserved policy head field", 0..=0)?;
             }
         }
-        self.conv()?;
-        self.conv()?;
-        self.batch_norm()?;
-        self.activation()?;
-        self.matmul()?;
-        self.batch_norm()?;
-        self.activation()?;
-        self.conv()?;
-        self.matmul()?;
+        let mut policy = PolicyDesc {
+            p1_conv: self.conv()?,
+            g1_conv: self.conv()?,
+            g1_norm: self.batch_norm()?,
+            g1_act: self.activation()?,
+            gpool_to_bias: self.matmul()?,
+            p1_norm: self.batch_norm()?,
+            p1_act: self.activation()?,
+            p2_conv: self.conv()?,
+            gpool_to_pass: self.matmul()?,
+            pass_extra: None,
+        };
         if version >= 15 {
-            self.mat_bias()?;
-            self.activation()?;
-            self.matmul()?;
+            policy.pass_extra = Some((self.mat_bias()?, self.activation()?, self.matmul()?));
         }
 
         self.role = Role::ValueHead;
@@ -806,17 +873,33 @@ impl Parser<'_, '_> {
                 self.int_in("a reserved value head field", 0..=0)?;
             }
         }
-        self.conv()?;
-        self.batch_norm()?;
-        self.activation()?;
-        self.matmul()?;
-        self.mat_bias()?;
-        self.activation()?;
-        self.matmul()?;
-        self.mat_bias()?;
-        self.matmul()?;
-        self.mat_bias()?;
-        self.conv()?;
+        let value = ValueDesc {
+            v1_conv: self.conv()?,
+            v1_norm: self.batch_norm()?,
+            v1_act: self.activation()?,
+            v2_mul: self.matmul()?,
+            v2_bias: self.mat_bias()?,
+            v2_act: self.activation()?,
+            v3_mul: self.matmul()?,
+            v3_bias: self.mat_bias()?,
+            sv3_mul: self.matmul()?,
+            sv3_bias: self.mat_bias()?,
+            ownership_conv: self.conv()?,
+        };
+        let arch = KataArch {
+            version,
+            spatial_inputs,
+            global_inputs,
+            post,
+            meta_encoder: meta_encoder > 0,
+            stem_conv,
+            global_matmul,
+            blocks,
+            tip_norm,
+            tip_act,
+            policy,
+            value,
+        };
 
         // KataGo stops reading here; anything after the value head is kept
         // as it is and written back unchanged, but worth a mention.
@@ -839,7 +922,7 @@ impl Parser<'_, '_> {
                 self.names.renamed
             ));
         }
-        Ok(description)
+        Ok((description, arch))
     }
 }
 

@@ -26,6 +26,9 @@
 
 mod error;
 mod katago;
+pub mod katago_arch;
+pub mod katago_calib;
+pub mod katago_net;
 mod nnue;
 pub mod nnue_eval;
 mod source;
@@ -199,6 +202,8 @@ pub(crate) struct Parsed {
     pub text: Option<Vec<u8>>,
     pub slots: Vec<Slot>,
     pub description: String,
+    /// KataGo nets: the layer graph.
+    pub arch: Option<katago_arch::KataArch>,
 }
 
 /// The gzip wrapper of a loaded file, kept to write it back faithfully.
@@ -221,6 +226,7 @@ pub struct Model {
     slots: Vec<Slot>,
     catalogue: Vec<TensorInfo>,
     description: String,
+    arch: Option<katago_arch::KataArch>,
     gzip: Option<GzipOrigin>,
 }
 
@@ -328,6 +334,7 @@ impl Model {
             slots: parsed.slots,
             catalogue,
             description: parsed.description,
+            arch: parsed.arch,
             gzip,
         }
     }
@@ -498,6 +505,11 @@ impl Model {
     }
 
     /// One line for `qarena inspect`, e.g. "KataGo model version 8, 6 blocks x 96 channels …".
+    /// KataGo nets: the layer graph the parser walked.
+    pub fn katago_arch(&self) -> Option<&katago_arch::KataArch> {
+        self.arch.as_ref()
+    }
+
     pub fn description(&self) -> String {
         self.description.clone()
     }

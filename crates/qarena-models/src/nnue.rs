@@ -258,6 +258,7 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
         text: None,
         slots,
         description,
+        arch: None,
     })
 }
 

@@ -207,6 +207,7 @@ pub(crate) fn parse(path: &Path, buf: Vec<u8>) -> Result<Parsed> {
         text: None,
         slots,
         description,
+        arch: None,
     })
 }
 

@@ -30,6 +30,7 @@ pub mod error;
 pub mod go_suites;
 mod gtp;
 pub mod katago;
+pub mod native;
 pub mod nnue;
 pub mod report;
 pub mod stored;

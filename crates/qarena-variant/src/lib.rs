@@ -16,7 +16,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use qarena_models::{LoadOptions, Model};
-use qarena_quant::{quantize_tensor, RoleSummary, Strategy, StrategyApplication, TensorReport};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use qarena_quant::{
+    quantize_gptq, quantize_tensor, GptqSettings, Hessian, RoleSummary, Rounding, Strategy,
+    StrategyApplication, TensorReport,
+};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,6 +48,8 @@ pub enum VariantError {
     },
     #[error("manifest {path} is unreadable ({reason}); delete the variant folder to rebuild it")]
     BadManifest { path: String, reason: String },
+    #[error("strategy {strategy} rounds with error compensation (rounding = \"error_compensating\"), which needs calibration data: give calibration positions (`--calib`), or use rounding = \"nearest\"")]
+    NeedsCalibration { strategy: String },
 }
 
 /// The input model of a variant.
@@ -77,6 +85,54 @@ pub struct Manifest {
     /// input model (suite, figures), as stored in the database.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub probe: Option<serde_json::Value>,
+    /// The calibration behind error-compensating rules, when any rule used it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<CalibrationFacts>,
+}
+
+/// What a calibration was made from, as recorded in manifests.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CalibrationFacts {
+    /// `gptq`.
+    pub method: String,
+    /// Where the calibration data came from (a suite file, a text file).
+    pub source: String,
+    /// sha256 of the calibration data (the suite's or the text's own hash).
+    pub sha256: String,
+    /// Positions (or tokens) the Hessians were summed over.
+    pub samples: usize,
+    /// GPTQ dampening (share of the mean Hessian diagonal) and column order.
+    pub damp: f64,
+    pub act_order: bool,
+}
+
+/// Hessians of a model's weight layers (by tensor name) for
+/// `rounding = "error_compensating"`, and where they came from.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    pub hessians: HashMap<String, Arc<Hessian>>,
+    pub facts: CalibrationFacts,
+}
+
+impl Calibration {
+    fn settings(&self) -> GptqSettings {
+        GptqSettings {
+            damp: self.facts.damp,
+            act_order: self.facts.act_order,
+            ..GptqSettings::default()
+        }
+    }
+}
+
+/// True when some rule of `strategy` rounds with error compensation.
+pub fn needs_calibration(strategy: &Strategy) -> bool {
+    strategy
+        .rules()
+        .iter()
+        .any(|r| r.spec.rounding == Rounding::ErrorCompensating)
+        || strategy
+            .default_spec()
+            .is_some_and(|d| d.rounding == Rounding::ErrorCompensating)
 }
 
 /// A built or cached variant.
@@ -92,7 +148,27 @@ pub struct Variant {
 
 /// The content address of `strategy` applied to the model with `model_sha256`.
 pub fn variant_id(model_sha256: &str, strategy: &Strategy, late_blocks: usize) -> String {
+    variant_id_calibrated(model_sha256, strategy, late_blocks, None)
+}
+
+/// [`variant_id`] of a build with calibration: its data and settings are
+/// part of the address when the strategy uses them.
+pub fn variant_id_calibrated(
+    model_sha256: &str,
+    strategy: &Strategy,
+    late_blocks: usize,
+    calibration: Option<&CalibrationFacts>,
+) -> String {
     let mut h = Sha256::new();
+    if let Some(c) = calibration.filter(|_| needs_calibration(strategy)) {
+        h.update(
+            format!(
+                "calibration\0{}\0{}\0{}\0{}\0{}\0",
+                c.method, c.sha256, c.samples, c.damp, c.act_order
+            )
+            .as_bytes(),
+        );
+    }
     h.update(model_sha256.as_bytes());
     h.update(b"\0");
     h.update(strategy.canonical_json().as_bytes());
@@ -218,9 +294,34 @@ pub fn build_variant(
     opts: &BuildOptions,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Result<Variant, VariantError> {
+    build_variant_calibrated(model_path, strategy, opts, None, progress)
+}
+
+/// [`build_variant`] where rules with `rounding = "error_compensating"`
+/// round by GPTQ from `calibration`'s Hessians. Tensors without one (norms,
+/// biases: no matrix product reads them) are rounded to nearest.
+pub fn build_variant_calibrated(
+    model_path: &Path,
+    strategy: &Strategy,
+    opts: &BuildOptions,
+    calibration: Option<&Calibration>,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Result<Variant, VariantError> {
     let t0 = Instant::now();
+    let uses_calibration = needs_calibration(strategy);
+    if uses_calibration && calibration.is_none() {
+        return Err(VariantError::NeedsCalibration {
+            strategy: strategy.name().to_string(),
+        });
+    }
+    let calibration = calibration.filter(|_| uses_calibration);
     let model_sha = qarena_models::sha256_file(model_path)?;
-    let id = variant_id(&model_sha, strategy, opts.late_blocks);
+    let id = variant_id_calibrated(
+        &model_sha,
+        strategy,
+        opts.late_blocks,
+        calibration.map(|c| &c.facts),
+    );
     let dir = opts.cache_dir.join(&id);
     let out_name = output_name(model_path);
     let out_path = dir.join(&out_name);
@@ -253,15 +354,29 @@ pub fn build_variant(
         .par_iter()
         .enumerate()
         .map(|(i, info)| {
-            let (rule, spec) = strategy.resolve(info);
+            let (rule, mut spec) = strategy.resolve(info);
             let mut values = model.try_tensor_values(i)?;
-            let out = quantize_in_place(info, &mut values, &spec).map_err(|source| {
-                VariantError::Quant {
-                    model: model_path.display().to_string(),
-                    tensor: info.name.clone(),
-                    source,
+            let quant_err = |source| VariantError::Quant {
+                model: model_path.display().to_string(),
+                tensor: info.name.clone(),
+                source,
+            };
+            let hessian = calibration.and_then(|c| c.hessians.get(&info.name));
+            let out = match (spec.rounding, hessian, calibration) {
+                (Rounding::ErrorCompensating, Some(h), Some(c))
+                    if spec.scheme != qarena_quant::Scheme::Keep =>
+                {
+                    let mut out =
+                        quantize_gptq(info, &values, &spec, h, &c.settings()).map_err(quant_err)?;
+                    values.copy_from_slice(&out.values);
+                    out.values = Vec::new();
+                    out
                 }
-            })?;
+                _ => {
+                    spec.rounding = Rounding::Nearest;
+                    quantize_in_place(info, &mut values, &spec).map_err(quant_err)?
+                }
+            };
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);
             // Unchanged tensors are not written back: drop their copy now.
@@ -309,6 +424,7 @@ pub fn build_variant(
         tensors: app.tensors,
         seconds: t0.elapsed().as_secs_f64(),
         probe: None,
+        calibration: calibration.map(|c| c.facts.clone()),
     };
     write_manifest(&dir, &manifest)?;
     Ok(Variant {
