@@ -45,12 +45,31 @@ pub fn katago_hessians(
     symmetries: &[u8],
     progress: &mut dyn FnMut(usize, usize),
 ) -> Result<KataCalibration> {
-    let arch = model.katago_arch().ok_or_else(|| ModelError::NotEvaluable {
-        path: model.path().to_path_buf(),
-        reason: "it is not a KataGo net".into(),
-    })?;
+    katago_hessians_of(model, net, inputs, batch, symmetries, None, progress)
+}
+
+/// [`katago_hessians`] of the layers in `only` (catalogue indices) when
+/// given; each forward pass stops once they have all been seen.
+pub fn katago_hessians_of(
+    model: &Model,
+    net: &KataNet,
+    inputs: &[NetInputs],
+    batch: usize,
+    symmetries: &[u8],
+    only: Option<&[usize]>,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<KataCalibration> {
+    let arch = model
+        .katago_arch()
+        .ok_or_else(|| ModelError::NotEvaluable {
+            path: model.path().to_path_buf(),
+            reason: "it is not a KataGo net".into(),
+        })?;
     let mut sums: BTreeMap<usize, Sum> = BTreeMap::new();
     for layer in arch.weight_layers() {
+        if only.is_some_and(|o| !o.contains(&layer.tensor())) {
+            continue;
+        }
         let (k, ic) = match &layer {
             crate::katago_arch::WeightLayer::Conv(c) => (c.ky, c.ic),
             crate::katago_arch::WeightLayer::MatMul(m) => (1, m.ic),
@@ -87,15 +106,18 @@ pub fn katago_hessians(
             if group.is_empty() {
                 continue;
             }
+            let mut seen = 0;
+            let wanted = sums.len();
             net.forward_tapped(&group, sym, &mut |tensor, x, cols| {
-                if failure.is_some() || cols == 0 {
-                    return;
+                if failure.is_some() {
+                    return false;
                 }
                 let Some(sum) = sums.get_mut(&tensor) else {
-                    return;
+                    return true;
                 };
-                if sum.cols != cols {
-                    return;
+                seen += 1;
+                if sum.cols != cols || cols == 0 {
+                    return seen < wanted;
                 }
                 let rows = x.len() / cols;
                 match gram(x, rows, cols) {
@@ -107,6 +129,7 @@ pub fn katago_hessians(
                     }
                     Err(e) => failure = Some(e),
                 }
+                seen < wanted
             })?;
             if let Some(e) = failure.take() {
                 return Err(e);

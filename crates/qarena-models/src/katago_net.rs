@@ -179,8 +179,19 @@ impl Act {
 
 /// Receives every weight layer's input: its catalogue index, and a
 /// row-major matrix with one row per output point (or per position, for
-/// matmuls) and `cols` columns in the file's `[ky][kx][in]` order.
-pub type Tap<'a> = dyn FnMut(usize, &[f32], usize) + 'a;
+/// matmuls) and `cols` columns in the file's `[ky][kx][in]` order. Returns
+/// whether the forward pass should go on.
+pub type Tap<'a> = dyn FnMut(usize, &[f32], usize) -> bool + 'a;
+
+/// The reason a tap's stop travels under (never shown to users).
+const HALT: &str = "the forward pass was stopped by its tap";
+
+fn halt() -> ModelError {
+    ModelError::NotEvaluable {
+        path: std::path::PathBuf::new(),
+        reason: HALT.into(),
+    }
+}
 
 fn err(e: candle_core::Error) -> ModelError {
     ModelError::NotEvaluable {
@@ -243,7 +254,9 @@ impl KataNet {
     /// Evaluates positions (all on the same board size) under one board
     /// symmetry (0..8).
     pub fn evaluate(&self, inputs: &[NetInputs], symmetry: u8) -> Result<Vec<Evaluation>> {
-        let raw = self.forward_tapped(inputs, symmetry, &mut |_, _, _| {})?;
+        let raw = self
+            .forward_tapped(inputs, symmetry, &mut |_, _, _| true)?
+            .ok_or_else(halt)?;
         Ok(inputs
             .iter()
             .enumerate()
@@ -251,8 +264,22 @@ impl KataNet {
             .collect())
     }
 
-    /// Raw outputs, handing each weight layer's input to `tap`.
+    /// Raw outputs, handing each weight layer's input to `tap`; `None` when
+    /// the tap stopped the pass.
     pub fn forward_tapped(
+        &self,
+        inputs: &[NetInputs],
+        symmetry: u8,
+        tap: &mut Tap<'_>,
+    ) -> Result<Option<RawOutputs>> {
+        match self.forward_inner(inputs, symmetry, tap) {
+            Ok(raw) => Ok(Some(raw)),
+            Err(ModelError::NotEvaluable { reason, .. }) if reason == HALT => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn forward_inner(
         &self,
         inputs: &[NetInputs],
         symmetry: u8,
@@ -300,7 +327,9 @@ impl KataNet {
             c: V7_SPATIAL,
         };
         let mut trunk = self.conv(&input, &self.stem, tap)?;
-        tap(self.global.tensor, &global, self.global.ic);
+        if !tap(self.global.tensor, &global, self.global.ic) {
+            return Err(halt());
+        }
         let gbias = matmul(global, n, self.global.ic, &self.global.w)?;
         add_channel_bias(&mut trunk, &gbias);
         for b in &self.blocks {
@@ -313,7 +342,9 @@ impl KataNet {
         let mut g1 = self.conv(&trunk, &self.g1_conv, tap)?;
         norm_act(&mut g1, &self.g1_norm, self.g1_act);
         let pooled = gpool(&g1);
-        tap(self.gpool_to_bias.tensor, &pooled, self.gpool_to_bias.ic);
+        if !tap(self.gpool_to_bias.tensor, &pooled, self.gpool_to_bias.ic) {
+            return Err(halt());
+        }
         let bias = matmul(
             pooled.clone(),
             n,
@@ -323,14 +354,18 @@ impl KataNet {
         add_channel_bias(&mut p1, &bias);
         norm_act(&mut p1, &self.p1_norm, self.p1_act);
         let p2 = self.conv(&p1, &self.p2_conv, tap)?;
-        tap(self.gpool_to_pass.tensor, &pooled, self.gpool_to_pass.ic);
+        if !tap(self.gpool_to_pass.tensor, &pooled, self.gpool_to_pass.ic) {
+            return Err(halt());
+        }
         let mut pass = matmul(pooled, n, self.gpool_to_pass.ic, &self.gpool_to_pass.w)?;
         if let Some((b, act, m)) = &self.pass_extra {
             let c = self.gpool_to_pass.oc;
             for (k, v) in pass.iter_mut().enumerate() {
                 *v = activate(*v + b[k % c], *act);
             }
-            tap(m.tensor, &pass, m.ic);
+            if !tap(m.tensor, &pass, m.ic) {
+                return Err(halt());
+            }
             pass = matmul(pass, n, m.ic, &m.w)?;
         }
         let pass_c = pass.len() / n;
@@ -347,13 +382,19 @@ impl KataNet {
         let mut v1 = self.conv(&trunk, &self.v1_conv, tap)?;
         norm_act(&mut v1, &self.v1_norm, self.v1_act);
         let vpooled = value_pool(&v1);
-        tap(self.v2_mul.tensor, &vpooled, self.v2_mul.ic);
+        if !tap(self.v2_mul.tensor, &vpooled, self.v2_mul.ic) {
+            return Err(halt());
+        }
         let mut v2 = matmul(vpooled, n, self.v2_mul.ic, &self.v2_mul.w)?;
         for (k, v) in v2.iter_mut().enumerate() {
             *v = activate(*v + self.v2_bias[k % self.v2_mul.oc], self.v2_act);
         }
-        tap(self.v3_mul.tensor, &v2, self.v3_mul.ic);
-        tap(self.sv3_mul.tensor, &v2, self.sv3_mul.ic);
+        if !tap(self.v3_mul.tensor, &v2, self.v3_mul.ic) {
+            return Err(halt());
+        }
+        if !tap(self.sv3_mul.tensor, &v2, self.sv3_mul.ic) {
+            return Err(halt());
+        }
         let mut value = matmul(v2.clone(), n, self.v3_mul.ic, &self.v3_mul.w)?;
         for (k, v) in value.iter_mut().enumerate() {
             *v += self.v3_bias[k % self.v3_mul.oc];
@@ -410,7 +451,9 @@ impl KataNet {
                 let mut g = self.conv(&a, gconv, tap)?;
                 norm_act(&mut g, gpool_norm, *gpool_act);
                 let pooled = gpool(&g);
-                tap(gpool_to_bias.tensor, &pooled, gpool_to_bias.ic);
+                if !tap(gpool_to_bias.tensor, &pooled, gpool_to_bias.ic) {
+                    return Err(halt());
+                }
                 let bias = matmul(pooled, trunk.n, gpool_to_bias.ic, &gpool_to_bias.w)?;
                 add_channel_bias(&mut reg, &bias);
                 norm_act(&mut reg, norm2, *act2);
@@ -445,11 +488,15 @@ impl KataNet {
         let rows = x.n * x.points();
         let cols = conv.k * conv.k * conv.ic;
         let data = if conv.k == 1 {
-            tap(conv.tensor, &x.data, cols);
+            if !tap(conv.tensor, &x.data, cols) {
+                return Err(halt());
+            }
             matmul(x.data.clone(), rows, cols, &conv.w)?
         } else {
             let patches = im2col(x, conv.k, conv.dil);
-            tap(conv.tensor, &patches, cols);
+            if !tap(conv.tensor, &patches, cols) {
+                return Err(halt());
+            }
             matmul(patches, rows, cols, &conv.w)?
         };
         Ok(Act {

@@ -207,6 +207,7 @@ pub(crate) struct Parsed {
 }
 
 /// The gzip wrapper of a loaded file, kept to write it back faithfully.
+#[derive(Clone)]
 struct GzipOrigin {
     compressed: Vec<u8>,
     filename: Option<Vec<u8>>,
@@ -217,6 +218,7 @@ struct GzipOrigin {
 }
 
 /// A parsed model file that owns its bytes.
+#[derive(Clone)]
 pub struct Model {
     path: PathBuf,
     format: Format,

@@ -18,6 +18,21 @@ const GO9_DEFAULT: &str = include_str!("../../../suites/go9-default.suite");
 /// The shipped chess suite (`suites/chess-default.suite`).
 const CHESS_DEFAULT: &str = include_str!("../../../suites/chess-default.suite");
 
+/// The shipped 9×9 Go calibration suite (`suites/go9-calib.suite`):
+/// other positions than the default suite's.
+const GO9_CALIB: &str = include_str!("../../../suites/go9-calib.suite");
+
+/// The shipped calibration suite for a game (`go`), whose positions no
+/// default probe reports on.
+pub fn calibration_suite(game: &str) -> Result<Suite, ProbeError> {
+    match game {
+        "go" => Suite::parse("go9-calib", GO9_CALIB),
+        other => Err(ProbeError::Setup(format!(
+            "no calibration suite for `{other}` (KataGo nets: go)"
+        ))),
+    }
+}
+
 /// The shipped suite for a game (`go` or `chess`).
 pub fn default_suite(game: &str) -> Result<Suite, ProbeError> {
     match game {

@@ -109,3 +109,207 @@ pub fn evaluate_inputs(
         cpu_seconds: None,
     })
 }
+
+/// Calibration positions and how to use them.
+#[derive(Debug, Clone)]
+pub struct CalibrationSettings {
+    /// Use at most this many positions of the suite (its first ones).
+    pub positions: Option<usize>,
+    /// Positions per forward pass.
+    pub batch: usize,
+    /// GPTQ dampening, a share of the mean Hessian diagonal.
+    pub damp: f64,
+    /// Round columns by decreasing Hessian diagonal.
+    pub act_order: bool,
+}
+
+impl Default for CalibrationSettings {
+    fn default() -> CalibrationSettings {
+        CalibrationSettings {
+            positions: None,
+            batch: BATCH,
+            damp: 0.01,
+            act_order: true,
+        }
+    }
+}
+
+/// The Hessians of every weight layer of a KataGo `model` over the
+/// positions of `suite` (each under one of the 8 board symmetries in turn),
+/// by tensor name, for `rounding = "error_compensating"`.
+pub fn calibrate(
+    model: &Model,
+    suite: &Suite,
+    settings: &CalibrationSettings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<qarena_variant::Calibration, ProbeError> {
+    let net = KataNet::from_model(model).map_err(|e| ProbeError::Setup(e.to_string()))?;
+    let mut inputs = suite_inputs(suite)?;
+    if let Some(n) = settings.positions {
+        inputs.truncate(n);
+    }
+    if inputs.is_empty() {
+        return Err(ProbeError::Setup(format!(
+            "calibration suite {} has no positions",
+            suite.name
+        )));
+    }
+    let symmetries: Vec<u8> = (0..8).collect();
+    let cal = qarena_models::katago_calib::katago_hessians(
+        model,
+        &net,
+        &inputs,
+        settings.batch,
+        &symmetries,
+        progress,
+    )
+    .map_err(|e| ProbeError::Setup(e.to_string()))?;
+    let catalogue = model.catalogue();
+    let hessians = cal
+        .hessians
+        .into_iter()
+        .filter_map(|(t, h)| {
+            catalogue
+                .get(t)
+                .map(|info| (info.name.clone(), std::sync::Arc::new(h)))
+        })
+        .collect();
+    let sha256 = if inputs.len() == suite.len() {
+        suite.sha256().to_string()
+    } else {
+        // The first n positions: a different set, a different hash.
+        let first = suite
+            .subset(&suite.name, |i| i < inputs.len())
+            .map_err(|e| ProbeError::Setup(e.to_string()))?;
+        first.sha256().to_string()
+    };
+    Ok(qarena_variant::Calibration {
+        hessians,
+        facts: qarena_variant::CalibrationFacts {
+            method: "gptq".into(),
+            source: format!("suite {}", suite.name),
+            sha256,
+            samples: inputs.len(),
+            damp: settings.damp,
+            act_order: settings.act_order,
+        },
+    })
+}
+
+/// Sequential calibration for `strategy`: each weight layer's Hessian is
+/// measured on the net whose earlier layers are already quantized as the
+/// strategy says (GPTQ where it asks for error compensation), so every
+/// layer compensates the errors upstream of it as well as its own. The
+/// Hessians depend on the strategy; the build that uses them reproduces
+/// the same rounding. One forward pass per layer, each stopped after that
+/// layer.
+pub fn calibrate_sequential(
+    model: &Model,
+    suite: &Suite,
+    strategy: &qarena_quant::Strategy,
+    settings: &CalibrationSettings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<qarena_variant::Calibration, ProbeError> {
+    use qarena_quant::{quantize_gptq, quantize_tensor, GptqSettings, Rounding, Scheme};
+    let setup = |e: String| ProbeError::Setup(e);
+    let mut inputs = suite_inputs(suite)?;
+    if let Some(n) = settings.positions {
+        inputs.truncate(n);
+    }
+    if inputs.is_empty() {
+        return Err(setup(format!(
+            "calibration suite {} has no positions",
+            suite.name
+        )));
+    }
+    let arch = model
+        .katago_arch()
+        .ok_or_else(|| setup(format!("{} is not a KataGo net", model.path().display())))?
+        .clone();
+    let layers = arch.weight_layers();
+    let catalogue = model.catalogue().to_vec();
+    let mut work = model.clone();
+    let gptq = GptqSettings {
+        damp: settings.damp,
+        act_order: settings.act_order,
+        ..GptqSettings::default()
+    };
+    let quant_err = |name: &str, e: qarena_quant::QuantError| setup(format!("{name}: {e}"));
+    // Everything no matrix product reads (norms, biases) first, to nearest.
+    for (i, info) in catalogue.iter().enumerate() {
+        if layers.iter().any(|l| l.tensor() == i) {
+            continue;
+        }
+        let (_, mut spec) = strategy.resolve(info);
+        if spec.scheme == Scheme::Keep {
+            continue;
+        }
+        spec.rounding = Rounding::Nearest;
+        let v = work
+            .try_tensor_values(i)
+            .map_err(|e| setup(e.to_string()))?;
+        let q = quantize_tensor(info, &v, &spec).map_err(|e| quant_err(&info.name, e))?;
+        work.set_tensor_values(i, &q.values)
+            .map_err(|e| setup(e.to_string()))?;
+    }
+    let symmetries: Vec<u8> = (0..8).collect();
+    let mut hessians = std::collections::HashMap::new();
+    for (k, layer) in layers.iter().enumerate() {
+        let t = layer.tensor();
+        let info = &catalogue[t];
+        let (_, spec) = strategy.resolve(info);
+        let v = work
+            .try_tensor_values(t)
+            .map_err(|e| setup(e.to_string()))?;
+        let compensate =
+            spec.rounding == Rounding::ErrorCompensating && spec.scheme != Scheme::Keep;
+        if compensate {
+            let net = KataNet::from_model(&work).map_err(|e| setup(e.to_string()))?;
+            let mut cal = qarena_models::katago_calib::katago_hessians_of(
+                &work,
+                &net,
+                &inputs,
+                settings.batch,
+                &symmetries,
+                Some(&[t]),
+                &mut |_, _| {},
+            )
+            .map_err(|e| setup(e.to_string()))?;
+            let h = cal
+                .hessians
+                .remove(&t)
+                .ok_or_else(|| setup(format!("{}: no inputs were measured", info.name)))?;
+            let q =
+                quantize_gptq(info, &v, &spec, &h, &gptq).map_err(|e| quant_err(&info.name, e))?;
+            work.set_tensor_values(t, &q.values)
+                .map_err(|e| setup(e.to_string()))?;
+            hessians.insert(info.name.clone(), std::sync::Arc::new(h));
+        } else if spec.scheme != Scheme::Keep {
+            let mut spec = spec;
+            spec.rounding = Rounding::Nearest;
+            let q = quantize_tensor(info, &v, &spec).map_err(|e| quant_err(&info.name, e))?;
+            work.set_tensor_values(t, &q.values)
+                .map_err(|e| setup(e.to_string()))?;
+        }
+        progress(k + 1, layers.len());
+    }
+    let sha256 = if inputs.len() == suite.len() {
+        suite.sha256().to_string()
+    } else {
+        let first = suite
+            .subset(&suite.name, |i| i < inputs.len())
+            .map_err(|e| setup(e.to_string()))?;
+        first.sha256().to_string()
+    };
+    Ok(qarena_variant::Calibration {
+        hessians,
+        facts: qarena_variant::CalibrationFacts {
+            method: "gptq-sequential".into(),
+            source: format!("suite {}", suite.name),
+            sha256,
+            samples: inputs.len(),
+            damp: settings.damp,
+            act_order: settings.act_order,
+        },
+    })
+}

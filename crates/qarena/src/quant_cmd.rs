@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use qarena_models::{LoadOptions, Model};
 use qarena_quant::Strategy;
-use qarena_variant::{build_variant, BuildOptions};
+use qarena_variant::{build_variant_calibrated, BuildOptions, Calibration};
 
 use crate::{CliResult, Exit};
 
@@ -66,6 +66,22 @@ pub struct QuantizeArgs {
     /// Position suite for --probe (default: the shipped one for the game).
     #[arg(long, requires = "probe")]
     pub probe_suite: Option<PathBuf>,
+    /// Calibration positions for rules with rounding = "error_compensating"
+    /// (GPTQ from the inputs each layer sees), a Go suite file. KataGo nets
+    /// default to the shipped suites/go9-calib.suite, whose positions no
+    /// default probe reports on. A suite that is also the probe's is refused.
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Use only the first N calibration positions.
+    #[arg(long)]
+    pub calib_positions: Option<usize>,
+    /// GPTQ dampening: a share of the mean Hessian diagonal added to it.
+    #[arg(long, default_value_t = 0.01)]
+    pub gptq_damp: f64,
+    /// Measure each layer's inputs on the net whose earlier layers are
+    /// already quantized (slower; one forward pass per layer).
+    #[arg(long)]
+    pub calib_sequential: bool,
     #[command(flatten)]
     pub engines: crate::probe_cmd::EngineArgs,
     #[command(flatten)]
@@ -142,6 +158,72 @@ pub fn load_strategy(path: &Path) -> Result<Strategy, Exit> {
     Strategy::from_file(path).map_err(Exit::input)
 }
 
+/// The calibration a strategy with error-compensating rules needs.
+fn calibrate(a: &QuantizeArgs, strategy: &Strategy) -> Result<Calibration, Exit> {
+    let model = Model::load_with(
+        &a.model,
+        &LoadOptions {
+            late_blocks: a.late_blocks,
+        },
+    )
+    .map_err(model_error)?;
+    if model.katago_arch().is_none() {
+        return Err(Exit::input(anyhow!(
+            "strategy {} rounds with error compensation, which `qarena quantize` computes for KataGo nets \
+             ({} is {}); language models take calibration text with `qarena llm ... --calib FILE`",
+            strategy.name(),
+            a.model.display(),
+            model.format().name()
+        )));
+    }
+    let suite = match &a.calib {
+        Some(p) => qarena_probe::Suite::load(p).map_err(Exit::input)?,
+        None => qarena_probe::calibration_suite("go").map_err(Exit::input)?,
+    };
+    let probe_suite = match &a.probe_suite {
+        Some(p) => Some(qarena_probe::Suite::load(p).map_err(Exit::input)?),
+        None if a.probe => Some(qarena_probe::default_suite("go").map_err(Exit::input)?),
+        None => None,
+    };
+    if let Some(p) = probe_suite.filter(|p| p.sha256() == suite.sha256()) {
+        return Err(Exit::input(anyhow!(
+            "the calibration suite {} is the probe's suite {}: calibrate on other positions than the ones the variant is scored on",
+            suite.name,
+            p.name
+        )));
+    }
+    let settings = qarena_probe::native::CalibrationSettings {
+        positions: a.calib_positions,
+        damp: a.gptq_damp,
+        ..Default::default()
+    };
+    let pb = ProgressBar::new(0);
+    pb.set_style(
+        ProgressStyle::with_template("{spinner} calibrating {bar:30} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut progress = |n: usize, total: usize| {
+        pb.set_length(total as u64);
+        pb.set_position(n as u64);
+    };
+    let cal = if a.calib_sequential {
+        pb.set_message("layers");
+        qarena_probe::native::calibrate_sequential(
+            &model,
+            &suite,
+            strategy,
+            &settings,
+            &mut progress,
+        )
+    } else {
+        pb.set_message("positions");
+        qarena_probe::native::calibrate(&model, &suite, &settings, &mut progress)
+    }
+    .map_err(Exit::input)?;
+    pb.finish_and_clear();
+    Ok(cal)
+}
+
 pub fn quantize(a: QuantizeArgs) -> CliResult {
     let strategy = match (&a.strategy, &a.scheme) {
         (Some(p), _) => load_strategy(p)?,
@@ -172,7 +254,14 @@ pub fn quantize(a: QuantizeArgs) -> CliResult {
         pb.set_length(total as u64);
         pb.set_position(n as u64);
     };
-    let mut v = build_variant(&a.model, &strategy, &opts, &progress).map_err(Exit::input)?;
+    let calibration = if qarena_variant::needs_calibration(&strategy) {
+        Some(calibrate(&a, &strategy)?)
+    } else {
+        None
+    };
+    let mut v =
+        build_variant_calibrated(&a.model, &strategy, &opts, calibration.as_ref(), &progress)
+            .map_err(Exit::input)?;
     pb.finish_and_clear();
     if a.probe {
         let stop = qarena_engine::install_shutdown_flag();
@@ -232,6 +321,16 @@ pub fn quantize(a: QuantizeArgs) -> CliResult {
         m.total.bytes_before,
         v.dir.join("manifest.json").display()
     );
+    if let Some(c) = &m.calibration {
+        println!(
+            "calibrated ({}) on {} positions of {} (sha256 {}), damp {}",
+            c.method,
+            c.samples,
+            c.source,
+            &c.sha256[..c.sha256.len().min(16)],
+            c.damp
+        );
+    }
     if let Some(p) = &m.probe {
         let figures: Vec<String> = p["metrics"]
             .as_array()
