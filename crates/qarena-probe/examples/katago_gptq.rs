@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release -p qarena-probe --example katago_gptq -- \
-//!     NET CALIB.suite EVAL.suite STRATEGY.toml... [--positions N] [--damp D] [--sequential yes]
+//!     NET CALIB.suite EVAL.suite STRATEGY.toml... [--positions N] [--damp D] [--sequential yes] [--rounding activation_aware]
 //! ```
 //!
 //! Each strategy is built twice: as written with `rounding = "nearest"`
@@ -37,8 +37,9 @@ fn main() {
         settings.damp = d.parse().unwrap();
     }
     let sequential = take("--sequential").is_some();
+    let rounding = take("--rounding").unwrap_or_else(|| "error_compensating".into());
     if args.len() < 4 {
-        eprintln!("usage: katago_gptq NET CALIB.suite EVAL.suite STRATEGY.toml... [--positions N] [--damp D] [--sequential yes]");
+        eprintln!("usage: katago_gptq NET CALIB.suite EVAL.suite STRATEGY.toml... [--positions N] [--damp D] [--sequential yes] [--rounding activation_aware]");
         std::process::exit(2);
     }
     let net = PathBuf::from(&args[0]);
@@ -61,14 +62,14 @@ fn main() {
         force: true,
     };
     println!(
-        "{:<34} {:>6} {:>8} {:>8} {:>6} {:>7} {:>7} {:>7}",
+        "{:<34} {:>6} {:>18} {:>8} {:>6} {:>7} {:>7} {:>7}",
         "strategy", "bits", "rounding", "kl_mean", "top1", "dwin", "dlead", "build s"
     );
     for path in &args[3..] {
         let text = std::fs::read_to_string(path).unwrap();
         for ec in [false, true] {
             let text = if ec {
-                compensating(&text)
+                compensating(&text, &rounding)
             } else {
                 text.clone()
             };
@@ -88,10 +89,10 @@ fn main() {
             let out = native::evaluate(&vm, &eval, 0).unwrap();
             let c = compare_outputs(&reference, &out).unwrap();
             println!(
-                "{:<34} {:>6.3} {:>8} {:>8.4} {:>6.3} {:>7.4} {:>7.3} {:>7.2}",
+                "{:<34} {:>6.3} {:>18} {:>8.4} {:>6.3} {:>7.4} {:>7.3} {:>7.2}",
                 s.name(),
                 v.manifest.total.effective_bits,
-                if ec { "gptq" } else { "nearest" },
+                if ec { rounding.as_str() } else { "nearest" },
                 c.primary_value().unwrap_or(f64::NAN),
                 metric(&c.metrics, "top1_agreement").unwrap_or(f64::NAN),
                 metric(&c.metrics, "dwinrate_mean").unwrap_or(f64::NAN),
@@ -113,7 +114,7 @@ fn main() {
 
 /// Every rule (and the default) that quantizes gets error-compensating
 /// rounding.
-fn compensating(text: &str) -> String {
+fn compensating(text: &str, rounding: &str) -> String {
     let mut out = String::new();
     for line in text.lines() {
         if line.trim_start().starts_with("rounding") {
@@ -123,7 +124,7 @@ fn compensating(text: &str) -> String {
         out.push('\n');
         let t = line.trim_start();
         if t.starts_with("scheme") && !t.contains("\"keep\"") {
-            out.push_str("rounding = \"error_compensating\"\n");
+            out.push_str(&format!("rounding = \"{rounding}\"\n"));
         }
     }
     out

@@ -185,6 +185,7 @@ pub fn calibrate(
     };
     Ok(qarena_variant::Calibration {
         hessians,
+        scale_groups: scale_groups(model),
         facts: qarena_variant::CalibrationFacts {
             method: "gptq".into(),
             source: format!("suite {}", suite.name),
@@ -192,6 +193,7 @@ pub fn calibrate(
             samples: inputs.len(),
             damp: settings.damp,
             act_order: settings.act_order,
+            awq: Vec::new(),
         },
     })
 }
@@ -303,6 +305,7 @@ pub fn calibrate_sequential(
     };
     Ok(qarena_variant::Calibration {
         hessians,
+        scale_groups: scale_groups(model),
         facts: qarena_variant::CalibrationFacts {
             method: "gptq-sequential".into(),
             source: format!("suite {}", suite.name),
@@ -310,6 +313,117 @@ pub fn calibrate_sequential(
             samples: inputs.len(),
             damp: settings.damp,
             act_order: settings.act_order,
+            awq: Vec::new(),
         },
     })
+}
+
+/// The groups of weight layers of a KataGo net that read one batch norm's
+/// output through a ReLU (or no activation), whose input scales can be
+/// folded into that norm (`rounding = "activation_aware"`). Layers after
+/// Mish or SiLU are left out: those are not positively homogeneous.
+pub fn scale_groups(model: &Model) -> Vec<qarena_variant::ScaleGroup> {
+    use qarena_models::katago_arch::{Activation, BlockDesc, ConvDesc, NormDesc};
+    use qarena_variant::{ColumnChannels, ScaleGroup, ScaledLayer};
+    let Some(arch) = model.katago_arch() else {
+        return Vec::new();
+    };
+    let cat = model.catalogue();
+    let name = |t: usize| cat.get(t).map(|i| i.name.clone()).unwrap_or_default();
+    let conv = |c: &ConvDesc| ScaledLayer {
+        tensor: name(c.tensor),
+        columns: ColumnChannels::Taps(c.ky * c.kx),
+    };
+    let pooled = |t: usize| ScaledLayer {
+        tensor: name(t),
+        columns: ColumnChannels::Pooled,
+    };
+    let mut out = Vec::new();
+    let mut group = |norm: &NormDesc, act: Activation, layers: Vec<ScaledLayer>| {
+        if matches!(act, Activation::Relu | Activation::Identity) {
+            out.push(ScaleGroup {
+                layers,
+                channels: norm.c,
+                norm_variance: name(norm.variance),
+                norm_bias: norm.bias.map(name),
+                eps: norm.eps,
+            });
+        }
+    };
+    fn walk(
+        blocks: &[BlockDesc],
+        conv: &dyn Fn(&ConvDesc) -> qarena_variant::ScaledLayer,
+        pooled: &dyn Fn(usize) -> qarena_variant::ScaledLayer,
+        group: &mut dyn FnMut(&NormDesc, Activation, Vec<qarena_variant::ScaledLayer>),
+    ) {
+        for b in blocks {
+            match b {
+                BlockDesc::Ordinary {
+                    norm1,
+                    act1,
+                    conv1,
+                    norm2,
+                    act2,
+                    conv2,
+                } => {
+                    group(norm1, *act1, vec![conv(conv1)]);
+                    group(norm2, *act2, vec![conv(conv2)]);
+                }
+                BlockDesc::GlobalPool {
+                    norm1,
+                    act1,
+                    regular,
+                    gpool,
+                    gpool_norm,
+                    gpool_act,
+                    gpool_to_bias,
+                    norm2,
+                    act2,
+                    conv2,
+                } => {
+                    group(norm1, *act1, vec![conv(regular), conv(gpool)]);
+                    group(gpool_norm, *gpool_act, vec![pooled(gpool_to_bias.tensor)]);
+                    group(norm2, *act2, vec![conv(conv2)]);
+                }
+                BlockDesc::Bottleneck {
+                    norm_pre,
+                    act_pre,
+                    conv_pre,
+                    inner,
+                    norm_post,
+                    act_post,
+                    conv_post,
+                } => {
+                    group(norm_pre, *act_pre, vec![conv(conv_pre)]);
+                    walk(inner, conv, pooled, group);
+                    group(norm_post, *act_post, vec![conv(conv_post)]);
+                }
+                BlockDesc::Unsupported(_) => {}
+            }
+        }
+    }
+    walk(&arch.blocks, &conv, &pooled, &mut group);
+    let (p, v) = (&arch.policy, &arch.value);
+    if let Some(tip) = &arch.tip_norm {
+        group(
+            tip,
+            arch.tip_act,
+            vec![conv(&p.p1_conv), conv(&p.g1_conv), conv(&v.v1_conv)],
+        );
+    }
+    group(
+        &p.g1_norm,
+        p.g1_act,
+        vec![
+            pooled(p.gpool_to_bias.tensor),
+            pooled(p.gpool_to_pass.tensor),
+        ],
+    );
+    group(&p.p1_norm, p.p1_act, vec![conv(&p.p2_conv)]);
+    group(
+        &v.v1_norm,
+        v.v1_act,
+        vec![pooled(v.v2_mul.tensor), conv(&v.ownership_conv)],
+    );
+    out
 }

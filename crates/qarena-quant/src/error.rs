@@ -105,7 +105,9 @@ pub enum SpecError {
     UnknownGranularity { text: String },
     #[error("unknown clip '{text}' (expected none, mse or percentile:P with 0 < P <= 100)")]
     UnknownClip { text: String },
-    #[error("unknown rounding '{text}' (expected nearest or error_compensating)")]
+    #[error(
+        "unknown rounding '{text}' (expected nearest, error_compensating or activation_aware)"
+    )]
     UnknownRounding { text: String },
     #[error("unknown scale type '{text}' (expected f16, bf16 or f32)")]
     UnknownScaleType { text: String },

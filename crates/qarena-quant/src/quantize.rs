@@ -1001,6 +1001,14 @@ fn quantize_impl(
             Vec::new(),
         ));
     }
+    if spec.rounding == Rounding::ActivationAware {
+        return Err(QuantError::Unsupported {
+            name: info.name.clone(),
+            what: "activation-aware scaling",
+            why: "it needs calibration activations and a layer before it to fold the scales into, \
+                  which this entry point does not take; use rounding = \"nearest\"",
+        });
+    }
     if spec.rounding == Rounding::ErrorCompensating {
         return Err(QuantError::Unsupported {
             name: info.name.clone(),

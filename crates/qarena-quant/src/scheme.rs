@@ -288,6 +288,13 @@ pub enum Rounding {
     /// models calibrate with `--calib`). [`crate::quantize_tensor`] has no
     /// calibration input and answers [`crate::QuantError::Unsupported`].
     ErrorCompensating,
+    /// AWQ-style: each input channel's weights are scaled by a power of the
+    /// channel's activation magnitude (the power searched per layer group
+    /// on calibration activations), rounded to nearest, and the inverse
+    /// scale is folded into the layer that produces the input (a batch
+    /// norm before a ReLU). Needs calibration and a foldable producer;
+    /// [`crate::quantize_tensor`] answers [`crate::QuantError::Unsupported`].
+    ActivationAware,
 }
 
 impl fmt::Display for Rounding {
@@ -295,6 +302,7 @@ impl fmt::Display for Rounding {
         f.write_str(match self {
             Rounding::Nearest => "nearest",
             Rounding::ErrorCompensating => "error_compensating",
+            Rounding::ActivationAware => "activation_aware",
         })
     }
 }
@@ -305,6 +313,7 @@ impl FromStr for Rounding {
         match s {
             "nearest" => Ok(Rounding::Nearest),
             "error_compensating" => Ok(Rounding::ErrorCompensating),
+            "activation_aware" => Ok(Rounding::ActivationAware),
             _ => Err(SpecError::UnknownRounding {
                 text: s.to_string(),
             }),

@@ -15,7 +15,7 @@
 //! granularity = "group:32" # tensor | channel (default) | group:N
 //! clip = "mse"             # none (default) | mse | percentile:P
 //! outliers = 0.1           # percent of elements kept exact (default 0)
-//! rounding = "nearest"     # (default) | error_compensating
+//! rounding = "nearest"     # (default) | error_compensating | activation_aware
 //! scale = "f16"            # scale type: f16 (default) | bf16 | f32
 //! [default]
 //! scheme = "int8"

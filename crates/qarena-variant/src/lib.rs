@@ -12,6 +12,10 @@
 //! its manifest exists (the model is written first, the manifest last, each
 //! via a temporary file and a rename), so an interrupted build is rebuilt.
 
+mod awq;
+
+pub use awq::{ColumnChannels, ScaleGroup, ScaledLayer};
+
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -104,6 +108,17 @@ pub struct CalibrationFacts {
     /// GPTQ dampening (share of the mean Hessian diagonal) and column order.
     pub damp: f64,
     pub act_order: bool,
+    /// Activation-aware scaling: the exponent chosen for each group of
+    /// layers, named by the norm its scales were folded into.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub awq: Vec<AwqChoice>,
+}
+
+/// The scaling exponent chosen for one group (0 = plain rounding).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AwqChoice {
+    pub norm: String,
+    pub alpha: f64,
 }
 
 /// Hessians of a model's weight layers (by tensor name) for
@@ -111,6 +126,9 @@ pub struct CalibrationFacts {
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub hessians: HashMap<String, Arc<Hessian>>,
+    /// Layers whose input scales can be folded into the norm before them
+    /// (for `rounding = "activation_aware"`).
+    pub scale_groups: Vec<ScaleGroup>,
     pub facts: CalibrationFacts,
 }
 
@@ -129,10 +147,10 @@ pub fn needs_calibration(strategy: &Strategy) -> bool {
     strategy
         .rules()
         .iter()
-        .any(|r| r.spec.rounding == Rounding::ErrorCompensating)
+        .any(|r| r.spec.rounding != Rounding::Nearest)
         || strategy
             .default_spec()
-            .is_some_and(|d| d.rounding == Rounding::ErrorCompensating)
+            .is_some_and(|d| d.rounding != Rounding::Nearest)
 }
 
 /// A built or cached variant.
@@ -348,6 +366,68 @@ pub fn build_variant_calibrated(
     let mut model = Model::load_with(model_path, &load)?;
     let catalogue = model.catalogue().to_vec();
     let total = catalogue.len();
+    // Activation-aware scaling: the column scales of the weights and the
+    // new values of the norms they fold into, decided before rounding.
+    let mut col_scales: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut norm_values: HashMap<String, Vec<f32>> = HashMap::new();
+    let mut awq_choices = Vec::new();
+    if let Some(c) = calibration {
+        let spec_of = |name: &str| {
+            model
+                .tensor_index(name)
+                .map(|i| strategy.resolve(&catalogue[i]).1)
+        };
+        for group in &c.scale_groups {
+            if !awq::wanted(group, &spec_of) {
+                continue;
+            }
+            let mut layers = Vec::new();
+            for l in &group.layers {
+                let (Some(i), Some(h)) = (model.tensor_index(&l.tensor), c.hessians.get(&l.tensor))
+                else {
+                    continue;
+                };
+                let mut spec = strategy.resolve(&catalogue[i]).1;
+                spec.rounding = Rounding::Nearest;
+                layers.push((
+                    catalogue[i].clone(),
+                    model.try_tensor_values(i)?,
+                    spec,
+                    h.clone(),
+                ));
+            }
+            if layers.len() != group.layers.len() {
+                continue;
+            }
+            let Some(vi) = model.tensor_index(&group.norm_variance) else {
+                continue;
+            };
+            let var = model.try_tensor_values(vi)?;
+            let bias = match group
+                .norm_bias
+                .as_deref()
+                .and_then(|n| model.tensor_index(n))
+            {
+                Some(bi) => Some(model.try_tensor_values(bi)?),
+                None => None,
+            };
+            let found = awq::search(group, &layers, &var, bias.as_deref()).map_err(
+                |(tensor, source)| VariantError::Quant {
+                    model: model_path.display().to_string(),
+                    tensor,
+                    source,
+                },
+            )?;
+            if let Some(found) = found {
+                awq_choices.push(AwqChoice {
+                    norm: group.norm_variance.clone(),
+                    alpha: found.alpha,
+                });
+                col_scales.extend(found.weights);
+                norm_values.extend(found.norm);
+            }
+        }
+    }
     let done = std::sync::atomic::AtomicUsize::new(0);
     // Tensors are independent: quantize them in parallel, write back in order.
     let results: Vec<_> = catalogue
@@ -355,7 +435,18 @@ pub fn build_variant_calibrated(
         .enumerate()
         .map(|(i, info)| {
             let (rule, mut spec) = strategy.resolve(info);
-            let mut values = model.try_tensor_values(i)?;
+            let mut values = match norm_values.get(&info.name) {
+                Some(v) => v.clone(),
+                None => model.try_tensor_values(i)?,
+            };
+            let overridden = norm_values.contains_key(&info.name);
+            if let Some(cs) = col_scales.get(&info.name) {
+                let cols = cs.len().max(1);
+                for (k, v) in values.iter_mut().enumerate() {
+                    *v *= cs[k % cols];
+                }
+                spec.rounding = Rounding::Nearest;
+            }
             let quant_err = |source| VariantError::Quant {
                 model: model_path.display().to_string(),
                 tensor: info.name.clone(),
@@ -380,7 +471,8 @@ pub fn build_variant_calibrated(
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);
             // Unchanged tensors are not written back: drop their copy now.
-            let values = (spec.scheme != qarena_quant::Scheme::Keep).then_some(values);
+            let values =
+                (spec.scheme != qarena_quant::Scheme::Keep || overridden).then_some(values);
             Ok::<_, VariantError>((rule, spec, out, values))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -424,7 +516,10 @@ pub fn build_variant_calibrated(
         tensors: app.tensors,
         seconds: t0.elapsed().as_secs_f64(),
         probe: None,
-        calibration: calibration.map(|c| c.facts.clone()),
+        calibration: calibration.map(|c| CalibrationFacts {
+            awq: awq_choices,
+            ..c.facts.clone()
+        }),
     };
     write_manifest(&dir, &manifest)?;
     Ok(Variant {

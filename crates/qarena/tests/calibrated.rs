@@ -47,7 +47,10 @@ fn probe_figure(m: &serde_json::Value, name: &str) -> f64 {
 fn to_nearest(ws: &Ws, file: &str) -> String {
     let t = std::fs::read_to_string(strategies().join(file)).unwrap();
     let t = t
-        .replace("rounding = \"error_compensating\"", "rounding = \"nearest\"")
+        .replace(
+            "rounding = \"error_compensating\"",
+            "rounding = \"nearest\"",
+        )
         .replace("name = \"katago-", "name = \"nearest-");
     let p = ws.path().join(format!("nearest-{file}"));
     std::fs::write(&p, t).unwrap();
@@ -66,7 +69,10 @@ fn gptq_from_the_calibration_suite_beats_nearest_rounding_at_the_same_bytes() {
         &cfg.display().to_string(),
     ]
     .map(String::from);
-    let int4 = strategies().join("katago-int4-best.toml").display().to_string();
+    let int4 = strategies()
+        .join("katago-int4-best.toml")
+        .display()
+        .to_string();
     let mut args = vec![net.as_str(), "--strategy", int4.as_str(), "--probe"];
     args.extend(engine.iter().map(String::as_str));
     let gptq = quantize_json(&ws, &args);
@@ -86,7 +92,10 @@ fn gptq_from_the_calibration_suite_beats_nearest_rounding_at_the_same_bytes() {
     // Same grids, same bytes; the budget holds.
     let bits = gptq["total"]["effective_bits"].as_f64().unwrap();
     assert!(bits <= 4.25, "{bits} bits per weight");
-    assert_eq!(gptq["total"]["bytes_after"], nearest["total"]["bytes_after"]);
+    assert_eq!(
+        gptq["total"]["bytes_after"],
+        nearest["total"]["bytes_after"]
+    );
 
     // Probed by KataGo itself on the default suite (positions calibration
     // never saw): GPTQ at least halves the policy KL of nearest rounding.
@@ -123,7 +132,10 @@ fn calibration_is_refused_where_it_cannot_be_honest_or_computed() {
     let (_, net, _) = katago();
     let ws = Ws::new();
     let net = net.display().to_string();
-    let int4 = strategies().join("katago-int4-best.toml").display().to_string();
+    let int4 = strategies()
+        .join("katago-int4-best.toml")
+        .display()
+        .to_string();
     let default_suite = suites().join("go9-default.suite").display().to_string();
 
     // Calibrating on the suite the variant is probed on.
@@ -170,10 +182,63 @@ fn calibration_is_refused_where_it_cannot_be_honest_or_computed() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("bad"), "{}", text(&out));
     // Nothing was written to the cache for the refused builds.
-    assert!(!ws.path().join("variants").exists() || {
-        std::fs::read_dir(ws.path().join("variants"))
-            .unwrap()
-            .count()
-            == 0
-    });
+    assert!(
+        !ws.path().join("variants").exists() || {
+            std::fs::read_dir(ws.path().join("variants"))
+                .unwrap()
+                .count()
+                == 0
+        }
+    );
+}
+
+#[test]
+fn activation_aware_scaling_folds_into_the_norms_and_records_its_choices() {
+    let (bin, net, cfg) = katago();
+    let ws = Ws::new();
+    let net = net.display().to_string();
+    let engine = [
+        "--katago".to_string(),
+        bin.display().to_string(),
+        "--katago-config".to_string(),
+        cfg.display().to_string(),
+    ];
+    // The int3 recipe with every rule activation-aware, and rounded to
+    // nearest.
+    let base = std::fs::read_to_string(strategies().join("katago-int3-best.toml")).unwrap();
+    let write = |name: &str, rounding: &str| {
+        let t = base
+            .replace(
+                "rounding = \"error_compensating\"",
+                &format!("rounding = \"{rounding}\""),
+            )
+            .replace("name = \"katago-int3-best\"", &format!("name = \"{name}\""));
+        let p = ws.path().join(format!("{name}.toml"));
+        std::fs::write(&p, t).unwrap();
+        p.display().to_string()
+    };
+    let awq_file = write("int3-awq", "activation_aware");
+    let nearest_file = write("int3-nearest", "nearest");
+    let run = |file: &str| {
+        let mut args = vec![net.as_str(), "--strategy", file, "--probe"];
+        args.extend(engine.iter().map(String::as_str));
+        quantize_json(&ws, &args)
+    };
+    let awq = run(&awq_file);
+    let nearest = run(&nearest_file);
+    // One choice per norm that feeds weight layers through a ReLU: 6
+    // blocks (2 or 3 each) and the heads' 4.
+    let choices = awq["calibration"]["awq"].as_array().unwrap();
+    assert_eq!(choices.len(), 18, "{choices:?}");
+    assert!(choices.iter().any(|c| c["alpha"].as_f64().unwrap() > 0.0));
+    assert_eq!(awq["total"]["bytes_after"], nearest["total"]["bytes_after"]);
+    let (ka, kn) = (
+        probe_figure(&awq, "kl_mean"),
+        probe_figure(&nearest, "kl_mean"),
+    );
+    println!("int3 recipe: kl_mean {ka:.4} activation-aware, {kn:.4} nearest");
+    // The folded scales change nothing by themselves (the net still plays
+    // the same moves), and at 3 bits they lower the error.
+    assert!(ka < kn, "activation-aware {ka} against nearest {kn}");
+    assert!(probe_figure(&awq, "top1_agreement") > 0.7);
 }
