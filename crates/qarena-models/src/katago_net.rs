@@ -331,7 +331,7 @@ impl KataNet {
             return Err(halt());
         }
         let gbias = matmul(global, n, self.global.ic, &self.global.w)?;
-        add_channel_bias(&mut trunk, &gbias);
+        add_channel_bias(&mut trunk, &gbias)?;
         for b in &self.blocks {
             self.block(&mut trunk, b, tap)?;
         }
@@ -351,7 +351,7 @@ impl KataNet {
             self.gpool_to_bias.ic,
             &self.gpool_to_bias.w,
         )?;
-        add_channel_bias(&mut p1, &bias);
+        add_channel_bias(&mut p1, &bias)?;
         norm_act(&mut p1, &self.p1_norm, self.p1_act);
         let p2 = self.conv(&p1, &self.p2_conv, tap)?;
         if !tap(self.gpool_to_pass.tensor, &pooled, self.gpool_to_pass.ic) {
@@ -455,7 +455,7 @@ impl KataNet {
                     return Err(halt());
                 }
                 let bias = matmul(pooled, trunk.n, gpool_to_bias.ic, &gpool_to_bias.w)?;
-                add_channel_bias(&mut reg, &bias);
+                add_channel_bias(&mut reg, &bias)?;
                 norm_act(&mut reg, norm2, *act2);
                 self.conv(&reg, conv2, tap)?
             }
@@ -619,7 +619,18 @@ fn norm_act(x: &mut Act, norm: &Norm, act: Activation) {
 }
 
 /// Adds `bias[n][c]` to every point of position n.
-fn add_channel_bias(x: &mut Act, bias: &[f32]) {
+fn add_channel_bias(x: &mut Act, bias: &[f32]) -> Result<()> {
+    if bias.len() != x.n * x.c {
+        return Err(ModelError::NotEvaluable {
+            path: std::path::PathBuf::new(),
+            reason: format!(
+                "a global-pooling bias has {} values for {} channels of {} positions",
+                bias.len(),
+                x.c,
+                x.n
+            ),
+        });
+    }
     let points = x.points();
     for (r, row) in x.data.chunks_exact_mut(x.c).enumerate() {
         let b = &bias[(r / points) * x.c..][..x.c];
@@ -627,6 +638,7 @@ fn add_channel_bias(x: &mut Act, bias: &[f32]) {
             *v += b;
         }
     }
+    Ok(())
 }
 
 /// Mean, mean·(√area − 14)/10 and max of every channel: `[n][3c]`.
@@ -877,6 +889,24 @@ impl Builder<'_> {
             .tip_norm
             .as_ref()
             .ok_or_else(|| self.refuse("its trunk tip is an RMSNorm".into()))?;
+        // Sizes the forward pass indexes by (a hostile file may declare
+        // any channel counts; the matrix products check the rest).
+        let mut sizes = vec![
+            (v.v2_bias.c == v.v2_mul.oc, "v2's bias and matmul"),
+            (v.v3_bias.c == v.v3_mul.oc, "v3's bias and matmul"),
+            (v.v3_mul.oc == 3, "v3's three value outputs"),
+            (v.sv3_bias.c == v.sv3_mul.oc, "sv3's bias and matmul"),
+            (v.ownership_conv.oc >= 1, "the ownership output"),
+            (p.p2_conv.oc >= 1, "the policy output"),
+            (p.gpool_to_pass.oc >= 1, "the pass output"),
+        ];
+        if let Some((b, _, m)) = &p.pass_extra {
+            sizes.push((b.c == p.gpool_to_pass.oc, "the pass bias"));
+            sizes.push((m.oc >= 1, "the second pass matmul"));
+        }
+        if let Some((_, what)) = sizes.iter().find(|(ok, _)| !ok) {
+            return Err(self.refuse(format!("the channel counts of {what} do not agree")));
+        }
         let pass_extra = match &p.pass_extra {
             Some((b, act, m)) => Some((self.values(b.tensor)?, *act, self.mat(m)?)),
             None => None,

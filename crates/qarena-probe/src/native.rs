@@ -134,16 +134,12 @@ impl Default for CalibrationSettings {
     }
 }
 
-/// The Hessians of every weight layer of a KataGo `model` over the
-/// positions of `suite` (each under one of the 8 board symmetries in turn),
-/// by tensor name, for `rounding = "error_compensating"`.
-pub fn calibrate(
-    model: &Model,
+/// The positions calibration uses (the first `settings.positions` of the
+/// suite) and their hash (the suite's own when all are used).
+fn calibration_inputs(
     suite: &Suite,
     settings: &CalibrationSettings,
-    progress: &mut dyn FnMut(usize, usize),
-) -> Result<qarena_variant::Calibration, ProbeError> {
-    let net = KataNet::from_model(model).map_err(|e| ProbeError::Setup(e.to_string()))?;
+) -> Result<(Vec<NetInputs>, String), ProbeError> {
     let mut inputs = suite_inputs(suite)?;
     if let Some(n) = settings.positions {
         inputs.truncate(n);
@@ -154,6 +150,30 @@ pub fn calibrate(
             suite.name
         )));
     }
+    let sha256 = if inputs.len() == suite.len() {
+        suite.sha256().to_string()
+    } else {
+        // The first n positions: a different set, a different hash.
+        suite
+            .subset(&suite.name, |i| i < inputs.len())
+            .map_err(|e| ProbeError::Setup(e.to_string()))?
+            .sha256()
+            .to_string()
+    };
+    Ok((inputs, sha256))
+}
+
+/// The Hessians of every weight layer of a KataGo `model` over the
+/// positions of `suite` (each under one of the 8 board symmetries in turn),
+/// by tensor name, for `rounding = "error_compensating"`.
+pub fn calibrate(
+    model: &Model,
+    suite: &Suite,
+    settings: &CalibrationSettings,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<qarena_variant::Calibration, ProbeError> {
+    let net = KataNet::from_model(model).map_err(|e| ProbeError::Setup(e.to_string()))?;
+    let (inputs, sha256) = calibration_inputs(suite, settings)?;
     let symmetries: Vec<u8> = (0..8).collect();
     let cal = qarena_models::katago_calib::katago_hessians(
         model,
@@ -174,15 +194,6 @@ pub fn calibrate(
                 .map(|info| (info.name.clone(), std::sync::Arc::new(h)))
         })
         .collect();
-    let sha256 = if inputs.len() == suite.len() {
-        suite.sha256().to_string()
-    } else {
-        // The first n positions: a different set, a different hash.
-        let first = suite
-            .subset(&suite.name, |i| i < inputs.len())
-            .map_err(|e| ProbeError::Setup(e.to_string()))?;
-        first.sha256().to_string()
-    };
     Ok(qarena_variant::Calibration {
         hessians,
         scale_groups: scale_groups(model),
@@ -214,16 +225,7 @@ pub fn calibrate_sequential(
 ) -> Result<qarena_variant::Calibration, ProbeError> {
     use qarena_quant::{quantize_gptq, quantize_tensor, GptqSettings, Rounding, Scheme};
     let setup = |e: String| ProbeError::Setup(e);
-    let mut inputs = suite_inputs(suite)?;
-    if let Some(n) = settings.positions {
-        inputs.truncate(n);
-    }
-    if inputs.is_empty() {
-        return Err(setup(format!(
-            "calibration suite {} has no positions",
-            suite.name
-        )));
-    }
+    let (inputs, sha256) = calibration_inputs(suite, settings)?;
     let arch = model
         .katago_arch()
         .ok_or_else(|| setup(format!("{} is not a KataGo net", model.path().display())))?
@@ -295,14 +297,6 @@ pub fn calibrate_sequential(
         }
         progress(k + 1, layers.len());
     }
-    let sha256 = if inputs.len() == suite.len() {
-        suite.sha256().to_string()
-    } else {
-        let first = suite
-            .subset(&suite.name, |i| i < inputs.len())
-            .map_err(|e| setup(e.to_string()))?;
-        first.sha256().to_string()
-    };
     Ok(qarena_variant::Calibration {
         hessians,
         scale_groups: scale_groups(model),

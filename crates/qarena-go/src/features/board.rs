@@ -126,23 +126,7 @@ impl Board {
     /// Whether `pla` playing at the empty point `loc` would leave the new
     /// stone's chain without liberties and capture nothing.
     pub(super) fn is_suicide(&self, loc: Loc, pla: Color) -> bool {
-        for adj in self.adj(loc) {
-            match self.colors[adj] {
-                Cell::Empty => return false,
-                Cell::Stone(c) if c == pla => {
-                    if self.libs(adj) > 1 {
-                        return false;
-                    }
-                }
-                Cell::Stone(_) => {
-                    if self.libs(adj) == 1 {
-                        return false;
-                    }
-                }
-                Cell::Wall => {}
-            }
-        }
-        true
+        self.is_illegal_suicide(loc, pla, false)
     }
 
     /// Like [`Board::is_suicide`], but a move joining a friendly chain is
