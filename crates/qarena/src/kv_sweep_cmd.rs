@@ -310,13 +310,18 @@ fn run_experiment(
         .unwrap_or_default(),
     )?;
     let model = variants.model;
-    let (sharer_sha, sharer_strategy) = {
+    let (sharer_sha, sharer_strategy, sharer_calibration) = {
         let s = variants.get(&e.sharer)?;
-        (s.sha256.clone(), s.strategy.clone())
+        (s.sha256.clone(), s.strategy.clone(), s.calibration.clone())
     };
-    let (receiver_sha, receiver_strategy, receiver_bpw) = {
+    let (receiver_sha, receiver_strategy, receiver_calibration, receiver_bpw) = {
         let r = variants.get(&e.receiver)?;
-        (r.sha256.clone(), r.strategy.clone(), r.bits_per_weight)
+        (
+            r.sha256.clone(),
+            r.strategy.clone(),
+            r.calibration.clone(),
+            r.bits_per_weight,
+        )
     };
     let transfer = serde_json::json!({
         "sharer": sharer_sha, "receiver": receiver_sha,
@@ -330,8 +335,8 @@ fn run_experiment(
         &serde_json::to_string_pretty(&serde_json::json!({
             "environment": env,
             "model": {"source": matrix.model, "path": model.path, "sha256": model.sha256},
-            "sharer": {"spec": e.sharer, "sha256": sharer_sha, "strategy": sharer_strategy},
-            "receiver": {"spec": e.receiver, "sha256": receiver_sha, "strategy": receiver_strategy},
+            "sharer": {"spec": e.sharer, "sha256": sharer_sha, "strategy": sharer_strategy, "calibration": sharer_calibration},
+            "receiver": {"spec": e.receiver, "sha256": receiver_sha, "strategy": receiver_strategy, "calibration": receiver_calibration},
             "items_sha256": data.items_sha,
             "text_sha256": data.text.as_ref().map(|t| &t.2),
         }))

@@ -428,6 +428,9 @@ pub(crate) struct Subject {
     pub(crate) label: String,
     pub(crate) sha256: String,
     pub(crate) strategy: Option<serde_json::Value>,
+    /// The calibration behind error-compensating rules, as variant
+    /// manifests record it (method, source, sha256, samples, settings).
+    pub(crate) calibration: Option<serde_json::Value>,
     pub(crate) bits_per_weight: f64,
     /// Items are answered from a context cache pruned this way.
     prune: Option<qarena_llm::prune::Prune>,
@@ -528,6 +531,7 @@ pub(crate) fn weights_subject(
             label: label.to_string(),
             sha256: m.sha256.clone(),
             strategy: None,
+            calibration: None,
             bits_per_weight: m.file_bits_per_weight(),
             prune: None,
             kv: None,
@@ -571,11 +575,23 @@ pub(crate) fn weights_subject(
                 .as_ref()
                 .map(|(c, src)| format!("+calib{}:{}", src.sha256, c.tokens))
                 .unwrap_or_default();
+            let facts = calibration.as_ref().map(|(c, src)| {
+                let settings = qarena_quant::GptqSettings::default();
+                serde_json::json!({
+                    "method": "gptq",
+                    "source": src.path.display().to_string(),
+                    "sha256": src.sha256,
+                    "samples": c.tokens,
+                    "damp": settings.damp,
+                    "act_order": settings.act_order,
+                })
+            });
             Ok(Subject {
                 llama: Llama::new(&v).map_err(llm_exit)?,
                 label: format!("{label} {}", s.name()),
                 sha256: sha256_hex(&format!("{}+{canonical}{calibrated}", m.sha256)),
                 strategy: serde_json::from_str(&canonical).ok(),
+                calibration: facts,
                 bits_per_weight: report.bits_per_weight,
                 prune: None,
                 kv: None,
@@ -707,6 +723,9 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             if let Some(o) = summary.as_object_mut() {
                 o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
                 o.insert("seconds".into(), seconds.into());
+                if let Some(c) = &subj.calibration {
+                    o.insert("calibration".into(), c.clone());
+                }
                 let context = a.warmup.min(a.window.saturating_sub(1));
                 let (sent, full) = subj.context_bytes(&m, context);
                 o.insert("context_tokens".into(), context.into());
@@ -909,6 +928,9 @@ fn store_mc(
     if let (Some(o), Some((sent, full))) = (summary.as_object_mut(), context_bytes) {
         o.insert("context_bytes".into(), sent.into());
         o.insert("context_bytes_f16".into(), full.into());
+    }
+    if let (Some(o), Some(c)) = (summary.as_object_mut(), &subj.calibration) {
+        o.insert("calibration".into(), c.clone());
     }
     store.insert_llm_eval(&NewLlmEval {
         kv_stats: kv_stat_rows(subj.kv.as_ref()),

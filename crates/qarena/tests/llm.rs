@@ -740,6 +740,12 @@ fn error_compensating_strategies_calibrate_on_other_text_than_they_are_measured_
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(v["mean_kl"].as_f64().unwrap() > 0.0);
+    // The calibration is in the summary, as variant manifests hold it.
+    let cal = &v["calibration"];
+    assert_eq!(cal["method"], "gptq");
+    assert_eq!(cal["samples"], 600);
+    assert!(cal["source"].as_str().unwrap().ends_with("text-calib.txt"));
+    assert_eq!(cal["sha256"].as_str().unwrap().len(), 64);
     let mut other = ok.clone();
     let n = other.len();
     other[n - 2] = "800";
@@ -747,4 +753,13 @@ fn error_compensating_strategies_calibrate_on_other_text_than_they_are_measured_
     assert!(out.status.success(), "{}", text(&out));
     let evals = ws.store().llm_evals().unwrap();
     assert_eq!(evals.len(), 2, "another calibration is another subject");
+    // Stored with it.
+    let samples: Vec<_> = evals
+        .iter()
+        .map(|e| e.summary["calibration"]["samples"].as_u64())
+        .collect();
+    assert!(
+        samples.contains(&Some(600)) && samples.contains(&Some(800)),
+        "{samples:?}"
+    );
 }
