@@ -293,6 +293,14 @@ impl NnueNet {
         out
     }
 
+    /// fc_1's input in the position's own layer stack.
+    pub fn fc1_input(&self, board: &Board) -> [i32; FC1_IN] {
+        let (input, _) = self.transform(board);
+        self.stacks[board.bucket().min(BUCKETS - 1)]
+            .fc1_input(&input)
+            .1
+    }
+
     /// Stockfish's NNUE evaluation (`NNUE::evaluate(pos, false)`): the
     /// position's bucket, side to move's point of view.
     pub fn evaluate(&self, board: &Board) -> i32 {
@@ -302,7 +310,9 @@ impl NnueNet {
 }
 
 impl Stack {
-    fn propagate(&self, input: &[u8; L1]) -> i32 {
+    /// fc_0's outputs and fc_1's input (the squared and the clipped
+    /// activations of fc_0's first 15 outputs).
+    fn fc1_input(&self, input: &[u8; L1]) -> ([i32; FC0_OUT], [i32; FC1_IN]) {
         let mut fc0 = [0i32; FC0_OUT];
         for (i, o) in fc0.iter_mut().enumerate() {
             let w = &self.fc0_w[i * L1..(i + 1) * L1];
@@ -318,6 +328,11 @@ impl Stack {
             act[i] = ((x * x) >> (2 * WEIGHT_SCALE_BITS + 7)).min(127) as i32;
             act[FC0_OUT - 1 + i] = (fc0[i] >> WEIGHT_SCALE_BITS).clamp(0, 127);
         }
+        (fc0, act)
+    }
+
+    fn propagate(&self, input: &[u8; L1]) -> i32 {
+        let (fc0, act) = self.fc1_input(input);
         let mut fc1 = [0i32; FC1_OUT];
         for (i, o) in fc1.iter_mut().enumerate() {
             let w = &self.fc1_w[i * FC1_IN..(i + 1) * FC1_IN];
@@ -490,6 +505,18 @@ pub fn fc0_hessians(net: &NnueNet, boards: &[Board]) -> Vec<qarena_quant::Hessia
             .iter()
             .map(|v| f32::from(*v))
             .collect();
+        out[board.bucket().min(BUCKETS - 1)].add(&x);
+    }
+    out
+}
+
+/// fc_1's input statistics per layer stack over calibration positions.
+pub fn fc1_hessians(net: &NnueNet, boards: &[Board]) -> Vec<qarena_quant::Hessian> {
+    let mut out: Vec<qarena_quant::Hessian> = (0..BUCKETS)
+        .map(|_| qarena_quant::Hessian::new(FC1_IN))
+        .collect();
+    for board in boards {
+        let x: Vec<f32> = net.fc1_input(board).iter().map(|v| *v as f32).collect();
         out[board.bucket().min(BUCKETS - 1)].add(&x);
     }
     out

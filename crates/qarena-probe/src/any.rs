@@ -22,13 +22,18 @@ const CHESS_DEFAULT: &str = include_str!("../../../suites/chess-default.suite");
 /// other positions than the default suite's.
 const GO9_CALIB: &str = include_str!("../../../suites/go9-calib.suite");
 
-/// The shipped calibration suite for a game (`go`), whose positions no
-/// default probe reports on.
+/// The shipped chess calibration suite (`suites/chess-calib.suite`):
+/// positions of games, none in the default chess suite.
+const CHESS_CALIB: &str = include_str!("../../../suites/chess-calib.suite");
+
+/// The shipped calibration suite for a game (`go` or `chess`), whose
+/// positions no default probe reports on.
 pub fn calibration_suite(game: &str) -> Result<Suite, ProbeError> {
     match game {
         "go" => Suite::parse("go9-calib", GO9_CALIB),
+        "chess" => Suite::parse("chess-calib", CHESS_CALIB),
         other => Err(ProbeError::Setup(format!(
-            "no calibration suite for `{other}` (KataGo nets: go)"
+            "no calibration suite for `{other}` (go or chess)"
         ))),
     }
 }

@@ -196,6 +196,7 @@ pub fn calibrate(
         .collect();
     Ok(qarena_variant::Calibration {
         hessians,
+        hessian_blocks: std::collections::HashMap::new(),
         scale_groups: scale_groups(model),
         facts: qarena_variant::CalibrationFacts {
             method: "gptq".into(),
@@ -299,6 +300,7 @@ pub fn calibrate_sequential(
     }
     Ok(qarena_variant::Calibration {
         hessians,
+        hessian_blocks: std::collections::HashMap::new(),
         scale_groups: scale_groups(model),
         facts: qarena_variant::CalibrationFacts {
             method: "gptq-sequential".into(),
@@ -420,4 +422,80 @@ pub fn scale_groups(model: &Model) -> Vec<qarena_variant::ScaleGroup> {
         vec![pooled(v.v2_mul.tensor), conv(&v.ownership_conv)],
     );
     out
+}
+
+/// The Hessians of a Stockfish 15.1 NNUE net over the chess positions of
+/// `suite`, computed by qarena's integer forward pass
+/// ([`qarena_models::nnue_eval`]): the feature transformer's block-diagonal
+/// Hessian (one 704-feature block per king bucket, both perspectives of
+/// every position), and fc_0's and fc_1's per layer stack (each position
+/// in the stack its piece count selects).
+pub fn calibrate_nnue(
+    model: &Model,
+    suite: &Suite,
+    settings: &CalibrationSettings,
+) -> Result<qarena_variant::Calibration, ProbeError> {
+    use qarena_models::nnue_eval::{self, Board, NnueNet};
+    let setup = |e: String| ProbeError::Setup(e);
+    let Positions::Chess { fens } = suite.positions() else {
+        return Err(setup(format!(
+            "calibration suite {} holds {} positions; an NNUE net needs chess positions",
+            suite.name,
+            suite.game()
+        )));
+    };
+    let n = settings.positions.unwrap_or(fens.len()).min(fens.len());
+    if n == 0 {
+        return Err(setup(format!(
+            "calibration suite {} has no positions",
+            suite.name
+        )));
+    }
+    let boards = fens[..n]
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            Board::from_fen(f).map_err(|e| setup(format!("suite {} position {i}: {e}", suite.name)))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let net = NnueNet::from_model(model).map_err(|e| setup(e.to_string()))?;
+    let arc =
+        |v: Vec<qarena_quant::Hessian>| v.into_iter().map(std::sync::Arc::new).collect::<Vec<_>>();
+    let mut hessians = std::collections::HashMap::new();
+    for (layer, hs) in [
+        ("fc_0", arc(nnue_eval::fc0_hessians(&net, &boards))),
+        ("fc_1", arc(nnue_eval::fc1_hessians(&net, &boards))),
+    ] {
+        for (k, h) in hs.into_iter().enumerate() {
+            hessians.insert(format!("stack{k}.{layer}.weight"), h);
+        }
+    }
+    let mut hessian_blocks = std::collections::HashMap::new();
+    hessian_blocks.insert(
+        "ft.weight".to_string(),
+        arc(nnue_eval::ft_hessians(&boards)),
+    );
+    let sha256 = if n == fens.len() {
+        suite.sha256().to_string()
+    } else {
+        suite
+            .subset(&suite.name, |i| i < n)
+            .map_err(|e| setup(e.to_string()))?
+            .sha256()
+            .to_string()
+    };
+    Ok(qarena_variant::Calibration {
+        hessians,
+        hessian_blocks,
+        scale_groups: Vec::new(),
+        facts: qarena_variant::CalibrationFacts {
+            method: "gptq".into(),
+            source: format!("suite {}", suite.name),
+            sha256,
+            samples: n,
+            damp: settings.damp,
+            act_order: settings.act_order,
+            awq: Vec::new(),
+        },
+    })
 }

@@ -126,6 +126,10 @@ pub struct AwqChoice {
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub hessians: HashMap<String, Arc<Hessian>>,
+    /// Block-diagonal Hessians (the diagonal blocks in order, covering the
+    /// inputs): inputs of different blocks never occur together, as an
+    /// NNUE feature transformer's features under different king buckets.
+    pub hessian_blocks: HashMap<String, Vec<Arc<Hessian>>>,
     /// Layers whose input scales can be folded into the norm before them
     /// (for `rounding = "activation_aware"`).
     pub scale_groups: Vec<ScaleGroup>,
@@ -254,7 +258,9 @@ fn quantize_in_place(
     }
     let rows_per_block = (BLOCK_ELEMENTS / row_len.max(1)).max(1);
     let (mut xx, mut yy, mut xy, mut ee, mut max) = (0f64, 0f64, 0f64, 0f64, 0f64);
-    let mut bytes = 0u64;
+    // Counted for the whole tensor: blocks each rounded up to whole bytes
+    // would count a few bytes more than the tensor holds.
+    let bytes = qarena_quant::predicted_bytes(info, spec);
     for block in values.chunks_mut(rows_per_block * row_len) {
         let mut sub = info.clone();
         sub.shape[0] = block.len() / row_len;
@@ -268,7 +274,6 @@ fn quantize_in_place(
             ee += e * e;
             max = max.max(e.abs());
         }
-        bytes += out.bytes;
         block.copy_from_slice(&out.values);
     }
     let n = numel as f64;
@@ -453,7 +458,39 @@ pub fn build_variant_calibrated(
                 source,
             };
             let hessian = calibration.and_then(|c| c.hessians.get(&info.name));
+            let blocks = calibration.and_then(|c| c.hessian_blocks.get(&info.name));
             let out = match (spec.rounding, hessian, calibration) {
+                (Rounding::ErrorCompensating, None, Some(c))
+                    if blocks.is_some() && spec.scheme != qarena_quant::Scheme::Keep =>
+                {
+                    let blocks = blocks.map(Vec::as_slice).unwrap_or_default();
+                    let plans = blocks
+                        .iter()
+                        .enumerate()
+                        .map(|(b, h)| {
+                            qarena_quant::GptqPlan::new(
+                                h,
+                                &c.settings(),
+                                &format!("{} block {b}", info.name),
+                            )
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(quant_err)?;
+                    let mut start = 0;
+                    let spans: Vec<(usize, &qarena_quant::GptqPlan)> = plans
+                        .iter()
+                        .map(|p| {
+                            let s = start;
+                            start += p.cols;
+                            (s, p)
+                        })
+                        .collect();
+                    let mut out = qarena_quant::quantize_gptq_blocks(info, &values, &spec, &spans)
+                        .map_err(quant_err)?;
+                    values.copy_from_slice(&out.values);
+                    out.values = Vec::new();
+                    out
+                }
                 (Rounding::ErrorCompensating, Some(h), Some(c))
                     if spec.scheme != qarena_quant::Scheme::Keep =>
                 {

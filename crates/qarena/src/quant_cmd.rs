@@ -67,17 +67,22 @@ pub struct QuantizeArgs {
     #[arg(long, requires = "probe")]
     pub probe_suite: Option<PathBuf>,
     /// Calibration positions for rules with rounding = "error_compensating"
-    /// (GPTQ from the inputs each layer sees), a Go suite file. KataGo nets
-    /// default to the shipped suites/go9-calib.suite, whose positions no
-    /// default probe reports on. A suite that is also the probe's is refused.
+    /// or "activation_aware" (from the inputs each layer sees): a Go suite
+    /// for KataGo nets, a chess suite for NNUE nets (`qarena probe positions
+    /// --from-run TAG` makes one from stored games). Defaults: the shipped
+    /// suites/go9-calib.suite and suites/chess-calib.suite, whose positions
+    /// no default probe reports on. A suite that is also the probe's is
+    /// refused.
     #[arg(long)]
     pub calib: Option<PathBuf>,
     /// Use only the first N calibration positions.
     #[arg(long)]
     pub calib_positions: Option<usize>,
-    /// GPTQ dampening: a share of the mean Hessian diagonal added to it.
-    #[arg(long, default_value_t = 0.01)]
-    pub gptq_damp: f64,
+    /// GPTQ dampening: a share of the mean Hessian diagonal added to it
+    /// (default 0.01 for KataGo nets, 0.1 for NNUE nets, whose binary
+    /// feature inputs leave many directions unmeasured).
+    #[arg(long)]
+    pub gptq_damp: Option<f64>,
     /// Measure each layer's inputs on the net whose earlier layers are
     /// already quantized (slower; one forward pass per layer).
     #[arg(long)]
@@ -167,22 +172,24 @@ fn calibrate(a: &QuantizeArgs, strategy: &Strategy) -> Result<Calibration, Exit>
         },
     )
     .map_err(model_error)?;
-    if model.katago_arch().is_none() {
+    let nnue = model.format() == qarena_models::Format::Nnue;
+    if model.katago_arch().is_none() && !nnue {
         return Err(Exit::input(anyhow!(
-            "strategy {} rounds with error compensation, which `qarena quantize` computes for KataGo nets \
+            "strategy {} rounds with error compensation, which `qarena quantize` computes for KataGo and NNUE nets \
              ({} is {}); language models take calibration text with `qarena llm ... --calib FILE`",
             strategy.name(),
             a.model.display(),
             model.format().name()
         )));
     }
+    let game = if nnue { "chess" } else { "go" };
     let suite = match &a.calib {
         Some(p) => qarena_probe::Suite::load(p).map_err(Exit::input)?,
-        None => qarena_probe::calibration_suite("go").map_err(Exit::input)?,
+        None => qarena_probe::calibration_suite(game).map_err(Exit::input)?,
     };
     let probe_suite = match &a.probe_suite {
         Some(p) => Some(qarena_probe::Suite::load(p).map_err(Exit::input)?),
-        None if a.probe => Some(qarena_probe::default_suite("go").map_err(Exit::input)?),
+        None if a.probe => Some(qarena_probe::default_suite(game).map_err(Exit::input)?),
         None => None,
     };
     if let Some(p) = probe_suite.filter(|p| p.sha256() == suite.sha256()) {
@@ -194,9 +201,14 @@ fn calibrate(a: &QuantizeArgs, strategy: &Strategy) -> Result<Calibration, Exit>
     }
     let settings = qarena_probe::native::CalibrationSettings {
         positions: a.calib_positions,
-        damp: a.gptq_damp,
+        damp: a.gptq_damp.unwrap_or(if nnue { 0.1 } else { 0.01 }),
         ..Default::default()
     };
+    if nnue {
+        eprintln!("calibrating on the positions of {} ...", suite.name);
+        return qarena_probe::native::calibrate_nnue(&model, &suite, &settings)
+            .map_err(Exit::input);
+    }
     let pb = ProgressBar::new(0);
     pb.set_style(
         ProgressStyle::with_template("{spinner} calibrating {bar:30} {pos}/{len} {msg}")

@@ -242,3 +242,77 @@ fn activation_aware_scaling_folds_into_the_norms_and_records_its_choices() {
     assert!(ka < kn, "activation-aware {ka} against nearest {kn}");
     assert!(probe_figure(&awq, "top1_agreement") > 0.7);
 }
+
+/// The nearest-rounding twin of a strategy file, written into `ws`.
+fn nearest_twin(ws: &Ws, file: &Path) -> String {
+    let t = std::fs::read_to_string(file)
+        .unwrap()
+        .replace(
+            "rounding = \"error_compensating\"",
+            "rounding = \"nearest\"",
+        )
+        .replace("name = \"", "name = \"nearest-");
+    let p = ws.path().join("nearest-twin.toml");
+    std::fs::write(&p, t).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn an_nnue_feature_transformer_rounded_by_gptq_from_game_positions() {
+    let ws = Ws::new();
+    let net = common::export_stockfish_net(&ws).display().to_string();
+    let ft5 = strategies().join("nnue-ft5-best.toml");
+    let ft5s = ft5.display().to_string();
+    let gptq = quantize_json(&ws, &[net.as_str(), "--strategy", ft5s.as_str(), "--probe"]);
+    let twin = nearest_twin(&ws, &ft5);
+    let nearest = quantize_json(&ws, &[net.as_str(), "--strategy", twin.as_str(), "--probe"]);
+    let cal = &gptq["calibration"];
+    assert_eq!(cal["method"], "gptq");
+    assert!(cal["source"].as_str().unwrap().contains("chess-calib"));
+    assert_eq!(cal["damp"], 0.1);
+    assert!(cal["samples"].as_u64().unwrap() > 10_000);
+    assert_eq!(
+        gptq["total"]["bytes_after"],
+        nearest["total"]["bytes_after"]
+    );
+    // Stockfish's own static evaluation of the two variants on the
+    // default chess suite (no position of it was calibrated on).
+    let (eg, en) = (
+        probe_figure(&gptq, "cp_error_mean"),
+        probe_figure(&nearest, "cp_error_mean"),
+    );
+    println!("nnue-ft5-best: cp_error_mean {eg:.2} with GPTQ, {en:.2} rounded to nearest");
+    assert!(eg < 0.85 * en, "GPTQ {eg} against nearest {en}");
+
+    // fc_0 and fc_1 calibrate too (per layer stack), on fewer positions.
+    let fc = ws.path().join("fc.toml");
+    std::fs::write(
+        &fc,
+        "name = \"fc-gptq\"\n[[rule]]\nrole = [\"fc_0\", \"fc_1\"]\nbiases = false\n\
+         scheme = \"levels7\"\ngranularity = \"channel\"\nrounding = \"error_compensating\"\n\
+         [default]\nscheme = \"keep\"\n",
+    )
+    .unwrap();
+    let fc = fc.display().to_string();
+    let out = quantize_json(
+        &ws,
+        &[
+            net.as_str(),
+            "--strategy",
+            fc.as_str(),
+            "--calib-positions",
+            "2000",
+        ],
+    );
+    assert_eq!(out["calibration"]["samples"], 2000);
+    let changed = out["tensors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| {
+            t["name"].as_str().unwrap().contains(".fc_1.weight")
+                && t["effective_bits"].as_f64().unwrap() < 6.0
+        })
+        .count();
+    assert_eq!(changed, 8, "{out}");
+}
