@@ -52,7 +52,7 @@ pub enum VariantError {
     },
     #[error("manifest {path} is unreadable ({reason}); delete the variant folder to rebuild it")]
     BadManifest { path: String, reason: String },
-    #[error("strategy {strategy} rounds with error compensation (rounding = \"error_compensating\"), which needs calibration data: give calibration positions (`--calib`), or use rounding = \"nearest\"")]
+    #[error("strategy {strategy} rounds from calibration activations (rounding = \"error_compensating\" or \"activation_aware\"), which needs calibration data: give calibration positions (`--calib`), or use rounding = \"nearest\"")]
     NeedsCalibration { strategy: String },
 }
 
@@ -146,7 +146,8 @@ impl Calibration {
     }
 }
 
-/// True when some rule of `strategy` rounds with error compensation.
+/// True when some rule of `strategy` rounds from calibration activations
+/// (error-compensating or activation-aware).
 pub fn needs_calibration(strategy: &Strategy) -> bool {
     strategy
         .rules()
