@@ -199,6 +199,14 @@ fn calibrate(a: &QuantizeArgs, strategy: &Strategy) -> Result<Calibration, Exit>
             p.name
         )));
     }
+    if let Some(d) = a
+        .gptq_damp
+        .filter(|d| !(d.is_finite() && (0.0..=10.0).contains(d)))
+    {
+        return Err(Exit::input(anyhow!(
+            "--gptq-damp {d} is not a dampening: give a share of the mean Hessian diagonal in 0..=10 (0.01 is usual)"
+        )));
+    }
     let settings = qarena_probe::native::CalibrationSettings {
         positions: a.calib_positions,
         damp: a.gptq_damp.unwrap_or(if nnue { 0.1 } else { 0.01 }),

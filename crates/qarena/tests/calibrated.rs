@@ -168,6 +168,17 @@ fn calibration_is_refused_where_it_cannot_be_honest_or_computed() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("error compensation"), "{}", text(&out));
 
+    // A dampening that is none.
+    let out = ws.run(&["quantize", &net, "--strategy", &int4, "--gptq-damp", "NaN"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--gptq-damp"), "{}", text(&out));
+
+    // A calibration suite of the wrong game.
+    let chess = suites().join("chess-default.suite").display().to_string();
+    let out = ws.run(&["quantize", &net, "--strategy", &int4, "--calib", &chess]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("Go positions"), "{}", text(&out));
+
     // A calibration suite that is not a suite.
     let bad = ws.path().join("bad.suite");
     std::fs::write(&bad, "not a suite\n").unwrap();
