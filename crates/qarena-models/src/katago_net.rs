@@ -305,6 +305,17 @@ impl KataNet {
         }
         let n = inputs.len();
         let points = side * side;
+        if let Some(k) = inputs
+            .iter()
+            .position(|i| i.spatial.len() != V7_SPATIAL * points || i.legal.len() != points)
+        {
+            return Err(ModelError::NotEvaluable {
+                path: std::path::PathBuf::new(),
+                reason: format!(
+                    "input {k} does not hold {V7_SPATIAL} planes and a legal-move mask of {side}x{side} points"
+                ),
+            });
+        }
         // NHWC spatial inputs under the symmetry, and the global inputs.
         let mut spatial = vec![0f32; n * points * V7_SPATIAL];
         let mut global = Vec::with_capacity(n * V7_GLOBAL);

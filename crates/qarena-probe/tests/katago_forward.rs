@@ -139,3 +139,25 @@ fn the_forward_pass_matches_on_other_board_sizes_and_rules() {
         }
     }
 }
+
+#[test]
+fn inputs_the_forward_pass_cannot_take_are_refused_with_a_reason() {
+    use qarena_go::{v7_inputs, KataRules};
+    use qarena_models::katago_net::KataNet;
+    let (_, net, _) = qarena_testkit::katago();
+    let model = Model::load(&net).unwrap();
+    let knet = KataNet::from_model(&model).unwrap();
+    let rules = KataRules::default();
+    let nine = v7_inputs(9, 7.0, &rules, &[]).unwrap();
+    let seven = v7_inputs(7, 7.0, &rules, &[]).unwrap();
+    let err = knet.evaluate(&[nine.clone(), seven], 0).unwrap_err();
+    assert!(err.to_string().contains("mixes board sizes"), "{err}");
+    let mut short = nine.clone();
+    short.spatial.truncate(100);
+    let err = knet.evaluate(&[short], 0).unwrap_err();
+    assert!(err.to_string().contains("planes"), "{err}");
+    let mut no_mask = nine;
+    no_mask.legal.clear();
+    assert!(knet.evaluate(&[no_mask], 0).is_err());
+    assert!(knet.evaluate(&[], 0).unwrap().is_empty());
+}
