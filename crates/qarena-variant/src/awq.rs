@@ -210,3 +210,84 @@ pub(crate) fn wanted(group: &ScaleGroup, spec_of: &dyn Fn(&str) -> Option<QuantS
         })
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use qarena_quant::{Role, Scheme, StorageType};
+
+    /// A 1×1 conv, 8 outputs × 4 input channels, whose channel 0 carries
+    /// inputs 100 times larger than the others.
+    fn setup() -> (
+        ScaleGroup,
+        Vec<(TensorInfo, Vec<f32>, QuantSpec, Arc<Hessian>)>,
+    ) {
+        let info = TensorInfo {
+            name: "conv".into(),
+            shape: vec![8, 4, 1, 1],
+            dtype: StorageType::F32,
+            role: Role::Trunk,
+            layer: Some(0),
+            is_bias: false,
+        };
+        let w: Vec<f32> = (0..32)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 8.0)
+            .collect();
+        let mut h = Hessian::new(4);
+        for (i, m) in [100.0f64, 1.0, 1.0, 1.0].iter().enumerate() {
+            h.h[i * 4 + i] = m * m;
+        }
+        h.n = 1;
+        let spec = QuantSpec::new(Scheme::Int {
+            bits: 3,
+            symmetric: true,
+        });
+        let group = ScaleGroup {
+            layers: vec![ScaledLayer {
+                tensor: "conv".into(),
+                columns: ColumnChannels::Taps(1),
+            }],
+            channels: 4,
+            norm_variance: "norm/variance".into(),
+            norm_bias: Some("norm/bias".into()),
+            eps: 1e-5,
+        };
+        (group, vec![(info, w, spec, Arc::new(h))])
+    }
+
+    #[test]
+    fn the_search_never_loses_to_plain_rounding_and_folds_exactly() {
+        let (group, layers) = setup();
+        let var = vec![1.0f32, 2.0, 0.5, 1.0];
+        let bias = vec![0.5f32, -1.0, 0.25, 0.0];
+        let found = search(&group, &layers, &var, Some(&bias)).unwrap().unwrap();
+        let (info, w, spec, h) = &layers[0];
+        let cs = &found.weights["conv"];
+        let plain = output_error(info, w, spec, &[1.0; 4], h).unwrap();
+        let chosen = output_error(info, w, spec, cs, h).unwrap();
+        assert!(chosen <= plain, "{chosen} > {plain}");
+        // The large channel gets the larger scale whenever α > 0.
+        if found.alpha > 0.0 {
+            assert!(cs[0] > cs[1]);
+        }
+        // The norm's output is divided by the channel scale exactly:
+        // sqrt(var' + eps) = s · sqrt(var + eps), bias' = bias / s.
+        let v2 = &found.norm["norm/variance"];
+        let b2 = &found.norm["norm/bias"];
+        for c in 0..4 {
+            let s = f64::from(cs[c]);
+            let before = (f64::from(var[c]) + 1e-5).sqrt();
+            let after = (f64::from(v2[c]) + 1e-5).sqrt();
+            assert!((after - s * before).abs() < 1e-5 * s * before);
+            assert!((f64::from(b2[c]) * s - f64::from(bias[c])).abs() < 1e-6);
+        }
+    }
+
+    #[test]
+    fn a_group_without_channels_is_left_alone() {
+        let (mut group, layers) = setup();
+        group.channels = 0;
+        assert!(search(&group, &layers, &[], None).unwrap().is_none());
+    }
+}
