@@ -48,6 +48,10 @@ pub struct ScaleGroup {
     pub eps: f32,
 }
 
+/// One layer of a group as the search sees it: what it is, its values,
+/// its spec (rounding to nearest) and its inputs' Hessian.
+pub(crate) type LayerInput = (TensorInfo, Vec<f32>, QuantSpec, Arc<Hessian>);
+
 /// What the search decided for one group.
 #[derive(Debug, Clone)]
 pub(crate) struct Scaled {
@@ -107,7 +111,7 @@ fn output_error(
 /// or spec (the group is then left unscaled).
 pub(crate) fn search(
     group: &ScaleGroup,
-    layers: &[(TensorInfo, Vec<f32>, QuantSpec, Arc<Hessian>)],
+    layers: &[LayerInput],
     norm_variance: &[f32],
     norm_bias: Option<&[f32]>,
 ) -> Result<Option<Scaled>, (String, qarena_quant::QuantError)> {
@@ -219,10 +223,7 @@ mod tests {
 
     /// A 1×1 conv, 8 outputs × 4 input channels, whose channel 0 carries
     /// inputs 100 times larger than the others.
-    fn setup() -> (
-        ScaleGroup,
-        Vec<(TensorInfo, Vec<f32>, QuantSpec, Arc<Hessian>)>,
-    ) {
+    fn setup() -> (ScaleGroup, Vec<LayerInput>) {
         let info = TensorInfo {
             name: "conv".into(),
             shape: vec![8, 4, 1, 1],
