@@ -423,6 +423,9 @@ struct Alive {
 /// Builds (or finds in `cache_dir`) the variant of `strategy` with the
 /// model's default roles (the catalogue [`Layout`] is made from), as every
 /// stage of an evolution does.
+/// A strategy with error-compensating genes is built from the model's
+/// calibration on the shipped calibration suite (computed once per model
+/// and process).
 pub(crate) fn build_variant(
     model: &std::path::Path,
     strategy: &qarena_quant::Strategy,
@@ -433,7 +436,54 @@ pub(crate) fn build_variant(
         late_blocks: qarena_models::LoadOptions::default().late_blocks,
         force: false,
     };
-    qarena_variant::build_variant(model, strategy, &opts, &|_, _| {})
+    let calibration = if qarena_variant::needs_calibration(strategy) {
+        Some(calibration_of(model)?)
+    } else {
+        None
+    };
+    qarena_variant::build_variant_calibrated(
+        model,
+        strategy,
+        &opts,
+        calibration.as_deref(),
+        &|_, _| {},
+    )
+}
+
+/// The calibration of a KataGo net on `suites/go9-calib.suite` (none of
+/// its positions is in the screening or the held-out suite), once per
+/// model file and process.
+fn calibration_of(
+    model: &std::path::Path,
+) -> Result<std::sync::Arc<qarena_variant::Calibration>, qarena_variant::VariantError> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<PathBuf, Arc<qarena_variant::Calibration>>>> =
+        OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+    let mut held = cache.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(c) = held.get(model) {
+        return Ok(Arc::clone(c));
+    }
+    let m = qarena_models::Model::load(model)?;
+    let fail = |e: qarena_probe::ProbeError| {
+        qarena_variant::VariantError::Model(qarena_models::ModelError::NotEvaluable {
+            path: model.to_path_buf(),
+            reason: format!("calibrating for error-compensating genes: {e}"),
+        })
+    };
+    let suite = qarena_probe::calibration_suite("go").map_err(fail)?;
+    let c = Arc::new(
+        qarena_probe::native::calibrate(
+            &m,
+            &suite,
+            &qarena_probe::native::CalibrationSettings::default(),
+            &mut |_, _| {},
+        )
+        .map_err(fail)?,
+    );
+    held.insert(model.to_path_buf(), Arc::clone(&c));
+    Ok(c)
 }
 
 /// The model's catalogue layout and the model file's sha256.
@@ -505,7 +555,26 @@ pub fn evolve(
             "suite": suite.sha256(),
             "probe": probe.name(),
             "score_weights": SCORE_WEIGHTS,
-        }),
+        })
+        .as_object()
+        .cloned()
+        .map(|mut o| {
+            // Only calibrated evolutions say so: the settings of the
+            // others stay what they were.
+            if settings.space.roundings.len() > 1 {
+                o.insert(
+                    "roundings".into(),
+                    serde_json::json!(settings
+                        .space
+                        .roundings
+                        .iter()
+                        .map(|r| r.to_string())
+                        .collect::<Vec<_>>()),
+                );
+            }
+            serde_json::Value::Object(o)
+        })
+        .unwrap_or_default(),
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();

@@ -111,7 +111,13 @@ impl Gene {
     }
 
     fn is_valid(&self) -> bool {
-        self.spec().validate().is_ok()
+        // Calibrated rounding works on scale groups along the inputs,
+        // without outliers, on grids (not the 16-bit casts).
+        let calibrated_ok = self.rounding == Rounding::Nearest
+            || (self.scheme.cast_type().is_none()
+                && self.outliers == 0.0
+                && self.granularity != Granularity::Tensor);
+        calibrated_ok && self.spec().validate().is_ok()
     }
 
     /// `keep` carries no other settings (as in a strategy).
@@ -137,8 +143,8 @@ pub struct GeneSpace {
 impl Default for GeneSpace {
     /// Every scheme the quantizer has at 2–8 bits, the 16-bit casts and keep; tensor,
     /// channel and groups of 16–128; no, MSE or 99.9th-percentile clipping;
-    /// 0, 0.1 or 0.5% outliers; round to nearest (error-compensating
-    /// rounding needs calibration data the genome does not carry yet).
+    /// 0, 0.1 or 0.5% outliers; round to nearest ([`GeneSpace::calibrated`]
+    /// adds error-compensating rounding).
     fn default() -> GeneSpace {
         let mut schemes = vec![Scheme::Keep, Scheme::Nf4, Scheme::Fp4];
         schemes.extend([Scheme::Fp8E4M3, Scheme::Fp8E5M2, Scheme::Fp16, Scheme::Bf16]);
@@ -171,6 +177,16 @@ impl Default for GeneSpace {
 }
 
 impl GeneSpace {
+    /// The default space plus GPTQ rounding for every gene that allows it
+    /// (scale groups along the inputs, no outliers): variants are then
+    /// built from the model's calibration positions.
+    pub fn calibrated() -> GeneSpace {
+        GeneSpace {
+            roundings: vec![Rounding::Nearest, Rounding::ErrorCompensating],
+            ..GeneSpace::default()
+        }
+    }
+
     /// A uniformly drawn valid gene.
     pub fn sample(&self, rng: &mut ChaCha8Rng) -> Gene {
         loop {

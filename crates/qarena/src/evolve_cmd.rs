@@ -100,6 +100,11 @@ pub struct EvolveRunArgs {
     pub suite: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
+    /// Genes may also round by GPTQ (error-compensating), from the KataGo
+    /// net's calibration on the shipped suites/go9-calib.suite (KataGo nets
+    /// only: a few seconds per variant more).
+    #[arg(long)]
+    pub calibrated: bool,
     /// Screen only shard K of N of one generation (--generation) into
     /// --db: that generation's genomes are made from the survivors in
     /// --gathered exactly as the unsharded run makes them, and every N-th
@@ -364,6 +369,16 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     if a.max_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
         return Err(Exit::input(anyhow!("--max-minutes must be positive")));
     }
+    if a.calibrated
+        && !qarena_models::detect(&a.model)
+            .map_err(Exit::input)?
+            .is_katago()
+    {
+        return Err(Exit::input(anyhow!(
+            "--calibrated evolves GPTQ genes for KataGo nets; {} is not one",
+            a.model.display()
+        )));
+    }
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let full = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
@@ -382,7 +397,11 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         patience: a.patience.max(1),
         collapse_floor: a.collapse_floor,
         cache_dir: a.cache.clone(),
-        space: GeneSpace::default(),
+        space: if a.calibrated {
+            GeneSpace::calibrated()
+        } else {
+            GeneSpace::default()
+        },
         limits: qarena_evolve::Limits {
             max_genomes: a.max_genomes,
             max_seconds: a.max_minutes.map(|m| m * 60.0),

@@ -260,3 +260,55 @@ fn evolve_works_on_an_nnue_net_from_screen_to_games() {
     let settings = run.settings.to_string();
     assert!(settings.contains("EvalFile"), "{settings}");
 }
+
+#[test]
+fn a_calibrated_evolution_builds_gptq_genes_from_the_calibration_suite() {
+    let (bin, net, _) = katago();
+    let ws = Ws::new();
+    let katago = bin.display().to_string();
+    let net = net.display().to_string();
+    let out = ws.run(&[
+        "evolve",
+        "run",
+        &net,
+        "--max-bits",
+        "4.25",
+        "--calibrated",
+        "--population",
+        "8",
+        "--generations",
+        "1",
+        "--collapse-floor",
+        "0",
+        "--name",
+        "cal",
+        "--katago",
+        &katago,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = ws.store();
+    let ev = store.evolutions().unwrap();
+    assert_eq!(
+        ev[0].settings["roundings"],
+        serde_json::json!(["nearest", "error_compensating"])
+    );
+    let genomes = store.genomes(ev[0].id).unwrap();
+    let gptq: Vec<_> = genomes
+        .iter()
+        .filter(|g| g.genome.strategy_toml.contains("error_compensating"))
+        .collect();
+    assert!(
+        !gptq.is_empty(),
+        "no genome drew error-compensating rounding"
+    );
+    // Those built (a variant, a probe) unless they died of their own figures.
+    assert!(gptq
+        .iter()
+        .all(|g| g.variant.is_some() || g.failure.as_deref() != Some("build")));
+    assert!(gptq.iter().any(|g| g.quality.is_some()));
+
+    // Not for other kinds of model.
+    std::fs::write(ws.path().join("x.nnue"), b"not a net").unwrap();
+    let out = ws.run(&["evolve", "run", "x.nnue", "--max-bits", "4", "--calibrated"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+}
