@@ -17,6 +17,28 @@ use qarena_quant::Hessian;
 use crate::katago_net::KataNet;
 use crate::{Model, ModelError, Result};
 
+/// Calibration positions, made a batch at a time so a large set never
+/// sits in memory as network inputs all at once.
+pub trait Positions {
+    /// How many there are.
+    fn count(&self) -> usize;
+    /// The network inputs of positions `range` (within `0..count()`).
+    fn inputs(&self, range: std::ops::Range<usize>) -> Result<Vec<NetInputs>>;
+}
+
+impl Positions for [NetInputs] {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn inputs(&self, range: std::ops::Range<usize>) -> Result<Vec<NetInputs>> {
+        Ok(self
+            .get(range)
+            .map(<[NetInputs]>::to_vec)
+            .unwrap_or_default())
+    }
+}
+
 /// Hessians of every weight layer, by catalogue index.
 #[derive(Debug, Clone)]
 pub struct KataCalibration {
@@ -40,7 +62,7 @@ struct Sum {
 pub fn katago_hessians(
     model: &Model,
     net: &KataNet,
-    inputs: &[NetInputs],
+    inputs: &dyn Positions,
     batch: usize,
     symmetries: &[u8],
     progress: &mut dyn FnMut(usize, usize),
@@ -53,7 +75,7 @@ pub fn katago_hessians(
 pub fn katago_hessians_of(
     model: &Model,
     net: &KataNet,
-    inputs: &[NetInputs],
+    inputs: &dyn Positions,
     batch: usize,
     symmetries: &[u8],
     only: Option<&[usize]>,
@@ -95,7 +117,9 @@ pub fn katago_hessians_of(
     let mut failure: Option<ModelError> = None;
     let mut done = 0;
     // Group each batch's positions by symmetry: one forward pass per group.
-    for chunk in inputs.chunks(batch) {
+    let total = inputs.count();
+    for start in (0..total).step_by(batch) {
+        let chunk = inputs.inputs(start..(start + batch).min(total))?;
         for &sym in &symmetries {
             let group: Vec<NetInputs> = chunk
                 .iter()
@@ -136,7 +160,7 @@ pub fn katago_hessians_of(
             }
         }
         done += chunk.len();
-        progress(done, inputs.len());
+        progress(done, total);
     }
     let hessians = sums
         .into_iter()
@@ -144,7 +168,7 @@ pub fn katago_hessians_of(
         .collect();
     Ok(KataCalibration {
         hessians,
-        positions: inputs.len(),
+        positions: total,
     })
 }
 

@@ -183,15 +183,20 @@ impl Act {
 /// whether the forward pass should go on.
 pub type Tap<'a> = dyn FnMut(usize, &[f32], usize) -> bool + 'a;
 
-/// The reason a tap's stop travels under (never shown to users).
-const HALT: &str = "the forward pass was stopped by its tap";
+/// Why a pass ended before its outputs: its tap stopped it, or it failed.
+enum Halt {
+    Stopped,
+    Failed(ModelError),
+}
 
-fn halt() -> ModelError {
-    ModelError::NotEvaluable {
-        path: std::path::PathBuf::new(),
-        reason: HALT.into(),
+impl From<ModelError> for Halt {
+    fn from(e: ModelError) -> Halt {
+        Halt::Failed(e)
     }
 }
+
+/// What the passes inside the forward pass return.
+type Pass<T> = std::result::Result<T, Halt>;
 
 fn err(e: candle_core::Error) -> ModelError {
     ModelError::NotEvaluable {
@@ -254,9 +259,16 @@ impl KataNet {
     /// Evaluates positions (all on the same board size) under one board
     /// symmetry (0..8).
     pub fn evaluate(&self, inputs: &[NetInputs], symmetry: u8) -> Result<Vec<Evaluation>> {
-        let raw = self
-            .forward_tapped(inputs, symmetry, &mut |_, _, _| true)?
-            .ok_or_else(halt)?;
+        let raw = match self.forward_inner(inputs, symmetry, &mut |_, _, _| true) {
+            Ok(raw) => raw,
+            Err(Halt::Failed(e)) => return Err(e),
+            Err(Halt::Stopped) => {
+                return Err(ModelError::NotEvaluable {
+                    path: std::path::PathBuf::new(),
+                    reason: "the forward pass stopped though nothing asked it to".into(),
+                })
+            }
+        };
         Ok(inputs
             .iter()
             .enumerate()
@@ -274,8 +286,8 @@ impl KataNet {
     ) -> Result<Option<RawOutputs>> {
         match self.forward_inner(inputs, symmetry, tap) {
             Ok(raw) => Ok(Some(raw)),
-            Err(ModelError::NotEvaluable { reason, .. }) if reason == HALT => Ok(None),
-            Err(e) => Err(e),
+            Err(Halt::Stopped) => Ok(None),
+            Err(Halt::Failed(e)) => Err(e),
         }
     }
 
@@ -284,7 +296,7 @@ impl KataNet {
         inputs: &[NetInputs],
         symmetry: u8,
         tap: &mut Tap<'_>,
-    ) -> Result<RawOutputs> {
+    ) -> Pass<RawOutputs> {
         let Some(first) = inputs.first() else {
             return Ok(RawOutputs {
                 n: 0,
@@ -298,10 +310,10 @@ impl KataNet {
         };
         let side = usize::from(first.size);
         if inputs.iter().any(|i| i.size != first.size) {
-            return Err(ModelError::NotEvaluable {
+            return Err(Halt::Failed(ModelError::NotEvaluable {
                 path: std::path::PathBuf::new(),
                 reason: "a batch mixes board sizes".into(),
-            });
+            }));
         }
         let n = inputs.len();
         let points = side * side;
@@ -309,12 +321,12 @@ impl KataNet {
             .iter()
             .position(|i| i.spatial.len() != V7_SPATIAL * points || i.legal.len() != points)
         {
-            return Err(ModelError::NotEvaluable {
+            return Err(Halt::Failed(ModelError::NotEvaluable {
                 path: std::path::PathBuf::new(),
                 reason: format!(
                     "input {k} does not hold {V7_SPATIAL} planes and a legal-move mask of {side}x{side} points"
                 ),
-            });
+            }));
         }
         // NHWC spatial inputs under the symmetry, and the global inputs.
         let mut spatial = vec![0f32; n * points * V7_SPATIAL];
@@ -339,7 +351,7 @@ impl KataNet {
         };
         let mut trunk = self.conv(&input, &self.stem, tap)?;
         if !tap(self.global.tensor, &global, self.global.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         let gbias = matmul(global, n, self.global.ic, &self.global.w)?;
         add_channel_bias(&mut trunk, &gbias)?;
@@ -354,7 +366,7 @@ impl KataNet {
         norm_act(&mut g1, &self.g1_norm, self.g1_act);
         let pooled = gpool(&g1);
         if !tap(self.gpool_to_bias.tensor, &pooled, self.gpool_to_bias.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         let bias = matmul(
             pooled.clone(),
@@ -366,7 +378,7 @@ impl KataNet {
         norm_act(&mut p1, &self.p1_norm, self.p1_act);
         let p2 = self.conv(&p1, &self.p2_conv, tap)?;
         if !tap(self.gpool_to_pass.tensor, &pooled, self.gpool_to_pass.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         let mut pass = matmul(pooled, n, self.gpool_to_pass.ic, &self.gpool_to_pass.w)?;
         if let Some((b, act, m)) = &self.pass_extra {
@@ -375,7 +387,7 @@ impl KataNet {
                 *v = activate(*v + b[k % c], *act);
             }
             if !tap(m.tensor, &pass, m.ic) {
-                return Err(halt());
+                return Err(Halt::Stopped);
             }
             pass = matmul(pass, n, m.ic, &m.w)?;
         }
@@ -394,17 +406,17 @@ impl KataNet {
         norm_act(&mut v1, &self.v1_norm, self.v1_act);
         let vpooled = value_pool(&v1);
         if !tap(self.v2_mul.tensor, &vpooled, self.v2_mul.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         let mut v2 = matmul(vpooled, n, self.v2_mul.ic, &self.v2_mul.w)?;
         for (k, v) in v2.iter_mut().enumerate() {
             *v = activate(*v + self.v2_bias[k % self.v2_mul.oc], self.v2_act);
         }
         if !tap(self.v3_mul.tensor, &v2, self.v3_mul.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         if !tap(self.sv3_mul.tensor, &v2, self.sv3_mul.ic) {
-            return Err(halt());
+            return Err(Halt::Stopped);
         }
         let mut value = matmul(v2.clone(), n, self.v3_mul.ic, &self.v3_mul.w)?;
         for (k, v) in value.iter_mut().enumerate() {
@@ -428,7 +440,7 @@ impl KataNet {
         })
     }
 
-    fn block(&self, trunk: &mut Act, b: &Block, tap: &mut Tap<'_>) -> Result<()> {
+    fn block(&self, trunk: &mut Act, b: &Block, tap: &mut Tap<'_>) -> Pass<()> {
         let residual = match b {
             Block::Ordinary {
                 norm1,
@@ -463,7 +475,7 @@ impl KataNet {
                 norm_act(&mut g, gpool_norm, *gpool_act);
                 let pooled = gpool(&g);
                 if !tap(gpool_to_bias.tensor, &pooled, gpool_to_bias.ic) {
-                    return Err(halt());
+                    return Err(Halt::Stopped);
                 }
                 let bias = matmul(pooled, trunk.n, gpool_to_bias.ic, &gpool_to_bias.w)?;
                 add_channel_bias(&mut reg, &bias)?;
@@ -495,18 +507,18 @@ impl KataNet {
         Ok(())
     }
 
-    fn conv(&self, x: &Act, conv: &Conv, tap: &mut Tap<'_>) -> Result<Act> {
+    fn conv(&self, x: &Act, conv: &Conv, tap: &mut Tap<'_>) -> Pass<Act> {
         let rows = x.n * x.points();
         let cols = conv.k * conv.k * conv.ic;
         let data = if conv.k == 1 {
             if !tap(conv.tensor, &x.data, cols) {
-                return Err(halt());
+                return Err(Halt::Stopped);
             }
             matmul(x.data.clone(), rows, cols, &conv.w)?
         } else {
             let patches = im2col(x, conv.k, conv.dil);
             if !tap(conv.tensor, &patches, cols) {
-                return Err(halt());
+                return Err(Halt::Stopped);
             }
             matmul(patches, rows, cols, &conv.w)?
         };

@@ -19,30 +19,80 @@ use crate::suite::{Positions, Suite};
 /// Positions evaluated per forward pass.
 pub const BATCH: usize = 64;
 
+/// The positions of a Go suite as network inputs, made on demand a
+/// batch at a time (a suite may hold millions of short lines).
+pub struct SuitePositions<'s> {
+    suite: &'s Suite,
+    size: u8,
+    komi: f32,
+    rules: KataRules,
+    lines: &'s [Vec<Move>],
+}
+
+impl<'s> SuitePositions<'s> {
+    /// The first `limit` positions of `suite` (all when `None`).
+    pub fn new(suite: &'s Suite, limit: Option<usize>) -> Result<SuitePositions<'s>, ProbeError> {
+        let Positions::Go { setup, lines } = suite.positions() else {
+            return Err(ProbeError::Setup(format!(
+                "suite {} holds {} positions; KataGo's inputs need Go positions",
+                suite.name,
+                suite.game()
+            )));
+        };
+        let rules = KataRules::parse(&setup.rules).map_err(|e| {
+            ProbeError::Setup(format!(
+                "suite {}: rules `{}`: {e}",
+                suite.name, setup.rules
+            ))
+        })?;
+        let n = limit.unwrap_or(lines.len()).min(lines.len());
+        Ok(SuitePositions {
+            suite,
+            size: setup.board_size,
+            komi: setup.komi,
+            rules,
+            lines: &lines[..n],
+        })
+    }
+
+    /// The inputs of positions `range`.
+    pub fn batch(&self, range: std::ops::Range<usize>) -> Result<Vec<NetInputs>, ProbeError> {
+        let end = range.end.min(self.lines.len());
+        let start = range.start.min(end);
+        self.lines[start..end]
+            .iter()
+            .enumerate()
+            .map(|(k, line)| {
+                v7_inputs(self.size, self.komi, &self.rules, &with_colours(line)).map_err(|e| {
+                    ProbeError::Setup(format!(
+                        "suite {} position {}: {e}",
+                        self.suite.name,
+                        start + k
+                    ))
+                })
+            })
+            .collect()
+    }
+}
+
+impl qarena_models::katago_calib::Positions for SuitePositions<'_> {
+    fn count(&self) -> usize {
+        self.lines.len()
+    }
+
+    fn inputs(&self, range: std::ops::Range<usize>) -> qarena_models::Result<Vec<NetInputs>> {
+        self.batch(range)
+            .map_err(|e| qarena_models::ModelError::NotEvaluable {
+                path: std::path::PathBuf::new(),
+                reason: e.to_string(),
+            })
+    }
+}
+
 /// The network inputs of every position of a Go suite.
 pub fn suite_inputs(suite: &Suite) -> Result<Vec<NetInputs>, ProbeError> {
-    let Positions::Go { setup, lines } = suite.positions() else {
-        return Err(ProbeError::Setup(format!(
-            "suite {} holds {} positions; KataGo's inputs need Go positions",
-            suite.name,
-            suite.game()
-        )));
-    };
-    let rules = KataRules::parse(&setup.rules).map_err(|e| {
-        ProbeError::Setup(format!(
-            "suite {}: rules `{}`: {e}",
-            suite.name, setup.rules
-        ))
-    })?;
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, line)| {
-            let moves = with_colours(line);
-            v7_inputs(setup.board_size, setup.komi, &rules, &moves)
-                .map_err(|e| ProbeError::Setup(format!("suite {} position {i}: {e}", suite.name)))
-        })
-        .collect()
+    let p = SuitePositions::new(suite, None)?;
+    p.batch(0..p.lines.len())
 }
 
 /// Black first, colours alternating (as suites store lines).
@@ -64,8 +114,28 @@ pub fn with_colours(line: &[Move]) -> Vec<(Color, Move)> {
 pub fn evaluate(model: &Model, suite: &Suite, symmetry: u8) -> Result<RawNnOutputs, ProbeError> {
     let started = Instant::now();
     let net = KataNet::from_model(model).map_err(|e| ProbeError::Setup(e.to_string()))?;
-    let inputs = suite_inputs(suite)?;
-    evaluate_inputs(&net, &inputs, symmetry, started)
+    let positions = SuitePositions::new(suite, None)?;
+    let mut out: Option<RawNnOutputs> = None;
+    for start in (0..positions.lines.len()).step_by(BATCH) {
+        let inputs = positions.batch(start..start + BATCH)?;
+        let part = evaluate_inputs(&net, &inputs, symmetry, started)?;
+        match &mut out {
+            None => out = Some(part),
+            Some(o) => o.positions.extend(part.positions),
+        }
+    }
+    let mut out = out.unwrap_or_else(|| RawNnOutputs {
+        board_size: 0,
+        symmetry,
+        positions: Vec::new(),
+        seconds: 0.0,
+        answer_seconds: 0.0,
+        peak_rss_bytes: None,
+        cpu_seconds: None,
+    });
+    out.seconds = started.elapsed().as_secs_f64();
+    out.answer_seconds = out.seconds;
+    Ok(out)
 }
 
 /// Evaluates prepared inputs (all on one board size).
@@ -134,33 +204,53 @@ impl Default for CalibrationSettings {
     }
 }
 
+/// What a calibration over `samples` positions of `suite` records.
+fn facts(
+    method: &str,
+    suite: &Suite,
+    sha256: String,
+    samples: usize,
+    settings: &CalibrationSettings,
+) -> qarena_variant::CalibrationFacts {
+    qarena_variant::CalibrationFacts {
+        method: method.into(),
+        source: format!("suite {}", suite.name),
+        sha256,
+        samples,
+        damp: settings.damp,
+        act_order: settings.act_order,
+        awq: Vec::new(),
+    }
+}
+
 /// The positions calibration uses (the first `settings.positions` of the
 /// suite) and their hash (the suite's own when all are used).
-fn calibration_inputs(
-    suite: &Suite,
+fn calibration_inputs<'s>(
+    suite: &'s Suite,
     settings: &CalibrationSettings,
-) -> Result<(Vec<NetInputs>, String), ProbeError> {
-    let mut inputs = suite_inputs(suite)?;
-    if let Some(n) = settings.positions {
-        inputs.truncate(n);
-    }
-    if inputs.is_empty() {
+) -> Result<(SuitePositions<'s>, String), ProbeError> {
+    let inputs = SuitePositions::new(suite, settings.positions)?;
+    if inputs.lines.is_empty() {
         return Err(ProbeError::Setup(format!(
             "calibration suite {} has no positions",
             suite.name
         )));
     }
-    let sha256 = if inputs.len() == suite.len() {
-        suite.sha256().to_string()
-    } else {
-        // The first n positions: a different set, a different hash.
-        suite
-            .subset(&suite.name, |i| i < inputs.len())
-            .map_err(|e| ProbeError::Setup(e.to_string()))?
-            .sha256()
-            .to_string()
-    };
+    let sha256 = first_hash(suite, inputs.lines.len())?;
     Ok((inputs, sha256))
+}
+
+/// The hash of the first `n` positions of `suite`: the suite's own when
+/// that is all of them, otherwise another set's, so another hash.
+fn first_hash(suite: &Suite, n: usize) -> Result<String, ProbeError> {
+    if n >= suite.len() {
+        return Ok(suite.sha256().to_string());
+    }
+    Ok(suite
+        .subset(&suite.name, |i| i < n)
+        .map_err(|e| ProbeError::Setup(e.to_string()))?
+        .sha256()
+        .to_string())
 }
 
 /// The Hessians of every weight layer of a KataGo `model` over the
@@ -198,15 +288,7 @@ pub fn calibrate(
         hessians,
         hessian_blocks: std::collections::HashMap::new(),
         scale_groups: scale_groups(model),
-        facts: qarena_variant::CalibrationFacts {
-            method: "gptq".into(),
-            source: format!("suite {}", suite.name),
-            sha256,
-            samples: inputs.len(),
-            damp: settings.damp,
-            act_order: settings.act_order,
-            awq: Vec::new(),
-        },
+        facts: facts("gptq", suite, sha256, inputs.lines.len(), settings),
     })
 }
 
@@ -302,15 +384,13 @@ pub fn calibrate_sequential(
         hessians,
         hessian_blocks: std::collections::HashMap::new(),
         scale_groups: scale_groups(model),
-        facts: qarena_variant::CalibrationFacts {
-            method: "gptq-sequential".into(),
-            source: format!("suite {}", suite.name),
+        facts: facts(
+            "gptq-sequential",
+            suite,
             sha256,
-            samples: inputs.len(),
-            damp: settings.damp,
-            act_order: settings.act_order,
-            awq: Vec::new(),
-        },
+            inputs.lines.len(),
+            settings,
+        ),
     })
 }
 
@@ -475,27 +555,11 @@ pub fn calibrate_nnue(
         "ft.weight".to_string(),
         arc(nnue_eval::ft_hessians(&boards)),
     );
-    let sha256 = if n == fens.len() {
-        suite.sha256().to_string()
-    } else {
-        suite
-            .subset(&suite.name, |i| i < n)
-            .map_err(|e| setup(e.to_string()))?
-            .sha256()
-            .to_string()
-    };
+    let sha256 = first_hash(suite, n)?;
     Ok(qarena_variant::Calibration {
         hessians,
         hessian_blocks,
         scale_groups: Vec::new(),
-        facts: qarena_variant::CalibrationFacts {
-            method: "gptq".into(),
-            source: format!("suite {}", suite.name),
-            sha256,
-            samples: n,
-            damp: settings.damp,
-            act_order: settings.act_order,
-            awq: Vec::new(),
-        },
+        facts: facts("gptq", suite, sha256, n, settings),
     })
 }

@@ -43,16 +43,17 @@ fn probe_figure(m: &serde_json::Value, name: &str) -> f64 {
         .unwrap()
 }
 
-/// The strategy file with every error-compensating rule rounding to nearest.
-fn to_nearest(ws: &Ws, file: &str) -> String {
-    let t = std::fs::read_to_string(strategies().join(file)).unwrap();
-    let t = t
+/// The shipped strategy `file` with every error-compensating rule
+/// rounding as `rounding` instead, written into `ws` under another name.
+fn with_rounding(ws: &Ws, file: &str, rounding: &str) -> String {
+    let t = std::fs::read_to_string(strategies().join(file))
+        .unwrap()
         .replace(
             "rounding = \"error_compensating\"",
-            "rounding = \"nearest\"",
+            &format!("rounding = \"{rounding}\""),
         )
-        .replace("name = \"katago-", "name = \"nearest-");
-    let p = ws.path().join(format!("nearest-{file}"));
+        .replace("name = \"", &format!("name = \"{rounding}-"));
+    let p = ws.path().join(format!("{rounding}-{file}"));
     std::fs::write(&p, t).unwrap();
     p.display().to_string()
 }
@@ -76,7 +77,7 @@ fn gptq_from_the_calibration_suite_beats_nearest_rounding_at_the_same_bytes() {
     let mut args = vec![net.as_str(), "--strategy", int4.as_str(), "--probe"];
     args.extend(engine.iter().map(String::as_str));
     let gptq = quantize_json(&ws, &args);
-    let nearest_file = to_nearest(&ws, "katago-int4-best.toml");
+    let nearest_file = with_rounding(&ws, "katago-int4-best.toml", "nearest");
     let mut args = vec![net.as_str(), "--strategy", nearest_file.as_str(), "--probe"];
     args.extend(engine.iter().map(String::as_str));
     let nearest = quantize_json(&ws, &args);
@@ -216,20 +217,8 @@ fn activation_aware_scaling_folds_into_the_norms_and_records_its_choices() {
     ];
     // The int3 recipe with every rule activation-aware, and rounded to
     // nearest.
-    let base = std::fs::read_to_string(strategies().join("katago-int3-best.toml")).unwrap();
-    let write = |name: &str, rounding: &str| {
-        let t = base
-            .replace(
-                "rounding = \"error_compensating\"",
-                &format!("rounding = \"{rounding}\""),
-            )
-            .replace("name = \"katago-int3-best\"", &format!("name = \"{name}\""));
-        let p = ws.path().join(format!("{name}.toml"));
-        std::fs::write(&p, t).unwrap();
-        p.display().to_string()
-    };
-    let awq_file = write("int3-awq", "activation_aware");
-    let nearest_file = write("int3-nearest", "nearest");
+    let awq_file = with_rounding(&ws, "katago-int3-best.toml", "activation_aware");
+    let nearest_file = with_rounding(&ws, "katago-int3-best.toml", "nearest");
     let run = |file: &str| {
         let mut args = vec![net.as_str(), "--strategy", file, "--probe"];
         args.extend(engine.iter().map(String::as_str));
@@ -254,28 +243,16 @@ fn activation_aware_scaling_folds_into_the_norms_and_records_its_choices() {
     assert!(probe_figure(&awq, "top1_agreement") > 0.7);
 }
 
-/// The nearest-rounding twin of a strategy file, written into `ws`.
-fn nearest_twin(ws: &Ws, file: &Path) -> String {
-    let t = std::fs::read_to_string(file)
-        .unwrap()
-        .replace(
-            "rounding = \"error_compensating\"",
-            "rounding = \"nearest\"",
-        )
-        .replace("name = \"", "name = \"nearest-");
-    let p = ws.path().join("nearest-twin.toml");
-    std::fs::write(&p, t).unwrap();
-    p.display().to_string()
-}
-
 #[test]
 fn an_nnue_feature_transformer_rounded_by_gptq_from_game_positions() {
     let ws = Ws::new();
     let net = common::export_stockfish_net(&ws).display().to_string();
-    let ft5 = strategies().join("nnue-ft5-best.toml");
-    let ft5s = ft5.display().to_string();
+    let ft5s = strategies()
+        .join("nnue-ft5-best.toml")
+        .display()
+        .to_string();
     let gptq = quantize_json(&ws, &[net.as_str(), "--strategy", ft5s.as_str(), "--probe"]);
-    let twin = nearest_twin(&ws, &ft5);
+    let twin = with_rounding(&ws, "nnue-ft5-best.toml", "nearest");
     let nearest = quantize_json(&ws, &[net.as_str(), "--strategy", twin.as_str(), "--probe"]);
     let cal = &gptq["calibration"];
     assert_eq!(cal["method"], "gptq");
