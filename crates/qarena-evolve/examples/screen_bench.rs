@@ -4,6 +4,10 @@
 //! channel) the same way. With `--with-games`, a KataGo match (the net
 //! against itself, 16 visits, one game at a time) plays during the screen,
 //! as promotions to games would, and the games it finished are printed.
+//! Then the same number of genomes is screened natively (in memory, by
+//! qarena's own forward pass; `evolve run --screen native`), from the
+//! calibrated gene space (GPTQ genes, calibration included in the time),
+//! against the same reference run.
 //!
 //! ```text
 //! cargo run --release -p qarena-evolve --example screen_bench -- KATAGO GTP_CFG NET [GENOMES] [--with-games]
@@ -96,6 +100,7 @@ fn main() {
         cache_dir: dir.path().join("variants"),
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
+        screen: qarena_evolve::ScreenKind::Engine,
     };
     let games_stop = Arc::new(AtomicBool::new(false));
     let games = with_games.then(|| {
@@ -151,5 +156,23 @@ fn main() {
         s.screened,
         suite.len(),
         per_hour / reference_per_hour
+    );
+
+    let native = EvolveSettings {
+        name: "bench-native".into(),
+        space: GeneSpace::calibrated(),
+        screen: qarena_evolve::ScreenKind::Native,
+        ..settings
+    };
+    let t = Instant::now();
+    let s = evolve(&store, &native, &probe, &suite, &stop, &|_| {}).unwrap();
+    let native_s = t.elapsed().as_secs_f64();
+    let native_per_hour = s.screened as f64 * 3600.0 / native_s;
+    println!(
+        "native screen, calibrated genes: {} genomes in {native_s:.1} s (calibration and the \
+         original's evaluation included): {native_per_hour:.0} genomes/hour; ratio to the \
+         reference run {:.2}",
+        s.screened,
+        native_per_hour / reference_per_hour
     );
 }

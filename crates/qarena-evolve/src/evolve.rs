@@ -37,6 +37,10 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::genome::{Budget, GeneSpace, Genome, GenomeError, Layout, Operator};
+use crate::native::{NativeOutcome, NativeScreen};
+
+/// The name the native screen's comparisons are stored under.
+pub const NATIVE_PROBE: &str = "katago-native";
 
 /// Why an evolution could not go on.
 #[derive(Debug, thiserror::Error)]
@@ -75,6 +79,29 @@ pub enum EvolveError {
     /// A shard's screen does not fit the gathered evolution.
     #[error("shard: {0}")]
     Shard(String),
+    /// The native screen cannot evaluate this model or suite.
+    #[error("screen: {0}")]
+    Screen(String),
+}
+
+/// How genomes are screened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ScreenKind {
+    /// Each variant written to the cache and probed by its engine.
+    #[default]
+    Engine,
+    /// KataGo nets: quantized in memory and evaluated by qarena's own
+    /// forward pass ([`crate::native`]).
+    Native,
+}
+
+impl ScreenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScreenKind::Engine => "engine",
+            ScreenKind::Native => "native",
+        }
+    }
 }
 
 /// How an evolution runs.
@@ -96,6 +123,7 @@ pub struct EvolveSettings {
     pub cache_dir: PathBuf,
     pub space: GeneSpace,
     pub limits: Limits,
+    pub screen: ScreenKind,
 }
 
 /// Resource limits of one evolution command.
@@ -227,7 +255,9 @@ struct Screen<'a> {
     layout: &'a Layout,
     probe: &'a AnyProbe,
     suite: &'a Suite,
-    reference: AnyOutputs,
+    reference: Option<AnyOutputs>,
+    native: Option<NativeScreen>,
+    model_sha: String,
     stop: &'a AtomicBool,
 }
 
@@ -244,12 +274,16 @@ impl<'a> Screen<'a> {
         layout: &'a Layout,
         probe: &'a AnyProbe,
         suite: &'a Suite,
+        model_sha: &str,
         stop: &'a AtomicBool,
     ) -> Result<Option<Screen<'a>>, EvolveError> {
-        let reference = match probe.evaluate(&settings.model, suite, stop) {
-            Ok(r) => r,
-            Err(e) if e.is_interrupted() => return Ok(None),
-            Err(e) => return Err(EvolveError::Reference(e)),
+        let (reference, native) = match settings.screen {
+            ScreenKind::Native => (None, Some(NativeScreen::new(&settings.model, suite)?)),
+            ScreenKind::Engine => match probe.evaluate(&settings.model, suite, stop) {
+                Ok(r) => (Some(r), None),
+                Err(e) if e.is_interrupted() => return Ok(None),
+                Err(e) => return Err(EvolveError::Reference(e)),
+            },
         };
         Ok(Some(Screen {
             store,
@@ -258,6 +292,8 @@ impl<'a> Screen<'a> {
             probe,
             suite,
             reference,
+            native,
+            model_sha: model_sha.to_string(),
             stop,
         }))
     }
@@ -343,6 +379,9 @@ impl<'a> Screen<'a> {
     /// whether the genome lives. Stores the probe, never a genome.
     fn assess(&self, strategy: &qarena_quant::Strategy) -> Result<Assessment, EvolveError> {
         let fail = |kind: &'static str, detail: String| Ok(Assessment::Failed { kind, detail });
+        if let Some(native) = &self.native {
+            return self.assess_native(native, strategy);
+        }
         let variant = match build_variant(&self.settings.model, strategy, &self.settings.cache_dir)
         {
             Ok(v) => v,
@@ -356,7 +395,7 @@ impl<'a> Screen<'a> {
             self.store,
             self.probe,
             &self.settings.model,
-            Some(&self.reference),
+            self.reference.as_ref(),
             &variant.path,
             self.suite,
             None,
@@ -378,7 +417,90 @@ impl<'a> Screen<'a> {
             Err(StoredProbeError::Store(e)) => return Err(e.into()),
             Err(e) => return Err(EvolveError::Probe(Box::new(e))),
         };
-        let c = &probed.report.comparison;
+        self.judge(&probed.report.comparison, probed.id)
+    }
+
+    /// Screens in memory; the comparison is stored as a probe of the
+    /// variant's id (without per-position figures).
+    fn assess_native(
+        &self,
+        native: &NativeScreen,
+        strategy: &qarena_quant::Strategy,
+    ) -> Result<Assessment, EvolveError> {
+        let calibration = if qarena_variant::needs_calibration(strategy) {
+            match calibration_of(&self.settings.model) {
+                Ok(c) => Some(c),
+                Err(e @ qarena_variant::VariantError::Io { .. }) => {
+                    return Err(EvolveError::Variant(e))
+                }
+                Err(e) => {
+                    return Ok(Assessment::Failed {
+                        kind: "build_error",
+                        detail: e.to_string(),
+                    })
+                }
+            }
+        } else {
+            None
+        };
+        let model_sha = self.model_sha.clone();
+        let id = qarena_variant::variant_id_calibrated(
+            &model_sha,
+            strategy,
+            qarena_models::LoadOptions::default().late_blocks,
+            calibration.as_ref().map(|c| &c.facts),
+        );
+        let key = qarena_store::ProbeKey {
+            probe: NATIVE_PROBE.to_string(),
+            subject_sha256: format!("variant:{id}"),
+            reference_sha256: model_sha,
+            suite_sha256: self.suite.sha256().to_string(),
+            settings: serde_json::json!({ "symmetry": 0 }),
+        };
+        if let Some(rec) = self.store.find_probe(&key)? {
+            let metrics: Vec<qarena_probe::Metric> =
+                serde_json::from_value(rec.metrics.clone()).map_err(|e| EvolveError::Stored {
+                    id: rec.id.0,
+                    why: format!("probe figures: {e}"),
+                })?;
+            let c = qarena_probe::Comparison {
+                primary: rec.primary_metric.clone(),
+                metrics,
+                per_position: Vec::new(),
+            };
+            return self.judge(&c, rec.id);
+        }
+        let started = std::time::Instant::now();
+        let c = match native.screen(strategy, calibration.as_deref())? {
+            NativeOutcome::Compared(c) => c,
+            NativeOutcome::BuildError(why) => {
+                return Ok(Assessment::Failed {
+                    kind: "build_error",
+                    detail: why,
+                })
+            }
+        };
+        let id = self.store.insert_probe(&qarena_store::NewProbe {
+            key,
+            suite_name: self.suite.name.clone(),
+            variant: None,
+            positions: native.positions() as i64,
+            primary_metric: c.primary.clone(),
+            metrics: serde_json::to_value(&c.metrics).unwrap_or(serde_json::Value::Null),
+            noise_floor: None,
+            seconds: started.elapsed().as_secs_f64(),
+            per_position: Vec::new(),
+        })?;
+        self.judge(&c, id)
+    }
+
+    /// Whether a compared variant lives, and its figures.
+    fn judge(
+        &self,
+        c: &qarena_probe::Comparison,
+        probe: qarena_store::ProbeId,
+    ) -> Result<Assessment, EvolveError> {
+        let fail = |kind: &'static str, detail: String| Ok(Assessment::Failed { kind, detail });
         let Some(quality) = c.primary_value().filter(|q| q.is_finite()) else {
             return fail("non_finite", format!("{} is not a number", c.primary));
         };
@@ -395,7 +517,7 @@ impl<'a> Screen<'a> {
         }
         Ok(Assessment::Alive(Alive {
             quality,
-            probe: probed.id,
+            probe,
             speed_ratio: metric(&c.metrics, "speed_ratio"),
             memory_ratio: metric(&c.metrics, "memory_ratio"),
         }))
@@ -540,7 +662,7 @@ pub fn evolve(
     let (layout, model_sha) = layout_of(settings)?;
     let ev = store.upsert_evolution(&NewEvolution {
         name: settings.name.clone(),
-        model_sha256: model_sha,
+        model_sha256: model_sha.clone(),
         budget: match settings.budget {
             Budget::BitsPerWeight(b) => serde_json::json!({ "bits_per_weight": b }),
             Budget::Bytes(b) => serde_json::json!({ "bytes": b }),
@@ -561,6 +683,9 @@ pub fn evolve(
         .map(|mut o| {
             // Only calibrated evolutions say so: the settings of the
             // others stay what they were.
+            if settings.screen == ScreenKind::Native {
+                o.insert("screen".into(), serde_json::json!("native"));
+            }
             if settings.space.roundings.len() > 1 {
                 o.insert(
                     "roundings".into(),
@@ -578,7 +703,7 @@ pub fn evolve(
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, stop)? else {
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)? else {
         return finish(store, ev.id, 0, Ending::Stopped);
     };
     let mut best_quality = f64::INFINITY;
@@ -742,7 +867,7 @@ pub fn screen_shard(
         died: 0,
         stopped: false,
     };
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, stop)? else {
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)? else {
         summary.stopped = true;
         return Ok(summary);
     };
@@ -907,7 +1032,10 @@ pub fn best_alive(store: &Store, ev: EvolutionId) -> Result<Vec<GenomeRecord>, E
 
 /// The best `k` alive genomes of the generations before `generation`, as
 /// genomes (only earlier generations, so a resumed generation sees the
-/// parents it saw the first time).
+/// parents it saw the first time). Genomes that are one variant (another
+/// genome with the same probe: settings without effect, such as the
+/// clipping of a kept group) count once, the first born: otherwise clones
+/// of one good genome crowd out every other parent.
 fn survivors(
     store: &Store,
     ev: EvolutionId,
@@ -916,9 +1044,14 @@ fn survivors(
     generation: usize,
 ) -> Result<Vec<(GenomeId, f64, Genome)>, EvolveError> {
     let mut out = Vec::new();
-    for rec in best_alive(store, ev)?
+    let mut variants = HashSet::new();
+    let mut alive = best_alive(store, ev)?;
+    // Best first, and among equals the first born.
+    alive.sort_by(|a, b| rank(a).total_cmp(&rank(b)).then(a.id.0.cmp(&b.id.0)));
+    for rec in alive
         .into_iter()
         .filter(|g| g.genome.generation < generation as i64)
+        .filter(|g| g.probe.is_none_or(|p| variants.insert(p)))
         .take(k)
     {
         let s = qarena_quant::Strategy::parse(&rec.genome.strategy_toml, "stored genome").map_err(
@@ -936,7 +1069,8 @@ fn survivors(
     Ok(out)
 }
 
-/// A child: random in generation 0 or without parents, else an operator
+/// A child: in generation 0 or without parents a fresh genome (random cuts
+/// and genes, or one gene for every group, even odds), else an operator
 /// drawn uniformly (a fresh random genome now and then) applied to a
 /// tournament winner.
 #[allow(clippy::type_complexity)]
@@ -948,9 +1082,19 @@ fn offspring(
     rng: &mut ChaCha8Rng,
 ) -> Result<Option<(Genome, Operator, Option<GenomeId>, Option<GenomeId>)>, EvolveError> {
     if generation == 0 || parents.is_empty() {
-        return Ok(Genome::sample_within(layout, &s.space, s.budget, 50, rng)
-            .ok()
-            .map(|g| (g, Operator::Random, None, None)));
+        // Half with random cuts and genes, half with one gene throughout.
+        let (sampled, op) = if rng.gen_bool(0.5) {
+            (
+                Genome::sample_uniform_within(layout, &s.space, s.budget, 50, rng),
+                Operator::Uniform,
+            )
+        } else {
+            (
+                Genome::sample_within(layout, &s.space, s.budget, 50, rng),
+                Operator::Random,
+            )
+        };
+        return Ok(sampled.ok().map(|g| (g, op, None, None)));
     }
     let tournament = |rng: &mut ChaCha8Rng| {
         let a = parents.choose(rng);

@@ -120,6 +120,34 @@ impl Gene {
         calibrated_ok && self.spec().validate().is_ok()
     }
 
+    /// The gene made valid by undoing what conflicts with `kept`, the
+    /// setting just changed: a new rounding that needs calibration drops
+    /// outliers and whole-tensor scales (it works on scale groups along
+    /// the inputs); any other change that conflicts with calibrated
+    /// rounding goes back to rounding to nearest.
+    fn reconciled(self, kept: Operator) -> Gene {
+        if self.is_valid() || self.rounding == Rounding::Nearest {
+            return self;
+        }
+        if kept == Operator::RoundingSwap && self.scheme.cast_type().is_none() {
+            let g = Gene {
+                outliers: 0.0,
+                granularity: match self.granularity {
+                    Granularity::Tensor => Granularity::Channel,
+                    g => g,
+                },
+                ..self
+            };
+            if g.is_valid() {
+                return g;
+            }
+        }
+        Gene {
+            rounding: Rounding::Nearest,
+            ..self
+        }
+    }
+
     /// `keep` carries no other settings (as in a strategy).
     fn normalized(self) -> Gene {
         if self.scheme == Scheme::Keep {
@@ -311,6 +339,8 @@ pub struct Genome {
 pub enum Operator {
     /// A fresh random genome.
     Random,
+    /// A fresh genome with one random gene for every group.
+    Uniform,
     /// One group one bit narrower or wider in its scheme family.
     BitShift,
     /// A layer moves to the neighbouring group (a cut point moves, appears
@@ -324,29 +354,34 @@ pub enum Operator {
     OutlierToggle,
     /// One group's granularity changes.
     GranularityChange,
+    /// One group gets another rounding (to nearest, error-compensating).
+    RoundingSwap,
     /// Each group's gene from one of two parents.
     Crossover,
 }
 
 impl Operator {
-    pub const MUTATIONS: [Operator; 6] = [
+    pub const MUTATIONS: [Operator; 7] = [
         Operator::BitShift,
         Operator::Regroup,
         Operator::SchemeSwap,
         Operator::ClipSwap,
         Operator::OutlierToggle,
         Operator::GranularityChange,
+        Operator::RoundingSwap,
     ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Operator::Random => "random",
+            Operator::Uniform => "uniform",
             Operator::BitShift => "bit_shift",
             Operator::Regroup => "regroup",
             Operator::SchemeSwap => "scheme_swap",
             Operator::ClipSwap => "clip_swap",
             Operator::OutlierToggle => "outlier_toggle",
             Operator::GranularityChange => "granularity_change",
+            Operator::RoundingSwap => "rounding_swap",
             Operator::Crossover => "crossover",
         }
     }
@@ -602,6 +637,24 @@ impl Genome {
         Err(GenomeError::OverBudget { budget, tries })
     }
 
+    /// A genome with one gene for every group, drawn from `space` and
+    /// repaired to the budget (drawn again up to `tries` times).
+    pub fn sample_uniform_within(
+        layout: &Layout,
+        space: &GeneSpace,
+        budget: Budget,
+        tries: usize,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Genome, GenomeError> {
+        for _ in 0..tries {
+            let g = Genome::uniform(layout, space.sample(rng));
+            if let Some(g) = g.repair(layout, budget, 200, rng)? {
+                return Ok(g);
+            }
+        }
+        Err(GenomeError::OverBudget { budget, tries })
+    }
+
     /// `op` applied to a copy of the genome (with `other` for crossover),
     /// repaired to the budget; `None` when it cannot be repaired.
     pub fn mutate(
@@ -622,6 +675,7 @@ impl Genome {
         let gene = g.segments[i].gene;
         let changed = match op {
             Operator::Random => Genome::random(layout, space, 0.3, rng),
+            Operator::Uniform => Genome::uniform(layout, space.sample(rng)),
             Operator::BitShift => {
                 let dir = if rng.gen_bool(0.5) { 1 } else { -1 };
                 if let Some(s) = shift_bits(gene.scheme, dir) {
@@ -645,6 +699,10 @@ impl Genome {
                 g.segments[i].gene.granularity = pick(rng, &space.granularities, gene.granularity);
                 g
             }
+            Operator::RoundingSwap => {
+                g.segments[i].gene.rounding = pick(rng, &space.roundings, gene.rounding);
+                g
+            }
             Operator::Regroup => g.regroup(layout, rng),
             Operator::Crossover => match other {
                 Some(o) => g.crossover(o, rng),
@@ -652,6 +710,9 @@ impl Genome {
             },
         };
         let mut changed = changed;
+        if let Some(seg) = changed.segments.get_mut(i) {
+            seg.gene = seg.gene.reconciled(op);
+        }
         if changed.segments.iter().any(|s| !s.gene.is_valid()) {
             return Ok(None);
         }
@@ -946,6 +1007,83 @@ mod tests {
         };
         assert_eq!(run(3), run(3));
         assert_ne!(run(3), run(4));
+    }
+
+    #[test]
+    fn a_rounding_change_reconciles_its_gene_and_uniform_genomes_share_one_gene() {
+        let lay = layout();
+        let space = GeneSpace::calibrated();
+        let with_outliers = Gene {
+            scheme: Scheme::Int {
+                bits: 4,
+                symmetric: false,
+            },
+            granularity: Granularity::Tensor,
+            clip: Clipping::Mse,
+            outliers: 0.5,
+            rounding: Rounding::Nearest,
+        };
+        let g = Genome::uniform(&lay, with_outliers);
+        let mut rng = ChaCha8Rng::seed_from_u64(11);
+        let mut calibrated = 0;
+        for _ in 0..40 {
+            let Some(child) = g
+                .mutate(
+                    Operator::RoundingSwap,
+                    None,
+                    &lay,
+                    &space,
+                    Budget::BitsPerWeight(32.0),
+                    &mut rng,
+                )
+                .unwrap()
+            else {
+                continue;
+            };
+            assert!(child.segments.iter().all(|s| s.gene.is_valid()));
+            for s in &child.segments {
+                if s.gene.rounding == Rounding::ErrorCompensating {
+                    // Calibrated rounding works on input groups without
+                    // outliers: the rest of the gene gave way.
+                    calibrated += 1;
+                    assert_eq!(s.gene.outliers, 0.0);
+                    assert_eq!(s.gene.granularity, Granularity::Channel);
+                    assert_eq!(s.gene.scheme, with_outliers.scheme);
+                }
+            }
+        }
+        assert!(calibrated > 0);
+        // Any other change that conflicts with calibrated rounding drops it.
+        let gptq = Gene {
+            outliers: 0.0,
+            granularity: Granularity::Channel,
+            rounding: Rounding::ErrorCompensating,
+            ..with_outliers
+        };
+        assert!(gptq.is_valid());
+        let back = Gene {
+            outliers: 0.5,
+            ..gptq
+        }
+        .reconciled(Operator::OutlierToggle);
+        assert_eq!(back.rounding, Rounding::Nearest);
+        assert_eq!(back.outliers, 0.5);
+        // A uniform sample has one gene in every group, within the budget.
+        for _ in 0..10 {
+            let u = Genome::sample_uniform_within(
+                &lay,
+                &space,
+                Budget::BitsPerWeight(4.25),
+                20,
+                &mut rng,
+            )
+            .unwrap();
+            assert!(u.within(&lay, Budget::BitsPerWeight(4.25)).unwrap());
+            assert!(u.covers(&lay));
+        }
+        let u = Genome::sample_uniform_within(&lay, &space, Budget::BitsPerWeight(64.0), 5, &mut rng)
+            .unwrap();
+        assert!(u.segments.windows(2).all(|w| w[0].gene == w[1].gene), "{u:?}");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! * [`evolve`]: the probe-screened loop: generate, build, probe, detect
 //!   failures, select survivors by survival score, repeat; every genome
 //!   stored; resumable.
+//! * [`native`]: the in-process screen of KataGo genomes (quantized in
+//!   memory, evaluated by qarena's own forward pass).
 //! * [`check`]: the best genome on positions the evolution never saw, and
 //!   hand recipes on both position sets, for a comparison on equal terms.
 //! * [`games`]: the game stage: the best survivors in SPRT-gated matches
@@ -19,12 +21,14 @@ pub mod check;
 pub mod evolve;
 pub mod games;
 pub mod genome;
+pub mod native;
 
 pub use check::{check, versus, CheckSuites, Versus};
 pub use evolve::{
     best_alive, evolve, export_best, rank, screen_shard, survival_score, Ending, EvolveError,
-    EvolveSettings, EvolveSummary, Limits, ScoreWeights, ShardScreenSummary, QUALITY_FLOOR,
+    EvolveSettings, EvolveSummary, Limits, ScreenKind, ScoreWeights, ShardScreenSummary, QUALITY_FLOOR,
     SCORE_WEIGHTS,
 };
 pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
+pub use native::{NativeOutcome, NativeScreen};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};

@@ -41,6 +41,7 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         cache_dir: dir.path().join("variants"),
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
+        screen: qarena_evolve::ScreenKind::Engine,
     };
     let stop = AtomicBool::new(false);
     let t = Instant::now();
@@ -118,4 +119,131 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
     assert_eq!(store.genomes(s.evolution).unwrap().len(), 5);
     let s = evolve(&store, &limited, &probe, &suite, &stop, &|_| {}).unwrap();
     assert_eq!(store.genomes(s.evolution).unwrap().len(), 5);
+}
+
+/// The native screen quantizes in memory and evaluates with qarena's own
+/// forward pass: its figures are the engine probe's for the same variant,
+/// an evolution screened natively stores them (and reads them back on
+/// resume instead of screening again), and models it cannot evaluate are
+/// refused with the way out named.
+#[test]
+fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
+    use qarena_evolve::native::evaluable;
+    use qarena_evolve::{NativeOutcome, NativeScreen, ScreenKind};
+    use qarena_probe::stored::probe_stored;
+    use qarena_probe::Probe;
+
+    let (bin, net, cfg) = katago();
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("n.sqlite")).unwrap();
+    let probe = AnyProbe::KataGo(KataGoProbe::new(&bin, &cfg));
+    let suite = qarena_probe::default_suite("go")
+        .unwrap()
+        .subset("screen", |i| i < 30)
+        .unwrap();
+    let stop = AtomicBool::new(false);
+    assert!(evaluable(&net));
+    let native = NativeScreen::new(&net, &suite).unwrap();
+    assert_eq!(native.positions(), 30);
+    let reference = probe.evaluate(&net, &suite, &stop).unwrap();
+    for text in [
+        "[default]\nscheme = \"uint4\"\ngranularity = \"group:64\"\nclip = \"mse\"\n",
+        "[[rule]]\nrole = \"stem\"\nscheme = \"int3\"\n[default]\nscheme = \"nf4\"\n",
+    ] {
+        let s = qarena_quant::Strategy::parse(text, "s").unwrap();
+        let NativeOutcome::Compared(c) = native.screen(&s, None).unwrap() else {
+            panic!("{text} did not build");
+        };
+        // Twice: the second time from the tensor cache, the same figures.
+        let NativeOutcome::Compared(again) = native.screen(&s, None).unwrap() else {
+            panic!("{text} did not build");
+        };
+        assert_eq!(c.metrics, again.metrics);
+        let v = qarena_variant::build_variant(
+            &net,
+            &s,
+            &qarena_variant::BuildOptions {
+                cache_dir: dir.path().join("variants"),
+                late_blocks: 2,
+                force: false,
+            },
+            &|_, _| {},
+        )
+        .unwrap();
+        let engine = probe_stored(
+            &store,
+            &probe,
+            &net,
+            Some(&reference),
+            &v.path,
+            &suite,
+            None,
+            false,
+            &stop,
+        )
+        .unwrap();
+        for m in ["kl_mean", "top1_agreement", "dwinrate_mean"] {
+            let (a, b) = (
+                qarena_probe::metric(&c.metrics, m).unwrap(),
+                qarena_probe::metric(&engine.report.comparison.metrics, m).unwrap(),
+            );
+            println!("{m}: native {a:.6}, engine {b:.6}");
+            assert!((a - b).abs() <= 1e-4 + 1e-3 * b.abs(), "{m}: {a} vs {b}");
+        }
+    }
+
+    // An evolution screened natively: figures stored under the native
+    // probe's name, no variant written, nothing screened twice on resume.
+    let settings = EvolveSettings {
+        name: "native".into(),
+        model: net.clone(),
+        budget: Budget::BitsPerWeight(4.25),
+        seed: 2,
+        population: 6,
+        survivors: 3,
+        generations: 2,
+        patience: 5,
+        collapse_floor: 0.0,
+        cache_dir: dir.path().join("native-variants"),
+        space: GeneSpace::default(),
+        limits: qarena_evolve::Limits::default(),
+        screen: ScreenKind::Native,
+    };
+    let s = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
+    let genomes = store.genomes(s.evolution).unwrap();
+    assert!(genomes.len() >= 8, "{}", genomes.len());
+    assert!(!s.best.is_empty());
+    assert!(s.best.iter().all(|g| g.probe.is_some()
+        && g.quality.is_some_and(f64::is_finite)
+        && g.speed_ratio.is_none()));
+    assert!(!dir.path().join("native-variants").exists());
+    // Each survivor's figures are a stored probe of its variant's id.
+    let sha = qarena_models::sha256_file(&net).unwrap();
+    let stored_native = |store: &Store| {
+        s.best
+            .iter()
+            .map(|g| {
+                let strategy =
+                    qarena_quant::Strategy::parse(&g.genome.strategy_toml, "g").unwrap();
+                let id = qarena_variant::variant_id(&sha, &strategy, 2);
+                let recs = store.probes_of_subject(&format!("variant:{id}")).unwrap();
+                assert_eq!(recs.len(), 1, "{id}");
+                assert_eq!(recs[0].key.probe, qarena_evolve::evolve::NATIVE_PROBE);
+                assert_eq!(Some(recs[0].id), g.probe);
+                recs[0].id
+            })
+            .collect::<Vec<_>>()
+    };
+    let first = stored_native(&store);
+    let again = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
+    assert_eq!(again.evolution, s.evolution);
+    assert_eq!(store.genomes(s.evolution).unwrap().len(), genomes.len());
+    assert_eq!(stored_native(&store), first);
+
+    // Not a KataGo net: refused, the engine screen named.
+    let bogus = dir.path().join("not-a-net.bin.gz");
+    std::fs::write(&bogus, b"nothing").unwrap();
+    assert!(!evaluable(&bogus));
+    let e = NativeScreen::new(&bogus, &suite).unwrap_err().to_string();
+    assert!(e.contains("not-a-net"), "{e}");
 }

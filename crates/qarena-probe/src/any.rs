@@ -22,6 +22,11 @@ const CHESS_DEFAULT: &str = include_str!("../../../suites/chess-default.suite");
 /// other positions than the default suite's.
 const GO9_CALIB: &str = include_str!("../../../suites/go9-calib.suite");
 
+/// The shipped 9×9 Go evolution suite (`suites/go9-evolve.suite`): 800
+/// positions in neither of the above, its even and odd halves from
+/// different games.
+const GO9_EVOLVE: &str = include_str!("../../../suites/go9-evolve.suite");
+
 /// The shipped chess calibration suite (`suites/chess-calib.suite`):
 /// positions of games, none in the default chess suite.
 const CHESS_CALIB: &str = include_str!("../../../suites/chess-calib.suite");
@@ -35,6 +40,17 @@ pub fn calibration_suite(game: &str) -> Result<Suite, ProbeError> {
         other => Err(ProbeError::Setup(format!(
             "no calibration suite for `{other}` (go or chess)"
         ))),
+    }
+}
+
+/// The suite evolutions screen on (its even positions) and check on (its
+/// odd ones) by default: for Go the shipped `go9-evolve` (the halves from
+/// different games, none in the probe's or the calibration's suite), for
+/// chess the default suite.
+pub fn evolution_suite(game: &str) -> Result<Suite, ProbeError> {
+    match game {
+        "go" => Suite::parse("go9-evolve", GO9_EVOLVE),
+        other => default_suite(other),
     }
 }
 

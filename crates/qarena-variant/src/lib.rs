@@ -299,6 +299,60 @@ fn quantize_in_place(
     })
 }
 
+/// Quantizes one tensor's `values` in place as [`build_variant_calibrated`]
+/// does: by GPTQ from `calibration`'s Hessian (or block-diagonal Hessians)
+/// when `spec` rounds error-compensating and the calibration has one for
+/// the tensor, to nearest otherwise (`spec.rounding` is then set to what
+/// was done). Returns the accounting, with empty `values`.
+pub fn quantize_values(
+    info: &qarena_quant::TensorInfo,
+    values: &mut [f32],
+    spec: &mut qarena_quant::QuantSpec,
+    calibration: Option<&Calibration>,
+) -> Result<qarena_quant::QuantOutput, qarena_quant::QuantError> {
+    let hessian = calibration.and_then(|c| c.hessians.get(&info.name));
+    let blocks = calibration.and_then(|c| c.hessian_blocks.get(&info.name));
+    Ok(match (spec.rounding, hessian, calibration) {
+        (Rounding::ErrorCompensating, None, Some(c))
+            if blocks.is_some() && spec.scheme != qarena_quant::Scheme::Keep =>
+        {
+            let blocks = blocks.map(Vec::as_slice).unwrap_or_default();
+            let plans = blocks
+                .iter()
+                .enumerate()
+                .map(|(b, h)| {
+                    qarena_quant::GptqPlan::new(h, &c.settings(), &format!("{} block {b}", info.name))
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut start = 0;
+            let spans: Vec<(usize, &qarena_quant::GptqPlan)> = plans
+                .iter()
+                .map(|p| {
+                    let s = start;
+                    start += p.cols;
+                    (s, p)
+                })
+                .collect();
+            let mut out = qarena_quant::quantize_gptq_blocks(info, values, spec, &spans)?;
+            values.copy_from_slice(&out.values);
+            out.values = Vec::new();
+            out
+        }
+        (Rounding::ErrorCompensating, Some(h), Some(c))
+            if spec.scheme != qarena_quant::Scheme::Keep =>
+        {
+            let mut out = quantize_gptq(info, values, spec, h, &c.settings())?;
+            values.copy_from_slice(&out.values);
+            out.values = Vec::new();
+            out
+        }
+        _ => {
+            spec.rounding = Rounding::Nearest;
+            quantize_in_place(info, values, spec)?
+        }
+    })
+}
+
 /// Options of a build.
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
@@ -458,54 +512,8 @@ pub fn build_variant_calibrated(
                 tensor: info.name.clone(),
                 source,
             };
-            let hessian = calibration.and_then(|c| c.hessians.get(&info.name));
-            let blocks = calibration.and_then(|c| c.hessian_blocks.get(&info.name));
-            let out = match (spec.rounding, hessian, calibration) {
-                (Rounding::ErrorCompensating, None, Some(c))
-                    if blocks.is_some() && spec.scheme != qarena_quant::Scheme::Keep =>
-                {
-                    let blocks = blocks.map(Vec::as_slice).unwrap_or_default();
-                    let plans = blocks
-                        .iter()
-                        .enumerate()
-                        .map(|(b, h)| {
-                            qarena_quant::GptqPlan::new(
-                                h,
-                                &c.settings(),
-                                &format!("{} block {b}", info.name),
-                            )
-                        })
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(quant_err)?;
-                    let mut start = 0;
-                    let spans: Vec<(usize, &qarena_quant::GptqPlan)> = plans
-                        .iter()
-                        .map(|p| {
-                            let s = start;
-                            start += p.cols;
-                            (s, p)
-                        })
-                        .collect();
-                    let mut out = qarena_quant::quantize_gptq_blocks(info, &values, &spec, &spans)
-                        .map_err(quant_err)?;
-                    values.copy_from_slice(&out.values);
-                    out.values = Vec::new();
-                    out
-                }
-                (Rounding::ErrorCompensating, Some(h), Some(c))
-                    if spec.scheme != qarena_quant::Scheme::Keep =>
-                {
-                    let mut out =
-                        quantize_gptq(info, &values, &spec, h, &c.settings()).map_err(quant_err)?;
-                    values.copy_from_slice(&out.values);
-                    out.values = Vec::new();
-                    out
-                }
-                _ => {
-                    spec.rounding = Rounding::Nearest;
-                    quantize_in_place(info, &mut values, &spec).map_err(quant_err)?
-                }
-            };
+            let out =
+                quantize_values(info, &mut values, &mut spec, calibration).map_err(quant_err)?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             progress(n, total);
             // Unchanged tensors are not written back: drop their copy now.

@@ -7,7 +7,7 @@ use clap::{Args, Subcommand};
 use qarena_arena::{EngineConfig, Protocol};
 use qarena_evolve::{
     evolve, export_best, play_games, Budget, EvolveError, EvolveSettings, GameStage, GeneSpace,
-    PlayerRating, Recipe,
+    PlayerRating, Recipe, ScreenKind,
 };
 use qarena_probe::{AnyProbe, Suite};
 use qarena_stats::{SprtParams, SprtVerdict};
@@ -94,8 +94,10 @@ pub struct EvolveRunArgs {
     /// is below this has collapsed and dies.
     #[arg(long, default_value_t = 0.2)]
     pub collapse_floor: f64,
-    /// The suite whose even positions are the screen (default: the
-    /// shipped suite); its odd positions stay unseen, for `evolve check`.
+    /// The suite whose even positions are the screen (default for Go: the
+    /// shipped suites/go9-evolve.suite, whose halves come from different
+    /// games; for chess the default suite); its odd positions stay unseen,
+    /// for `evolve check`.
     #[arg(long)]
     pub suite: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
@@ -105,6 +107,14 @@ pub struct EvolveRunArgs {
     /// only: a few seconds per variant more).
     #[arg(long)]
     pub calibrated: bool,
+    /// How genomes are screened: `native` quantizes each genome in memory
+    /// and evaluates it with qarena's own KataGo forward pass (no variant
+    /// files, no engine; several times faster); `engine` writes each
+    /// variant and has its engine evaluate it (and measures the engine's
+    /// speed and memory); `auto` is native for KataGo nets the forward
+    /// pass evaluates, engine otherwise.
+    #[arg(long, value_enum, default_value_t = ScreenArg::Auto)]
+    pub screen: ScreenArg,
     /// Screen only shard K of N of one generation (--generation) into
     /// --db: that generation's genomes are made from the survivors in
     /// --gathered exactly as the unsharded run makes them, and every N-th
@@ -129,6 +139,14 @@ pub struct EvolveRunArgs {
     pub engines: EngineArgs,
     #[command(flatten)]
     pub db: DbArgs,
+}
+
+/// `--screen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ScreenArg {
+    Auto,
+    Engine,
+    Native,
 }
 
 #[derive(Debug, Args)]
@@ -195,8 +213,8 @@ pub struct EvolveCheckArgs {
     /// A hand-written strategy TOML to compare with (repeatable).
     #[arg(long = "recipe")]
     pub recipes: Vec<PathBuf>,
-    /// The suite whose even positions were the screen (default: the
-    /// shipped suite); its odd positions are the unseen ones.
+    /// The suite whose even positions were the screen (default as for
+    /// `evolve run`); its odd positions are the unseen ones.
     #[arg(long)]
     pub suite: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
@@ -284,7 +302,7 @@ fn check_cmd(a: EvolveCheckArgs) -> CliResult {
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let full = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
-        None => probe.default_suite().map_err(Exit::input)?,
+        None => qarena_probe::evolution_suite(probe.game()).map_err(Exit::input)?,
     };
     let (screen, unseen) = (screening_half(&full)?, unseen_half(&full)?);
     let store = Store::open(&a.db.db)?;
@@ -382,7 +400,7 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let full = match &a.suite {
         Some(p) => Suite::load(p).map_err(Exit::input)?,
-        None => probe.default_suite().map_err(Exit::input)?,
+        None => qarena_probe::evolution_suite(probe.game()).map_err(Exit::input)?,
     };
     let suite = screening_half(&full)?;
     let store = Store::open(&a.db.db)?;
@@ -407,6 +425,12 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             max_seconds: a.max_minutes.map(|m| m * 60.0),
             through_generation: a.through_generation,
         },
+        screen: match a.screen {
+            ScreenArg::Engine => ScreenKind::Engine,
+            ScreenArg::Native => ScreenKind::Native,
+            ScreenArg::Auto if qarena_evolve::native::evaluable(&a.model) => ScreenKind::Native,
+            ScreenArg::Auto => ScreenKind::Engine,
+        },
     };
     let stop = qarena_engine::install_shutdown_flag();
     if let (Some(shard), Some(generation)) = (a.shard, a.generation) {
@@ -415,13 +439,14 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         );
     }
     eprintln!(
-        "evolve {} (seed {}): {} under {} bits/w, screening on {} ({} positions)",
+        "evolve {} (seed {}): {} under {} bits/w, screening on {} ({} positions, {} screen)",
         a.name,
         a.seed,
         a.model.display(),
         a.max_bits,
         suite.name,
-        suite.len()
+        suite.len(),
+        settings.screen.as_str()
     );
     let s = evolve(&store, &settings, &probe, &suite, &stop, &|line| {
         eprintln!("{line}")
