@@ -7,7 +7,9 @@
 //! weights), its probe fails (the engine crashed or timed out), its figures
 //! are not finite, or it collapsed (Go: top-1 agreement below a floor;
 //! chess: sign agreement below a floor). Its quality is the probe's
-//! headline figure (lower is better); survivors are ranked by their
+//! headline figure (lower is better), for KataGo nets the policy KL plus
+//! the value head's (win/loss) KL, so the value head cannot be sold for
+//! policy accuracy; survivors are ranked by their
 //! [survival score](survival_score), which adds bytes, the engine's speed
 //! and its memory to the quality, and the best `survivors` genomes seen so
 //! far are the next parents (elitist). Every genome is stored with its
@@ -458,8 +460,8 @@ impl<'a> Screen<'a> {
             settings: serde_json::json!({ "symmetry": 0 }),
         };
         if let Some(rec) = self.store.find_probe(&key)? {
-            let metrics: Vec<qarena_probe::Metric> =
-                serde_json::from_value(rec.metrics.clone()).map_err(|e| EvolveError::Stored {
+            let metrics: Vec<qarena_probe::Metric> = serde_json::from_value(rec.metrics.clone())
+                .map_err(|e| EvolveError::Stored {
                     id: rec.id.0,
                     why: format!("probe figures: {e}"),
                 })?;
@@ -501,7 +503,14 @@ impl<'a> Screen<'a> {
         probe: qarena_store::ProbeId,
     ) -> Result<Assessment, EvolveError> {
         let fail = |kind: &'static str, detail: String| Ok(Assessment::Failed { kind, detail });
-        let Some(quality) = c.primary_value().filter(|q| q.is_finite()) else {
+        // KataGo: the value head's KL joins the policy's, so a genome
+        // cannot buy policy accuracy with a broken value head.
+        let value = metric(&c.metrics, "value_kl_mean").unwrap_or(0.0);
+        let Some(quality) = c
+            .primary_value()
+            .map(|q| q + value)
+            .filter(|q| q.is_finite())
+        else {
             return fail("non_finite", format!("{} is not a number", c.primary));
         };
         let agreement =
@@ -703,7 +712,8 @@ pub fn evolve(
     })?;
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)? else {
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)?
+    else {
         return finish(store, ev.id, 0, Ending::Stopped);
     };
     let mut best_quality = f64::INFINITY;
@@ -867,7 +877,8 @@ pub fn screen_shard(
         died: 0,
         stopped: false,
     };
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)? else {
+    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)?
+    else {
         summary.stopped = true;
         return Ok(summary);
     };

@@ -1081,9 +1081,13 @@ mod tests {
             assert!(u.within(&lay, Budget::BitsPerWeight(4.25)).unwrap());
             assert!(u.covers(&lay));
         }
-        let u = Genome::sample_uniform_within(&lay, &space, Budget::BitsPerWeight(64.0), 5, &mut rng)
-            .unwrap();
-        assert!(u.segments.windows(2).all(|w| w[0].gene == w[1].gene), "{u:?}");
+        let u =
+            Genome::sample_uniform_within(&lay, &space, Budget::BitsPerWeight(64.0), 5, &mut rng)
+                .unwrap();
+        assert!(
+            u.segments.windows(2).all(|w| w[0].gene == w[1].gene),
+            "{u:?}"
+        );
     }
 
     #[test]

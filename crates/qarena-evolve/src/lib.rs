@@ -26,9 +26,9 @@ pub mod native;
 pub use check::{check, versus, CheckSuites, Versus};
 pub use evolve::{
     best_alive, evolve, export_best, rank, screen_shard, survival_score, Ending, EvolveError,
-    EvolveSettings, EvolveSummary, Limits, ScreenKind, ScoreWeights, ShardScreenSummary, QUALITY_FLOOR,
-    SCORE_WEIGHTS,
+    EvolveSettings, EvolveSummary, Limits, ScoreWeights, ScreenKind, ShardScreenSummary,
+    QUALITY_FLOOR, SCORE_WEIGHTS,
 };
 pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
-pub use native::{NativeOutcome, NativeScreen};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};
+pub use native::{NativeOutcome, NativeScreen};

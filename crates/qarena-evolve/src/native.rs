@@ -101,14 +101,12 @@ impl NativeScreen {
     /// original on them; refused for a model the forward pass does not
     /// evaluate (another format, an unsupported KataGo architecture).
     pub fn new(model_path: &Path, suite: &Suite) -> Result<NativeScreen, EvolveError> {
-        let model = qarena_models::Model::load_with(
-            model_path,
-            &qarena_models::LoadOptions::default(),
-        )
-        .map_err(|source| EvolveError::Model {
-            path: model_path.to_path_buf(),
-            source,
-        })?;
+        let model =
+            qarena_models::Model::load_with(model_path, &qarena_models::LoadOptions::default())
+                .map_err(|source| EvolveError::Model {
+                    path: model_path.to_path_buf(),
+                    source,
+                })?;
         let refuse = |why: String| {
             EvolveError::Screen(format!(
                 "the native screen evaluates KataGo nets in process, and {}: {why}; use --screen engine",
@@ -163,12 +161,13 @@ impl NativeScreen {
             let values = match held {
                 Some(v) => v,
                 None => {
-                    let mut values = self.model.try_tensor_values(i).map_err(|source| {
-                        EvolveError::Model {
-                            path: self.path.clone(),
-                            source,
-                        }
-                    })?;
+                    let mut values =
+                        self.model
+                            .try_tensor_values(i)
+                            .map_err(|source| EvolveError::Model {
+                                path: self.path.clone(),
+                                source,
+                            })?;
                     if let Err(e) =
                         qarena_variant::quantize_values(info, &mut values, &mut spec, calibration)
                     {

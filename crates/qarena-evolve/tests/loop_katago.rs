@@ -146,20 +146,33 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
     let native = NativeScreen::new(&net, &suite).unwrap();
     assert_eq!(native.positions(), 30);
     let reference = probe.evaluate(&net, &suite, &stop).unwrap();
+    let model = qarena_models::Model::load(&net).unwrap();
+    let calibration = qarena_probe::native::calibrate(
+        &model,
+        &qarena_probe::calibration_suite("go").unwrap(),
+        &qarena_probe::native::CalibrationSettings {
+            positions: Some(64),
+            ..Default::default()
+        },
+        &mut |_, _| {},
+    )
+    .unwrap();
     for text in [
         "[default]\nscheme = \"uint4\"\ngranularity = \"group:64\"\nclip = \"mse\"\n",
         "[[rule]]\nrole = \"stem\"\nscheme = \"int3\"\n[default]\nscheme = \"nf4\"\n",
+        "[default]\nscheme = \"uint3\"\ngranularity = \"group:64\"\nrounding = \"error_compensating\"\n",
     ] {
         let s = qarena_quant::Strategy::parse(text, "s").unwrap();
-        let NativeOutcome::Compared(c) = native.screen(&s, None).unwrap() else {
+        let cal = qarena_variant::needs_calibration(&s).then_some(&calibration);
+        let NativeOutcome::Compared(c) = native.screen(&s, cal).unwrap() else {
             panic!("{text} did not build");
         };
         // Twice: the second time from the tensor cache, the same figures.
-        let NativeOutcome::Compared(again) = native.screen(&s, None).unwrap() else {
+        let NativeOutcome::Compared(again) = native.screen(&s, cal).unwrap() else {
             panic!("{text} did not build");
         };
         assert_eq!(c.metrics, again.metrics);
-        let v = qarena_variant::build_variant(
+        let v = qarena_variant::build_variant_calibrated(
             &net,
             &s,
             &qarena_variant::BuildOptions {
@@ -167,6 +180,7 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
                 late_blocks: 2,
                 force: false,
             },
+            cal,
             &|_, _| {},
         )
         .unwrap();
@@ -182,7 +196,7 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
             &stop,
         )
         .unwrap();
-        for m in ["kl_mean", "top1_agreement", "dwinrate_mean"] {
+        for m in ["kl_mean", "top1_agreement", "dwinrate_mean", "value_kl_mean"] {
             let (a, b) = (
                 qarena_probe::metric(&c.metrics, m).unwrap(),
                 qarena_probe::metric(&engine.report.comparison.metrics, m).unwrap(),
@@ -223,8 +237,7 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
         s.best
             .iter()
             .map(|g| {
-                let strategy =
-                    qarena_quant::Strategy::parse(&g.genome.strategy_toml, "g").unwrap();
+                let strategy = qarena_quant::Strategy::parse(&g.genome.strategy_toml, "g").unwrap();
                 let id = qarena_variant::variant_id(&sha, &strategy, 2);
                 let recs = store.probes_of_subject(&format!("variant:{id}")).unwrap();
                 assert_eq!(recs.len(), 1, "{id}");

@@ -375,6 +375,17 @@ struct PositionDiff {
     top5: f64,
     dwinrate: f64,
     dlead: f64,
+    /// KL of the variant's win/loss from the reference's, as a
+    /// two-outcome distribution.
+    value_kl: f64,
+}
+
+/// KL(p ‖ q) of two-outcome distributions, the probabilities kept off 0
+/// and 1 by 1e-6.
+fn binary_kl(p: f64, q: f64) -> f64 {
+    let c = |x: f64| x.clamp(1e-6, 1.0 - 1e-6);
+    let (p, q) = (c(p), c(q));
+    p * (p / q).ln() + (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln()
 }
 
 /// Compares a variant's raw outputs with the reference's.
@@ -421,6 +432,7 @@ pub fn compare_outputs(
     metrics.push(Metric::new("dwinrate_max", max(&dwinrate)));
     metrics.push(Metric::new("dlead_mean", mean(&dlead)));
     metrics.push(Metric::new("dlead_max", max(&dlead)));
+    metrics.push(Metric::new("value_kl_mean", mean(&column(|d| d.value_kl))));
     let per_position = diffs
         .iter()
         .map(|d| {
@@ -430,6 +442,7 @@ pub fn compare_outputs(
                 Metric::new("top5_overlap", d.top5),
                 Metric::new("dwinrate", d.dwinrate),
                 Metric::new("dlead", d.dlead),
+                Metric::new("value_kl", d.value_kl),
             ]
         })
         .collect();
@@ -489,6 +502,7 @@ fn position_diff(i: usize, r: &RawNn, v: &RawNn) -> Result<PositionDiff, ProbeEr
         top5,
         dwinrate: (r.winrate - v.winrate).abs(),
         dlead: (r.lead - v.lead).abs(),
+        value_kl: binary_kl(r.winrate, v.winrate),
     })
 }
 

@@ -40,7 +40,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-pub use any::{calibration_suite, default_suite, evolution_suite, AnyOutputs, AnyProbe, ProbeEngines};
+pub use any::{
+    calibration_suite, default_suite, evolution_suite, AnyOutputs, AnyProbe, ProbeEngines,
+};
 pub use error::ProbeError;
 pub use katago::{KataGoProbe, ProbeTimeouts, RawNn, RawNnOutputs};
 pub use nnue::{NnueEvals, NnueProbe};

@@ -321,7 +321,11 @@ pub fn quantize_values(
                 .iter()
                 .enumerate()
                 .map(|(b, h)| {
-                    qarena_quant::GptqPlan::new(h, &c.settings(), &format!("{} block {b}", info.name))
+                    qarena_quant::GptqPlan::new(
+                        h,
+                        &c.settings(),
+                        &format!("{} block {b}", info.name),
+                    )
                 })
                 .collect::<Result<Vec<_>, _>>()?;
             let mut start = 0;

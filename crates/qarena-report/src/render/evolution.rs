@@ -178,9 +178,11 @@ pub(crate) fn render(
     let mut doc = Doc::default();
     doc.h(1, &title);
     doc.p(format!(
-        "Database `{}`. Quality is the probe's headline figure (policy KL for KataGo nets, \
-         centipawn error for NNUE nets; lower is better) on the evolution's screening suite \
-         unless said otherwise.",
+        "Database `{}`. Quality is what the evolution selected on, on its screening suite \
+         unless said otherwise (lower is better): for KataGo nets the policy KL plus the value \
+         head's win/loss KL (evolutions before the value term: policy KL alone), for NNUE nets \
+         the centipawn error. The check on unseen positions compares the probe's headline \
+         figure alone (policy KL, centipawn error).",
         o.db.display()
     ));
     super::contents(&mut doc, body);
