@@ -33,7 +33,8 @@ pub struct CheckSuites<'a> {
 type Subject<'s> = (String, Strategy, Vec<(&'static str, &'s Suite)>);
 
 /// Probes the evolution's best genome within `max_bits` (default: its
-/// budget) on the unseen suite, and each recipe on both suites; stores and
+/// budget; a tighter bound compares at no more bytes than a recipe) on the
+/// unseen suite, and each recipe on both suites; stores and
 /// returns the checks (a repeated check reads its probes back).
 #[allow(clippy::too_many_arguments)]
 pub fn check(
@@ -43,6 +44,7 @@ pub fn check(
     probe: &AnyProbe,
     suites: CheckSuites<'_>,
     recipes: &[Recipe],
+    max_bits: Option<f64>,
     cache_dir: &Path,
     stop: &AtomicBool,
 ) -> Result<Vec<EvolutionCheck>, EvolveError> {
@@ -65,10 +67,14 @@ pub fn check(
             "the unseen suite is the screening suite".to_string(),
         ));
     }
-    let max_bits = evolution
+    let budget = evolution
         .budget
         .get("bits_per_weight")
         .and_then(|v| v.as_f64());
+    let max_bits = match (max_bits, budget) {
+        (Some(m), Some(b)) => Some(m.min(b)),
+        (m, b) => m.or(b),
+    };
     let mut subjects: Vec<Subject<'_>> = Vec::new();
     if let Some(best) = export_best(store, evolution.id, max_bits)? {
         let strategy =

@@ -217,6 +217,11 @@ pub struct EvolveCheckArgs {
     /// `evolve run`); its odd positions are the unseen ones.
     #[arg(long)]
     pub suite: Option<PathBuf>,
+    /// Check the best genome within this many bits per weight (default:
+    /// the evolution's budget), e.g. a recipe's, to compare at no more
+    /// bytes than it spends.
+    #[arg(long)]
+    pub max_bits: Option<f64>,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
     #[command(flatten)]
@@ -298,6 +303,9 @@ fn check_cmd(a: EvolveCheckArgs) -> CliResult {
             a.db.db.display()
         )));
     }
+    if a.max_bits.is_some_and(|m| m.is_nan() || m <= 0.0) {
+        return Err(Exit::input(anyhow!("--max-bits must be positive")));
+    }
     let recipes = load_recipes(&a.recipes)?;
     let probe = AnyProbe::for_model(&a.model, &a.engines.resolve()).map_err(Exit::input)?;
     let full = match &a.suite {
@@ -340,6 +348,7 @@ fn check_cmd(a: EvolveCheckArgs) -> CliResult {
                 unseen: &unseen,
             },
             &recipes,
+            a.max_bits,
             &a.cache,
             &stop,
         )
