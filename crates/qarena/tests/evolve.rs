@@ -119,7 +119,7 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
-        stdout.contains("go9-default-odd (100 positions)"),
+        stdout.contains("go9-evolve-odd (400 positions)"),
         "{stdout}"
     );
     let line = stdout
