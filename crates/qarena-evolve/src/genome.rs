@@ -628,13 +628,9 @@ impl Genome {
         tries: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Genome, GenomeError> {
-        for _ in 0..tries {
-            let g = Genome::random(layout, space, 0.3, rng);
-            if let Some(g) = g.repair(layout, budget, 200, rng)? {
-                return Ok(g);
-            }
-        }
-        Err(GenomeError::OverBudget { budget, tries })
+        Genome::drawn_within(layout, budget, tries, rng, |rng| {
+            Genome::random(layout, space, 0.3, rng)
+        })
     }
 
     /// A genome with one gene for every group, drawn from `space` and
@@ -646,9 +642,22 @@ impl Genome {
         tries: usize,
         rng: &mut ChaCha8Rng,
     ) -> Result<Genome, GenomeError> {
+        Genome::drawn_within(layout, budget, tries, rng, |rng| {
+            Genome::uniform(layout, space.sample(rng))
+        })
+    }
+
+    /// A genome from `draw`, repaired to the budget (drawn again up to
+    /// `tries` times).
+    fn drawn_within(
+        layout: &Layout,
+        budget: Budget,
+        tries: usize,
+        rng: &mut ChaCha8Rng,
+        draw: impl Fn(&mut ChaCha8Rng) -> Genome,
+    ) -> Result<Genome, GenomeError> {
         for _ in 0..tries {
-            let g = Genome::uniform(layout, space.sample(rng));
-            if let Some(g) = g.repair(layout, budget, 200, rng)? {
+            if let Some(g) = draw(rng).repair(layout, budget, 200, rng)? {
                 return Ok(g);
             }
         }
