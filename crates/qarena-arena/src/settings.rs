@@ -1,10 +1,12 @@
 //! Match settings: what a `qarena match` config file holds, also stored as
 //! JSON on the run so `--resume` replays under identical conditions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use qarena_go::GoOpening;
 use serde::{Deserialize, Serialize};
 
 /// Which protocol a player speaks: the protocols a match can referee.
@@ -212,6 +214,26 @@ pub struct GoSettings {
     /// engines disagree or cannot say (e.g. `gnugo --mode gtp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referee: Option<String>,
+    /// Opening book (one line of GTP vertices per opening, see
+    /// [`qarena_go::parse_book`]): both games of a pair start from the same
+    /// opening, colours swapped. The empty board when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub openings: Option<PathBuf>,
+    /// Match seed: which opening each pair plays (a seeded permutation of
+    /// the book, every opening once before any repeats).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub seed: u64,
+}
+
+fn is_zero(v: &u64) -> bool {
+    *v == 0
+}
+
+type BookCache = HashMap<(PathBuf, u8), Arc<Vec<GoOpening>>>;
+
+fn book_cache() -> &'static Mutex<BookCache> {
+    static CACHE: OnceLock<Mutex<BookCache>> = OnceLock::new();
+    CACHE.get_or_init(Default::default)
 }
 
 fn default_size() -> u8 {
@@ -234,11 +256,45 @@ impl Default for GoSettings {
             check_final_score: true,
             scoring: Scoring::default(),
             referee: None,
+            openings: None,
+            seed: 0,
         }
     }
 }
 
 impl GoSettings {
+    /// The opening book these settings name, read and checked once per
+    /// process; `None` for games from the empty board.
+    pub fn load_openings(&self) -> Result<Option<Arc<Vec<GoOpening>>>, qarena_go::BookError> {
+        let Some(path) = &self.openings else {
+            return Ok(None);
+        };
+        let key = (path.clone(), self.board_size);
+        if let Some(hit) = book_cache()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+        {
+            return Ok(Some(Arc::clone(hit)));
+        }
+        let book = Arc::new(qarena_go::load_book(path, self.board_size)?);
+        book_cache()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key, Arc::clone(&book));
+        Ok(Some(book))
+    }
+
+    /// Which opening of a book of `count` game pair `pair_index` plays.
+    pub fn opening_index(&self, count: usize, pair_index: u32) -> usize {
+        qarena_chess::opening_index(
+            count,
+            qarena_chess::OpeningOrder::Random,
+            self.seed,
+            pair_index,
+        )
+    }
+
     pub fn effective_move_cap(&self) -> u32 {
         if self.move_cap == 0 {
             3 * u32::from(self.board_size) * u32::from(self.board_size)
@@ -329,6 +385,9 @@ impl MatchConfig {
                 }
             }
         }
+        if self.protocol() == Protocol::Gtp {
+            self.go.load_openings()?;
+        }
         if self.games == 0 {
             return Err(ConfigError::NoGames);
         }
@@ -366,6 +425,8 @@ pub enum ConfigError {
     NoGames,
     #[error("concurrency must be at least 1")]
     NoConcurrency,
+    #[error("go.openings: {0}")]
+    GoOpenings(#[from] qarena_go::BookError),
 }
 
 #[cfg(test)]

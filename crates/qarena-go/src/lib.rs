@@ -20,6 +20,7 @@
 
 mod features;
 mod game;
+mod openings;
 mod sgf;
 mod vertex;
 mod zobrist;
@@ -34,6 +35,7 @@ pub use game::{
     format_result, format_vertices, DeadStonesError, Game, GoError, IllegalMove, Rules, Superko,
     MAX_SIZE, MIN_SIZE,
 };
+pub use openings::{load_book, parse_book, BookError, GoOpening, MAX_BOOK_BYTES, MAX_OPENINGS};
 pub use sgf::{parse_sgf, write_sgf, SgfError, SgfGame, SgfMove};
 pub use vertex::{format_vertex, parse_vertex, VertexError};
 

@@ -161,7 +161,8 @@ pub fn go_throughput(
         })?;
         // The same query text the judge will send for the copied game.
         let (size, komi) = crate::run::go_setup(&run, g)?;
-        let pos = go::go_position(size, komi, &moves);
+        let mut pos = go::go_position(size, komi, &moves);
+        pos.book = go::book_len(g.opening.as_deref());
         if pos.moves.is_empty() {
             continue;
         }

@@ -26,9 +26,18 @@ pub struct GoPosition {
     pub moves: Vec<(Color, String)>,
     /// The stored ply of each move in `moves`.
     pub plies: Vec<i64>,
+    /// How many leading moves are the pair's opening (book moves nobody
+    /// chose): they are analysed as context but get no verdict.
+    pub book: usize,
     /// Why the stored moves were cut short, if they were (an illegal or
     /// unreadable move). A trailing `resign` is not a cut.
     pub truncated: Option<String>,
+}
+
+/// The number of book moves of a stored Go game: its `opening` column holds
+/// the opening's vertices.
+pub fn book_len(opening: Option<&str>) -> usize {
+    opening.map_or(0, |o| o.split_whitespace().count())
 }
 
 impl GoPosition {
@@ -48,6 +57,7 @@ pub fn go_position(board_size: u8, komi: f64, moves: &[MoveRecord]) -> GoPositio
         komi,
         moves: Vec::with_capacity(moves.len()),
         plies: Vec::with_capacity(moves.len()),
+        book: 0,
         truncated: None,
     };
     let mut game = match Game::new(board_size, komi as f32, Rules::tromp_taylor()) {
@@ -310,6 +320,9 @@ pub fn verdicts(
 ) -> Vec<JudgeMove> {
     let mut out = Vec::with_capacity(pos.moves.len());
     for (p, ((mover, _), ply)) in pos.moves.iter().zip(&pos.plies).enumerate() {
+        if p < pos.book {
+            continue;
+        }
         let (Some(before), Some(after)) = (evals.get(p), evals.get(p + 1)) else {
             break;
         };
@@ -504,6 +517,14 @@ mod tests {
         let v2 = verdicts(GameId(1), &p, &stm, &rules);
         assert_eq!(v2[1].loss_winrate, v[1].loss_winrate);
         assert_eq!(v2[1].loss_score, v[1].loss_score);
+
+        // A book move is context, not a choice: it gets no verdict.
+        let mut booked = p.clone();
+        booked.book = book_len(Some("E5"));
+        let v3 = verdicts(GameId(1), &booked, &stm, &rules);
+        assert_eq!(v3.len(), 1);
+        assert_eq!(v3[0].ply, 1);
+        assert_eq!(v3[0].loss_winrate, v[1].loss_winrate);
     }
 
     #[test]

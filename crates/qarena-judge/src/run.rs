@@ -704,7 +704,8 @@ fn judge_go(
     for g in todo {
         let (size, komi) = go_setup(ctx.run, g)?;
         let moves = ctx.store.game_moves(g.id)?;
-        let pos = go::go_position(size, komi, &moves);
+        let mut pos = go::go_position(size, komi, &moves);
+        pos.book = go::book_len(g.opening.as_deref());
         if let Some(why) = &pos.truncated {
             ctx.event(
                 Some(g.game_index),

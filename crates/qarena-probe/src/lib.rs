@@ -27,6 +27,7 @@
 pub mod any;
 pub mod chess_suites;
 pub mod error;
+pub mod go_openings;
 pub mod go_suites;
 mod gtp;
 pub mod katago;

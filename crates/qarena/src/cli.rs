@@ -268,11 +268,17 @@ pub struct PlayArgs {
     /// Chess: per-move node jitter as a fraction (0.1 = ±10%), seeded per game.
     #[arg(long, help_heading = "Chess")]
     pub node_jitter: Option<f64>,
-    /// Chess: match seed (opening order, jitter).
-    #[arg(long, help_heading = "Chess")]
+    /// Match seed: which opening each pair plays (and, in chess, the node
+    /// jitter).
+    #[arg(long)]
     pub seed: Option<u64>,
-    /// Chess: EPD or PGN opening file (default: the built-in suite).
-    #[arg(long, help_heading = "Chess")]
+    /// Opening book; both games of a pair start from the same opening,
+    /// colours swapped. Chess: an EPD or PGN file (default: the built-in
+    /// suite). Go: one opening per line as GTP vertices from the empty
+    /// board, Black first (`E5 C4 G3`), e.g. the shipped
+    /// `openings/go9-balanced.txt` or one made by `qarena openings go`;
+    /// without it every Go game starts from the empty board.
+    #[arg(long)]
     pub openings: Option<PathBuf>,
     /// Chess: UCI option for both engines, NAME=VALUE (repeatable).
     #[arg(long = "uci-option", help_heading = "Chess")]
@@ -545,6 +551,39 @@ pub enum OpeningsCommand {
         max_eval: i32,
         #[arg(long, default_value_t = 200)]
         count: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
+    /// Build a balanced Go opening book for `qarena match --openings` from
+    /// a KataGo net, run by qarena's own forward pass (no engine needed).
+    ///
+    /// Each opening is a walk of --min-plies to --max-plies moves from the
+    /// empty board, every move drawn in proportion to the net's policy. It
+    /// is kept when the net, averaged over the 8 board symmetries, gives
+    /// Black a winrate within --max-gap of 0.5, and when no kept opening is
+    /// the same sequence turned or mirrored. Both games of a match pair
+    /// start from the same opening with colours swapped.
+    ///
+    /// Example: qarena openings go g170-b6c96.bin.gz --count 300 \
+    ///            --min-plies 2 --max-plies 6 --max-gap 0.1 -o go9.txt
+    Go {
+        /// KataGo net (.bin.gz or .bin) whose policy and value draw the book.
+        net: PathBuf,
+        #[arg(long, default_value_t = 300)]
+        count: usize,
+        #[arg(long, default_value_t = 2)]
+        min_plies: usize,
+        #[arg(long, default_value_t = 6)]
+        max_plies: usize,
+        /// Largest distance of Black's winrate from 0.5.
+        #[arg(long, default_value_t = 0.1)]
+        max_gap: f32,
+        #[arg(long, default_value_t = 9)]
+        board_size: u8,
+        #[arg(long, default_value_t = 7.0)]
+        komi: f32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, short)]

@@ -27,6 +27,11 @@ fn load_config(path: &Path) -> Result<MatchConfig, Exit> {
     if let Some(r) = cfg.go.referee.as_mut() {
         *r = qarena_arena::settings::resolve_program(r, base);
     }
+    if let Some(o) = cfg.go.openings.as_mut() {
+        if o.is_relative() {
+            *o = base.join(&*o);
+        }
+    }
     if let Some(o) = cfg.chess.as_mut().and_then(|c| c.openings.as_mut()) {
         if o.is_relative() {
             *o = base.join(&*o);
@@ -149,6 +154,14 @@ pub(crate) fn match_config(
         if let Some(v) = a.restarts {
             cfg.restarts = v;
         }
+        if cfg.protocol() == Protocol::Gtp {
+            if let Some(o) = &a.openings {
+                cfg.go.openings = Some(qarena_arena::command::absolute(o));
+            }
+            if let Some(v) = a.seed {
+                cfg.go.seed = v;
+            }
+        }
         apply_chess_flags(cfg, a)?;
         if sprt.is_some() {
             cfg.sprt = sprt;
@@ -221,8 +234,7 @@ fn apply_chess_flags(cfg: &mut MatchConfig, a: &PlayArgs) -> Result<(), Exit> {
         || a.movetime_ms.is_some()
         || a.tc.is_some()
         || a.node_jitter.is_some()
-        || a.seed.is_some()
-        || a.openings.is_some();
+        || (cfg.protocol() == Protocol::Uci && (a.seed.is_some() || a.openings.is_some()));
     if any || cfg.protocol() == Protocol::Uci {
         let c = cfg.chess.get_or_insert_with(ChessSettings::default);
         if let Some(n) = a.nodes {
@@ -276,6 +288,27 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
             seed,
             output,
         } => (engine, plies, max_eval, count, seed, output),
+        crate::cli::OpeningsCommand::Go {
+            net,
+            count,
+            min_plies,
+            max_plies,
+            max_gap,
+            board_size,
+            komi,
+            seed,
+            output,
+        } => {
+            let spec = qarena_probe::go_openings::BookSpec {
+                count,
+                plies: min_plies..=max_plies,
+                max_gap,
+                seed,
+                size: board_size,
+                komi,
+            };
+            return go_openings(&net, &spec, &output);
+        }
         crate::cli::OpeningsCommand::Tactics {
             engine,
             count,
@@ -313,5 +346,36 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
     )
     .map_err(|e| Exit::engine(anyhow::anyhow!(e)))?;
     println!("wrote {n} openings to {}", output.display());
+    Ok(())
+}
+
+fn go_openings(net: &Path, spec: &qarena_probe::go_openings::BookSpec, output: &Path) -> CliResult {
+    let model = qarena_models::Model::load(net).map_err(Exit::input)?;
+    eprintln!(
+        "drawing {} Go openings ({}..={} plies, Black's winrate within {} of 0.5, seed {}) from {}",
+        spec.count,
+        spec.plies.start(),
+        spec.plies.end(),
+        spec.max_gap,
+        spec.seed,
+        net.display()
+    );
+    let every = (spec.count / 10).max(1);
+    let book = qarena_probe::go_openings::balanced_book(&model, spec, |n| {
+        if n % every == 0 {
+            eprintln!("  {n} of {}", spec.count);
+        }
+    })
+    .map_err(Exit::input)?;
+    let name = net
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| net.display().to_string());
+    let text = qarena_probe::go_openings::write_book(&book, spec, &name);
+    // What the match will read must parse: check before writing.
+    qarena_go::parse_book(&text, &output.display().to_string(), spec.size)
+        .map_err(|e| Exit::input(anyhow::anyhow!(e)))?;
+    fs_err::write(output, text).map_err(Exit::input)?;
+    println!("wrote {} openings to {}", book.len(), output.display());
     Ok(())
 }

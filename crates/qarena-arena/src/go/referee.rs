@@ -18,7 +18,7 @@
 
 use std::time::Instant;
 
-use qarena_go::{format_vertex, Color, Game, Move, Rules, SgfGame, SgfMove};
+use qarena_go::{format_vertex, Color, Game, GoOpening, Move, Rules, SgfGame, SgfMove};
 use qarena_store::{EventKind, GameScoring, MoveColor, RecordFormat, ScoringMethod};
 use serde_json::json;
 
@@ -37,6 +37,9 @@ pub struct GoGameMeta<'a> {
     pub seed: u32,
     pub date: String,
     pub game_name: String,
+    /// Book moves both engines are given before play starts (the pair's
+    /// opening); they are recorded as moves with an `opening` comment.
+    pub opening: Option<&'a GoOpening>,
 }
 
 pub(super) struct Ctx<'a> {
@@ -127,6 +130,13 @@ pub fn play_go_game(
         if let Err(f) = setup {
             return ctx.fault(slot, f, None, meta);
         }
+    }
+
+    if let Some(opening) = meta.opening {
+        ctx = match play_opening(ctx, &mut eng, opening, meta) {
+            Ok(ctx) => ctx,
+            Err(finished) => return *finished,
+        };
     }
 
     let cap = settings.effective_move_cap();
@@ -294,6 +304,64 @@ pub fn play_go_game(
             Err(f) => return ctx.fault(mover.other(), f, None, meta),
         }
     }
+}
+
+/// Plays the book moves on qarena's board and on both engines. `Err` is
+/// the finished game when an engine refused a move, or when the book does
+/// not fit the board (books are checked when loaded: a bug guard).
+fn play_opening<'a>(
+    mut ctx: Ctx<'a>,
+    eng: &mut [&mut GtpEngine; 2],
+    opening: &GoOpening,
+    meta: &GoGameMeta<'_>,
+) -> Result<Ctx<'a>, Box<GameOutcome>> {
+    let size = ctx.settings.board_size;
+    for (k, &mv) in opening.moves.iter().enumerate() {
+        let color = GoOpening::color(k);
+        let vertex = format_vertex(mv, size);
+        if let Err(err) = ctx.game.play(color, mv) {
+            ctx.events.push(GameEvent {
+                kind: EventKind::Error,
+                slot: None,
+                message: format!(
+                    "opening {}: move {} `{vertex}` is illegal: {err}",
+                    opening.source,
+                    k + 1
+                ),
+                stderr_tail: None,
+            });
+            return Err(Box::new(finish(ctx, Termination::Aborted, None, meta)));
+        }
+        let c = if color == Color::Black { "b" } else { "w" };
+        for slot in [Slot::A, Slot::B] {
+            let e = &mut eng[slot.index()];
+            let refused = match e.command(&format!("play {c} {vertex}")) {
+                Ok(r) if r.success => None,
+                Ok(r) => Some(Failure::BadResponse {
+                    label: e.label().to_string(),
+                    detail: format!(
+                        "refused the opening's legal move `play {c} {vertex}` ({}): ? {}",
+                        opening.source, r.text
+                    ),
+                }),
+                Err(f) => Some(f),
+            };
+            if let Some(f) = refused {
+                return Err(Box::new(ctx.fault(slot, f, None, meta)));
+            }
+        }
+        ctx.moves.push(PlayedMove {
+            color: move_color(color),
+            mv: vertex,
+            time_ms: 0,
+        });
+        ctx.sgf_moves.push(SgfMove {
+            color,
+            mv,
+            comment: Some("opening".to_string()),
+        });
+    }
+    Ok(ctx)
 }
 
 fn unreachable_board() -> Game {
@@ -526,7 +594,7 @@ fn finish_with(
         events: ctx.events,
         record: qarena_go::write_sgf(&sgf),
         record_format: RecordFormat::Sgf,
-        opening: None,
+        opening: meta.opening.map(|o| o.text(ctx.settings.board_size)),
         seed: Some(i64::from(meta.seed)),
         fault: None,
         scoring: ctx.scoring,

@@ -166,6 +166,13 @@ pub fn run_match(
             })?;
         }
     }
+    let go_book = if cfg.protocol() == Protocol::Gtp {
+        cfg.go
+            .load_openings()
+            .map_err(|e| RunError::Input(format!("go.openings: {e}")))?
+    } else {
+        None
+    };
     let argv = [
         start::resolve_argv(&cfg.engine_a)?,
         start::resolve_argv(&cfg.engine_b)?,
@@ -200,6 +207,7 @@ pub fn run_match(
         engine_info_saved: [AtomicBool::new(false), AtomicBool::new(false)],
         transcripts: TranscriptBudget::new(RUN_TRANSCRIPT_BUDGET),
         transcript_capped: [AtomicBool::new(false), AtomicBool::new(false)],
+        go_book,
     };
     // Count already-finished games into the tally so the summary covers the run.
     {

@@ -89,6 +89,8 @@ pub(super) struct Shared<'a> {
     pub(super) transcripts: TranscriptBudget,
     /// Per slot: a transcript limit was reached and the event is recorded.
     pub(super) transcript_capped: [AtomicBool; 2],
+    /// Go: the opening book, read and checked before the first game.
+    pub(super) go_book: Option<Arc<Vec<qarena_go::GoOpening>>>,
 }
 
 /// The live counts behind the progress line.
@@ -393,11 +395,16 @@ fn play_one(
     let [pa, pb] = players;
     match (pa.as_mut(), pb.as_mut()) {
         (Some(Player::Gtp(a)), Some(Player::Gtp(b))) => {
+            let opening = sh
+                .go_book
+                .as_deref()
+                .map(|book| &book[sh.cfg.go.opening_index(book.len(), gi / 2)]);
             let meta = GoGameMeta {
                 names: [&sh.names[0], &sh.names[1]],
                 seed: gi + 1,
                 date,
                 game_name,
+                opening,
             };
             play_go_game([a, b], first, &sh.cfg.go, &meta)
         }

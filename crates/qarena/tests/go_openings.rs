@@ -1,0 +1,189 @@
+//! Go opening books: pairs start from a book line with colours swapped, the
+//! book moves are stored and marked, bad books are refused before any game,
+//! and `qarena openings go` draws a balanced book from the shared net.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)] // test code
+
+mod common;
+
+use common::*;
+
+const BOOK: &str = "# three openings\nboard_size 9\nkomi 7\nE5 C3 G7\nC3 G3\nD4 F6 F4 D6\n";
+
+#[test]
+fn both_games_of_a_pair_start_from_one_book_line_with_colours_swapped() {
+    let ws = Ws::new();
+    let book = ws.path().join("book.txt");
+    std::fs::write(&book, BOOK).unwrap();
+    let out = ws.run(&[
+        "match",
+        "--engine-a",
+        &gnugo_cmd(1),
+        "--engine-b",
+        &gnugo_cmd(1),
+        "--games",
+        "6",
+        "-j",
+        "2",
+        "--openings",
+        book.to_str().unwrap(),
+        "--seed",
+        "5",
+        "--run-tag",
+        "book",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = ws.store();
+    let run = store.run_by_tag("book").unwrap().unwrap();
+    let games = store.games(run.id).unwrap();
+    assert_eq!(games.len(), 6);
+    let lines = ["E5 C3 G7", "C3 G3", "D4 F6 F4 D6"];
+    let mut used = Vec::new();
+    for pair in games.chunks(2) {
+        let opening = pair[0].opening.clone().unwrap();
+        assert_eq!(pair[1].opening.as_deref(), Some(opening.as_str()));
+        assert!(lines.contains(&opening.as_str()), "{opening}");
+        assert_eq!(pair[0].black_engine, pair[1].white_engine);
+        used.push(opening.clone());
+        let book_moves: Vec<&str> = opening.split_whitespace().collect();
+        for g in pair {
+            let moves = store.game_moves(g.id).unwrap();
+            assert!(moves.len() > book_moves.len() + 10, "game {}", g.game_index);
+            for (k, want) in book_moves.iter().enumerate() {
+                assert_eq!(moves[k].mv, *want, "game {} ply {k}", g.game_index);
+                assert_eq!(moves[k].color.as_str(), if k % 2 == 0 { "B" } else { "W" });
+                assert_eq!(moves[k].time_ms, 0);
+            }
+            assert_eq!(
+                g.record.matches("C[opening]").count(),
+                book_moves.len(),
+                "{}",
+                g.record
+            );
+        }
+    }
+    // Three pairs, three openings: a permutation uses each once.
+    used.sort();
+    used.dedup();
+    assert_eq!(used.len(), 3, "{used:?}");
+
+    // The records replay from the empty board under another program's rules.
+    let out = ws.run(&["export", "sgf", "--run", "book", "-o", "sgf"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(sgfmill_replay(&ws.path().join("sgf")), 6);
+
+    // The book and seed are part of the stored settings, so a resume plays
+    // the same openings.
+    assert!(
+        run.settings.to_string().contains("book.txt"),
+        "{}",
+        run.settings
+    );
+}
+
+#[test]
+fn bad_books_are_refused_before_any_game_naming_file_and_line() {
+    let ws = Ws::new();
+    let cases = [
+        (
+            "illegal.txt",
+            "E5 C3\nE5 E5\n",
+            "illegal.txt:2: move 2 `E5` is illegal",
+        ),
+        (
+            "size.txt",
+            "board_size 19\nE5\n",
+            "the book is for board size `19`",
+        ),
+        ("empty.txt", "# nothing\n", "holds no openings"),
+        ("pass.txt", "E5 pass\n", "is a pass"),
+    ];
+    for (name, body, want) in cases {
+        let path = ws.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        let out = ws.run(&[
+            "match",
+            "--engine-a",
+            &gnugo_cmd(1),
+            "--engine-b",
+            &gnugo_cmd(1),
+            "--games",
+            "2",
+            "--openings",
+            path.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(want), "{name}: {err}");
+    }
+    let out = ws.run(&[
+        "match",
+        "--engine-a",
+        &gnugo_cmd(1),
+        "--engine-b",
+        &gnugo_cmd(1),
+        "--openings",
+        "no-such-book.txt",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no-such-book.txt"), "{}", text(&out));
+    // Refused while reading the flags: no run, no database.
+    assert!(!ws.db().exists());
+}
+
+#[test]
+fn a_drawn_book_is_balanced_distinct_seeded_and_playable() {
+    let ws = Ws::new();
+    let (_, net, _) = qarena_testkit::katago();
+    let draw = |seed: &str, out: &str| {
+        let o = ws.run(&[
+            "openings",
+            "go",
+            net.to_str().unwrap(),
+            "--count",
+            "24",
+            "--max-plies",
+            "5",
+            "--max-gap",
+            "0.08",
+            "--seed",
+            seed,
+            "-o",
+            out,
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        std::fs::read_to_string(ws.path().join(out)).unwrap()
+    };
+    let a = draw("3", "a.txt");
+    assert_eq!(a, draw("3", "b.txt"), "same seed, same book");
+    assert_ne!(a, draw("4", "c.txt"), "another seed, another book");
+    let book = qarena_go::parse_book(&a, "a.txt", 9).unwrap();
+    assert_eq!(book.len(), 24);
+    let mut texts: Vec<String> = book.iter().map(|o| o.text(9)).collect();
+    for o in &book {
+        assert!((2..=5).contains(&o.moves.len()), "{}", o.text(9));
+    }
+    texts.sort();
+    texts.dedup();
+    assert_eq!(texts.len(), 24);
+    let winrates: Vec<f64> = a
+        .lines()
+        .filter_map(|l| l.strip_prefix("# black "))
+        .map(|w| w.parse().unwrap())
+        .collect();
+    assert_eq!(winrates.len(), 24);
+    assert!(
+        winrates.iter().all(|w| (w - 0.5).abs() <= 0.08),
+        "{winrates:?}"
+    );
+
+    // A file that is not a net is refused with its name.
+    std::fs::write(ws.path().join("junk.bin.gz"), b"not a net").unwrap();
+    let o = ws.run(&["openings", "go", "junk.bin.gz", "-o", "j.txt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("junk.bin.gz"), "{}", text(&o));
+}
