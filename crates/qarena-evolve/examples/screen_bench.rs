@@ -101,6 +101,7 @@ fn main() {
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
         screen: qarena_evolve::ScreenKind::Engine,
+        regret_weight: 0.0,
     };
     let games_stop = Arc::new(AtomicBool::new(false));
     let games = with_games.then(|| {

@@ -205,3 +205,112 @@ pub fn versus(
     }
     Ok(Some((genome, rows)))
 }
+
+/// One checked strategy's policy regret on the unseen positions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegretRow {
+    /// `genome:<id>` or `recipe:<name>`, as in the checks.
+    pub subject: String,
+    /// Its regret minus the original's (see [`qarena_probe::regret`]).
+    pub excess: f64,
+    /// Per position, for paired comparisons.
+    pub per_position: Vec<f64>,
+}
+
+/// Policy regret on the unseen suite, by qarena's own forward pass
+/// (KataGo nets it evaluates): the original's value of every legal move is
+/// computed once, then each checked strategy's variant file is evaluated.
+/// Nothing is stored: rerunning the check recomputes the figures.
+pub struct UnseenRegret {
+    inputs: Vec<qarena_go::NetInputs>,
+    values: qarena_probe::regret::MoveValues,
+    suite: String,
+}
+
+fn regret_err(what: &str, e: String) -> EvolveError {
+    EvolveError::Screen(format!("policy regret: {what}: {e}"))
+}
+
+fn load_net(path: &Path) -> Result<qarena_models::katago_net::KataNet, EvolveError> {
+    let m = qarena_models::Model::load(path).map_err(|source| EvolveError::Model {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    qarena_models::katago_net::KataNet::from_model(&m)
+        .map_err(|e| regret_err(&path.display().to_string(), e.to_string()))
+}
+
+impl UnseenRegret {
+    /// Evaluates the original on every legal move of every unseen position.
+    pub fn new(model: &Path, unseen: &Suite) -> Result<UnseenRegret, EvolveError> {
+        let inputs = qarena_probe::native::suite_inputs(unseen)
+            .map_err(|e| regret_err(&unseen.name, e.to_string()))?;
+        let original = load_net(model)?;
+        let reference =
+            qarena_probe::native::evaluate_inputs(&original, &inputs, 0, std::time::Instant::now())
+                .map_err(|e| regret_err(&unseen.name, e.to_string()))?;
+        let values = qarena_probe::regret::MoveValues::new(&original, unseen, &reference)
+            .map_err(|e| regret_err(&unseen.name, e.to_string()))?;
+        Ok(UnseenRegret {
+            inputs,
+            values,
+            suite: unseen.name.clone(),
+        })
+    }
+
+    /// The original net's own mean regret.
+    pub fn original(&self) -> f64 {
+        self.values.reference()
+    }
+
+    /// One row per strategy checked on the unseen suite.
+    pub fn rows(
+        &self,
+        model: &Path,
+        checks: &[EvolutionCheck],
+        cache_dir: &Path,
+    ) -> Result<Vec<RegretRow>, EvolveError> {
+        let mut rows: Vec<RegretRow> = Vec::new();
+        for k in checks.iter().filter(|k| k.suite == "unseen") {
+            if rows.iter().any(|r| r.subject == k.subject) {
+                continue;
+            }
+            let strategy = Strategy::parse(&k.strategy_toml, &k.subject)
+                .map_err(|e| regret_err(&k.subject, e.to_string()))?;
+            let variant =
+                build_variant(model, &strategy, cache_dir).map_err(EvolveError::Variant)?;
+            let net = load_net(&variant.path)?;
+            let out = qarena_probe::native::evaluate_inputs(
+                &net,
+                &self.inputs,
+                0,
+                std::time::Instant::now(),
+            )
+            .map_err(|e| regret_err(&self.suite, e.to_string()))?;
+            let per = self
+                .values
+                .per_position(&out)
+                .ok_or_else(|| regret_err(&k.subject, "outputs do not match the suite".into()))?;
+            let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
+            rows.push(RegretRow {
+                subject: k.subject.clone(),
+                excess: mean - self.values.reference(),
+                per_position: per,
+            });
+        }
+        Ok(rows)
+    }
+}
+
+/// The mean of `a − b` position by position, with its 95% interval.
+pub fn paired_difference(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
+    if a.len() != b.len() || a.len() < 2 {
+        return None;
+    }
+    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    let n = d.len() as f64;
+    let mean = d.iter().sum::<f64>() / n;
+    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let half = 1.96 * (var / n).sqrt();
+    Some((mean, mean - half, mean + half))
+}

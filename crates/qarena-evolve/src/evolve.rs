@@ -126,6 +126,12 @@ pub struct EvolveSettings {
     pub space: GeneSpace,
     pub limits: Limits,
     pub screen: ScreenKind,
+    /// Weight of `policy_regret` in the quality (0: not measured). With a
+    /// weight, a KataGo genome's quality is policy KL + value KL + weight ×
+    /// policy regret, so genomes that move policy mass toward moves the
+    /// original judges worse lose to those that move it toward better ones.
+    /// Native screen only.
+    pub regret_weight: f64,
 }
 
 /// Resource limits of one evolution command.
@@ -280,7 +286,16 @@ impl<'a> Screen<'a> {
         stop: &'a AtomicBool,
     ) -> Result<Option<Screen<'a>>, EvolveError> {
         let (reference, native) = match settings.screen {
+            ScreenKind::Native if settings.regret_weight > 0.0 => (
+                None,
+                Some(NativeScreen::new(&settings.model, suite)?.with_regret(suite)?),
+            ),
             ScreenKind::Native => (None, Some(NativeScreen::new(&settings.model, suite)?)),
+            ScreenKind::Engine if settings.regret_weight > 0.0 => {
+                return Err(EvolveError::Screen(
+                    "policy regret is measured by the native screen only: use --screen native (KataGo nets) or no --regret-weight".to_string(),
+                ))
+            }
             ScreenKind::Engine => match probe.evaluate(&settings.model, suite, stop) {
                 Ok(r) => (Some(r), None),
                 Err(e) if e.is_interrupted() => return Ok(None),
@@ -506,9 +521,13 @@ impl<'a> Screen<'a> {
         // KataGo: the value head's KL joins the policy's, so a genome
         // cannot buy policy accuracy with a broken value head.
         let value = metric(&c.metrics, "value_kl_mean").unwrap_or(0.0);
+        let regret = match self.settings.regret_weight {
+            w if w > 0.0 => w * metric(&c.metrics, "policy_regret").unwrap_or(f64::NAN),
+            _ => 0.0,
+        };
         let Some(quality) = c
             .primary_value()
-            .map(|q| q + value)
+            .map(|q| q + value + regret)
             .filter(|q| q.is_finite())
         else {
             return fail("non_finite", format!("{} is not a number", c.primary));
@@ -694,6 +713,12 @@ pub fn evolve(
             // others stay what they were.
             if settings.screen == ScreenKind::Native {
                 o.insert("screen".into(), serde_json::json!("native"));
+            }
+            if settings.regret_weight > 0.0 {
+                o.insert(
+                    "regret_weight".into(),
+                    serde_json::json!(settings.regret_weight),
+                );
             }
             if settings.space.roundings.len() > 1 {
                 o.insert(

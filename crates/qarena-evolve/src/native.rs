@@ -28,6 +28,7 @@ use qarena_go::NetInputs;
 use qarena_models::katago_net::KataNet;
 use qarena_models::Model;
 use qarena_probe::katago::{compare_outputs, RawNnOutputs};
+use qarena_probe::regret::MoveValues;
 use qarena_probe::report::Comparison;
 use qarena_probe::{native, Suite};
 use qarena_quant::{Scheme, Strategy};
@@ -60,6 +61,9 @@ pub struct NativeScreen {
     inputs: Vec<NetInputs>,
     reference: RawNnOutputs,
     cache: Mutex<TensorCache>,
+    /// The original's value of every legal move, when the screen also
+    /// measures `policy_regret` ([`NativeScreen::with_regret`]).
+    regret: Option<MoveValues>,
 }
 
 impl std::fmt::Debug for NativeScreen {
@@ -126,7 +130,20 @@ impl NativeScreen {
             inputs,
             reference,
             cache: Mutex::new(TensorCache::default()),
+            regret: None,
         })
+    }
+
+    /// Also measures `policy_regret` (see [`qarena_probe::regret`]): the
+    /// original net is run once on the position after every legal move of
+    /// every screening position, about 60 evaluations per 9×9 position.
+    pub fn with_regret(mut self, suite: &Suite) -> Result<NativeScreen, EvolveError> {
+        let net = KataNet::from_model(&self.model)
+            .map_err(|e| EvolveError::Screen(format!("policy regret: {e}")))?;
+        let values = MoveValues::new(&net, suite, &self.reference)
+            .map_err(|e| EvolveError::Screen(format!("policy regret: {e}")))?;
+        self.regret = Some(values);
+        Ok(self)
     }
 
     /// Positions of the screening suite.
@@ -192,8 +209,12 @@ impl NativeScreen {
             .map_err(|e| EvolveError::Screen(format!("the quantized net: {e}")))?;
         let out = native::evaluate_inputs(&net, &self.inputs, 0, started)
             .map_err(|e| EvolveError::Screen(e.to_string()))?;
-        let c = compare_outputs(&self.reference, &out)
+        let mut c = compare_outputs(&self.reference, &out)
             .map_err(|e| EvolveError::Screen(e.to_string()))?;
+        if let Some(excess) = self.regret.as_ref().and_then(|r| r.excess(&out)) {
+            c.metrics
+                .push(qarena_probe::Metric::new("policy_regret", excess));
+        }
         Ok(NativeOutcome::Compared(c))
     }
 }

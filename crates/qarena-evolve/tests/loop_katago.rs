@@ -42,6 +42,7 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
         screen: qarena_evolve::ScreenKind::Engine,
+        regret_weight: 0.0,
     };
     let stop = AtomicBool::new(false);
     let t = Instant::now();
@@ -222,6 +223,7 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
         space: GeneSpace::default(),
         limits: qarena_evolve::Limits::default(),
         screen: ScreenKind::Native,
+        regret_weight: 0.0,
     };
     let s = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
     let genomes = store.genomes(s.evolution).unwrap();
@@ -259,4 +261,61 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
     assert!(!evaluable(&bogus));
     let e = NativeScreen::new(&bogus, &suite).unwrap_err().to_string();
     assert!(e.contains("not-a-net"), "{e}");
+}
+
+#[test]
+fn policy_regret_is_zero_for_the_original_and_grows_with_damage() {
+    use qarena_evolve::{NativeOutcome, NativeScreen, ScreenKind};
+    use qarena_probe::metric;
+
+    let (bin, net, cfg) = katago();
+    let suite = qarena_probe::default_suite("go")
+        .unwrap()
+        .subset("screen", |i| i < 24)
+        .unwrap();
+    let native = NativeScreen::new(&net, &suite)
+        .unwrap()
+        .with_regret(&suite)
+        .unwrap();
+    let regret = |text: &str| {
+        let s = qarena_quant::Strategy::parse(text, "s").unwrap();
+        let NativeOutcome::Compared(c) = native.screen(&s, None).unwrap() else {
+            panic!("{text} did not build");
+        };
+        metric(&c.metrics, "policy_regret").unwrap()
+    };
+    // The original net's policy against itself: no excess at all.
+    assert_eq!(regret("[default]\nscheme = \"keep\"\n"), 0.0);
+    // int8 barely moves the policy; 2-bit codes spread it over worse moves.
+    let int8 = regret("[default]\nscheme = \"int8\"\ngranularity = \"channel\"\n");
+    let int2 = regret("[default]\nscheme = \"uint2\"\ngranularity = \"group:64\"\n");
+    assert!(int8.abs() < 0.005, "int8 {int8}");
+    assert!(
+        int2 > 0.02 && int2 > 5.0 * int8.abs(),
+        "int2 {int2}, int8 {int8}"
+    );
+
+    // The engine screen cannot measure it, and says so before any genome.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
+    let probe = AnyProbe::KataGo(KataGoProbe::new(&bin, &cfg));
+    let settings = EvolveSettings {
+        name: "regret-engine".into(),
+        model: net.clone(),
+        budget: Budget::BitsPerWeight(4.5),
+        seed: 1,
+        population: 2,
+        survivors: 1,
+        generations: 1,
+        patience: 1,
+        collapse_floor: 0.0,
+        cache_dir: dir.path().join("variants"),
+        space: GeneSpace::default(),
+        limits: qarena_evolve::Limits::default(),
+        screen: ScreenKind::Engine,
+        regret_weight: 1.0,
+    };
+    let stop = AtomicBool::new(false);
+    let e = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("native screen only"), "{e}");
 }

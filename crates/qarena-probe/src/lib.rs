@@ -33,6 +33,7 @@ mod gtp;
 pub mod katago;
 pub mod native;
 pub mod nnue;
+pub mod regret;
 pub mod report;
 pub mod stored;
 pub mod suite;

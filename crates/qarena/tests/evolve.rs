@@ -115,7 +115,9 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     let check = [
         "evolve", "check", &net, "--recipe", recipe, "--katago", &katago,
     ];
-    let out = ws.run(&check);
+    let mut with_regret = check.to_vec();
+    with_regret.push("--regret");
+    let out = ws.run(&with_regret);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
@@ -128,6 +130,20 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
         .unwrap_or_else(|| panic!("{stdout}"));
     // The change with its 95% interval, paired by position.
     assert!(line.contains("% [") && line.contains(']'), "{line}");
+    // Policy regret: the original's own figure, every checked strategy's
+    // excess over it, and the genome against the recipe with an interval.
+    assert!(
+        stdout.contains("policy regret on unseen positions"),
+        "{stdout}"
+    );
+    let regret = stdout
+        .lines()
+        .find(|l| l.contains("recipe:int4-channel") && l.contains("evolved − this"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let excess: f64 = regret.split_whitespace().nth(1).unwrap().parse().unwrap();
+    // Per-channel int4 without calibration misplaces policy mass badly.
+    assert!(excess > 0.0, "{regret}");
+    assert!(regret.contains(" [") && regret.ends_with(']'), "{regret}");
     let checks = ws.store().evolution_checks(ev.id).unwrap();
     let suites: Vec<(&str, &str)> = checks
         .iter()
