@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 use qarena_go::{Game, GoOpening, KataRules, Move, Point, Rules};
-use qarena_models::katago_net::KataNet;
+use qarena_models::katago_net::{sym_index, KataNet};
 use qarena_models::Model;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -197,26 +197,14 @@ fn black_winrate(net: &KataNet, spec: &BookSpec, moves: &[Move]) -> Result<f32, 
 /// The least of the 8 symmetric images of a move sequence, as point
 /// indices: two openings with the same key are one opening turned.
 fn canonical(moves: &[Move], size: u8) -> Vec<u16> {
-    let n = u16::from(size);
+    let n = usize::from(size);
     (0..8u8)
         .map(|s| {
             moves
                 .iter()
                 .map(|m| match *m {
                     Move::Pass => u16::MAX,
-                    Move::Play(p) => {
-                        let (mut x, mut y) = (u16::from(p.x), u16::from(p.y));
-                        if s & 1 != 0 {
-                            x = n - 1 - x;
-                        }
-                        if s & 2 != 0 {
-                            y = n - 1 - y;
-                        }
-                        if s & 4 != 0 {
-                            std::mem::swap(&mut x, &mut y);
-                        }
-                        y * n + x
-                    }
+                    Move::Play(p) => sym_index(usize::from(p.x), usize::from(p.y), n, s) as u16,
                 })
                 .collect::<Vec<u16>>()
         })

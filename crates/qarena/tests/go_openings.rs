@@ -12,6 +12,14 @@ mod common;
 
 use common::*;
 
+/// `qarena match` between two GNU Go level 1 engines with `rest` appended.
+fn gnugo_match(ws: &Ws, rest: &[&str]) -> std::process::Output {
+    let engine = gnugo_cmd(1);
+    let mut args = vec!["match", "--engine-a", &engine, "--engine-b", &engine];
+    args.extend_from_slice(rest);
+    ws.run(&args)
+}
+
 const BOOK: &str = "# three openings\nboard_size 9\nkomi 7\nE5 C3 G7\nC3 G3\nD4 F6 F4 D6\n";
 
 #[test]
@@ -19,23 +27,21 @@ fn both_games_of_a_pair_start_from_one_book_line_with_colours_swapped() {
     let ws = Ws::new();
     let book = ws.path().join("book.txt");
     std::fs::write(&book, BOOK).unwrap();
-    let out = ws.run(&[
-        "match",
-        "--engine-a",
-        &gnugo_cmd(1),
-        "--engine-b",
-        &gnugo_cmd(1),
-        "--games",
-        "6",
-        "-j",
-        "2",
-        "--openings",
-        book.to_str().unwrap(),
-        "--seed",
-        "5",
-        "--run-tag",
-        "book",
-    ]);
+    let out = gnugo_match(
+        &ws,
+        &[
+            "--games",
+            "6",
+            "-j",
+            "2",
+            "--openings",
+            book.to_str().unwrap(),
+            "--seed",
+            "5",
+            "--run-tag",
+            "book",
+        ],
+    );
     assert!(out.status.success(), "{}", text(&out));
     let store = ws.store();
     let run = store.run_by_tag("book").unwrap().unwrap();
@@ -105,30 +111,12 @@ fn bad_books_are_refused_before_any_game_naming_file_and_line() {
     for (name, body, want) in cases {
         let path = ws.path().join(name);
         std::fs::write(&path, body).unwrap();
-        let out = ws.run(&[
-            "match",
-            "--engine-a",
-            &gnugo_cmd(1),
-            "--engine-b",
-            &gnugo_cmd(1),
-            "--games",
-            "2",
-            "--openings",
-            path.to_str().unwrap(),
-        ]);
+        let out = gnugo_match(&ws, &["--games", "2", "--openings", path.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{name}: {}", text(&out));
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(want), "{name}: {err}");
     }
-    let out = ws.run(&[
-        "match",
-        "--engine-a",
-        &gnugo_cmd(1),
-        "--engine-b",
-        &gnugo_cmd(1),
-        "--openings",
-        "no-such-book.txt",
-    ]);
+    let out = gnugo_match(&ws, &["--openings", "no-such-book.txt"]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no-such-book.txt"), "{}", text(&out));
     // Refused while reading the flags: no run, no database.
