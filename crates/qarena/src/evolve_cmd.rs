@@ -191,6 +191,11 @@ pub struct EvolveGamesArgs {
     /// Go: KataGo visits per move.
     #[arg(long, default_value_t = 16)]
     pub visits: u32,
+    /// Go: an opening book (e.g. openings/go9-balanced.txt); both games
+    /// of every pair start from one of its lines, colours swapped. Without
+    /// it Go games start from the empty board.
+    #[arg(long)]
+    pub openings: Option<PathBuf>,
     /// Chess: Stockfish nodes per move.
     #[arg(long, default_value_t = 5000)]
     pub nodes: u64,
@@ -725,7 +730,13 @@ fn games(a: EvolveGamesArgs) -> CliResult {
         league_games: a.league_games.max(2),
         recipes,
         engine,
-        go: qarena_arena::GoSettings::default(),
+        go: qarena_arena::GoSettings {
+            openings: a
+                .openings
+                .as_ref()
+                .map(|o| qarena_arena::command::absolute(o)),
+            ..Default::default()
+        },
         chess,
         timeouts: qarena_arena::Timeouts {
             mv: a.timeout_move as f64,

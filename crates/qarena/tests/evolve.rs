@@ -71,6 +71,11 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
         recipe,
         "--visits",
         "2",
+        "--openings",
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../openings/go9-balanced.txt"
+        ),
         "--katago",
         &katago,
     ];
@@ -111,6 +116,18 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     };
     let first = played(&store);
     assert_eq!(first, gates * 4 + (league) * 2);
+    // Every game started from a line of the shipped book.
+    let book = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../openings/go9-balanced.txt"
+    ))
+    .unwrap();
+    for m in &matches {
+        for g in store.games(m.run).unwrap() {
+            let opening = g.opening.unwrap();
+            assert!(book.lines().any(|l| l == opening), "{opening}");
+        }
+    }
     // The check: the best genome on the unseen half, the recipe on both.
     let check = [
         "evolve", "check", &net, "--recipe", recipe, "--katago", &katago,
