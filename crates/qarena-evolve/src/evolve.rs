@@ -472,7 +472,13 @@ impl<'a> Screen<'a> {
             subject_sha256: format!("variant:{id}"),
             reference_sha256: model_sha,
             suite_sha256: self.suite.sha256().to_string(),
-            settings: serde_json::json!({ "symmetry": 0 }),
+            // A screen that measures policy regret stores it with the
+            // figures: its probes are not those of a screen without.
+            settings: if native.measures_regret() {
+                serde_json::json!({ "symmetry": 0, "policy_regret": true })
+            } else {
+                serde_json::json!({ "symmetry": 0 })
+            },
         };
         if let Some(rec) = self.store.find_probe(&key)? {
             let metrics: Vec<qarena_probe::Metric> = serde_json::from_value(rec.metrics.clone())

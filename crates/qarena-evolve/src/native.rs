@@ -146,6 +146,11 @@ impl NativeScreen {
         Ok(self)
     }
 
+    /// Whether the screen measures `policy_regret`.
+    pub fn measures_regret(&self) -> bool {
+        self.regret.is_some()
+    }
+
     /// Positions of the screening suite.
     pub fn positions(&self) -> usize {
         self.inputs.len()

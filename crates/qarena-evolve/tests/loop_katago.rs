@@ -273,10 +273,12 @@ fn policy_regret_is_zero_for_the_original_and_grows_with_damage() {
         .unwrap()
         .subset("screen", |i| i < 24)
         .unwrap();
-    let native = NativeScreen::new(&net, &suite)
-        .unwrap()
-        .with_regret(&suite)
-        .unwrap();
+    let plain = NativeScreen::new(&net, &suite).unwrap();
+    assert!(!plain.measures_regret());
+    let native = plain.with_regret(&suite).unwrap();
+    // Its probes are keyed apart from a plain screen's (their figures
+    // differ by the regret).
+    assert!(native.measures_regret());
     let regret = |text: &str| {
         let s = qarena_quant::Strategy::parse(text, "s").unwrap();
         let NativeOutcome::Compared(c) = native.screen(&s, None).unwrap() else {
