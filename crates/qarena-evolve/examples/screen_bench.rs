@@ -88,20 +88,17 @@ fn main() {
     let reference_s = t.elapsed().as_secs_f64();
 
     let settings = EvolveSettings {
-        name: "bench".into(),
-        model: net.to_path_buf(),
-        budget: Budget::BitsPerWeight(4.25),
-        seed: 1,
         population: genomes,
         survivors: 4,
         generations: 1,
         patience: 1,
         collapse_floor: 0.0,
-        cache_dir: dir.path().join("variants"),
-        space: GeneSpace::default(),
-        limits: qarena_evolve::Limits::default(),
-        screen: qarena_evolve::ScreenKind::Engine,
-        regret_weight: 0.0,
+        ..EvolveSettings::new(
+            "bench",
+            net,
+            Budget::BitsPerWeight(4.25),
+            dir.path().join("variants"),
+        )
     };
     let games_stop = Arc::new(AtomicBool::new(false));
     let games = with_games.then(|| {

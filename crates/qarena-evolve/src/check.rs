@@ -301,16 +301,3 @@ impl UnseenRegret {
         Ok(rows)
     }
 }
-
-/// The mean of `a − b` position by position, with its 95% interval.
-pub fn paired_difference(a: &[f64], b: &[f64]) -> Option<(f64, f64, f64)> {
-    if a.len() != b.len() || a.len() < 2 {
-        return None;
-    }
-    let d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
-    let n = d.len() as f64;
-    let mean = d.iter().sum::<f64>() / n;
-    let var = d.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let half = 1.96 * (var / n).sqrt();
-    Some((mean, mean - half, mean + half))
-}

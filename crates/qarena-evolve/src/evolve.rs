@@ -18,7 +18,9 @@
 //! Each generation's random stream is seeded by the evolution's seed and
 //! the generation number, so a resumed evolution makes the same genomes:
 //! genomes already screened are read back from the store, the rest are
-//! screened. The loop ends after `generations`, after `patience`
+//! screened. Strategies given as entrants (an earlier evolution's
+//! survivors, a hand recipe) enter generation 0 whole, before its random
+//! genomes, and compete like any other genome. The loop ends after `generations`, after `patience`
 //! generations without a better genome, when every genome of a generation
 //! died (the budget is past the survival boundary), at a resource limit
 //! (genomes, wall time), or on a stop request; [`Ending`] says which.
@@ -29,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use qarena_probe::stored::{probe_stored, StoredProbeError};
 use qarena_probe::{metric, AnyOutputs, AnyProbe, Probe, Suite};
+use qarena_quant::Strategy;
 use qarena_store::{
     EvolutionId, GenomeId, GenomeRecord, GenomeResult, NewEvolution, NewGenome, RunStatus, Shard,
     Store,
@@ -84,6 +87,9 @@ pub enum EvolveError {
     /// The native screen cannot evaluate this model or suite.
     #[error("screen: {0}")]
     Screen(String),
+    /// An entrant is not a genome of the model or is over the budget.
+    #[error("entrant '{name}': {why}")]
+    Entrant { name: String, why: String },
 }
 
 /// How genomes are screened.
@@ -132,6 +138,43 @@ pub struct EvolveSettings {
     /// original judges worse lose to those that move it toward better ones.
     /// Native screen only.
     pub regret_weight: f64,
+    /// Strategies entered whole into generation 0 before its random
+    /// genomes (they count toward its population): an earlier evolution's
+    /// survivors, or a hand recipe to start from. Each must be a genome of
+    /// the model ([`Genome::of_strategy`]) within the budget.
+    pub entrants: Vec<Strategy>,
+}
+
+impl EvolveSettings {
+    /// An engine-screened evolution of `model` under `budget`, with the
+    /// command line's defaults: seed 1, 16 genomes per generation, 6
+    /// survivors, 10 generations, patience 4, collapse floor 0.2, the
+    /// default gene space, no limits, no regret, no entrants. Change the
+    /// rest with struct update syntax.
+    pub fn new(
+        name: &str,
+        model: impl Into<PathBuf>,
+        budget: Budget,
+        cache_dir: impl Into<PathBuf>,
+    ) -> EvolveSettings {
+        EvolveSettings {
+            name: name.to_string(),
+            model: model.into(),
+            budget,
+            seed: 1,
+            population: 16,
+            survivors: 6,
+            generations: 10,
+            patience: 4,
+            collapse_floor: 0.2,
+            cache_dir: cache_dir.into(),
+            space: GeneSpace::default(),
+            limits: Limits::default(),
+            screen: ScreenKind::Engine,
+            regret_weight: 0.0,
+            entrants: Vec::new(),
+        }
+    }
 }
 
 /// Resource limits of one evolution command.
@@ -676,12 +719,41 @@ fn brood(
 ) -> Result<Vec<Child>, EvolveError> {
     let mut rng = generation_rng(settings.seed, generation);
     let mut out = Vec::with_capacity(settings.population);
-    for _ in 0..settings.population {
+    if generation == 0 {
+        for g in entrant_genomes(settings, layout)? {
+            out.push((g, Operator::Entrant, None, None));
+        }
+    }
+    for _ in 0..settings.population.saturating_sub(out.len()) {
         if let Some(child) = offspring(parents, layout, settings, generation, &mut rng)? {
             out.push(child);
         }
     }
     Ok(out)
+}
+
+/// The entrants as genomes of the layout, each checked against the budget.
+fn entrant_genomes(settings: &EvolveSettings, layout: &Layout) -> Result<Vec<Genome>, EvolveError> {
+    settings
+        .entrants
+        .iter()
+        .map(|s| {
+            let bad = |why: String| EvolveError::Entrant {
+                name: s.name().to_string(),
+                why,
+            };
+            let g = Genome::of_strategy(s, layout).map_err(|e| bad(e.to_string()))?;
+            if !g.within(layout, settings.budget)? {
+                return Err(bad(format!(
+                    "it costs {:.4} bits/weight ({} bytes), over the budget of {}",
+                    g.bits_per_weight(layout)?,
+                    g.bytes(layout)?,
+                    settings.budget
+                )));
+            }
+            Ok(g)
+        })
+        .collect()
 }
 
 /// Runs (or resumes) an evolution; see the module docs.
@@ -694,6 +766,8 @@ pub fn evolve(
     progress: Progress<'_>,
 ) -> Result<EvolveSummary, EvolveError> {
     let (layout, model_sha) = layout_of(settings)?;
+    // Entrants that do not fit are refused before anything is stored.
+    entrant_genomes(settings, &layout)?;
     let ev = store.upsert_evolution(&NewEvolution {
         name: settings.name.clone(),
         model_sha256: model_sha.clone(),
@@ -724,6 +798,21 @@ pub fn evolve(
                 o.insert(
                     "regret_weight".into(),
                     serde_json::json!(settings.regret_weight),
+                );
+            }
+            if !settings.entrants.is_empty() {
+                o.insert(
+                    "entrants".into(),
+                    settings
+                        .entrants
+                        .iter()
+                        .map(|s| {
+                            serde_json::json!({
+                                "name": s.name(),
+                                "sha256": sha256_hex(&s.canonical_json()),
+                            })
+                        })
+                        .collect(),
                 );
             }
             if settings.space.roundings.len() > 1 {

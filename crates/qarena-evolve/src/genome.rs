@@ -358,6 +358,9 @@ pub enum Operator {
     RoundingSwap,
     /// Each group's gene from one of two parents.
     Crossover,
+    /// A genome given whole (an earlier evolution's survivor or a hand
+    /// recipe, from a strategy file): it enters generation 0 unchanged.
+    Entrant,
 }
 
 impl Operator {
@@ -375,6 +378,7 @@ impl Operator {
         match self {
             Operator::Random => "random",
             Operator::Uniform => "uniform",
+            Operator::Entrant => "entrant",
             Operator::BitShift => "bit_shift",
             Operator::Regroup => "regroup",
             Operator::SchemeSwap => "scheme_swap",
@@ -557,6 +561,103 @@ impl Genome {
         Ok(g)
     }
 
+    /// The genome that quantizes every tensor as `s` does, for any
+    /// strategy (a hand recipe with a default and rules over several roles
+    /// included) that gives all tensors of one part and layer the same
+    /// spec, and only specs a gene can carry. Runs of layers with equal
+    /// specs become one group. The result is checked tensor by tensor
+    /// against `s`, so the conversion is exact or refused.
+    pub fn of_strategy(s: &Strategy, layout: &Layout) -> Result<Genome, GenomeError> {
+        if let Ok(g) = Genome::from_strategy(s, layout) {
+            return Ok(g);
+        }
+        let refuse = |why: String| GenomeError::NotAGenome {
+            strategy: s.name().to_string(),
+            rule: 0,
+            why,
+        };
+        let wanted = plan(&layout.catalogue, s);
+        let gene_of = |role: Role, vectors: bool, layer: Option<u32>| {
+            let mut genes = wanted.iter().filter_map(|(i, spec)| {
+                let t = &layout.catalogue[*i];
+                (t.role == role && t.is_bias == vectors && t.layer == layer)
+                    .then(|| Gene::of_spec(spec))
+            });
+            let first = genes.next();
+            match first {
+                Some(g) if genes.all(|o| o == g) => Ok(g),
+                Some(_) => Err(refuse(format!(
+                    "its rules quantize the {} {}{} in more than one way; \
+                     a genome gives every layer of a role one gene",
+                    role.as_str(),
+                    if vectors { "vectors" } else { "tensors" },
+                    layer.map(|l| format!(" of layer {l}")).unwrap_or_default()
+                ))),
+                None => Ok(Gene::KEEP),
+            }
+        };
+        let mut segments = Vec::new();
+        for (role, vectors, layers, unlayered) in &layout.parts {
+            let mut run: Option<(u32, u32, Gene)> = None;
+            for &l in layers {
+                let gene = gene_of(*role, *vectors, Some(l))?;
+                run = match run {
+                    Some((start, _, g)) if g == gene => Some((start, l, g)),
+                    other => {
+                        if let Some((start, end, g)) = other {
+                            segments.push(Segment {
+                                role: *role,
+                                vectors: Some(*vectors),
+                                layers: Some(LayerRange {
+                                    start,
+                                    end: Some(end),
+                                }),
+                                gene: g,
+                            });
+                        }
+                        Some((l, l, gene))
+                    }
+                };
+            }
+            if let Some((start, end, gene)) = run {
+                segments.push(Segment {
+                    role: *role,
+                    vectors: Some(*vectors),
+                    layers: Some(LayerRange {
+                        start,
+                        end: Some(end),
+                    }),
+                    gene,
+                });
+            }
+            if *unlayered || layers.is_empty() {
+                segments.push(Segment {
+                    role: *role,
+                    vectors: Some(*vectors),
+                    layers: None,
+                    gene: gene_of(*role, *vectors, None)?,
+                });
+            }
+        }
+        let g = Genome { segments };
+        let got = plan(&layout.catalogue, &g.to_strategy(s.name())?);
+        for ((i, want), (_, have)) in wanted.iter().zip(&got) {
+            let same = if want.scheme == Scheme::Keep {
+                have.scheme == Scheme::Keep
+            } else {
+                want == have
+            };
+            if !same {
+                return Err(refuse(format!(
+                    "tensor {} uses settings a gene does not carry (scale type or \
+                     smallest scale)",
+                    layout.catalogue[*i].name
+                )));
+            }
+        }
+        Ok(g)
+    }
+
     /// Whether every tensor of the layout is in exactly one group.
     fn covers(&self, layout: &Layout) -> bool {
         layout
@@ -713,6 +814,7 @@ impl Genome {
                 g
             }
             Operator::Regroup => g.regroup(layout, rng),
+            Operator::Entrant => g,
             Operator::Crossover => match other {
                 Some(o) => g.crossover(o, rng),
                 None => g,
@@ -942,6 +1044,69 @@ mod tests {
                 .unwrap();
             assert!(child.covers(&lay), "{op:?}: {child:?}");
         }
+    }
+
+    #[test]
+    fn a_hand_recipe_converts_exactly_or_is_refused_by_name() {
+        let lay = layout();
+        // A default, a rule over two roles, a layer range, all vectors.
+        let recipe = Strategy::parse(
+            "name = \"hand\"\n\
+             [[rule]]\nbiases = true\nscheme = \"fp16\"\n\
+             [[rule]]\nrole = [\"stem\", \"policy_head\"]\nscheme = \"int8\"\n\
+             [[rule]]\nrole = \"trunk\"\nlayers = \"2-3\"\nscheme = \"int6\"\n\
+             [default]\nscheme = \"uint4\"\ngranularity = \"group:32\"\nclip = \"mse\"\n",
+            "hand",
+        )
+        .unwrap();
+        let g = Genome::of_strategy(&recipe, &lay).unwrap();
+        assert!(g.covers(&lay), "{g:?}");
+        let want = plan(&lay.catalogue, &recipe);
+        let have = plan(&lay.catalogue, &g.to_strategy("g").unwrap());
+        assert_eq!(want, have);
+        // Trunk weights: layers 0-1, 2-3, 4-5 (three groups), and the
+        // layer-less norm; trunk vectors: one group.
+        let trunk = |v: bool| {
+            g.segments
+                .iter()
+                .filter(|s| s.role == Role::Trunk && s.vectors == Some(v))
+                .count()
+        };
+        assert_eq!((trunk(false), trunk(true)), (4, 1), "{g:?}");
+        assert_eq!(g.bytes(&lay).unwrap(), {
+            want.iter()
+                .map(|(i, spec)| predicted_bytes(&lay.catalogue[*i], spec))
+                .sum::<u64>()
+        });
+        // A genome in genome form comes back as it is.
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let r = Genome::random(&lay, &GeneSpace::default(), 0.4, &mut rng);
+        assert_eq!(
+            Genome::of_strategy(&r.to_strategy("r").unwrap(), &lay).unwrap(),
+            r
+        );
+        // A rule by name that gives one of two tensors of a layer other
+        // settings cannot be a genome.
+        let mut cat = lay.catalogue.clone();
+        cat.push(tensor("b1/other", Role::Trunk, Some(1), &[64, 64]));
+        let lay2 = Layout::new(&cat).unwrap();
+        let split = Strategy::parse(
+            "name = \"split\"\n[[rule]]\nname = \"b1/other\"\nscheme = \"int8\"\n\
+             [default]\nscheme = \"int4\"\n",
+            "split",
+        )
+        .unwrap();
+        let e = Genome::of_strategy(&split, &lay2).unwrap_err();
+        assert!(e.to_string().contains("trunk tensors of layer 1"), "{e}");
+        // A setting genes do not carry (the scale type) is refused,
+        // naming a tensor.
+        let bf16 = Strategy::parse(
+            "name = \"bf16\"\n[default]\nscheme = \"int4\"\nscale = \"bf16\"\n",
+            "bf16",
+        )
+        .unwrap();
+        let e = Genome::of_strategy(&bf16, &lay).unwrap_err();
+        assert!(e.to_string().contains("tensor stem"), "{e}");
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub mod games;
 pub mod genome;
 pub mod native;
 
-pub use check::{check, paired_difference, versus, CheckSuites, RegretRow, UnseenRegret, Versus};
+pub use check::{check, versus, CheckSuites, RegretRow, UnseenRegret, Versus};
 pub use evolve::{
     best_alive, evolve, export_best, rank, screen_shard, survival_score, Ending, EvolveError,
     EvolveSettings, EvolveSummary, Limits, ScoreWeights, ScreenKind, ShardScreenSummary,

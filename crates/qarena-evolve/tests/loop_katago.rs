@@ -11,7 +11,7 @@
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
-use qarena_evolve::{evolve, Budget, EvolveSettings, GeneSpace};
+use qarena_evolve::{evolve, Budget, EvolveSettings};
 use qarena_probe::{AnyProbe, KataGoProbe};
 use qarena_store::Store;
 
@@ -29,20 +29,17 @@ fn an_evolution_screens_stores_resumes_and_kills_collapses() {
         .subset("screen", |i| i < 40)
         .unwrap();
     let settings = EvolveSettings {
-        name: "t".into(),
-        model: net,
-        budget: Budget::BitsPerWeight(4.25),
-        seed: 1,
         population: 4,
         survivors: 2,
         generations: 2,
         patience: 5,
         collapse_floor: 0.0,
-        cache_dir: dir.path().join("variants"),
-        space: GeneSpace::default(),
-        limits: qarena_evolve::Limits::default(),
-        screen: qarena_evolve::ScreenKind::Engine,
-        regret_weight: 0.0,
+        ..EvolveSettings::new(
+            "t",
+            net,
+            Budget::BitsPerWeight(4.25),
+            dir.path().join("variants"),
+        )
     };
     let stop = AtomicBool::new(false);
     let t = Instant::now();
@@ -209,21 +206,31 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
 
     // An evolution screened natively: figures stored under the native
     // probe's name, no variant written, nothing screened twice on resume.
+    // A hand recipe (a default, a rule over two roles) enters generation 0
+    // whole.
+    let hand = qarena_quant::Strategy::parse(
+        "name = \"hand\"\n\
+         [[rule]]\nbiases = true\nscheme = \"fp16\"\n\
+         [[rule]]\nrole = [\"policy_head\", \"value_head\"]\nscheme = \"int8\"\n\
+         [default]\nscheme = \"int4\"\nclip = \"mse\"\n",
+        "hand",
+    )
+    .unwrap();
     let settings = EvolveSettings {
-        name: "native".into(),
-        model: net.clone(),
-        budget: Budget::BitsPerWeight(4.25),
         seed: 2,
         population: 6,
         survivors: 3,
         generations: 2,
         patience: 5,
         collapse_floor: 0.0,
-        cache_dir: dir.path().join("native-variants"),
-        space: GeneSpace::default(),
-        limits: qarena_evolve::Limits::default(),
         screen: ScreenKind::Native,
-        regret_weight: 0.0,
+        entrants: vec![hand.clone()],
+        ..EvolveSettings::new(
+            "native",
+            net.clone(),
+            Budget::BitsPerWeight(4.25),
+            dir.path().join("native-variants"),
+        )
     };
     let s = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap();
     let genomes = store.genomes(s.evolution).unwrap();
@@ -233,6 +240,40 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
         && g.quality.is_some_and(f64::is_finite)
         && g.speed_ratio.is_none()));
     assert!(!dir.path().join("native-variants").exists());
+    let entered: Vec<_> = genomes
+        .iter()
+        .filter(|g| g.genome.operator == "entrant")
+        .collect();
+    assert_eq!(entered.len(), 1);
+    assert_eq!(entered[0].genome.generation, 0);
+    assert!(
+        entered[0].quality.is_some_and(f64::is_finite),
+        "{entered:?}"
+    );
+    let catalogue = qarena_models::Model::load(&net)
+        .unwrap()
+        .catalogue()
+        .to_vec();
+    let as_stored = qarena_quant::Strategy::parse(&entered[0].genome.strategy_toml, "e").unwrap();
+    assert_eq!(
+        qarena_quant::plan(&catalogue, &as_stored),
+        qarena_quant::plan(&catalogue, &hand)
+    );
+    // An entrant over the budget is refused before anything is screened,
+    // by name and cost.
+    let wide =
+        qarena_quant::Strategy::parse("name = \"wide\"\n[default]\nscheme = \"int8\"\n", "wide")
+            .unwrap();
+    let over = EvolveSettings {
+        name: "over".into(),
+        entrants: vec![wide],
+        ..settings.clone()
+    };
+    let e = evolve(&store, &over, &probe, &suite, &stop, &|_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("entrant 'wide'") && e.to_string().contains("over the budget"),
+        "{e}"
+    );
     // Each survivor's figures are a stored probe of its variant's id.
     let sha = qarena_models::sha256_file(&net).unwrap();
     let stored_native = |store: &Store| {
@@ -265,7 +306,7 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
 
 #[test]
 fn policy_regret_is_zero_for_the_original_and_grows_with_damage() {
-    use qarena_evolve::{NativeOutcome, NativeScreen, ScreenKind};
+    use qarena_evolve::{NativeOutcome, NativeScreen};
     use qarena_probe::metric;
 
     let (bin, net, cfg) = katago();
@@ -302,20 +343,18 @@ fn policy_regret_is_zero_for_the_original_and_grows_with_damage() {
     let store = Store::open(&dir.path().join("r.sqlite")).unwrap();
     let probe = AnyProbe::KataGo(KataGoProbe::new(&bin, &cfg));
     let settings = EvolveSettings {
-        name: "regret-engine".into(),
-        model: net.clone(),
-        budget: Budget::BitsPerWeight(4.5),
-        seed: 1,
         population: 2,
         survivors: 1,
         generations: 1,
         patience: 1,
         collapse_floor: 0.0,
-        cache_dir: dir.path().join("variants"),
-        space: GeneSpace::default(),
-        limits: qarena_evolve::Limits::default(),
-        screen: ScreenKind::Engine,
         regret_weight: 1.0,
+        ..EvolveSettings::new(
+            "regret-engine",
+            net.clone(),
+            Budget::BitsPerWeight(4.5),
+            dir.path().join("variants"),
+        )
     };
     let stop = AtomicBool::new(false);
     let e = evolve(&store, &settings, &probe, &suite, &stop, &|_| {}).unwrap_err();

@@ -226,6 +226,23 @@ impl MeanCi {
         })
     }
 
+    /// The mean of `a[i] − b[i]` over paired units (two variants measured
+    /// on the same positions), with its 95% interval; pairs with a
+    /// non-finite value are left out. `None` for unequal lengths or fewer
+    /// than two finite pairs.
+    pub fn paired_difference(a: &[f64], b: &[f64]) -> Option<MeanCi> {
+        if a.len() != b.len() {
+            return None;
+        }
+        let d: Vec<f64> = a
+            .iter()
+            .zip(b)
+            .filter(|(x, y)| x.is_finite() && y.is_finite())
+            .map(|(x, y)| x - y)
+            .collect();
+        MeanCi::of(&d).filter(|m| m.n >= 2)
+    }
+
     pub fn lower(&self) -> Option<f64> {
         self.half_width.map(|h| self.mean - h)
     }
@@ -320,5 +337,46 @@ mod tests {
         assert!(MeanCi::of(&[f64::NAN]).is_none());
         assert_eq!(m.fmt(2, 1.0), format!("2.50 ± {h:.2}"));
         assert_eq!(mean(&[1.0, f64::INFINITY, 3.0]), Some(2.0));
+    }
+
+    /// Simulation, fixed seed: two measurements of the same 400 units
+    /// sharing each unit's own level (as two variants on the same
+    /// positions), 2,000 trials. The paired interval covers the true
+    /// difference about 95% of the time, and is far narrower than the
+    /// unpaired spread of either measurement would allow.
+    #[test]
+    fn a_paired_difference_covers_the_true_difference_at_its_level() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(14);
+        let mut normal = move || {
+            let (u, v): (f64, f64) = (rng.gen_range(1e-12..1.0), rng.gen_range(0.0..1.0));
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        };
+        let (trials, n, truth) = (2_000, 400, 0.01);
+        let mut covered = 0;
+        let mut widths = 0.0;
+        for _ in 0..trials {
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for _ in 0..n {
+                let level = normal();
+                a.push(level + truth + 0.05 * normal());
+                b.push(level + 0.05 * normal());
+            }
+            let m = MeanCi::paired_difference(&a, &b).unwrap();
+            let (lo, hi) = (m.lower().unwrap(), m.upper().unwrap());
+            covered += usize::from(lo <= truth && truth <= hi);
+            widths += hi - lo;
+        }
+        let rate = covered as f64 / trials as f64;
+        assert!((0.935..=0.965).contains(&rate), "coverage {rate}");
+        // sd of a difference is 0.05·√2, so the width is about
+        // 2·1.96·0.0707/20 = 0.0139; unpaired it would be about 0.28.
+        let mean_width = widths / trials as f64;
+        assert!((0.012..0.016).contains(&mean_width), "{mean_width}");
+        // Unequal lengths, too few finite pairs.
+        assert!(MeanCi::paired_difference(&[1.0, 2.0], &[1.0]).is_none());
+        assert!(MeanCi::paired_difference(&[1.0, f64::NAN], &[0.0, 0.0]).is_none());
+        let m = MeanCi::paired_difference(&[3.0, f64::NAN, 5.0], &[1.0, 0.0, 2.0]).unwrap();
+        assert_eq!((m.n, m.mean), (2, 2.5));
     }
 }

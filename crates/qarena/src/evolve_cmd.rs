@@ -126,6 +126,13 @@ pub struct EvolveRunArgs {
     /// move of every screening position).
     #[arg(long, default_value_t = 0.0)]
     pub regret_weight: f64,
+    /// A strategy file entered whole into generation 0 (repeatable), before
+    /// its random genomes: an exported survivor of an earlier evolution, or
+    /// a hand recipe to start from. Any strategy that gives every layer of
+    /// a role one setting converts; it must fit --max-bits. Evolution then
+    /// mutates and recombines it like any survivor.
+    #[arg(long = "entrant", value_name = "STRATEGY.toml")]
+    pub entrants: Vec<PathBuf>,
     /// Screen only shard K of N of one generation (--generation) into
     /// --db: that generation's genomes are made from the survivors in
     /// --gathered exactly as the unsharded run makes them, and every N-th
@@ -437,7 +444,8 @@ fn print_regret(
     for r in &rows {
         let vs = match evolved {
             Some(g) if r.subject != genome => {
-                qarena_evolve::paired_difference(&g.per_position, &r.per_position)
+                qarena_stats::MeanCi::paired_difference(&g.per_position, &r.per_position)
+                    .and_then(|m| Some((m.mean, m.lower()?, m.upper()?)))
                     .map(|(d, lo, hi)| format!("  evolved − this {d:+.4} [{lo:+.4}, {hi:+.4}]"))
                     .unwrap_or_default()
             }
@@ -512,6 +520,14 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             ScreenArg::Auto => ScreenKind::Engine,
         },
         regret_weight: a.regret_weight,
+        entrants: a
+            .entrants
+            .iter()
+            .map(|p| {
+                qarena_quant::Strategy::from_file(p)
+                    .map_err(|e| Exit::input(anyhow!("--entrant: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
     };
     let stop = qarena_engine::install_shutdown_flag();
     if let (Some(shard), Some(generation)) = (a.shard, a.generation) {

@@ -31,6 +31,26 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
         "--katago",
         &katago,
     ];
+    // Entrants that cannot enter are refused by name, and nothing is
+    // stored: a missing file, then a recipe over the budget.
+    let missing = [&args[..], &["--name", "bad", "--entrant", "nowhere.toml"]].concat();
+    let out = ws.run(&missing);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("nowhere.toml"), "{}", text(&out));
+    let int8 = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../strategies/int8-channel.toml"
+    );
+    let over = [&args[..], &["--name", "bad", "--entrant", int8]].concat();
+    let out = ws.run(&over);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("entrant 'int8-channel'") && text(&out).contains("over the budget"),
+        "{}",
+        text(&out)
+    );
+    let stored = ws.store().evolutions().unwrap();
+    assert!(stored.iter().all(|e| e.name != "bad"), "{stored:?}");
     let out = ws.run(&args);
     assert!(out.status.success(), "{}", text(&out));
     let stdout = String::from_utf8_lossy(&out.stdout);
