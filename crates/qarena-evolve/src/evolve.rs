@@ -87,6 +87,10 @@ pub enum EvolveError {
     /// The native screen cannot evaluate this model or suite.
     #[error("screen: {0}")]
     Screen(String),
+    /// A resume asks for something the stored evolution was not started
+    /// with.
+    #[error("resume: {0}")]
+    Resume(String),
     /// An entrant is not a genome of the model or is over the budget.
     #[error("entrant '{name}': {why}")]
     Entrant { name: String, why: String },
@@ -756,6 +760,23 @@ fn entrant_genomes(settings: &EvolveSettings, layout: &Layout) -> Result<Vec<Gen
         .collect()
 }
 
+/// The entrants as the evolution's settings list them (name and sha256 of
+/// each strategy), `None` without entrants.
+fn entrant_settings(settings: &EvolveSettings) -> Option<serde_json::Value> {
+    (!settings.entrants.is_empty()).then(|| {
+        settings
+            .entrants
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "name": s.name(),
+                    "sha256": sha256_hex(&s.canonical_json()),
+                })
+            })
+            .collect()
+    })
+}
+
 /// Runs (or resumes) an evolution; see the module docs.
 pub fn evolve(
     store: &Store,
@@ -800,20 +821,8 @@ pub fn evolve(
                     serde_json::json!(settings.regret_weight),
                 );
             }
-            if !settings.entrants.is_empty() {
-                o.insert(
-                    "entrants".into(),
-                    settings
-                        .entrants
-                        .iter()
-                        .map(|s| {
-                            serde_json::json!({
-                                "name": s.name(),
-                                "sha256": sha256_hex(&s.canonical_json()),
-                            })
-                        })
-                        .collect(),
-                );
+            if let Some(e) = entrant_settings(settings) {
+                o.insert("entrants".into(), e);
             }
             if settings.space.roundings.len() > 1 {
                 o.insert(
@@ -830,6 +839,19 @@ pub fn evolve(
         })
         .unwrap_or_default(),
     })?;
+    // A resume with other entrants would make another generation 0.
+    let entrants_of = |v: &serde_json::Value| v.get("entrants").cloned();
+    let asked = entrant_settings(settings);
+    if entrants_of(&ev.settings) != asked {
+        return Err(EvolveError::Resume(format!(
+            "evolution '{}' (seed {}) was started with entrants {}, not {}; resume it \
+             with the same --entrant files, or give it another name",
+            settings.name,
+            settings.seed,
+            entrants_of(&ev.settings).map_or("none".into(), |v| v.to_string()),
+            asked.map_or("none".into(), |v| v.to_string())
+        )));
+    }
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();
     let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)?

@@ -295,6 +295,14 @@ fn the_native_screen_gives_the_engine_probes_figures_and_resumes() {
     assert_eq!(again.evolution, s.evolution);
     assert_eq!(store.genomes(s.evolution).unwrap().len(), genomes.len());
     assert_eq!(stored_native(&store), first);
+    // A resume without the entrants would make another generation 0.
+    let without = EvolveSettings {
+        entrants: Vec::new(),
+        ..settings.clone()
+    };
+    let e = evolve(&store, &without, &probe, &suite, &stop, &|_| {}).unwrap_err();
+    assert!(e.to_string().contains("same --entrant files"), "{e}");
+    assert_eq!(store.genomes(s.evolution).unwrap().len(), genomes.len());
 
     // Not a KataGo net: refused, the engine screen named.
     let bogus = dir.path().join("not-a-net.bin.gz");
