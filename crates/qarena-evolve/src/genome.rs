@@ -1090,38 +1090,48 @@ mod tests {
         let mut cat = lay.catalogue.clone();
         cat.push(tensor("b1/other", Role::Trunk, Some(1), &[64, 64]));
         let lay2 = Layout::new(&cat).unwrap();
-        let split = Strategy::parse(
-            "name = \"split\"\n[[rule]]\nname = \"b1/other\"\nscheme = \"int8\"\n\
+        let e = refusal(
+            Genome::of_strategy,
+            "[[rule]]\nname = \"b1/other\"\nscheme = \"int8\"\n\
              [default]\nscheme = \"int4\"\n",
-            "split",
-        )
-        .unwrap();
-        let e = Genome::of_strategy(&split, &lay2).unwrap_err();
-        assert!(e.to_string().contains("trunk tensors of layer 1"), "{e}");
+            &lay2,
+        );
+        assert!(e.contains("trunk tensors of layer 1"), "{e}");
         // A setting genes do not carry (the scale type) is refused,
         // naming a tensor.
-        let bf16 = Strategy::parse(
-            "name = \"bf16\"\n[default]\nscheme = \"int4\"\nscale = \"bf16\"\n",
-            "bf16",
-        )
-        .unwrap();
-        let e = Genome::of_strategy(&bf16, &lay).unwrap_err();
-        assert!(e.to_string().contains("tensor stem"), "{e}");
+        let e = refusal(
+            Genome::of_strategy,
+            "[default]\nscheme = \"int4\"\nscale = \"bf16\"\n",
+            &lay,
+        );
+        assert!(e.contains("tensor stem"), "{e}");
+    }
+
+    /// Why `convert` refuses the strategy with these rules.
+    fn refusal(
+        convert: fn(&Strategy, &Layout) -> Result<Genome, GenomeError>,
+        rules: &str,
+        lay: &Layout,
+    ) -> String {
+        let s = Strategy::parse(&format!("name = \"h\"\n{rules}"), "h").unwrap();
+        convert(&s, lay).unwrap_err().to_string()
     }
 
     #[test]
     fn hand_strategies_that_are_not_genomes_are_named() {
         let lay = layout();
-        let s = Strategy::parse("name = \"h\"\n[default]\nscheme = \"int4\"\n", "h").unwrap();
-        let e = Genome::from_strategy(&s, &lay).unwrap_err();
-        assert!(e.to_string().contains("default"), "{e}");
-        let s = Strategy::parse(
-            "name = \"h\"\n[[rule]]\nrole = \"trunk\"\nlayers = \"0-2\"\nscheme = \"int4\"\n",
-            "h",
-        )
-        .unwrap();
-        let e = Genome::from_strategy(&s, &lay).unwrap_err();
-        assert!(e.to_string().contains("cover"), "{e}");
+        let e = refusal(
+            Genome::from_strategy,
+            "[default]\nscheme = \"int4\"\n",
+            &lay,
+        );
+        assert!(e.contains("default"), "{e}");
+        let e = refusal(
+            Genome::from_strategy,
+            "[[rule]]\nrole = \"trunk\"\nlayers = \"0-2\"\nscheme = \"int4\"\n",
+            &lay,
+        );
+        assert!(e.contains("cover"), "{e}");
     }
 
     #[test]
