@@ -20,10 +20,11 @@
 //! genomes already screened are read back from the store, the rest are
 //! screened. Strategies given as entrants (an earlier evolution's
 //! survivors, a hand recipe) enter generation 0 whole, before its random
-//! genomes, and compete like any other genome. The loop ends after `generations`, after `patience`
-//! generations without a better genome, when every genome of a generation
-//! died (the budget is past the survival boundary), at a resource limit
-//! (genomes, wall time), or on a stop request; [`Ending`] says which.
+//! genomes, and compete like any other genome. The loop ends after
+//! `generations`, after `patience` generations without a better genome,
+//! when every genome of a generation died (the budget is past the
+//! survival boundary), at a resource limit (genomes, wall time), or on a
+//! stop request; [`Ending`] says which.
 
 use std::collections::HashSet;
 use std::path::PathBuf;
