@@ -598,38 +598,24 @@ impl Genome {
         };
         let mut segments = Vec::new();
         for (role, vectors, layers, unlayered) in &layout.parts {
-            let mut run: Option<(u32, u32, Gene)> = None;
+            // Runs of consecutive layers with equal genes, each one group.
+            let mut runs: Vec<(u32, u32, Gene)> = Vec::new();
             for &l in layers {
                 let gene = gene_of(*role, *vectors, Some(l))?;
-                run = match run {
-                    Some((start, _, g)) if g == gene => Some((start, l, g)),
-                    other => {
-                        if let Some((start, end, g)) = other {
-                            segments.push(Segment {
-                                role: *role,
-                                vectors: Some(*vectors),
-                                layers: Some(LayerRange {
-                                    start,
-                                    end: Some(end),
-                                }),
-                                gene: g,
-                            });
-                        }
-                        Some((l, l, gene))
-                    }
-                };
+                match runs.last_mut() {
+                    Some((_, end, g)) if *g == gene => *end = l,
+                    _ => runs.push((l, l, gene)),
+                }
             }
-            if let Some((start, end, gene)) = run {
-                segments.push(Segment {
-                    role: *role,
-                    vectors: Some(*vectors),
-                    layers: Some(LayerRange {
-                        start,
-                        end: Some(end),
-                    }),
-                    gene,
-                });
-            }
+            segments.extend(runs.into_iter().map(|(start, end, gene)| Segment {
+                role: *role,
+                vectors: Some(*vectors),
+                layers: Some(LayerRange {
+                    start,
+                    end: Some(end),
+                }),
+                gene,
+            }));
             if *unlayered || layers.is_empty() {
                 segments.push(Segment {
                     role: *role,
@@ -814,7 +800,8 @@ impl Genome {
                 g
             }
             Operator::Regroup => g.regroup(layout, rng),
-            Operator::Entrant => g,
+            // Entrants come whole from strategy files, never from a parent.
+            Operator::Entrant => return Ok(None),
             Operator::Crossover => match other {
                 Some(o) => g.crossover(o, rng),
                 None => g,

@@ -61,6 +61,13 @@ pub enum StrategyError {
         #[source]
         source: std::io::Error,
     },
+    /// A strategy file over [`crate::MAX_STRATEGY_BYTES`], refused before
+    /// it is parsed.
+    #[error(
+        "strategy '{path}' is {bytes} bytes; strategy files are limited to {limit} bytes (is it the right file?)",
+        limit = crate::MAX_STRATEGY_BYTES
+    )]
+    TooLarge { path: String, bytes: u64 },
     /// A problem at a known place in the TOML text, under `key` when the
     /// problem belongs to one.
     #[error(

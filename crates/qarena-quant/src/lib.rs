@@ -40,5 +40,5 @@ pub use quantize::{
     GroupGrid, QuantOutput,
 };
 pub use scheme::{Clipping, Granularity, QuantSpec, Rounding, ScaleType, Scheme, MAX_LEVELS};
-pub use strategy::{LayerRange, Rule, Selector, Strategy};
+pub use strategy::{LayerRange, Rule, Selector, Strategy, MAX_STRATEGY_BYTES};
 pub use tensor::{Role, StorageType, TensorInfo};

@@ -144,6 +144,11 @@ pub struct Rule {
     pub spec: QuantSpec,
 }
 
+/// The largest strategy file [`Strategy::from_file`] reads. Strategies are
+/// rules, not data: even a per-tensor strategy for a large language model
+/// is far below this.
+pub const MAX_STRATEGY_BYTES: u64 = 4 << 20;
+
 /// An ordered, validated list of rules; see the module docs.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "StrategyData")]
@@ -266,13 +271,35 @@ impl Strategy {
         .expect("strategy types always serialise")
     }
 
+    /// Read and parse a strategy TOML file.
+    ///
+    /// At most [`MAX_STRATEGY_BYTES`] are read: a larger file (or one that
+    /// grows while it is read) is refused before parsing.
     pub fn from_file(path: impl AsRef<Path>) -> Result<Strategy, StrategyError> {
+        use std::io::Read;
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| StrategyError::Io {
-            path: path.display().to_string(),
+        let shown = path.display().to_string();
+        let io = |source| StrategyError::Io {
+            path: shown.clone(),
             source,
+        };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_STRATEGY_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(io)?;
+        if bytes.len() as u64 > MAX_STRATEGY_BYTES {
+            return Err(StrategyError::TooLarge {
+                bytes: std::fs::metadata(path).map_or(bytes.len() as u64, |m| m.len()),
+                path: shown,
+            });
+        }
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text ({e})"),
+            ))
         })?;
-        Strategy::parse(&text, &path.display().to_string())
+        Strategy::parse(&text, &shown)
     }
 
     /// Parse TOML text; `source_name` (usually the path) names it in errors

@@ -304,6 +304,40 @@ fn missing_file_names_the_path() {
     assert!(e.to_string().contains("no/such/strategy.toml"), "{e}");
 }
 
+#[test]
+fn an_oversized_or_binary_file_is_refused_by_name_before_parsing() {
+    let dir = std::env::temp_dir().join(format!("qarena-strategy-size-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // A sparse file that claims far more than any strategy needs: nothing
+    // past the limit is read.
+    let big = dir.join("huge.toml");
+    let f = std::fs::File::create(&big).unwrap();
+    f.set_len(crate::MAX_STRATEGY_BYTES * 64).unwrap();
+    let e = Strategy::from_file(&big).unwrap_err();
+    assert!(
+        matches!(e, StrategyError::TooLarge { bytes, .. } if bytes == crate::MAX_STRATEGY_BYTES * 64),
+        "{e:?}"
+    );
+    let msg = e.to_string();
+    assert!(
+        msg.contains("huge.toml") && msg.contains("limited to"),
+        "{msg}"
+    );
+    // Exactly at the limit is read (and then judged as TOML).
+    f.set_len(crate::MAX_STRATEGY_BYTES).unwrap();
+    let e = Strategy::from_file(&big).unwrap_err();
+    assert!(matches!(e, StrategyError::Parse { .. }), "{e:?}");
+    // Bytes that are not text name the file too.
+    let bin = dir.join("binary.toml");
+    std::fs::write(&bin, [0xff, 0xfe, 0x00, 0x80]).unwrap();
+    let e = Strategy::from_file(&bin).unwrap_err();
+    assert!(
+        e.to_string().contains("binary.toml") && e.to_string().contains("UTF-8"),
+        "{e}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 fn spec_strategy() -> impl proptest::strategy::Strategy<Value = QuantSpec> {
     let scheme = prop_oneof![
         Just("keep".to_string()),
