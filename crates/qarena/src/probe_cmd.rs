@@ -67,6 +67,15 @@ pub struct ProbeRunArgs {
     /// Variant cache the model id is looked up in.
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
+    /// Compare with a second model (a file or a variant id): probe it
+    /// against the same reference on the same suite, then pair the two
+    /// position by position. Prints each figure's difference (model minus
+    /// this one) with a 95% interval, and the headline figure's ratio with
+    /// its interval: whether one variant is closer to the original than
+    /// another, beyond the noise of the positions. Use a suite neither was
+    /// tuned on.
+    #[arg(long, value_name = "MODEL")]
+    pub versus: Option<String>,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -198,21 +207,221 @@ fn probe(a: ProbeRunArgs) -> CliResult {
         !a.no_noise_floor,
         &stop,
     )?;
+    let versus = match &a.versus {
+        Some(other) => {
+            let (other, _) = subject_of(other, &a.cache)?;
+            let probed = probe_one(
+                &a.engines,
+                &a.db.db,
+                &reference,
+                &other,
+                a.suite.as_deref(),
+                !a.no_noise_floor,
+                &stop,
+            )?;
+            let store = Store::open(&a.db.db)?;
+            let paired = Paired::of(&store, &report, &probed)?;
+            Some((other, probed, paired))
+        }
+        None => None,
+    };
     if a.json {
+        let mut out = serde_json::json!({
+            "subject": subject.display().to_string(),
+            "reference": reference.display().to_string(),
+            "cached": report.cached,
+            "report": report.report,
+        });
+        if let Some((other, probed, paired)) = &versus {
+            out["versus"] = serde_json::json!({
+                "subject": other.display().to_string(),
+                "cached": probed.cached,
+                "report": probed.report,
+                "paired": paired.json(),
+            });
+        }
         println!(
             "{}",
-            serde_json::to_string_pretty(&serde_json::json!({
-                "subject": subject.display().to_string(),
-                "reference": reference.display().to_string(),
-                "cached": report.cached,
-                "report": report.report,
-            }))
-            .map_err(|e| Exit::input(anyhow!(e)))?
+            serde_json::to_string_pretty(&out).map_err(|e| Exit::input(anyhow!(e)))?
         );
     } else {
         print!("{}", render(&subject, &reference, &report));
+        if let Some((other, probed, paired)) = &versus {
+            print!("{}", render(other, &reference, probed));
+            print!("{}", paired.render(&subject, other));
+        }
     }
     Ok(())
+}
+
+/// Two probes of the same reference on the same suite, paired by position.
+#[derive(Debug)]
+struct Paired {
+    positions: usize,
+    /// Per figure: both means over the positions where both have it, and
+    /// the mean difference (first minus second) with its 95% interval.
+    figures: Vec<PairedFigure>,
+    /// The headline figure: its name and the first probe's mean over the
+    /// second's, with its 95% interval (`None` when the second's is 0).
+    headline: String,
+    ratio: Option<qarena_stats::RatioCi>,
+}
+
+#[derive(Debug)]
+struct PairedFigure {
+    name: String,
+    first: f64,
+    second: f64,
+    difference: qarena_stats::MeanCi,
+}
+
+/// A probe's per-position figures by name, in suite order (`NaN` where a
+/// position lacks one).
+fn position_figures(store: &Store, p: &Probed) -> Result<Vec<(String, Vec<f64>)>, Exit> {
+    let rows = store.probe_positions(p.id)?;
+    let mut names: Vec<String> = Vec::new();
+    for row in &rows {
+        for m in row.as_array().into_iter().flatten() {
+            if let Some(n) = m.get("name").and_then(|n| n.as_str()) {
+                if !names.iter().any(|x| x == n) {
+                    names.push(n.to_string());
+                }
+            }
+        }
+    }
+    Ok(names
+        .into_iter()
+        .map(|name| {
+            let values = rows
+                .iter()
+                .map(|row| {
+                    row.as_array()
+                        .and_then(|ms| {
+                            ms.iter()
+                                .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(&name))
+                        })
+                        .and_then(|m| m.get("value"))
+                        .and_then(|v| v.as_f64())
+                        .unwrap_or(f64::NAN)
+                })
+                .collect();
+            (name, values)
+        })
+        .collect())
+}
+
+impl Paired {
+    fn of(store: &Store, a: &Probed, b: &Probed) -> Result<Paired, Exit> {
+        if a.report.suite_sha256 != b.report.suite_sha256 || a.report.probe != b.report.probe {
+            return Err(Exit::input(anyhow!(
+                "--versus: the two probes ran on different suites or probes"
+            )));
+        }
+        let (fa, fb) = (position_figures(store, a)?, position_figures(store, b)?);
+        let mut figures = Vec::new();
+        for (name, xa) in &fa {
+            let Some((_, xb)) = fb.iter().find(|(n, _)| n == name) else {
+                continue;
+            };
+            if xa.len() != xb.len() {
+                return Err(Exit::input(anyhow!(
+                    "--versus: the probes stored {} and {} positions",
+                    xa.len(),
+                    xb.len()
+                )));
+            }
+            let both: Vec<(f64, f64)> = xa
+                .iter()
+                .zip(xb)
+                .filter(|(x, y)| x.is_finite() && y.is_finite())
+                .map(|(x, y)| (*x, *y))
+                .collect();
+            let n = both.len().max(1) as f64;
+            let Some(difference) = qarena_stats::MeanCi::paired_difference(xa, xb) else {
+                continue;
+            };
+            figures.push(PairedFigure {
+                name: name.clone(),
+                first: both.iter().map(|p| p.0).sum::<f64>() / n,
+                second: both.iter().map(|p| p.1).sum::<f64>() / n,
+                difference,
+            });
+        }
+        Ok(Paired {
+            positions: a.report.positions,
+            figures,
+            headline: a.report.comparison.primary.clone(),
+            ratio: store.paired_probe_ratio(a.id, b.id)?,
+        })
+    }
+
+    fn json(&self) -> serde_json::Value {
+        let ci = |mean: f64, h: f64| serde_json::json!([mean - h, mean + h]);
+        serde_json::json!({
+            "positions": self.positions,
+            "figures": self.figures.iter().map(|f| serde_json::json!({
+                "name": f.name,
+                "first": f.first,
+                "second": f.second,
+                "difference": f.difference.mean,
+                "interval": ci(f.difference.mean, f.difference.half_width_or_zero()),
+            })).collect::<Vec<_>>(),
+            "headline": self.headline,
+            "ratio": self.ratio.map(|r| serde_json::json!({
+                "ratio": r.ratio,
+                "interval": ci(r.ratio, r.half_width),
+            })),
+        })
+    }
+
+    fn render(&self, first: &Path, second: &Path) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let _ = writeln!(
+            out,
+            "paired by position ({} positions): A = {}, B = {}",
+            self.positions,
+            first.display(),
+            second.display()
+        );
+        let _ = writeln!(
+            out,
+            "{:<16} {:>10} {:>10} {:>12}  95% interval",
+            "figure", "A", "B", "A − B"
+        );
+        for f in &self.figures {
+            let h = f.difference.half_width_or_zero();
+            let _ = writeln!(
+                out,
+                "{:<16} {:>10.4} {:>10.4} {:>+12.4}  [{:+.4}, {:+.4}]",
+                f.name,
+                f.first,
+                f.second,
+                f.difference.mean,
+                f.difference.mean - h,
+                f.difference.mean + h
+            );
+        }
+        match &self.ratio {
+            Some(r) => {
+                let _ = writeln!(
+                    out,
+                    "{}: A / B = {:.3} [{:.3}, {:.3}], A is {:+.1}% [{:+.1}, {:+.1}] against B",
+                    self.headline,
+                    r.ratio,
+                    r.lower(),
+                    r.upper(),
+                    100.0 * (r.ratio - 1.0),
+                    100.0 * (r.lower() - 1.0),
+                    100.0 * (r.upper() - 1.0)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "{}: no ratio (B's is 0)", self.headline);
+            }
+        }
+        out
+    }
 }
 
 /// Probes `subject` against `reference` (from the store when already

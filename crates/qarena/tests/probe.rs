@@ -100,6 +100,47 @@ fn katago_variants_are_ordered_by_kl_and_a_repeated_probe_is_read_back() {
     let out = ws.run(&["probe", "no-such-variant", "--katago", &katago]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("no-such-variant"), "{}", text(&out));
+
+    // --versus pairs two probes position by position: int4 per channel is
+    // far from the original, int8 close, beyond the positions' noise.
+    let v = probe_json(
+        &ws,
+        &[
+            "probe", &int4, "--versus", &int8, "--katago", &katago, "--json",
+        ],
+    );
+    let paired = &v["versus"]["paired"];
+    assert_eq!(paired["positions"], 200, "{paired}");
+    assert_eq!(paired["headline"], "kl_mean");
+    let kl = paired["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "kl")
+        .unwrap_or_else(|| panic!("no kl in {paired}"));
+    let num = |x: &serde_json::Value| x.as_f64().unwrap();
+    assert!((num(&kl["first"]) - kl4).abs() < 1e-9, "{kl} vs {kl4}");
+    assert!((num(&kl["second"]) - kl8).abs() < 1e-9, "{kl} vs {kl8}");
+    assert!(num(&kl["interval"][0]) > 0.0, "{kl}");
+    let ratio = &paired["ratio"];
+    assert!((num(&ratio["ratio"]) - kl4 / kl8).abs() < 1e-6, "{ratio}");
+    assert!(num(&ratio["interval"][0]) > 1.0, "{ratio}");
+    let out = ws.run(&["probe", &int4, "--versus", &int8, "--katago", &katago]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("paired by position (200 positions)") && table.contains("kl_mean: A / B ="),
+        "{table}"
+    );
+    let out = ws.run(&[
+        "probe",
+        &int4,
+        "--versus",
+        "no-such-variant",
+        "--katago",
+        &katago,
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("no-such-variant"), "{}", text(&out));
 }
 
 #[test]
