@@ -172,6 +172,38 @@ impl Store {
         })
     }
 
+    /// Every per-position figure of a probe by name (in the order they
+    /// first appear), each in suite order; `NaN` where a position lacks it.
+    pub fn probe_figures(&self, id: ProbeId) -> Result<Vec<(String, Vec<f64>)>> {
+        let rows = self.probe_positions(id)?;
+        let named =
+            |m: &serde_json::Value| m.get("name").and_then(|n| n.as_str()).map(str::to_string);
+        let mut names: Vec<String> = Vec::new();
+        for m in rows.iter().filter_map(|r| r.as_array()).flatten() {
+            if let Some(n) = named(m) {
+                if !names.contains(&n) {
+                    names.push(n);
+                }
+            }
+        }
+        Ok(names
+            .into_iter()
+            .map(|name| {
+                let values = rows
+                    .iter()
+                    .map(|row| {
+                        row.as_array()
+                            .and_then(|ms| ms.iter().find(|m| named(m).as_deref() == Some(&name)))
+                            .and_then(|m| m.get("value"))
+                            .and_then(|v| v.as_f64())
+                            .unwrap_or(f64::NAN)
+                    })
+                    .collect();
+                (name, values)
+            })
+            .collect())
+    }
+
     /// Per position, in suite order, the figure the probe's headline figure
     /// is the mean of (`kl` for `kl_mean`, `cp_error` for `cp_error_mean`);
     /// empty when the probe is unknown or its headline is not such a mean.
@@ -188,20 +220,12 @@ impl Store {
         let Some(name) = primary.as_deref().and_then(|p| p.strip_suffix("_mean")) else {
             return Ok(Vec::new());
         };
+        let n = self.probe_positions(id)?.len();
         Ok(self
-            .probe_positions(id)?
-            .iter()
-            .map(|row| {
-                row.as_array()
-                    .and_then(|ms| {
-                        ms.iter()
-                            .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(name))
-                    })
-                    .and_then(|m| m.get("value"))
-                    .and_then(|v| v.as_f64())
-                    .unwrap_or(f64::NAN)
-            })
-            .collect())
+            .probe_figures(id)?
+            .into_iter()
+            .find(|(n, _)| n == name)
+            .map_or_else(|| vec![f64::NAN; n], |(_, v)| v))
     }
 
     /// Probe `a`'s headline figure over probe `b`'s, paired by position,

@@ -275,41 +275,6 @@ struct PairedFigure {
     difference: qarena_stats::MeanCi,
 }
 
-/// A probe's per-position figures by name, in suite order (`NaN` where a
-/// position lacks one).
-fn position_figures(store: &Store, p: &Probed) -> Result<Vec<(String, Vec<f64>)>, Exit> {
-    let rows = store.probe_positions(p.id)?;
-    let mut names: Vec<String> = Vec::new();
-    for row in &rows {
-        for m in row.as_array().into_iter().flatten() {
-            if let Some(n) = m.get("name").and_then(|n| n.as_str()) {
-                if !names.iter().any(|x| x == n) {
-                    names.push(n.to_string());
-                }
-            }
-        }
-    }
-    Ok(names
-        .into_iter()
-        .map(|name| {
-            let values = rows
-                .iter()
-                .map(|row| {
-                    row.as_array()
-                        .and_then(|ms| {
-                            ms.iter()
-                                .find(|m| m.get("name").and_then(|n| n.as_str()) == Some(&name))
-                        })
-                        .and_then(|m| m.get("value"))
-                        .and_then(|v| v.as_f64())
-                        .unwrap_or(f64::NAN)
-                })
-                .collect();
-            (name, values)
-        })
-        .collect())
-}
-
 impl Paired {
     fn of(store: &Store, a: &Probed, b: &Probed) -> Result<Paired, Exit> {
         if a.report.suite_sha256 != b.report.suite_sha256 || a.report.probe != b.report.probe {
@@ -317,7 +282,7 @@ impl Paired {
                 "--versus: the two probes ran on different suites or probes"
             )));
         }
-        let (fa, fb) = (position_figures(store, a)?, position_figures(store, b)?);
+        let (fa, fb) = (store.probe_figures(a.id)?, store.probe_figures(b.id)?);
         let mut figures = Vec::new();
         for (name, xa) in &fa {
             let Some((_, xb)) = fb.iter().find(|(n, _)| n == name) else {
