@@ -69,11 +69,11 @@ pub struct ProbeRunArgs {
     pub cache: PathBuf,
     /// Compare with a second model (a file or a variant id): probe it
     /// against the same reference on the same suite, then pair the two
-    /// position by position. Prints each figure's difference (model minus
-    /// this one) with a 95% interval, and the headline figure's ratio with
-    /// its interval: whether one variant is closer to the original than
-    /// another, beyond the noise of the positions. Use a suite neither was
-    /// tuned on.
+    /// position by position. Prints each figure's mean difference (A, the
+    /// model probed, minus B, this one) with a 95% interval, and the
+    /// headline figure's ratio A / B with its interval: whether one variant
+    /// is closer to the original than another, beyond the noise of the
+    /// positions. Use a suite neither was tuned on.
     #[arg(long, value_name = "MODEL")]
     pub versus: Option<String>,
     #[arg(long)]
