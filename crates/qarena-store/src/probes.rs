@@ -220,12 +220,12 @@ impl Store {
         let Some(name) = primary.as_deref().and_then(|p| p.strip_suffix("_mean")) else {
             return Ok(Vec::new());
         };
-        let n = self.probe_positions(id)?.len();
-        Ok(self
-            .probe_figures(id)?
+        let figures = self.probe_figures(id)?;
+        let positions = figures.first().map_or(0, |(_, v)| v.len());
+        Ok(figures
             .into_iter()
             .find(|(n, _)| n == name)
-            .map_or_else(|| vec![f64::NAN; n], |(_, v)| v))
+            .map_or_else(|| vec![f64::NAN; positions], |(_, v)| v))
     }
 
     /// Probe `a`'s headline figure over probe `b`'s, paired by position,
