@@ -360,10 +360,23 @@ fn go_openings(net: &Path, spec: &qarena_probe::go_openings::BookSpec, output: &
         spec.seed,
         net.display()
     );
+    // Every walk evaluates one position at a time. At that size candle's
+    // threaded matmul costs more in waking threads than it saves: on one
+    // thread the same book is drawn in half the time. So one thread, unless
+    // RAYON_NUM_THREADS asks otherwise (set before any work starts).
+    if std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     let every = (spec.count / 10).max(1);
+    let started = std::time::Instant::now();
     let book = qarena_probe::go_openings::balanced_book(&model, spec, |n| {
         if n % every == 0 {
-            eprintln!("  {n} of {}", spec.count);
+            let rate = n as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let left = (spec.count - n) as f64 / rate;
+            eprintln!(
+                "  {n} of {} ({rate:.1} a second, about {:.0} s to go)",
+                spec.count, left
+            );
         }
     })
     .map_err(Exit::input)?;

@@ -283,6 +283,10 @@ impl Paired {
             )));
         }
         let (fa, fb) = (store.probe_figures(a.id)?, store.probe_figures(b.id)?);
+        // The headline figure is the mean of a per-position figure (`kl`
+        // for `kl_mean`); its ratio is paired over the figures in hand.
+        let headline = a.report.comparison.primary.clone();
+        let mut ratio = None;
         let mut figures = Vec::new();
         for (name, xa) in &fa {
             let Some((_, xb)) = fb.iter().find(|(n, _)| n == name) else {
@@ -295,28 +299,32 @@ impl Paired {
                     xb.len()
                 )));
             }
-            let both: Vec<(f64, f64)> = xa
+            if headline.strip_suffix("_mean") == Some(name.as_str()) {
+                ratio = qarena_stats::RatioCi::paired(xa, xb);
+            }
+            // Positions where both probes have the figure.
+            let (first, second): (Vec<f64>, Vec<f64>) = xa
                 .iter()
                 .zip(xb)
                 .filter(|(x, y)| x.is_finite() && y.is_finite())
                 .map(|(x, y)| (*x, *y))
-                .collect();
-            let n = both.len().max(1) as f64;
-            let Some(difference) = qarena_stats::MeanCi::paired_difference(xa, xb) else {
+                .unzip();
+            let Some(difference) = qarena_stats::MeanCi::paired_difference(&first, &second) else {
                 continue;
             };
+            let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
             figures.push(PairedFigure {
                 name: name.clone(),
-                first: both.iter().map(|p| p.0).sum::<f64>() / n,
-                second: both.iter().map(|p| p.1).sum::<f64>() / n,
+                first: mean(&first),
+                second: mean(&second),
                 difference,
             });
         }
         Ok(Paired {
             positions: a.report.positions,
             figures,
-            headline: a.report.comparison.primary.clone(),
-            ratio: store.paired_probe_ratio(a.id, b.id)?,
+            headline,
+            ratio,
         })
     }
 

@@ -127,8 +127,10 @@ fn bad_books_are_refused_before_any_game_naming_file_and_line() {
 fn a_drawn_book_is_balanced_distinct_seeded_and_playable() {
     let ws = Ws::new();
     let (_, net, _) = qarena_testkit::katago();
-    let draw = |seed: &str, out: &str| {
-        let o = ws.run(&[
+    // `threads`: RAYON_NUM_THREADS for the run (unset: qarena's default).
+    let draw_with = |seed: &str, out: &str, threads: Option<&str>| {
+        let mut cmd = std::process::Command::new(qarena());
+        cmd.args([
             "openings",
             "go",
             net.to_str().unwrap(),
@@ -142,13 +144,28 @@ fn a_drawn_book_is_balanced_distinct_seeded_and_playable() {
             seed,
             "-o",
             out,
-        ]);
+        ])
+        .env_remove("RAYON_NUM_THREADS")
+        .current_dir(ws.path());
+        if let Some(t) = threads {
+            cmd.env("RAYON_NUM_THREADS", t);
+        }
+        let o = cmd.output().unwrap();
         assert!(o.status.success(), "{}", text(&o));
+        assert!(text(&o).contains("a second"), "progress: {}", text(&o));
         std::fs::read_to_string(ws.path().join(out)).unwrap()
     };
+    let draw = |seed: &str, out: &str| draw_with(seed, out, None);
     let a = draw("3", "a.txt");
     assert_eq!(a, draw("3", "b.txt"), "same seed, same book");
     assert_ne!(a, draw("4", "c.txt"), "another seed, another book");
+    // The forward pass runs on one thread unless RAYON_NUM_THREADS asks
+    // for more; the book does not depend on it.
+    assert_eq!(
+        a,
+        draw_with("3", "d.txt", Some("2")),
+        "threads change nothing"
+    );
     let book = qarena_go::parse_book(&a, "a.txt", 9).unwrap();
     assert_eq!(book.len(), 24);
     let mut texts: Vec<String> = book.iter().map(|o| o.text(9)).collect();
