@@ -215,6 +215,11 @@ pub struct RegretRow {
     pub excess: f64,
     /// Per position, for paired comparisons.
     pub per_position: Vec<f64>,
+    /// Its top-move regret minus the original's: what it gives away
+    /// playing without search.
+    pub top1_excess: f64,
+    /// Per position, for paired comparisons.
+    pub top1_per_position: Vec<f64>,
 }
 
 /// Policy regret on the unseen suite, by qarena's own forward pass
@@ -263,6 +268,11 @@ impl UnseenRegret {
         self.values.reference()
     }
 
+    /// The original net's own mean regret of its top moves.
+    pub fn original_top1(&self) -> f64 {
+        self.values.reference_top1()
+    }
+
     /// One row per strategy checked on the unseen suite.
     pub fn rows(
         &self,
@@ -291,11 +301,17 @@ impl UnseenRegret {
                 .values
                 .per_position(&out)
                 .ok_or_else(|| regret_err(&k.subject, "outputs do not match the suite".into()))?;
-            let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
+            let top1 = self
+                .values
+                .top1_per_position(&out)
+                .ok_or_else(|| regret_err(&k.subject, "outputs do not match the suite".into()))?;
+            let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
             rows.push(RegretRow {
                 subject: k.subject.clone(),
-                excess: mean - self.values.reference(),
+                excess: mean(&per) - self.values.reference(),
                 per_position: per,
+                top1_excess: mean(&top1) - self.values.reference_top1(),
+                top1_per_position: top1,
             });
         }
         Ok(rows)

@@ -143,6 +143,11 @@ pub struct EvolveSettings {
     /// original judges worse lose to those that move it toward better ones.
     /// Native screen only.
     pub regret_weight: f64,
+    /// Weight of `top1_regret` in the quality (0: left out): what the
+    /// genome's top moves give away against the original's, which is what
+    /// play without search loses. Added to the rest of the quality like
+    /// `regret_weight`; native screen only.
+    pub top1_regret_weight: f64,
     /// Strategies entered whole into generation 0 before its random
     /// genomes (they count toward its population): an earlier evolution's
     /// survivors, or a hand recipe to start from. Each must be a genome of
@@ -151,6 +156,11 @@ pub struct EvolveSettings {
 }
 
 impl EvolveSettings {
+    /// Whether the quality weighs a regret (the screen must measure it).
+    pub fn measures_regret(&self) -> bool {
+        self.regret_weight > 0.0 || self.top1_regret_weight > 0.0
+    }
+
     /// An engine-screened evolution of `model` under `budget`, with the
     /// command line's defaults: seed 1, 16 genomes per generation, 6
     /// survivors, 10 generations, patience 4, collapse floor 0.2, the
@@ -177,6 +187,7 @@ impl EvolveSettings {
             limits: Limits::default(),
             screen: ScreenKind::Engine,
             regret_weight: 0.0,
+            top1_regret_weight: 0.0,
             entrants: Vec::new(),
         }
     }
@@ -334,14 +345,14 @@ impl<'a> Screen<'a> {
         stop: &'a AtomicBool,
     ) -> Result<Option<Screen<'a>>, EvolveError> {
         let (reference, native) = match settings.screen {
-            ScreenKind::Native if settings.regret_weight > 0.0 => (
+            ScreenKind::Native if settings.measures_regret() => (
                 None,
                 Some(NativeScreen::new(&settings.model, suite)?.with_regret(suite)?),
             ),
             ScreenKind::Native => (None, Some(NativeScreen::new(&settings.model, suite)?)),
-            ScreenKind::Engine if settings.regret_weight > 0.0 => {
+            ScreenKind::Engine if settings.measures_regret() => {
                 return Err(EvolveError::Screen(
-                    "policy regret is measured by the native screen only: use --screen native (KataGo nets) or no --regret-weight".to_string(),
+                    "regret is measured by the native screen only: use --screen native (KataGo nets) or no --regret-weight / --top1-regret-weight".to_string(),
                 ))
             }
             ScreenKind::Engine => match probe.evaluate(&settings.model, suite, stop) {
@@ -520,10 +531,11 @@ impl<'a> Screen<'a> {
             subject_sha256: format!("variant:{id}"),
             reference_sha256: model_sha,
             suite_sha256: self.suite.sha256().to_string(),
-            // A screen that measures policy regret stores it with the
-            // figures: its probes are not those of a screen without.
+            // A screen that measures regret stores it with the figures:
+            // its probes are not those of a screen without (nor of one
+            // that measured policy regret alone).
             settings: if native.measures_regret() {
-                serde_json::json!({ "symmetry": 0, "policy_regret": true })
+                serde_json::json!({ "symmetry": 0, "policy_regret": true, "top1_regret": true })
             } else {
                 serde_json::json!({ "symmetry": 0 })
             },
@@ -575,10 +587,12 @@ impl<'a> Screen<'a> {
         // KataGo: the value head's KL joins the policy's, so a genome
         // cannot buy policy accuracy with a broken value head.
         let value = metric(&c.metrics, "value_kl_mean").unwrap_or(0.0);
-        let regret = match self.settings.regret_weight {
-            w if w > 0.0 => w * metric(&c.metrics, "policy_regret").unwrap_or(f64::NAN),
+        let weighted = |w: f64, name: &str| match w {
+            w if w > 0.0 => w * metric(&c.metrics, name).unwrap_or(f64::NAN),
             _ => 0.0,
         };
+        let regret = weighted(self.settings.regret_weight, "policy_regret")
+            + weighted(self.settings.top1_regret_weight, "top1_regret");
         let Some(quality) = c
             .primary_value()
             .map(|q| q + value + regret)
@@ -820,6 +834,12 @@ pub fn evolve(
                 o.insert(
                     "regret_weight".into(),
                     serde_json::json!(settings.regret_weight),
+                );
+            }
+            if settings.top1_regret_weight > 0.0 {
+                o.insert(
+                    "top1_regret_weight".into(),
+                    serde_json::json!(settings.top1_regret_weight),
                 );
             }
             if let Some(e) = entrant_settings(settings) {

@@ -134,7 +134,8 @@ impl NativeScreen {
         })
     }
 
-    /// Also measures `policy_regret` (see [`qarena_probe::regret`]): the
+    /// Also measures `policy_regret` and `top1_regret` (see
+    /// [`qarena_probe::regret`]): the
     /// original net is run once on the position after every legal move of
     /// every screening position, about 60 evaluations per 9×9 position.
     pub fn with_regret(mut self, suite: &Suite) -> Result<NativeScreen, EvolveError> {
@@ -216,9 +217,15 @@ impl NativeScreen {
             .map_err(|e| EvolveError::Screen(e.to_string()))?;
         let mut c = compare_outputs(&self.reference, &out)
             .map_err(|e| EvolveError::Screen(e.to_string()))?;
-        if let Some(excess) = self.regret.as_ref().and_then(|r| r.excess(&out)) {
-            c.metrics
-                .push(qarena_probe::Metric::new("policy_regret", excess));
+        if let Some(r) = &self.regret {
+            for (name, excess) in [
+                ("policy_regret", r.excess(&out)),
+                ("top1_regret", r.top1_excess(&out)),
+            ] {
+                if let Some(x) = excess {
+                    c.metrics.push(qarena_probe::Metric::new(name, x));
+                }
+            }
         }
         Ok(NativeOutcome::Compared(c))
     }

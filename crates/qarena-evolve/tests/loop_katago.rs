@@ -328,15 +328,24 @@ fn policy_regret_is_zero_for_the_original_and_grows_with_damage() {
     // Its probes are keyed apart from a plain screen's (their figures
     // differ by the regret).
     assert!(native.measures_regret());
-    let regret = |text: &str| {
+    let regrets = |text: &str| {
         let s = qarena_quant::Strategy::parse(text, "s").unwrap();
         let NativeOutcome::Compared(c) = native.screen(&s, None).unwrap() else {
             panic!("{text} did not build");
         };
-        metric(&c.metrics, "policy_regret").unwrap()
+        (
+            metric(&c.metrics, "policy_regret").unwrap(),
+            metric(&c.metrics, "top1_regret").unwrap(),
+        )
     };
-    // The original net's policy against itself: no excess at all.
-    assert_eq!(regret("[default]\nscheme = \"keep\"\n"), 0.0);
+    let regret = |text: &str| regrets(text).0;
+    // The original net's policy against itself: no excess at all, and its
+    // top moves are its own.
+    assert_eq!(regrets("[default]\nscheme = \"keep\"\n"), (0.0, 0.0));
+    // 2-bit codes change top moves, and the original judges the new ones
+    // worse.
+    let (_, top1_int2) = regrets("[default]\nscheme = \"uint2\"\ngranularity = \"group:64\"\n");
+    assert!(top1_int2 > 0.02, "int2 top-move regret {top1_int2}");
     // int8 barely moves the policy; 2-bit codes spread it over worse moves.
     let int8 = regret("[default]\nscheme = \"int8\"\ngranularity = \"channel\"\n");
     let int2 = regret("[default]\nscheme = \"uint2\"\ngranularity = \"group:64\"\n");

@@ -12,6 +12,15 @@
 //! `policy_regret` is the variant's mean regret minus the original's on the
 //! same positions, in winrate: negative when the variant's policy prefers
 //! moves the original itself judges better.
+//!
+//! A net that plays without search (one visit) plays its policy's top move,
+//! so what that play gives away is the regret of the top move alone:
+//! `max v − v(argmax q)`, the top taken over the same legal board moves.
+//! The probe metric `top1_regret` is the variant's mean of it minus the
+//! original's. It changes only where the two nets' top moves differ, and
+//! then by what the original judges the swap to cost, so it weighs a
+//! disagreement between two near-equal moves at nothing and a blunder at
+//! its full price.
 
 use qarena_go::{v7_inputs, Color, KataRules, Move, Point};
 use qarena_models::katago_net::KataNet;
@@ -29,6 +38,8 @@ pub struct MoveValues {
     moves: Vec<Vec<(usize, f64)>>,
     /// The original policy's mean regret.
     reference: f64,
+    /// The original's mean regret of its top move.
+    reference_top1: f64,
 }
 
 /// Symmetries each move's value is averaged over.
@@ -104,29 +115,80 @@ impl MoveValues {
         let mut mv = MoveValues {
             moves,
             reference: 0.0,
+            reference_top1: 0.0,
         };
         mv.reference = mv.regret(original).unwrap_or(0.0);
+        mv.reference_top1 = mv.top1_regret(original).unwrap_or(0.0);
         Ok(mv)
+    }
+
+    /// `regret` of every position of `outputs` (the suite's positions in
+    /// order), given the position's (policy index, value) moves, the best
+    /// value and the policy; `None` when they do not match the suite or a
+    /// legal move has no finite policy.
+    fn each_position(
+        &self,
+        outputs: &RawNnOutputs,
+        regret: impl Fn(&[(usize, f64)], f64, &[f64]) -> Option<f64>,
+    ) -> Option<Vec<f64>> {
+        if outputs.positions.len() != self.moves.len() || self.moves.is_empty() {
+            return None;
+        }
+        self.moves
+            .iter()
+            .zip(&outputs.positions)
+            .map(|(moves, pos)| {
+                let best = moves.iter().map(|m| m.1).fold(0.0, f64::max);
+                regret(moves, best, &pos.policy)
+            })
+            .collect()
     }
 
     /// The regret of each position's policy in `outputs` (the suite's
     /// positions in order); `None` when they do not match the suite.
     pub fn per_position(&self, outputs: &RawNnOutputs) -> Option<Vec<f64>> {
-        if outputs.positions.len() != self.moves.len() || self.moves.is_empty() {
-            return None;
-        }
-        let mut out = Vec::with_capacity(self.moves.len());
-        for (moves, pos) in self.moves.iter().zip(&outputs.positions) {
-            let best = moves.iter().map(|m| m.1).fold(0.0, f64::max);
+        self.each_position(outputs, |moves, best, policy| {
             let (mut mass, mut lost) = (0.0, 0.0);
             for &(j, v) in moves {
-                let q = pos.policy.get(j).copied().filter(|q| q.is_finite())?;
+                let q = policy.get(j).copied().filter(|q| q.is_finite())?;
                 mass += q;
                 lost += q * (best - v);
             }
-            out.push(if mass > 0.0 { lost / mass } else { 0.0 });
-        }
-        Some(out)
+            Some(if mass > 0.0 { lost / mass } else { 0.0 })
+        })
+    }
+
+    /// The regret of each position's top move in `outputs` (see the module
+    /// docs; the first of equal tops); `None` when they do not match the
+    /// suite.
+    pub fn top1_per_position(&self, outputs: &RawNnOutputs) -> Option<Vec<f64>> {
+        self.each_position(outputs, |moves, best, policy| {
+            let mut top: Option<(f64, f64)> = None;
+            for &(j, v) in moves {
+                let q = policy.get(j).copied().filter(|q| q.is_finite())?;
+                if top.is_none_or(|(tq, _)| q > tq) {
+                    top = Some((q, v));
+                }
+            }
+            Some(top.map_or(0.0, |(_, v)| best - v))
+        })
+    }
+
+    /// The mean regret of the top moves in `outputs`.
+    pub fn top1_regret(&self, outputs: &RawNnOutputs) -> Option<f64> {
+        let per = self.top1_per_position(outputs)?;
+        Some(per.iter().sum::<f64>() / per.len() as f64)
+    }
+
+    /// The variant's top-move regret minus the original's: the
+    /// `top1_regret` metric.
+    pub fn top1_excess(&self, outputs: &RawNnOutputs) -> Option<f64> {
+        self.top1_regret(outputs).map(|r| r - self.reference_top1)
+    }
+
+    /// The original's own mean regret of its top moves.
+    pub fn reference_top1(&self) -> f64 {
+        self.reference_top1
     }
 
     /// The mean regret of the policies in `outputs`.
@@ -144,5 +206,68 @@ impl MoveValues {
     /// The original policy's own mean regret.
     pub fn reference(&self) -> f64 {
         self.reference
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::katago::RawNn;
+
+    fn outputs(policies: &[Vec<f64>]) -> RawNnOutputs {
+        RawNnOutputs {
+            board_size: 2,
+            symmetry: 0,
+            positions: policies
+                .iter()
+                .map(|p| RawNn {
+                    to_move: Color::Black,
+                    policy: p.clone(),
+                    pass: 0.0,
+                    winrate: 0.5,
+                    lead: 0.0,
+                })
+                .collect(),
+            seconds: 0.0,
+            answer_seconds: 0.0,
+            peak_rss_bytes: None,
+            cpu_seconds: None,
+        }
+    }
+
+    #[test]
+    fn top_move_regret_prices_a_changed_top_move_at_what_the_swap_costs() {
+        // Two positions; point 3 is illegal in the first (NaN policy).
+        let values = MoveValues {
+            moves: vec![
+                vec![(0, 0.60), (1, 0.59), (2, 0.20)],
+                vec![(0, 0.50), (1, 0.10), (2, 0.45), (3, 0.30)],
+            ],
+            reference: 0.0,
+            reference_top1: 0.0,
+        };
+        let original = outputs(&[
+            vec![0.50, 0.40, 0.10, f64::NAN],
+            vec![0.70, 0.10, 0.10, 0.10],
+        ]);
+        // The original plays the best move in both: no top-move regret.
+        assert_eq!(values.top1_per_position(&original), Some(vec![0.0, 0.0]));
+        // A variant whose top moves are the near-equal second (costs 0.01)
+        // and a blunder (costs 0.40): priced at exactly that.
+        let variant = outputs(&[
+            vec![0.40, 0.50, 0.10, f64::NAN],
+            vec![0.20, 0.50, 0.20, 0.10],
+        ]);
+        let per = values.top1_per_position(&variant).unwrap();
+        assert!((per[0] - 0.01).abs() < 1e-12 && (per[1] - 0.40).abs() < 1e-12);
+        assert!((values.top1_regret(&variant).unwrap() - 0.205).abs() < 1e-12);
+        // The policy regret of the same variant weighs every move by its
+        // mass, so the two differ.
+        let policy = values.regret(&variant).unwrap();
+        assert!((policy - 0.205).abs() > 0.01, "{policy}");
+        // A legal move without a finite policy, or another suite: none.
+        let broken = outputs(&[vec![f64::NAN; 4], vec![0.25; 4]]);
+        assert_eq!(values.top1_per_position(&broken), None);
+        assert_eq!(values.top1_per_position(&outputs(&[vec![0.25; 4]])), None);
     }
 }

@@ -126,6 +126,16 @@ pub struct EvolveRunArgs {
     /// move of every screening position).
     #[arg(long, default_value_t = 0.0)]
     pub regret_weight: f64,
+    /// Adds top-move regret to a KataGo genome's quality with this weight
+    /// (with --regret-weight, both are added): what the genome's top moves
+    /// give away against the original's top moves, judged the same way.
+    /// A net that plays without search (one visit) plays its top move, so
+    /// this is what such play loses: nothing where the two top moves differ
+    /// between near-equal moves, the full price of a blunder. It moves only
+    /// where top moves change, so screen it on many positions (--suite).
+    /// 0 (the default) leaves it out. Native screen only.
+    #[arg(long, default_value_t = 0.0)]
+    pub top1_regret_weight: f64,
     /// A strategy file entered whole into generation 0 (repeatable), before
     /// its random genomes: an exported survivor of an earlier evolution, or
     /// a hand recipe to start from. Any strategy that gives every layer of
@@ -251,7 +261,9 @@ pub struct EvolveCheckArgs {
     /// value after every legal move, and the genome's difference from each
     /// recipe with a 95% interval paired by position. KL says how close a
     /// policy is; regret says whether its changes point at better or worse
-    /// moves, which is what games feel. About a minute more.
+    /// moves, which is what games feel. Also the top-move regret: the
+    /// same for each policy's top move alone, which is what play without
+    /// search (one visit) gives away. About a minute more.
     #[arg(long)]
     pub regret: bool,
     #[arg(long, default_value = "variants")]
@@ -436,22 +448,35 @@ fn print_regret(
     let rows = regret
         .rows(&a.model, checks, &a.cache)
         .map_err(evolve_exit)?;
-    println!(
-        "  policy regret on unseen positions (winrate given away, minus the original's {:.4}; lower is better):",
-        regret.original()
-    );
     let evolved = rows.iter().find(|r| r.subject == genome);
-    for r in &rows {
-        let vs = match evolved {
-            Some(g) if r.subject != genome => {
-                qarena_stats::MeanCi::paired_difference(&g.per_position, &r.per_position)
-                    .and_then(|m| Some((m.mean, m.lower()?, m.upper()?)))
-                    .map(|(d, lo, hi)| format!("  evolved − this {d:+.4} [{lo:+.4}, {hi:+.4}]"))
-                    .unwrap_or_default()
-            }
-            _ => String::new(),
-        };
-        println!("    {:<32} {:+.4}{vs}", r.subject, r.excess);
+    type Figures = fn(&qarena_evolve::RegretRow) -> (f64, &[f64]);
+    let tables: [(&str, f64, Figures); 2] = [
+        ("policy regret", regret.original(), |r| {
+            (r.excess, &r.per_position)
+        }),
+        (
+            "top-move regret (play without search)",
+            regret.original_top1(),
+            |r| (r.top1_excess, &r.top1_per_position),
+        ),
+    ];
+    for (what, original, figures) in tables {
+        println!(
+            "  {what} on unseen positions (winrate given away, minus the original's {original:.4}; lower is better):"
+        );
+        for r in &rows {
+            let (excess, per) = figures(r);
+            let vs = match evolved {
+                Some(g) if r.subject != genome => {
+                    qarena_stats::MeanCi::paired_difference(figures(g).1, per)
+                        .and_then(|m| Some((m.mean, m.lower()?, m.upper()?)))
+                        .map(|(d, lo, hi)| format!("  evolved − this {d:+.4} [{lo:+.4}, {hi:+.4}]"))
+                        .unwrap_or_default()
+                }
+                _ => String::new(),
+            };
+            println!("    {:<32} {excess:+.4}{vs}", r.subject);
+        }
     }
     Ok(())
 }
@@ -469,11 +494,15 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     if a.max_minutes.is_some_and(|m| m.is_nan() || m <= 0.0) {
         return Err(Exit::input(anyhow!("--max-minutes must be positive")));
     }
-    if !(a.regret_weight.is_finite() && a.regret_weight >= 0.0) {
-        return Err(Exit::input(anyhow!(
-            "--regret-weight must be a number >= 0, got {}",
-            a.regret_weight
-        )));
+    for (flag, w) in [
+        ("--regret-weight", a.regret_weight),
+        ("--top1-regret-weight", a.top1_regret_weight),
+    ] {
+        if !(w.is_finite() && w >= 0.0) {
+            return Err(Exit::input(anyhow!(
+                "{flag} must be a number >= 0, got {w}"
+            )));
+        }
     }
     if a.calibrated
         && !qarena_models::detect(&a.model)
@@ -520,6 +549,7 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             ScreenArg::Auto => ScreenKind::Engine,
         },
         regret_weight: a.regret_weight,
+        top1_regret_weight: a.top1_regret_weight,
         entrants: a
             .entrants
             .iter()

@@ -181,6 +181,18 @@ fn evolve_screens_genomes_and_exports_the_best_within_budget() {
     // Per-channel int4 without calibration misplaces policy mass badly.
     assert!(excess > 0.0, "{regret}");
     assert!(regret.contains(" [") && regret.ends_with(']'), "{regret}");
+    // Top-move regret, in a table of its own after it: what play without
+    // search gives away.
+    let (_, top1) = stdout
+        .split_once("top-move regret (play without search) on unseen positions")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let top1 = top1
+        .lines()
+        .find(|l| l.contains("recipe:int4-channel") && l.contains("evolved − this"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let top1_excess: f64 = top1.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!(top1_excess > 0.0, "{top1}");
+    assert!(top1.contains(" [") && top1.ends_with(']'), "{top1}");
     let checks = ws.store().evolution_checks(ev.id).unwrap();
     let suites: Vec<(&str, &str)> = checks
         .iter()
