@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::elo::{elo_penta, elo_wdl, penta_from_pairs, EloReport, Penta, Wdl};
+use crate::elo::{elo_penta, elo_wdl, EloReport, Penta, Wdl};
 use crate::sprt::{sprt_penta, sprt_wdl, SprtParams, SprtResult};
 
 /// The result of one finished game from the point of view of the engine
@@ -44,6 +44,10 @@ pub struct Tally {
     wdl: Wdl,
     aborted: u64,
     by_pair: BTreeMap<i64, Vec<f64>>,
+    /// The pentanomial of the complete pairs in `by_pair`, kept as games
+    /// arrive so that the SPRT a runner checks after every game costs the
+    /// same at game 30,000 as at game 2.
+    complete: Penta,
 }
 
 /// Which model a [`Tally`] uses for Elo and SPRT.
@@ -69,7 +73,16 @@ impl Tally {
             Outcome::Loss => self.wdl.losses += 1,
         }
         if let Some(p) = pair {
-            self.by_pair.entry(p).or_default().push(outcome.score());
+            let scores = self.by_pair.entry(p).or_default();
+            // A pair is complete with exactly two games: a third game (which
+            // no runner plays) takes it out of the counts again.
+            if let Some(k) = pentanomial_cell(scores) {
+                self.complete.counts[k] -= 1;
+            }
+            scores.push(outcome.score());
+            if let Some(k) = pentanomial_cell(scores) {
+                self.complete.counts[k] += 1;
+            }
         }
     }
 
@@ -106,12 +119,17 @@ impl Tally {
             .collect()
     }
 
+    /// The number of complete pairs.
+    pub fn complete_pairs(&self) -> u64 {
+        self.complete.pairs()
+    }
+
     /// The counts the statistics use: pairs when every finished game belongs
     /// to a complete pair, single games otherwise.
     pub fn counted(&self) -> Counted {
-        let pairs = self.pairs();
-        if !pairs.is_empty() && 2 * pairs.len() as u64 == self.games() {
-            Counted::Pairs(penta_from_pairs(&pairs))
+        let pairs = self.complete_pairs();
+        if pairs > 0 && 2 * pairs == self.games() {
+            Counted::Pairs(self.complete)
         } else {
             Counted::Games(self.wdl)
         }
@@ -126,8 +144,16 @@ impl Tally {
     /// The GSPRT over complete pairs, `None` while there are none (the
     /// runner's early stop looks only at pairs).
     pub fn sprt_pairs(&self, params: &SprtParams) -> Option<SprtResult> {
-        let pairs = self.pairs();
-        (!pairs.is_empty()).then(|| sprt_penta(&penta_from_pairs(&pairs), params))
+        (self.complete_pairs() > 0).then(|| sprt_penta(&self.complete, params))
+    }
+}
+
+/// The pentanomial cell (half points of the pair, 0..=4) of a pair's game
+/// scores, `None` unless it holds exactly two games.
+fn pentanomial_cell(scores: &[f64]) -> Option<usize> {
+    match scores {
+        [a, b] => Some(((a + b) * 2.0).round() as usize),
+        _ => None,
     }
 }
 
@@ -279,6 +305,7 @@ pub fn mean(xs: &[f64]) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::elo::penta_from_pairs;
 
     #[test]
     fn tally_counts_and_picks_pentanomial_only_when_every_game_is_paired() {
@@ -301,6 +328,30 @@ mod tests {
         assert_eq!(t.pairs().len(), 2);
         assert!(Tally::new().elo(0.95).is_none());
         assert!(t.elo(0.95).is_some());
+    }
+
+    #[test]
+    fn running_pentanomial_equals_a_recount_from_the_pairs() {
+        use rand::{Rng, SeedableRng};
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let mut t = Tally::new();
+        let outcomes = [Outcome::Win, Outcome::Draw, Outcome::Loss];
+        for step in 0..3000 {
+            // Pairs arrive out of order, some stay single, a few get a
+            // third game, and some games carry no pair at all.
+            let pair = (step % 10 != 0).then(|| rng.gen_range(0..1200i64));
+            t.add(outcomes[rng.gen_range(0..3)], pair);
+            let recount = penta_from_pairs(&t.pairs());
+            assert_eq!(t.complete_pairs(), t.pairs().len() as u64);
+            let params =
+                SprtParams::new(0.0, 5.0, 0.05, 0.05, crate::sprt::SprtModel::default()).unwrap();
+            assert_eq!(
+                t.sprt_pairs(&params),
+                (recount.pairs() > 0).then(|| sprt_penta(&recount, &params))
+            );
+        }
+        assert!(t.by_pair.values().any(|v| v.len() > 2));
+        assert!(t.complete_pairs() > 100);
     }
 
     #[test]

@@ -123,29 +123,29 @@ pub(super) fn record_game(
         };
         t.tally.add(outcome, Some(i64::from(gi / 2)));
     }
+    // The SPRT reads the live tally: it holds every game of the run (the
+    // resumed ones are counted in at the start) and keeps its pentanomial
+    // as games arrive, so this check costs the same at any match length.
+    let sprt = sh.cfg.sprt.as_ref().and_then(|params| {
+        let r = t.tally.sprt_pairs(params)?;
+        Some((params, r, t.tally.complete_pairs()))
+    });
     drop(t);
-    if let Some(params) = &sh.cfg.sprt {
-        if let Ok(games) = sh.store.games(sh.run) {
-            let s = crate::summary::from_games("", "", "", &games, sh.req.point_index);
-            if let Some(r) = s.tally.sprt_pairs(params) {
-                if r.verdict != qarena_stats::SprtVerdict::Continue
-                    && !sh.drain.swap(true, Ordering::SeqCst)
-                {
-                    let _ = sh.store.record_event(&NewEvent {
-                        run: sh.run,
-                        game_index: Some(i64::from(gi)),
-                        engine: None,
-                        kind: qarena_store::EventKind::Warning,
-                        message: format!(
-                            "SPRT {params}: {} after {} pairs (LLR {:.3}); no new games start",
-                            r.verdict,
-                            s.tally.pairs().len(),
-                            r.llr
-                        ),
-                        stderr_tail: None,
-                    });
-                }
-            }
+    if let Some((params, r, pairs)) = sprt {
+        if r.verdict != qarena_stats::SprtVerdict::Continue
+            && !sh.drain.swap(true, Ordering::SeqCst)
+        {
+            let _ = sh.store.record_event(&NewEvent {
+                run: sh.run,
+                game_index: Some(i64::from(gi)),
+                engine: None,
+                kind: qarena_store::EventKind::Warning,
+                message: format!(
+                    "SPRT {params}: {} after {pairs} pairs (LLR {:.3}); no new games start",
+                    r.verdict, r.llr
+                ),
+                stderr_tail: None,
+            });
         }
     }
     let wdl = lock(&sh.live).tally.wdl();
