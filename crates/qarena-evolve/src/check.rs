@@ -11,6 +11,7 @@
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
+use qarena_probe::regret::RegretKind;
 use qarena_probe::stored::probe_stored;
 use qarena_probe::{AnyProbe, Probe, Suite};
 use qarena_quant::Strategy;
@@ -211,15 +212,12 @@ pub fn versus(
 pub struct RegretRow {
     /// `genome:<id>` or `recipe:<name>`, as in the checks.
     pub subject: String,
-    /// Its regret minus the original's (see [`qarena_probe::regret`]).
-    pub excess: f64,
-    /// Per position, for paired comparisons.
-    pub per_position: Vec<f64>,
-    /// Its top-move regret minus the original's: what it gives away
-    /// playing without search.
-    pub top1_excess: f64,
-    /// Per position, for paired comparisons.
-    pub top1_per_position: Vec<f64>,
+    /// Its mean regret minus the original's, of the policy and of the top
+    /// move (what it gives away playing without search), by
+    /// [`RegretKind::index`] (see [`qarena_probe::regret`]).
+    pub excess: [f64; 2],
+    /// Per position, by kind, for paired comparisons.
+    pub per_position: [Vec<f64>; 2],
 }
 
 /// Policy regret on the unseen suite, by qarena's own forward pass
@@ -264,13 +262,8 @@ impl UnseenRegret {
     }
 
     /// The original net's own mean regret.
-    pub fn original(&self) -> f64 {
-        self.values.reference()
-    }
-
-    /// The original net's own mean regret of its top moves.
-    pub fn original_top1(&self) -> f64 {
-        self.values.reference_top1()
+    pub fn original(&self, kind: RegretKind) -> f64 {
+        self.values.reference(kind)
     }
 
     /// One row per strategy checked on the unseen suite.
@@ -297,22 +290,20 @@ impl UnseenRegret {
                 std::time::Instant::now(),
             )
             .map_err(|e| regret_err(&self.suite, e.to_string()))?;
-            let per = self
-                .values
-                .per_position(&out)
-                .ok_or_else(|| regret_err(&k.subject, "outputs do not match the suite".into()))?;
-            let top1 = self
-                .values
-                .top1_per_position(&out)
-                .ok_or_else(|| regret_err(&k.subject, "outputs do not match the suite".into()))?;
-            let mean = |xs: &[f64]| xs.iter().sum::<f64>() / xs.len().max(1) as f64;
-            rows.push(RegretRow {
+            let mut row = RegretRow {
                 subject: k.subject.clone(),
-                excess: mean(&per) - self.values.reference(),
-                per_position: per,
-                top1_excess: mean(&top1) - self.values.reference_top1(),
-                top1_per_position: top1,
-            });
+                excess: [0.0; 2],
+                per_position: [Vec::new(), Vec::new()],
+            };
+            for kind in RegretKind::ALL {
+                let per = self.values.per_position(kind, &out).ok_or_else(|| {
+                    regret_err(&k.subject, "outputs do not match the suite".into())
+                })?;
+                let mean = per.iter().sum::<f64>() / per.len().max(1) as f64;
+                row.excess[kind.index()] = mean - self.values.reference(kind);
+                row.per_position[kind.index()] = per;
+            }
+            rows.push(row);
         }
         Ok(rows)
     }

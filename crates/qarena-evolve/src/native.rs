@@ -28,7 +28,7 @@ use qarena_go::NetInputs;
 use qarena_models::katago_net::KataNet;
 use qarena_models::Model;
 use qarena_probe::katago::{compare_outputs, RawNnOutputs};
-use qarena_probe::regret::MoveValues;
+use qarena_probe::regret::{MoveValues, RegretKind};
 use qarena_probe::report::Comparison;
 use qarena_probe::{native, Suite};
 use qarena_quant::{Scheme, Strategy};
@@ -218,12 +218,9 @@ impl NativeScreen {
         let mut c = compare_outputs(&self.reference, &out)
             .map_err(|e| EvolveError::Screen(e.to_string()))?;
         if let Some(r) = &self.regret {
-            for (name, excess) in [
-                ("policy_regret", r.excess(&out)),
-                ("top1_regret", r.top1_excess(&out)),
-            ] {
-                if let Some(x) = excess {
-                    c.metrics.push(qarena_probe::Metric::new(name, x));
+            for kind in RegretKind::ALL {
+                if let Some(x) = r.excess(kind, &out) {
+                    c.metrics.push(qarena_probe::Metric::new(kind.metric(), x));
                 }
             }
         }

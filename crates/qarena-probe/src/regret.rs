@@ -30,16 +30,40 @@ use crate::katago::RawNnOutputs;
 use crate::native::{with_colours, BATCH};
 use crate::suite::{Positions, Suite};
 
+/// Which regret: of the whole policy, or of its top move alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegretKind {
+    /// Every legal move weighed by its policy mass (`policy_regret`).
+    Policy,
+    /// The policy's top move, what one-visit play plays (`top1_regret`).
+    TopMove,
+}
+
+impl RegretKind {
+    pub const ALL: [RegretKind; 2] = [RegretKind::Policy, RegretKind::TopMove];
+
+    /// The probe metric of the variant's mean minus the original's.
+    pub fn metric(self) -> &'static str {
+        match self {
+            RegretKind::Policy => "policy_regret",
+            RegretKind::TopMove => "top1_regret",
+        }
+    }
+
+    /// Its place in [`RegretKind::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// The original net's value of every legal move of every position of a
 /// suite, and the original's own regret on them.
 #[derive(Debug, Clone)]
 pub struct MoveValues {
     /// Per position: (policy index, the mover's winrate after the move).
     moves: Vec<Vec<(usize, f64)>>,
-    /// The original policy's mean regret.
-    reference: f64,
-    /// The original's mean regret of its top move.
-    reference_top1: f64,
+    /// The original's mean regret of each kind, by [`RegretKind::index`].
+    reference: [f64; 2],
 }
 
 /// Symmetries each move's value is averaged over.
@@ -114,11 +138,9 @@ impl MoveValues {
         }
         let mut mv = MoveValues {
             moves,
-            reference: 0.0,
-            reference_top1: 0.0,
+            reference: [0.0; 2],
         };
-        mv.reference = mv.regret(original).unwrap_or(0.0);
-        mv.reference_top1 = mv.top1_regret(original).unwrap_or(0.0);
+        mv.reference = RegretKind::ALL.map(|kind| mv.mean(kind, original).unwrap_or(0.0));
         Ok(mv)
     }
 
@@ -144,68 +166,48 @@ impl MoveValues {
             .collect()
     }
 
-    /// The regret of each position's policy in `outputs` (the suite's
-    /// positions in order); `None` when they do not match the suite.
-    pub fn per_position(&self, outputs: &RawNnOutputs) -> Option<Vec<f64>> {
-        self.each_position(outputs, |moves, best, policy| {
-            let (mut mass, mut lost) = (0.0, 0.0);
-            for &(j, v) in moves {
-                let q = policy.get(j).copied().filter(|q| q.is_finite())?;
-                mass += q;
-                lost += q * (best - v);
-            }
-            Some(if mass > 0.0 { lost / mass } else { 0.0 })
-        })
-    }
-
-    /// The regret of each position's top move in `outputs` (see the module
-    /// docs; the first of equal tops); `None` when they do not match the
-    /// suite.
-    pub fn top1_per_position(&self, outputs: &RawNnOutputs) -> Option<Vec<f64>> {
-        self.each_position(outputs, |moves, best, policy| {
-            let mut top: Option<(f64, f64)> = None;
-            for &(j, v) in moves {
-                let q = policy.get(j).copied().filter(|q| q.is_finite())?;
-                if top.is_none_or(|(tq, _)| q > tq) {
-                    top = Some((q, v));
+    /// The regret of each position of `outputs` (the suite's positions in
+    /// order): of its policy, or of its top move (the first of equal tops;
+    /// see the module docs); `None` when they do not match the suite.
+    pub fn per_position(&self, kind: RegretKind, outputs: &RawNnOutputs) -> Option<Vec<f64>> {
+        match kind {
+            RegretKind::Policy => self.each_position(outputs, |moves, best, policy| {
+                let (mut mass, mut lost) = (0.0, 0.0);
+                for &(j, v) in moves {
+                    let q = policy.get(j).copied().filter(|q| q.is_finite())?;
+                    mass += q;
+                    lost += q * (best - v);
                 }
-            }
-            Some(top.map_or(0.0, |(_, v)| best - v))
-        })
+                Some(if mass > 0.0 { lost / mass } else { 0.0 })
+            }),
+            RegretKind::TopMove => self.each_position(outputs, |moves, best, policy| {
+                let mut top: Option<(f64, f64)> = None;
+                for &(j, v) in moves {
+                    let q = policy.get(j).copied().filter(|q| q.is_finite())?;
+                    if top.is_none_or(|(tq, _)| q > tq) {
+                        top = Some((q, v));
+                    }
+                }
+                Some(top.map_or(0.0, |(_, v)| best - v))
+            }),
+        }
     }
 
-    /// The mean regret of the top moves in `outputs`.
-    pub fn top1_regret(&self, outputs: &RawNnOutputs) -> Option<f64> {
-        let per = self.top1_per_position(outputs)?;
+    /// The mean regret over the positions of `outputs`.
+    pub fn mean(&self, kind: RegretKind, outputs: &RawNnOutputs) -> Option<f64> {
+        let per = self.per_position(kind, outputs)?;
         Some(per.iter().sum::<f64>() / per.len() as f64)
     }
 
-    /// The variant's top-move regret minus the original's: the
-    /// `top1_regret` metric.
-    pub fn top1_excess(&self, outputs: &RawNnOutputs) -> Option<f64> {
-        self.top1_regret(outputs).map(|r| r - self.reference_top1)
+    /// The variant's mean regret minus the original's: the probe metric
+    /// [`RegretKind::metric`].
+    pub fn excess(&self, kind: RegretKind, outputs: &RawNnOutputs) -> Option<f64> {
+        self.mean(kind, outputs).map(|r| r - self.reference(kind))
     }
 
-    /// The original's own mean regret of its top moves.
-    pub fn reference_top1(&self) -> f64 {
-        self.reference_top1
-    }
-
-    /// The mean regret of the policies in `outputs`.
-    pub fn regret(&self, outputs: &RawNnOutputs) -> Option<f64> {
-        let per = self.per_position(outputs)?;
-        Some(per.iter().sum::<f64>() / per.len() as f64)
-    }
-
-    /// The variant's regret minus the original's: the `policy_regret`
-    /// metric.
-    pub fn excess(&self, outputs: &RawNnOutputs) -> Option<f64> {
-        self.regret(outputs).map(|r| r - self.reference)
-    }
-
-    /// The original policy's own mean regret.
-    pub fn reference(&self) -> f64 {
-        self.reference
+    /// The original's own mean regret.
+    pub fn reference(&self, kind: RegretKind) -> f64 {
+        self.reference[kind.index()]
     }
 }
 
@@ -243,31 +245,36 @@ mod tests {
                 vec![(0, 0.60), (1, 0.59), (2, 0.20)],
                 vec![(0, 0.50), (1, 0.10), (2, 0.45), (3, 0.30)],
             ],
-            reference: 0.0,
-            reference_top1: 0.0,
+            reference: [0.0; 2],
         };
         let original = outputs(&[
             vec![0.50, 0.40, 0.10, f64::NAN],
             vec![0.70, 0.10, 0.10, 0.10],
         ]);
         // The original plays the best move in both: no top-move regret.
-        assert_eq!(values.top1_per_position(&original), Some(vec![0.0, 0.0]));
+        assert_eq!(
+            values.per_position(RegretKind::TopMove, &original),
+            Some(vec![0.0, 0.0])
+        );
         // A variant whose top moves are the near-equal second (costs 0.01)
         // and a blunder (costs 0.40): priced at exactly that.
         let variant = outputs(&[
             vec![0.40, 0.50, 0.10, f64::NAN],
             vec![0.20, 0.50, 0.20, 0.10],
         ]);
-        let per = values.top1_per_position(&variant).unwrap();
+        let per = values.per_position(RegretKind::TopMove, &variant).unwrap();
         assert!((per[0] - 0.01).abs() < 1e-12 && (per[1] - 0.40).abs() < 1e-12);
-        assert!((values.top1_regret(&variant).unwrap() - 0.205).abs() < 1e-12);
+        assert!((values.mean(RegretKind::TopMove, &variant).unwrap() - 0.205).abs() < 1e-12);
         // The policy regret of the same variant weighs every move by its
         // mass, so the two differ.
-        let policy = values.regret(&variant).unwrap();
+        let policy = values.mean(RegretKind::Policy, &variant).unwrap();
         assert!((policy - 0.205).abs() > 0.01, "{policy}");
         // A legal move without a finite policy, or another suite: none.
         let broken = outputs(&[vec![f64::NAN; 4], vec![0.25; 4]]);
-        assert_eq!(values.top1_per_position(&broken), None);
-        assert_eq!(values.top1_per_position(&outputs(&[vec![0.25; 4]])), None);
+        assert_eq!(values.per_position(RegretKind::TopMove, &broken), None);
+        assert_eq!(
+            values.per_position(RegretKind::TopMove, &outputs(&[vec![0.25; 4]])),
+            None
+        );
     }
 }

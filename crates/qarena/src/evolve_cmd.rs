@@ -9,6 +9,7 @@ use qarena_evolve::{
     evolve, export_best, play_games, Budget, EvolveError, EvolveSettings, GameStage, GeneSpace,
     PlayerRating, Recipe, ScreenKind,
 };
+use qarena_probe::regret::RegretKind;
 use qarena_probe::{AnyProbe, Suite};
 use qarena_stats::{SprtParams, SprtVerdict};
 use qarena_store::Store;
@@ -449,26 +450,20 @@ fn print_regret(
         .rows(&a.model, checks, &a.cache)
         .map_err(evolve_exit)?;
     let evolved = rows.iter().find(|r| r.subject == genome);
-    type Figures = fn(&qarena_evolve::RegretRow) -> (f64, &[f64]);
-    let tables: [(&str, f64, Figures); 2] = [
-        ("policy regret", regret.original(), |r| {
-            (r.excess, &r.per_position)
-        }),
-        (
-            "top-move regret (play without search)",
-            regret.original_top1(),
-            |r| (r.top1_excess, &r.top1_per_position),
-        ),
-    ];
-    for (what, original, figures) in tables {
+    for kind in RegretKind::ALL {
+        let what = match kind {
+            RegretKind::Policy => "policy regret",
+            RegretKind::TopMove => "top-move regret (play without search)",
+        };
+        let (original, k) = (regret.original(kind), kind.index());
         println!(
             "  {what} on unseen positions (winrate given away, minus the original's {original:.4}; lower is better):"
         );
         for r in &rows {
-            let (excess, per) = figures(r);
+            let (excess, per) = (r.excess[k], &r.per_position[k]);
             let vs = match evolved {
                 Some(g) if r.subject != genome => {
-                    qarena_stats::MeanCi::paired_difference(figures(g).1, per)
+                    qarena_stats::MeanCi::paired_difference(&g.per_position[k], per)
                         .and_then(|m| Some((m.mean, m.lower()?, m.upper()?)))
                         .map(|(d, lo, hi)| format!("  evolved − this {d:+.4} [{lo:+.4}, {hi:+.4}]"))
                         .unwrap_or_default()
