@@ -43,6 +43,7 @@ use rand_chacha::ChaCha8Rng;
 use sha2::{Digest, Sha256};
 
 use crate::genome::{Budget, GeneSpace, Genome, GenomeError, Layout, Operator};
+use crate::llm::{LlmOutcome, LlmScreen, LLM_PROBE};
 use crate::native::{NativeOutcome, NativeScreen};
 
 /// The name the native screen's comparisons are stored under.
@@ -106,6 +107,9 @@ pub enum ScreenKind {
     /// KataGo nets: quantized in memory and evaluated by qarena's own
     /// forward pass ([`crate::native`]).
     Native,
+    /// Language models: quantized in memory and measured by next-token KL
+    /// on a screening text ([`crate::llm`]; [`evolve_llm`]).
+    Llm,
 }
 
 impl ScreenKind {
@@ -113,6 +117,7 @@ impl ScreenKind {
         match self {
             ScreenKind::Engine => "engine",
             ScreenKind::Native => "native",
+            ScreenKind::Llm => "llm",
         }
     }
 }
@@ -316,19 +321,40 @@ pub fn survival_score(
 /// One line of progress for the caller to show.
 pub type Progress<'a> = &'a dyn Fn(&str);
 
+/// What genomes are measured against: a probe on a position suite, or a
+/// language model on a screening text.
+#[derive(Clone, Copy)]
+enum Target<'a> {
+    Probe {
+        probe: &'a AnyProbe,
+        suite: &'a Suite,
+    },
+    Llm(&'a LlmScreen),
+}
+
+impl Target<'_> {
+    /// The probe's name and the suite's (or text's) sha256, as the
+    /// evolution's settings record them.
+    fn names(&self) -> (&str, &str) {
+        match self {
+            Target::Probe { probe, suite } => (probe.name(), suite.sha256()),
+            Target::Llm(l) => (LLM_PROBE, l.text().1),
+        }
+    }
+}
+
 struct Screen<'a> {
     store: &'a Store,
     settings: &'a EvolveSettings,
     layout: &'a Layout,
-    probe: &'a AnyProbe,
-    suite: &'a Suite,
+    target: Target<'a>,
     reference: Option<AnyOutputs>,
     native: Option<NativeScreen>,
     model_sha: String,
     stop: &'a AtomicBool,
 }
 
-fn sha256_hex(text: &str) -> String {
+pub(crate) fn sha256_hex(text: &str) -> String {
     format!("{:x}", Sha256::digest(text.as_bytes()))
 }
 
@@ -339,11 +365,30 @@ impl<'a> Screen<'a> {
         store: &'a Store,
         settings: &'a EvolveSettings,
         layout: &'a Layout,
-        probe: &'a AnyProbe,
-        suite: &'a Suite,
+        target: Target<'a>,
         model_sha: &str,
         stop: &'a AtomicBool,
     ) -> Result<Option<Screen<'a>>, EvolveError> {
+        let (probe, suite) = match target {
+            Target::Probe { probe, suite } => (probe, suite),
+            Target::Llm(_) if settings.measures_regret() => {
+                return Err(EvolveError::Screen(
+                    "regret is a Go measure: a language model is screened by next-token KL alone (leave out --regret-weight / --top1-regret-weight)".to_string(),
+                ))
+            }
+            Target::Llm(_) => {
+                return Ok(Some(Screen {
+                    store,
+                    settings,
+                    layout,
+                    target,
+                    reference: None,
+                    native: None,
+                    model_sha: model_sha.to_string(),
+                    stop,
+                }))
+            }
+        };
         let (reference, native) = match settings.screen {
             ScreenKind::Native if settings.measures_regret() => (
                 None,
@@ -355,6 +400,12 @@ impl<'a> Screen<'a> {
                     "regret is measured by the native screen only: use --screen native (KataGo nets) or no --regret-weight / --top1-regret-weight".to_string(),
                 ))
             }
+            ScreenKind::Llm => {
+                return Err(EvolveError::Screen(format!(
+                    "the language-model screen measures language models; {} is screened by its probe (--screen engine or native)",
+                    settings.model.display()
+                )))
+            }
             ScreenKind::Engine => match probe.evaluate(&settings.model, suite, stop) {
                 Ok(r) => (Some(r), None),
                 Err(e) if e.is_interrupted() => return Ok(None),
@@ -365,8 +416,7 @@ impl<'a> Screen<'a> {
             store,
             settings,
             layout,
-            probe,
-            suite,
+            target,
             reference,
             native,
             model_sha: model_sha.to_string(),
@@ -455,8 +505,12 @@ impl<'a> Screen<'a> {
     /// whether the genome lives. Stores the probe, never a genome.
     fn assess(&self, strategy: &qarena_quant::Strategy) -> Result<Assessment, EvolveError> {
         let fail = |kind: &'static str, detail: String| Ok(Assessment::Failed { kind, detail });
+        let (probe, suite) = match self.target {
+            Target::Llm(llm) => return self.assess_llm(llm, strategy),
+            Target::Probe { probe, suite } => (probe, suite),
+        };
         if let Some(native) = &self.native {
-            return self.assess_native(native, strategy);
+            return self.assess_native(native, suite, strategy);
         }
         let variant = match build_variant(&self.settings.model, strategy, &self.settings.cache_dir)
         {
@@ -469,11 +523,11 @@ impl<'a> Screen<'a> {
         };
         let probed = match probe_stored(
             self.store,
-            self.probe,
+            probe,
             &self.settings.model,
             self.reference.as_ref(),
             &variant.path,
-            self.suite,
+            suite,
             None,
             false,
             self.stop,
@@ -501,6 +555,7 @@ impl<'a> Screen<'a> {
     fn assess_native(
         &self,
         native: &NativeScreen,
+        suite: &Suite,
         strategy: &qarena_quant::Strategy,
     ) -> Result<Assessment, EvolveError> {
         let calibration = if qarena_variant::needs_calibration(strategy) {
@@ -530,7 +585,7 @@ impl<'a> Screen<'a> {
             probe: NATIVE_PROBE.to_string(),
             subject_sha256: format!("variant:{id}"),
             reference_sha256: model_sha,
-            suite_sha256: self.suite.sha256().to_string(),
+            suite_sha256: suite.sha256().to_string(),
             // A screen that measures regret stores it with the figures:
             // its probes are not those of a screen without (nor of one
             // that measured policy regret alone).
@@ -540,6 +595,55 @@ impl<'a> Screen<'a> {
                 serde_json::json!({ "symmetry": 0 })
             },
         };
+        self.in_memory(key, &suite.name, native.positions(), || {
+            Ok(match native.screen(strategy, calibration.as_deref())? {
+                NativeOutcome::Compared(c) => Measured::Compared(c),
+                NativeOutcome::BuildError(why) => Measured::Failed {
+                    kind: "build_error",
+                    detail: why,
+                },
+            })
+        })
+    }
+
+    /// Screens a language model's genome in memory on the screening text;
+    /// the comparison is stored as a probe of the strategy (without
+    /// per-token figures).
+    fn assess_llm(
+        &self,
+        llm: &LlmScreen,
+        strategy: &qarena_quant::Strategy,
+    ) -> Result<Assessment, EvolveError> {
+        let (text, text_sha) = llm.text();
+        let key = qarena_store::ProbeKey {
+            probe: LLM_PROBE.to_string(),
+            subject_sha256: format!("strategy:{}", sha256_hex(&strategy.canonical_json())),
+            reference_sha256: self.model_sha.clone(),
+            suite_sha256: text_sha.to_string(),
+            settings: LlmScreen::key_settings(),
+        };
+        let name = text.display().to_string();
+        self.in_memory(key, &name, llm.scored_tokens(), || {
+            Ok(match llm.screen(strategy, self.stop)? {
+                LlmOutcome::Compared(c) => Measured::Compared(c),
+                LlmOutcome::BuildError(why) => Measured::Failed {
+                    kind: "build_error",
+                    detail: why,
+                },
+                LlmOutcome::Interrupted => Measured::Interrupted,
+            })
+        })
+    }
+
+    /// The stored figures under `key`, or `measure`'s, stored under it
+    /// (`units`: the positions or tokens they cover), and the verdict.
+    fn in_memory(
+        &self,
+        key: qarena_store::ProbeKey,
+        suite_name: &str,
+        units: usize,
+        measure: impl FnOnce() -> Result<Measured, EvolveError>,
+    ) -> Result<Assessment, EvolveError> {
         if let Some(rec) = self.store.find_probe(&key)? {
             let metrics: Vec<qarena_probe::Metric> = serde_json::from_value(rec.metrics.clone())
                 .map_err(|e| EvolveError::Stored {
@@ -554,20 +658,16 @@ impl<'a> Screen<'a> {
             return self.judge(&c, rec.id);
         }
         let started = std::time::Instant::now();
-        let c = match native.screen(strategy, calibration.as_deref())? {
-            NativeOutcome::Compared(c) => c,
-            NativeOutcome::BuildError(why) => {
-                return Ok(Assessment::Failed {
-                    kind: "build_error",
-                    detail: why,
-                })
-            }
+        let c = match measure()? {
+            Measured::Compared(c) => c,
+            Measured::Failed { kind, detail } => return Ok(Assessment::Failed { kind, detail }),
+            Measured::Interrupted => return Ok(Assessment::Interrupted),
         };
         let id = self.store.insert_probe(&qarena_store::NewProbe {
             key,
-            suite_name: self.suite.name.clone(),
+            suite_name: suite_name.to_string(),
             variant: None,
-            positions: native.positions() as i64,
+            positions: units as i64,
             primary_metric: c.primary.clone(),
             metrics: serde_json::to_value(&c.metrics).unwrap_or(serde_json::Value::Null),
             noise_floor: None,
@@ -618,6 +718,13 @@ impl<'a> Screen<'a> {
             memory_ratio: metric(&c.metrics, "memory_ratio"),
         }))
     }
+}
+
+/// What an in-memory screen measured.
+enum Measured {
+    Compared(qarena_probe::Comparison),
+    Failed { kind: &'static str, detail: String },
+    Interrupted,
 }
 
 /// What building and probing a genome's variant said.
@@ -792,7 +899,8 @@ fn entrant_settings(settings: &EvolveSettings) -> Option<serde_json::Value> {
     })
 }
 
-/// Runs (or resumes) an evolution; see the module docs.
+/// Runs (or resumes) an evolution of a KataGo net or an NNUE net, screened
+/// by `probe` (or natively) on `suite`; see the module docs.
 pub fn evolve(
     store: &Store,
     settings: &EvolveSettings,
@@ -802,6 +910,52 @@ pub fn evolve(
     progress: Progress<'_>,
 ) -> Result<EvolveSummary, EvolveError> {
     let (layout, model_sha) = layout_of(settings)?;
+    run_loop(
+        store,
+        settings,
+        Target::Probe { probe, suite },
+        (layout, model_sha),
+        stop,
+        progress,
+    )
+}
+
+/// Runs (or resumes) an evolution of a language model, each genome
+/// screened by `screen` (made from the same model) on its text; the
+/// settings' screen must be [`ScreenKind::Llm`].
+pub fn evolve_llm(
+    store: &Store,
+    settings: &EvolveSettings,
+    screen: &LlmScreen,
+    stop: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<EvolveSummary, EvolveError> {
+    if settings.screen != ScreenKind::Llm {
+        return Err(EvolveError::Screen(format!(
+            "a language model is screened by the llm screen, not the {} screen",
+            settings.screen.as_str()
+        )));
+    }
+    let layout = Layout::new(&qarena_llm::catalogue(&screen.model().weights))?;
+    let sha = screen.model().sha256.clone();
+    run_loop(
+        store,
+        settings,
+        Target::Llm(screen),
+        (layout, sha),
+        stop,
+        progress,
+    )
+}
+
+fn run_loop(
+    store: &Store,
+    settings: &EvolveSettings,
+    target: Target<'_>,
+    (layout, model_sha): (Layout, String),
+    stop: &AtomicBool,
+    progress: Progress<'_>,
+) -> Result<EvolveSummary, EvolveError> {
     // Entrants that do not fit are refused before anything is stored.
     entrant_genomes(settings, &layout)?;
     let ev = store.upsert_evolution(&NewEvolution {
@@ -818,8 +972,8 @@ pub fn evolve(
             "generations": settings.generations,
             "patience": settings.patience,
             "collapse_floor": settings.collapse_floor,
-            "suite": suite.sha256(),
-            "probe": probe.name(),
+            "suite": target.names().1,
+            "probe": target.names().0,
             "score_weights": SCORE_WEIGHTS,
         })
         .as_object()
@@ -827,8 +981,8 @@ pub fn evolve(
         .map(|mut o| {
             // Only calibrated evolutions say so: the settings of the
             // others stay what they were.
-            if settings.screen == ScreenKind::Native {
-                o.insert("screen".into(), serde_json::json!("native"));
+            if settings.screen != ScreenKind::Engine {
+                o.insert("screen".into(), serde_json::json!(settings.screen.as_str()));
             }
             if settings.regret_weight > 0.0 {
                 o.insert(
@@ -875,8 +1029,7 @@ pub fn evolve(
     }
     store.set_evolution_status(ev.id, RunStatus::Running)?;
     let started = std::time::Instant::now();
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)?
-    else {
+    let Some(screen) = Screen::start(store, settings, &layout, target, &model_sha, stop)? else {
         return finish(store, ev.id, 0, Ending::Stopped);
     };
     let mut best_quality = f64::INFINITY;
@@ -1040,7 +1193,14 @@ pub fn screen_shard(
         died: 0,
         stopped: false,
     };
-    let Some(screen) = Screen::start(store, settings, &layout, probe, suite, &model_sha, stop)?
+    let Some(screen) = Screen::start(
+        store,
+        settings,
+        &layout,
+        Target::Probe { probe, suite },
+        &model_sha,
+        stop,
+    )?
     else {
         summary.stopped = true;
         return Ok(summary);

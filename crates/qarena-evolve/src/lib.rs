@@ -11,6 +11,8 @@
 //!   stored; resumable.
 //! * [`native`]: the in-process screen of KataGo genomes (quantized in
 //!   memory, evaluated by qarena's own forward pass).
+//! * [`llm`]: the screen of language-model genomes (quantized in memory,
+//!   next-token KL against the original on a screening text).
 //! * [`check`]: the best genome on positions the evolution never saw, and
 //!   hand recipes on both position sets, for a comparison on equal terms.
 //! * [`games`]: the game stage: the best survivors in SPRT-gated matches
@@ -21,14 +23,16 @@ pub mod check;
 pub mod evolve;
 pub mod games;
 pub mod genome;
+pub mod llm;
 pub mod native;
 
 pub use check::{check, versus, CheckSuites, RegretRow, UnseenRegret, Versus};
 pub use evolve::{
-    best_alive, evolve, export_best, rank, screen_shard, survival_score, Ending, EvolveError,
-    EvolveSettings, EvolveSummary, Limits, ScoreWeights, ScreenKind, ShardScreenSummary,
-    QUALITY_FLOOR, SCORE_WEIGHTS,
+    best_alive, evolve, evolve_llm, export_best, rank, screen_shard, survival_score, Ending,
+    EvolveError, EvolveSettings, EvolveSummary, Limits, ScoreWeights, ScreenKind,
+    ShardScreenSummary, QUALITY_FLOOR, SCORE_WEIGHTS,
 };
 pub use games::{play_games, ratings, GameStage, GameStageSummary, PlayerRating, Recipe};
 pub use genome::{Budget, Gene, GeneSpace, Genome, GenomeError, Layout, Operator};
+pub use llm::{LlmOutcome, LlmScreen};
 pub use native::{NativeOutcome, NativeScreen};

@@ -32,8 +32,12 @@ pub enum EvolveCommand {
     ///   qarena merge main.sqlite shard-*.sqlite
     ///   qarena evolve run NET --max-bits 4.25 --through-generation G --db main.sqlite
     ///
+    /// A language model (GGUF, safetensors, or `smollm2`) is screened in
+    /// memory by next-token KL against the original over --text.
+    ///
     /// Example:
     ///   qarena evolve run g170-b6c96.bin.gz --max-bits 4.25 --generations 20
+    ///   qarena evolve run smollm2 --max-bits 5 --text data/llm/text-calib.txt
     Run(EvolveRunArgs),
     /// Promote the best survivors to games: each plays the original in an
     /// SPRT-gated match (H0 accepted: eliminated), the ones through the
@@ -63,7 +67,9 @@ pub enum EvolveCommand {
 
 #[derive(Debug, Args)]
 pub struct EvolveRunArgs {
-    /// The model to quantize.
+    /// The model to quantize: a KataGo net, an NNUE net, or a language
+    /// model (a GGUF file, a safetensors file with config.json and
+    /// tokenizer.json beside it, or `smollm2`).
     pub model: PathBuf,
     /// Budget: effective bits per weight over the whole model.
     #[arg(long)]
@@ -101,6 +107,14 @@ pub struct EvolveRunArgs {
     /// for `evolve check`.
     #[arg(long)]
     pub suite: Option<PathBuf>,
+    /// Language models: the screening text each genome's next-token KL is
+    /// measured on (384 tokens of it, in windows of 128 whose first 32
+    /// only give context). It is tuning data: use text you do not report
+    /// on (data/llm/text-calib.txt), and measure the exported strategy on
+    /// other text with `qarena llm kl MODEL --strategy BEST.toml --text
+    /// data/llm/text-eval.txt`.
+    #[arg(long, value_name = "FILE")]
+    pub text: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
     /// Genes may also round by GPTQ (error-compensating), from the KataGo
@@ -294,10 +308,29 @@ pub struct EvolveExportArgs {
 pub fn run(c: EvolveCommand) -> CliResult {
     match c {
         EvolveCommand::Run(a) => run_evolution(a),
-        EvolveCommand::Games(a) => games(a),
-        EvolveCommand::Check(a) => check_cmd(a),
+        EvolveCommand::Games(a) => {
+            not_language_model(&a.model, "games")?;
+            games(a)
+        }
+        EvolveCommand::Check(a) => {
+            not_language_model(&a.model, "check")?;
+            check_cmd(a)
+        }
         EvolveCommand::Export(a) => export(a),
     }
+}
+
+/// `evolve games` and `check` play and probe on positions; a language
+/// model's exported strategy is measured by the `llm` commands instead.
+fn not_language_model(model: &std::path::Path, what: &str) -> CliResult {
+    let path = qarena_llm::source::resolve(&model.to_string_lossy());
+    if qarena_evolve::llm::is_language_model(&path) {
+        return Err(Exit::input(anyhow!(
+            "evolve {what} plays and probes games and positions; {} is a language model: export its best strategy (`qarena evolve export`) and measure it on text it was not screened on with `qarena llm kl MODEL --strategy BEST.toml --text data/llm/text-eval.txt`, or on items with `qarena llm eval` / `llm compare`",
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 fn evolve_exit(e: EvolveError) -> Exit {
@@ -476,7 +509,8 @@ fn print_regret(
     Ok(())
 }
 
-fn run_evolution(a: EvolveRunArgs) -> CliResult {
+fn run_evolution(mut a: EvolveRunArgs) -> CliResult {
+    a.model = qarena_llm::source::resolve(&a.model.to_string_lossy());
     if !a.model.is_file() {
         return Err(Exit::input(anyhow!(
             "model {} does not exist",
@@ -499,6 +533,38 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             )));
         }
     }
+    let llm = qarena_evolve::llm::is_language_model(&a.model);
+    if llm {
+        let refuse = |what: &str| {
+            Err(Exit::input(anyhow!(
+                "{what} does not apply to a language model ({}): it is screened by next-token KL over --text",
+                a.model.display()
+            )))
+        };
+        if a.calibrated {
+            return refuse("--calibrated (GPTQ genes, calibrated on a Go suite)");
+        }
+        if a.suite.is_some() {
+            return refuse("--suite (positions)");
+        }
+        if a.shard.is_some() || a.through_generation.is_some() {
+            return refuse("sharding (--shard, --through-generation)");
+        }
+        if a.screen != ScreenArg::Auto {
+            return refuse("--screen");
+        }
+        if a.text.is_none() {
+            return Err(Exit::input(anyhow!(
+                "a language model is screened on a text: give --text FILE (data/llm/text-calib.txt; not the text you report on)"
+            )));
+        }
+        return run_llm_evolution(&a);
+    } else if a.text.is_some() {
+        return Err(Exit::input(anyhow!(
+            "--text is the screening text of a language model; {} is screened on positions (--suite)",
+            a.model.display()
+        )));
+    }
     if a.calibrated
         && !qarena_models::detect(&a.model)
             .map_err(Exit::input)?
@@ -516,44 +582,15 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
     };
     let suite = screening_half(&full)?;
     let store = Store::open(&a.db.db)?;
-    let settings = EvolveSettings {
-        name: a.name.clone(),
-        model: a.model.clone(),
-        budget: Budget::BitsPerWeight(a.max_bits),
-        seed: a.seed,
-        population: a.population.max(1),
-        survivors: a.survivors.max(1),
-        generations: a.generations,
-        patience: a.patience.max(1),
-        collapse_floor: a.collapse_floor,
-        cache_dir: a.cache.clone(),
-        space: if a.calibrated {
-            GeneSpace::calibrated()
-        } else {
-            GeneSpace::default()
-        },
-        limits: qarena_evolve::Limits {
-            max_genomes: a.max_genomes,
-            max_seconds: a.max_minutes.map(|m| m * 60.0),
-            through_generation: a.through_generation,
-        },
-        screen: match a.screen {
+    let settings = evolve_settings(
+        &a,
+        match a.screen {
             ScreenArg::Engine => ScreenKind::Engine,
             ScreenArg::Native => ScreenKind::Native,
             ScreenArg::Auto if qarena_evolve::native::evaluable(&a.model) => ScreenKind::Native,
             ScreenArg::Auto => ScreenKind::Engine,
         },
-        regret_weight: a.regret_weight,
-        top1_regret_weight: a.top1_regret_weight,
-        entrants: a
-            .entrants
-            .iter()
-            .map(|p| {
-                qarena_quant::Strategy::from_file(p)
-                    .map_err(|e| Exit::input(anyhow!("--entrant: {e}")))
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    )?;
     let stop = qarena_engine::install_shutdown_flag();
     if let (Some(shard), Some(generation)) = (a.shard, a.generation) {
         return run_shard(
@@ -574,6 +611,77 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
         eprintln!("{line}")
     })
     .map_err(evolve_exit)?;
+    print_evolution(&a, &s);
+    Ok(())
+}
+
+/// `evolve run` on a language model.
+fn run_llm_evolution(a: &EvolveRunArgs) -> CliResult {
+    let text = a.text.as_deref().unwrap_or(std::path::Path::new(""));
+    let store = Store::open(&a.db.db)?;
+    let settings = evolve_settings(a, ScreenKind::Llm)?;
+    let stop = qarena_engine::install_shutdown_flag();
+    eprintln!(
+        "evolve {} (seed {}): {} under {} bits/w; loading it and the screening text {}",
+        a.name,
+        a.seed,
+        a.model.display(),
+        a.max_bits,
+        text.display()
+    );
+    let screen = qarena_evolve::LlmScreen::new(&a.model, text).map_err(evolve_exit)?;
+    eprintln!(
+        "screening on {} tokens of {} (llm screen: next-token KL against the original)",
+        screen.scored_tokens(),
+        text.display()
+    );
+    let s = qarena_evolve::evolve_llm(&store, &settings, &screen, &stop, &|line| {
+        eprintln!("{line}")
+    })
+    .map_err(evolve_exit)?;
+    print_evolution(a, &s);
+    Ok(())
+}
+
+/// The evolution's settings from the command line, screened by `screen`.
+fn evolve_settings(a: &EvolveRunArgs, screen: ScreenKind) -> Result<EvolveSettings, Exit> {
+    Ok(EvolveSettings {
+        name: a.name.clone(),
+        model: a.model.clone(),
+        budget: Budget::BitsPerWeight(a.max_bits),
+        seed: a.seed,
+        population: a.population.max(1),
+        survivors: a.survivors.max(1),
+        generations: a.generations,
+        patience: a.patience.max(1),
+        collapse_floor: a.collapse_floor,
+        cache_dir: a.cache.clone(),
+        space: if a.calibrated {
+            GeneSpace::calibrated()
+        } else {
+            GeneSpace::default()
+        },
+        limits: qarena_evolve::Limits {
+            max_genomes: a.max_genomes,
+            max_seconds: a.max_minutes.map(|m| m * 60.0),
+            through_generation: a.through_generation,
+        },
+        screen,
+        regret_weight: a.regret_weight,
+        top1_regret_weight: a.top1_regret_weight,
+        entrants: a
+            .entrants
+            .iter()
+            .map(|p| {
+                qarena_quant::Strategy::from_file(p)
+                    .map_err(|e| Exit::input(anyhow!("--entrant: {e}")))
+            })
+            .collect::<Result<_, _>>()?,
+    })
+}
+
+/// The summary of a finished (or stopped) evolution and its best genomes.
+fn print_evolution(a: &EvolveRunArgs, s: &qarena_evolve::EvolveSummary) {
     println!(
         "evolution {} seed {}: {} generations, {} genomes screened, {} died; ended by {}",
         a.name, a.seed, s.generations, s.screened, s.failed, s.ending
@@ -592,7 +700,6 @@ fn run_evolution(a: EvolveRunArgs) -> CliResult {
             g.genome.operator
         );
     }
-    Ok(())
 }
 
 /// `evolve run --shard K/N --generation G`: one shard's screen.

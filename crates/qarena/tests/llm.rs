@@ -763,3 +763,120 @@ fn error_compensating_strategies_calibrate_on_other_text_than_they_are_measured_
         "{samples:?}"
     );
 }
+
+#[test]
+fn evolve_screens_language_model_genomes_by_kl_and_exports_one_llm_kl_measures() {
+    let ws = Ws::new();
+    let calib = data("text-calib.txt");
+    let args = [
+        "evolve",
+        "run",
+        "smollm2",
+        "--max-bits",
+        "6",
+        "--text",
+        &calib,
+        "--population",
+        "3",
+        "--survivors",
+        "2",
+        "--generations",
+        "2",
+        "--collapse-floor",
+        "0",
+        "--name",
+        "lm",
+    ];
+    // What does not apply to a language model is refused by name.
+    for extra in [
+        &["--suite", "x.suite"][..],
+        &["--calibrated"],
+        &["--screen", "native"],
+    ] {
+        let out = ws.run(&[&args[..], extra].concat());
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out));
+        assert!(text(&out).contains(extra[0]), "{}", text(&out));
+    }
+    let no_text = [&args[..5], &args[7..]].concat();
+    let out = ws.run(&no_text);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("--text"), "{}", text(&out));
+    assert!(ws.store().evolutions().unwrap().is_empty());
+
+    let out = ws.run(&args);
+    assert!(out.status.success(), "{}", text(&out));
+    let store = ws.store();
+    let ev = store.evolutions().unwrap().remove(0);
+    assert_eq!(ev.settings["screen"], "llm");
+    assert_eq!(ev.settings["probe"], "llm-kl");
+    let genomes = store.genomes(ev.id).unwrap();
+    assert_eq!(genomes.len(), 6, "{}", text(&out));
+    for g in &genomes {
+        assert!(g.genome.bits_per_weight <= 6.0 + 1e-9);
+        // Every genome lives (floor 0) with a finite KL, or died building.
+        match (&g.quality, &g.failure) {
+            (Some(q), None) => assert!(q.is_finite() && *q >= 0.0, "{q}"),
+            (None, Some(f)) => assert_eq!(f, "build_error", "{:?}", g.failure_detail),
+            other => panic!("{other:?}"),
+        }
+    }
+    assert!(genomes.iter().any(|g| g.quality.is_some()));
+    // The same command again reads every figure back: nothing new.
+    let again = ws.run(&args);
+    assert!(again.status.success(), "{}", text(&again));
+    assert_eq!(ws.store().genomes(ev.id).unwrap(), genomes);
+
+    // The exported best, measured on other text by `llm kl`, costs the
+    // bits the genome was charged.
+    let best = ws.path().join("best.toml").display().to_string();
+    let out = ws.run(&[
+        "evolve",
+        "export",
+        "--name",
+        "lm",
+        "--max-bits",
+        "6",
+        "-o",
+        &best,
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    // "best.toml: genome N (B bits/w, ...)"
+    let id: i64 = text(&out)
+        .split("genome ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{}", text(&out)));
+    let chosen = genomes.iter().find(|g| g.id.0 == id).unwrap();
+    let out = ws.run(&[
+        "llm",
+        "kl",
+        "smollm2",
+        "--strategy",
+        &best,
+        "--text",
+        &data("text-eval.txt"),
+        "--max-tokens",
+        "120",
+        "--window",
+        "128",
+        "--warmup",
+        "8",
+        "--json",
+    ]);
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let bits = v["bits_per_weight"].as_f64().unwrap();
+    assert!(
+        (bits - chosen.genome.bits_per_weight).abs() < 1e-6,
+        "{bits} vs {}",
+        chosen.genome.bits_per_weight
+    );
+    assert!(v["mean_kl"].as_f64().unwrap().is_finite());
+    // Games and position checks do not apply; the message says what does.
+    for what in ["games", "check"] {
+        let out = ws.run(&["evolve", what, "smollm2", "--name", "lm"]);
+        assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+        assert!(text(&out).contains("llm kl"), "{}", text(&out));
+    }
+}

@@ -1,0 +1,168 @@
+//! The screen of language-model genomes (`evolve run` on a GGUF or
+//! safetensors model, or `smollm2`).
+//!
+//! A language model has no engine and no position suite: a genome is
+//! screened by building its variant in memory with the quantizer every
+//! `llm` command uses ([`qarena_llm::apply`]) and measuring its next-token
+//! agreement with the original over a screening text ([`qarena_llm::kl`]),
+//! in windows from an empty cache. The quality is the mean KL (lower is
+//! better); the same-top-1 rate is the agreement a collapse floor looks
+//! at, as top-1 agreement is for a Go net. Figures are stored as a probe
+//! keyed by the variant, the model, the text's sha256 and the window
+//! settings, so a resumed evolution reads them back.
+//!
+//! The screening text is tuning data: report a strategy's quality on
+//! other text (`qarena llm kl MODEL --strategy BEST.toml --text
+//! data/llm/text-eval.txt`). Genes with error-compensating rounding are
+//! not screened here (the genome dies with a `build_error` naming the
+//! calibration it would need): the default gene space rounds to nearest.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use qarena_llm::eval::KlSettings;
+use qarena_llm::{Llama, LlmError, LlmModel};
+use qarena_probe::report::Comparison;
+use qarena_probe::Metric;
+use qarena_quant::Strategy;
+
+use crate::evolve::EvolveError;
+
+/// The name the language-model screen's comparisons are stored under.
+pub const LLM_PROBE: &str = "llm-kl";
+
+/// How much of the screening text a genome is measured on: windows of 128
+/// tokens whose first 32 only give context, 384 scored tokens.
+pub const SCREEN_KL: KlSettings = KlSettings {
+    window: 128,
+    warmup: 32,
+    max_tokens: 384,
+};
+
+/// Whether `path` is a language model the `llm` commands load (GGUF, or
+/// safetensors with a `config.json` naming a supported architecture).
+pub fn is_language_model(path: &Path) -> bool {
+    let gguf = std::fs::File::open(path)
+        .and_then(|mut f| {
+            let mut magic = [0u8; 4];
+            std::io::Read::read_exact(&mut f, &mut magic).map(|_| magic)
+        })
+        .is_ok_and(|m| &m == b"GGUF");
+    gguf || (path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("safetensors"))
+        && path.with_file_name("config.json").is_file())
+}
+
+/// What screening a strategy said.
+#[derive(Debug, Clone)]
+pub enum LlmOutcome {
+    /// The variant's agreement with the original.
+    Compared(Comparison),
+    /// The variant could not be made.
+    BuildError(String),
+    /// A stop request came during the measurement.
+    Interrupted,
+}
+
+/// The screen of one language model on one text; see the module docs.
+pub struct LlmScreen {
+    model: LlmModel,
+    reference: Llama,
+    tokens: Vec<u32>,
+    text: PathBuf,
+    text_sha256: String,
+}
+
+fn llm_err(what: &str, e: LlmError) -> EvolveError {
+    EvolveError::Screen(format!("{what}: {e}"))
+}
+
+impl LlmScreen {
+    /// Loads the model and tokenizes the screening text.
+    pub fn new(model: &Path, text: &Path) -> Result<LlmScreen, EvolveError> {
+        let m = LlmModel::load(model).map_err(|e| llm_err("language model", e))?;
+        let body = qarena_llm::read_text(text).map_err(|e| llm_err("screening text", e))?;
+        let tokens = m
+            .tokenizer
+            .encode(&body)
+            .map_err(|e| llm_err("screening text", e))?;
+        if tokens.len() <= SCREEN_KL.warmup + 1 {
+            return Err(EvolveError::Screen(format!(
+                "screening text {}: {} tokens, too few to score any after a context of {}; give a longer text (--text)",
+                text.display(),
+                tokens.len(),
+                SCREEN_KL.warmup
+            )));
+        }
+        let reference = Llama::new(&m).map_err(|e| llm_err("language model", e))?;
+        Ok(LlmScreen {
+            model: m,
+            reference,
+            tokens,
+            text: text.to_path_buf(),
+            text_sha256: crate::evolve::sha256_hex(&body),
+        })
+    }
+
+    /// The loaded model (its catalogue is the genome's layout).
+    pub fn model(&self) -> &LlmModel {
+        &self.model
+    }
+
+    /// The screening text's path and sha256.
+    pub fn text(&self) -> (&Path, &str) {
+        (&self.text, &self.text_sha256)
+    }
+
+    /// Tokens a genome is scored on.
+    pub fn scored_tokens(&self) -> usize {
+        let per_window = SCREEN_KL.window - SCREEN_KL.warmup;
+        let windows = self.tokens.len().div_ceil(SCREEN_KL.window);
+        (windows * per_window).min(SCREEN_KL.max_tokens)
+    }
+
+    /// What the probe key records besides the text: the window settings.
+    pub fn key_settings() -> serde_json::Value {
+        serde_json::json!({
+            "window": SCREEN_KL.window,
+            "warmup": SCREEN_KL.warmup,
+            "max_tokens": SCREEN_KL.max_tokens,
+        })
+    }
+
+    /// Builds the strategy's variant in memory and measures it.
+    pub fn screen(
+        &self,
+        strategy: &Strategy,
+        stop: &AtomicBool,
+    ) -> Result<LlmOutcome, EvolveError> {
+        let variant = match qarena_llm::apply(&self.model, strategy) {
+            Ok((v, _)) => v,
+            Err(e) => return Ok(LlmOutcome::BuildError(e.to_string())),
+        };
+        let subject = Llama::new(&variant).map_err(|e| llm_err("variant", e))?;
+        let r = match qarena_llm::kl(
+            &self.reference,
+            &subject,
+            &self.tokens,
+            SCREEN_KL,
+            stop,
+            &|_, _| {},
+        ) {
+            Ok(r) => r,
+            Err(LlmError::Interrupted) => return Ok(LlmOutcome::Interrupted),
+            Err(e) => return Err(llm_err("screen", e)),
+        };
+        Ok(LlmOutcome::Compared(Comparison {
+            primary: "kl_mean".to_string(),
+            metrics: vec![
+                Metric::new("kl_mean", r.mean_kl),
+                Metric::new("kl_p99", r.p99_kl),
+                Metric::new("top1_agreement", r.same_top1),
+                Metric::new("ln_ppl_ratio", r.ln_ppl_ratio),
+            ],
+            per_position: Vec::new(),
+        }))
+    }
+}
