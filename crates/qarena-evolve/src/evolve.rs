@@ -630,6 +630,10 @@ impl<'a> Screen<'a> {
                     kind: "build_error",
                     detail: why,
                 },
+                LlmOutcome::NonFinite(why) => Measured::Failed {
+                    kind: "non_finite",
+                    detail: why,
+                },
                 LlmOutcome::Interrupted => Measured::Interrupted,
             })
         })

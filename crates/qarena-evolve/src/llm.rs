@@ -20,7 +20,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use qarena_llm::eval::KlSettings;
+use qarena_llm::eval::{kl_cached, KlSettings, ReferenceWindows};
 use qarena_llm::{Llama, LlmError, LlmModel};
 use qarena_probe::report::Comparison;
 use qarena_probe::Metric;
@@ -61,6 +61,8 @@ pub enum LlmOutcome {
     Compared(Comparison),
     /// The variant could not be made.
     BuildError(String),
+    /// The variant's outputs are not finite numbers.
+    NonFinite(String),
     /// A stop request came during the measurement.
     Interrupted,
 }
@@ -68,8 +70,9 @@ pub enum LlmOutcome {
 /// The screen of one language model on one text; see the module docs.
 pub struct LlmScreen {
     model: LlmModel,
-    reference: Llama,
-    tokens: Vec<u32>,
+    /// The original's log-probabilities over the scored windows, once.
+    reference: ReferenceWindows,
+    tokens: usize,
     text: PathBuf,
     text_sha256: String,
 }
@@ -95,11 +98,13 @@ impl LlmScreen {
                 SCREEN_KL.warmup
             )));
         }
-        let reference = Llama::new(&m).map_err(|e| llm_err("language model", e))?;
+        let original = Llama::new(&m).map_err(|e| llm_err("language model", e))?;
+        let reference = ReferenceWindows::new(&original, &tokens, SCREEN_KL)
+            .map_err(|e| llm_err("the original on the screening text", e))?;
         Ok(LlmScreen {
             model: m,
             reference,
-            tokens,
+            tokens: tokens.len(),
             text: text.to_path_buf(),
             text_sha256: crate::evolve::sha256_hex(&body),
         })
@@ -117,9 +122,18 @@ impl LlmScreen {
 
     /// Tokens a genome is scored on.
     pub fn scored_tokens(&self) -> usize {
-        let per_window = SCREEN_KL.window - SCREEN_KL.warmup;
-        let windows = self.tokens.len().div_ceil(SCREEN_KL.window);
-        (windows * per_window).min(SCREEN_KL.max_tokens)
+        let KlSettings {
+            window,
+            warmup,
+            max_tokens,
+        } = SCREEN_KL;
+        let (mut scored, mut start) = (0, 0);
+        while start + 1 < self.tokens && scored < max_tokens {
+            let end = (start + window).min(self.tokens);
+            scored += (end - start - 1).saturating_sub(warmup);
+            start = end;
+        }
+        scored.min(max_tokens)
     }
 
     /// What the probe key records besides the text: the window settings.
@@ -142,16 +156,12 @@ impl LlmScreen {
             Err(e) => return Ok(LlmOutcome::BuildError(e.to_string())),
         };
         let subject = Llama::new(&variant).map_err(|e| llm_err("variant", e))?;
-        let r = match qarena_llm::kl(
-            &self.reference,
-            &subject,
-            &self.tokens,
-            SCREEN_KL,
-            stop,
-            &|_, _| {},
-        ) {
+        let r = match kl_cached(&self.reference, &subject, stop) {
             Ok(r) => r,
             Err(LlmError::Interrupted) => return Ok(LlmOutcome::Interrupted),
+            // The text was checked long enough and the variant has the
+            // original's vocabulary: what is left is non-finite outputs.
+            Err(LlmError::Mismatch(why)) => return Ok(LlmOutcome::NonFinite(why)),
             Err(e) => return Err(llm_err("screen", e)),
         };
         Ok(LlmOutcome::Compared(Comparison {

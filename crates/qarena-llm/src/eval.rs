@@ -178,11 +178,19 @@ pub fn kl_pruned(
     progress: &dyn Fn(usize, usize),
 ) -> Result<KlReport> {
     match prune {
-        None => kl_from(reference, subject, tokens, s, None, stop, progress),
+        None => kl_from(
+            Reference::Model(reference),
+            subject,
+            tokens,
+            s,
+            None,
+            stop,
+            progress,
+        ),
         Some(p) => {
             let mut prepare = |context: &[u32]| prune_context(subject, context, p);
             kl_from(
-                reference,
+                Reference::Model(reference),
                 subject,
                 tokens,
                 s,
@@ -227,7 +235,7 @@ pub fn kl_via(
         Ok(d.cache)
     };
     let r = kl_from(
-        reference,
+        Reference::Model(reference),
         receiver,
         tokens,
         s,
@@ -239,11 +247,99 @@ pub fn kl_via(
     Ok((r, mean))
 }
 
+/// The reference's log-probabilities over every window [`kl`] scores of a
+/// text, computed once for many subjects ([`kl_cached`]): a screen that
+/// measures many variants against one original runs the original once.
+pub struct ReferenceWindows {
+    tokens: Vec<u32>,
+    settings: KlSettings,
+    vocab: usize,
+    context: usize,
+    windows: Vec<Tensor>,
+}
+
+impl ReferenceWindows {
+    /// Runs `reference` over the windows of `tokens` that `s` scores.
+    pub fn new(reference: &Llama, tokens: &[u32], s: KlSettings) -> Result<ReferenceWindows> {
+        let mut windows = Vec::new();
+        let (window, warmup) = window_of(&reference.config, &reference.config, s);
+        for (start, end) in window_spans(tokens.len(), window, warmup, s.max_tokens) {
+            let chunk = &tokens[start..end];
+            windows.push(log_probs(&reference.forward(chunk, &mut KvCache::new())?)?);
+        }
+        Ok(ReferenceWindows {
+            tokens: tokens.to_vec(),
+            settings: s,
+            vocab: reference.config.vocab,
+            context: reference.config.context,
+            windows,
+        })
+    }
+}
+
+/// [`kl`] against the reference's stored windows; the subject must have
+/// the reference's vocabulary and context.
+pub fn kl_cached(
+    reference: &ReferenceWindows,
+    subject: &Llama,
+    stop: &AtomicBool,
+) -> Result<KlReport> {
+    if subject.config.context != reference.context {
+        return Err(LlmError::Mismatch(format!(
+            "the subject's context ({} tokens) is not the reference's ({})",
+            subject.config.context, reference.context
+        )));
+    }
+    kl_from(
+        Reference::Windows(reference),
+        subject,
+        &reference.tokens,
+        reference.settings,
+        None,
+        stop,
+        &|_, _| {},
+    )
+}
+
+/// Where the reference's log-probabilities come from.
+#[derive(Clone, Copy)]
+enum Reference<'a> {
+    Model(&'a Llama),
+    Windows(&'a ReferenceWindows),
+}
+
+/// The window length and warm-up `s` gives two models.
+fn window_of(
+    a: &crate::weights::Config,
+    b: &crate::weights::Config,
+    s: KlSettings,
+) -> (usize, usize) {
+    let window = s.window.clamp(2, a.context.min(b.context));
+    (window, s.warmup.min(window - 1))
+}
+
+/// The (start, end) of every window the KL loop runs over a text of `n`
+/// tokens, up to the one that brings the scored tokens to `max_tokens`.
+fn window_spans(n: usize, window: usize, warmup: usize, max_tokens: usize) -> Vec<(usize, usize)> {
+    let mut spans = Vec::new();
+    let (mut start, mut scored) = (0, 0);
+    while start + 1 < n && scored < max_tokens {
+        let end = (start + window).min(n);
+        scored += (end - start - 1).saturating_sub(warmup.min(end - start - 1));
+        spans.push((start, end));
+        if end == n {
+            break;
+        }
+        start = end;
+    }
+    spans
+}
+
 /// The KL loop: `prepare`, when given, turns each window's warm-up tokens
 /// into the cache the subject continues from.
 #[allow(clippy::type_complexity)]
 fn kl_from(
-    reference: &Llama,
+    reference: Reference<'_>,
     subject: &Llama,
     tokens: &[u32],
     s: KlSettings,
@@ -251,25 +347,38 @@ fn kl_from(
     stop: &AtomicBool,
     progress: &dyn Fn(usize, usize),
 ) -> Result<KlReport> {
-    if reference.config.vocab != subject.config.vocab {
+    let (vocab, window, warmup) = match reference {
+        Reference::Model(m) => {
+            let (w, u) = window_of(&m.config, &subject.config, s);
+            (m.config.vocab, w, u)
+        }
+        Reference::Windows(r) => {
+            let c = &subject.config;
+            let (w, u) = window_of(c, c, s);
+            (r.vocab, w, u)
+        }
+    };
+    if vocab != subject.config.vocab {
         return Err(LlmError::Mismatch(format!(
             "the vocabularies differ ({} and {} tokens): KL needs the same tokenizer",
-            reference.config.vocab, subject.config.vocab
+            vocab, subject.config.vocab
         )));
     }
-    let window = s
-        .window
-        .clamp(2, reference.config.context.min(subject.config.context));
-    let warmup = s.warmup.min(window - 1);
     let mut out = Vec::new();
-    let mut startw = 0;
-    while startw + 1 < tokens.len() && out.len() < s.max_tokens {
+    for (k, (startw, end)) in window_spans(tokens.len(), window, warmup, s.max_tokens)
+        .into_iter()
+        .enumerate()
+    {
         if stop.load(Ordering::SeqCst) {
             return Err(LlmError::Interrupted);
         }
-        let end = (startw + window).min(tokens.len());
         let chunk = &tokens[startw..end];
-        let lr = log_probs(&reference.forward(chunk, &mut KvCache::new())?)?;
+        let lr = match reference {
+            Reference::Model(m) => log_probs(&m.forward(chunk, &mut KvCache::new())?)?,
+            Reference::Windows(r) => r.windows.get(k).cloned().ok_or_else(|| {
+                LlmError::Mismatch("the reference's windows do not cover the text".into())
+            })?,
+        };
         // Position i predicts token i + 1 of the chunk.
         let first = warmup.min(chunk.len() - 1);
         let scored = chunk.len() - 1 - first;
@@ -317,10 +426,6 @@ fn kl_from(
             }
         }
         progress(out.len(), s.max_tokens.min(tokens.len()));
-        if end == tokens.len() {
-            break;
-        }
-        startw = end;
     }
     if out.is_empty() {
         return Err(LlmError::Mismatch(format!(

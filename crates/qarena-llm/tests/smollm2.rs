@@ -170,6 +170,14 @@ fn kl_is_zero_against_itself_and_small_for_int8_channel_weights() {
     );
     assert!(r.mean_kl > 0.0 && r.mean_kl < 0.01, "{}", r.mean_kl);
     assert!(r.same_top1 > 0.9);
+    // The reference's windows computed once give the same report, token
+    // for token, as running the reference along with the subject.
+    let windows = qarena_llm::eval::ReferenceWindows::new(&reference, &ids, s).unwrap();
+    assert_eq!(qarena_llm::eval::kl_cached(&windows, &v, &stop).unwrap(), r);
+    assert_eq!(
+        qarena_llm::eval::kl_cached(&windows, &reference, &stop).unwrap(),
+        same
+    );
 }
 
 #[test]

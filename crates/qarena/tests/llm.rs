@@ -14,6 +14,10 @@ use std::path::PathBuf;
 
 use common::{text, Ws};
 
+/// `llm kl` over the first 120 tokens of a text, in windows of 128 whose
+/// first 8 only give context.
+const SHORT_KL: [&str; 6] = ["--max-tokens", "120", "--window", "128", "--warmup", "8"];
+
 fn data(name: &str) -> String {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../data/llm")
@@ -51,22 +55,11 @@ fn eval_kl_and_compare_store_per_item_and_read_back() {
     assert_eq!(rows[0].0.as_deref(), Some("sci-001"));
     assert!(rows[0].1["loglik"].as_array().unwrap().len() == 4);
 
-    let out = ws.run(&[
-        "llm",
-        "kl",
-        "smollm2",
-        "--scheme",
-        "int8",
-        "--text",
-        &data("text-eval.txt"),
-        "--max-tokens",
-        "120",
-        "--window",
-        "128",
-        "--warmup",
-        "8",
-        "--json",
-    ]);
+    let eval_text = data("text-eval.txt");
+    let int8 = [
+        "llm", "kl", "smollm2", "--scheme", "int8", "--text", &eval_text, "--json",
+    ];
+    let out = ws.run(&[&int8[..], &SHORT_KL[..]].concat());
     assert!(out.status.success(), "{}", text(&out));
     let kl: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(kl["tokens"], 120);
@@ -848,22 +841,18 @@ fn evolve_screens_language_model_genomes_by_kl_and_exports_one_llm_kl_measures()
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{}", text(&out)));
     let chosen = genomes.iter().find(|g| g.id.0 == id).unwrap();
-    let out = ws.run(&[
+    let eval_text = data("text-eval.txt");
+    let kl = [
         "llm",
         "kl",
         "smollm2",
         "--strategy",
         &best,
         "--text",
-        &data("text-eval.txt"),
-        "--max-tokens",
-        "120",
-        "--window",
-        "128",
-        "--warmup",
-        "8",
+        &eval_text,
         "--json",
-    ]);
+    ];
+    let out = ws.run(&[&kl[..], &SHORT_KL[..]].concat());
     assert!(out.status.success(), "{}", text(&out));
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let bits = v["bits_per_weight"].as_f64().unwrap();
