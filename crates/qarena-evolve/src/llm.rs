@@ -72,7 +72,6 @@ pub struct LlmScreen {
     model: LlmModel,
     /// The original's log-probabilities over the scored windows, once.
     reference: ReferenceWindows,
-    tokens: usize,
     text: PathBuf,
     text_sha256: String,
 }
@@ -104,7 +103,6 @@ impl LlmScreen {
         Ok(LlmScreen {
             model: m,
             reference,
-            tokens: tokens.len(),
             text: text.to_path_buf(),
             text_sha256: crate::evolve::sha256_hex(&body),
         })
@@ -122,18 +120,7 @@ impl LlmScreen {
 
     /// Tokens a genome is scored on.
     pub fn scored_tokens(&self) -> usize {
-        let KlSettings {
-            window,
-            warmup,
-            max_tokens,
-        } = SCREEN_KL;
-        let (mut scored, mut start) = (0, 0);
-        while start + 1 < self.tokens && scored < max_tokens {
-            let end = (start + window).min(self.tokens);
-            scored += (end - start - 1).saturating_sub(warmup);
-            start = end;
-        }
-        scored.min(max_tokens)
+        self.reference.scored_tokens()
     }
 
     /// What the probe key records besides the text: the window settings.

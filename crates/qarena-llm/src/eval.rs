@@ -256,15 +256,17 @@ pub struct ReferenceWindows {
     vocab: usize,
     context: usize,
     windows: Vec<Tensor>,
+    scored: usize,
 }
 
 impl ReferenceWindows {
     /// Runs `reference` over the windows of `tokens` that `s` scores.
     pub fn new(reference: &Llama, tokens: &[u32], s: KlSettings) -> Result<ReferenceWindows> {
-        let mut windows = Vec::new();
+        let (mut windows, mut scored) = (Vec::new(), 0);
         let (window, warmup) = window_of(&reference.config, &reference.config, s);
         for (start, end) in window_spans(tokens.len(), window, warmup, s.max_tokens) {
             let chunk = &tokens[start..end];
+            scored += scored_in(chunk.len(), warmup);
             windows.push(log_probs(&reference.forward(chunk, &mut KvCache::new())?)?);
         }
         Ok(ReferenceWindows {
@@ -273,7 +275,13 @@ impl ReferenceWindows {
             vocab: reference.config.vocab,
             context: reference.config.context,
             windows,
+            scored: scored.min(s.max_tokens),
         })
+    }
+
+    /// How many tokens [`kl_cached`] scores: its report's length.
+    pub fn scored_tokens(&self) -> usize {
+        self.scored
     }
 }
 
@@ -325,7 +333,7 @@ fn window_spans(n: usize, window: usize, warmup: usize, max_tokens: usize) -> Ve
     let (mut start, mut scored) = (0, 0);
     while start + 1 < n && scored < max_tokens {
         let end = (start + window).min(n);
-        scored += (end - start - 1).saturating_sub(warmup.min(end - start - 1));
+        scored += scored_in(end - start, warmup);
         spans.push((start, end));
         if end == n {
             break;
@@ -333,6 +341,13 @@ fn window_spans(n: usize, window: usize, warmup: usize, max_tokens: usize) -> Ve
         start = end;
     }
     spans
+}
+
+/// Tokens a window of `len` scores after `warmup` tokens of context: each
+/// position but the last predicts the next token.
+fn scored_in(len: usize, warmup: usize) -> usize {
+    let predictions = len.saturating_sub(1);
+    predictions - warmup.min(predictions)
 }
 
 /// The KL loop: `prepare`, when given, turns each window's warm-up tokens
@@ -381,7 +396,7 @@ fn kl_from(
         };
         // Position i predicts token i + 1 of the chunk.
         let first = warmup.min(chunk.len() - 1);
-        let scored = chunk.len() - 1 - first;
+        let scored = scored_in(chunk.len(), warmup);
         // The subject's log-probabilities from position `first` on.
         let ls = match prepare.as_mut() {
             Some(prepare) if first > 0 && scored > 0 => {

@@ -174,6 +174,7 @@ fn kl_is_zero_against_itself_and_small_for_int8_channel_weights() {
     // for token, as running the reference along with the subject.
     let windows = qarena_llm::eval::ReferenceWindows::new(&reference, &ids, s).unwrap();
     assert_eq!(qarena_llm::eval::kl_cached(&windows, &v, &stop).unwrap(), r);
+    assert_eq!(windows.scored_tokens(), r.tokens);
     assert_eq!(
         qarena_llm::eval::kl_cached(&windows, &reference, &stop).unwrap(),
         same
