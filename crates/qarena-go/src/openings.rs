@@ -78,6 +78,12 @@ pub enum BookError {
 
 /// Reads and checks a book for a `size × size` board.
 pub fn load_book(path: &Path, size: u8) -> Result<Vec<GoOpening>, BookError> {
+    parse_book(&read_book(path)?, &path.display().to_string(), size)
+}
+
+/// A book file's text, refused unread when it is larger than
+/// [`MAX_BOOK_BYTES`] or not UTF-8.
+pub fn read_book(path: &Path) -> Result<String, BookError> {
     let read = |source| BookError::Read {
         path: path.to_path_buf(),
         source,
@@ -95,17 +101,38 @@ pub fn load_book(path: &Path, size: u8) -> Result<Vec<GoOpening>, BookError> {
                 .unwrap_or(bytes.len() as u64),
         });
     }
-    let text = String::from_utf8(bytes).map_err(|e| {
+    String::from_utf8(bytes).map_err(|e| {
         read(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             format!("not UTF-8 text ({e})"),
         ))
-    })?;
-    parse_book(&text, &path.display().to_string(), size)
+    })
+}
+
+/// The first value of a header line (`board_size`, `komi`, …) in a book's
+/// text, if it has one.
+pub fn book_header<'a>(text: &'a str, key: &str) -> Option<&'a str> {
+    text.lines().find_map(|line| {
+        let mut words = line.split_whitespace();
+        (words.next() == Some(key)).then(|| words.next()).flatten()
+    })
 }
 
 /// Parses and checks a book's text; `name` labels messages.
 pub fn parse_book(text: &str, name: &str, size: u8) -> Result<Vec<GoOpening>, BookError> {
+    Ok(parse_book_noted(text, name, size)?
+        .into_iter()
+        .map(|(opening, _)| opening)
+        .collect())
+}
+
+/// [`parse_book`], each opening with the comment line right above it
+/// (`# black 0.503` in a book `qarena openings go` drew), if any.
+pub fn parse_book_noted(
+    text: &str,
+    name: &str,
+    size: u8,
+) -> Result<Vec<(GoOpening, Option<String>)>, BookError> {
     let line_err = |line: usize, reason: String| BookError::Line {
         name: name.to_string(),
         line,
@@ -113,9 +140,15 @@ pub fn parse_book(text: &str, name: &str, size: u8) -> Result<Vec<GoOpening>, Bo
     };
     let points = usize::from(size) * usize::from(size);
     let mut out = Vec::new();
+    let mut note: Option<&str> = None;
     for (i, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        if line.is_empty() || line.starts_with('#') {
+        let above = note.take();
+        if line.starts_with('#') {
+            note = Some(line);
+            continue;
+        }
+        if line.is_empty() {
             continue;
         }
         let mut words = line.split_whitespace();
@@ -165,10 +198,13 @@ pub fn parse_book(text: &str, name: &str, size: u8) -> Result<Vec<GoOpening>, Bo
                 .map_err(|e| line_err(i + 1, format!("move {} `{tok}` is illegal: {e}", k + 1)))?;
             moves.push(mv);
         }
-        out.push(GoOpening {
-            moves,
-            source: format!("{name}:{}", i + 1),
-        });
+        out.push((
+            GoOpening {
+                moves,
+                source: format!("{name}:{}", i + 1),
+            },
+            above.map(str::to_string),
+        ));
     }
     if out.is_empty() {
         return Err(BookError::Empty {
@@ -176,6 +212,60 @@ pub fn parse_book(text: &str, name: &str, size: u8) -> Result<Vec<GoOpening>, Bo
         });
     }
     Ok(out)
+}
+
+/// The least of a move sequence's 8 images under the board's symmetries
+/// (turns and mirrors), as point indices, a pass as `u16::MAX`: two
+/// openings with the same key are one opening turned or mirrored.
+pub fn symmetry_key(moves: &[Move], size: u8) -> Vec<u16> {
+    let n = u16::from(size);
+    (0..8u8)
+        .map(|s| {
+            moves
+                .iter()
+                .map(|m| match *m {
+                    Move::Pass => u16::MAX,
+                    Move::Play(p) => {
+                        let (mut x, mut y) = (u16::from(p.x), u16::from(p.y));
+                        if s & 1 != 0 {
+                            x = n - 1 - x;
+                        }
+                        if s & 2 != 0 {
+                            y = n - 1 - y;
+                        }
+                        if s & 4 != 0 {
+                            std::mem::swap(&mut x, &mut y);
+                        }
+                        y * n + x
+                    }
+                })
+                .collect::<Vec<u16>>()
+        })
+        .min()
+        .unwrap_or_default()
+}
+
+/// Several books as one: every opening in order, book after book, kept
+/// the first time it or a turned or mirrored image of it appears. Returns
+/// the kept openings (with their notes) and how many each book gave.
+#[allow(clippy::type_complexity)]
+pub fn merge_books(
+    books: Vec<Vec<(GoOpening, Option<String>)>>,
+    size: u8,
+) -> (Vec<(GoOpening, Option<String>)>, Vec<usize>) {
+    let mut seen = std::collections::HashSet::new();
+    let mut kept = Vec::new();
+    let mut gave = Vec::with_capacity(books.len());
+    for book in books {
+        let before = kept.len();
+        for entry in book {
+            if seen.insert(symmetry_key(&entry.0.moves, size)) {
+                kept.push(entry);
+            }
+        }
+        gave.push(kept.len() - before);
+    }
+    (kept, gave)
 }
 
 #[cfg(test)]
@@ -211,6 +301,47 @@ mod tests {
         let long = ["A1"; 4].join(" ");
         let e = parse_book(&long, "b.txt", 2).unwrap_err().to_string();
         assert!(e.contains("shorter than the board"), "{e}");
+    }
+
+    #[test]
+    fn symmetric_openings_share_a_key() {
+        let p = |x, y| Move::Play(crate::Point { x, y });
+        let a = [p(2, 2), p(6, 6)];
+        let images = [[p(6, 2), p(2, 6)], [p(2, 6), p(6, 2)], [p(6, 6), p(2, 2)]];
+        for image in images {
+            assert_eq!(symmetry_key(&a, 9), symmetry_key(&image, 9));
+        }
+        // An opening no symmetry maps onto itself has 8 images, and no
+        // other two-move opening shares their key.
+        let b = [p(1, 0), p(3, 2)];
+        let points: Vec<_> = (0..9).flat_map(|x| (0..9).map(move |y| p(x, y))).collect();
+        let same = points
+            .iter()
+            .flat_map(|&u| points.iter().map(move |&v| [u, v]))
+            .filter(|m| m[0] != m[1] && symmetry_key(m, 9) == symmetry_key(&b, 9))
+            .count();
+        assert_eq!(same, 8);
+        assert_ne!(symmetry_key(&a, 9), symmetry_key(&[p(2, 2), p(6, 5)], 9));
+    }
+
+    #[test]
+    fn merging_keeps_the_first_of_each_opening_up_to_symmetry() {
+        let one = "board_size 9\n# black 0.5\nC3 G7\nE5\n";
+        let two = "# black 0.4\nG3 C7\n# black 0.6\nD4 F6\nE5\n";
+        let books = [one, two]
+            .iter()
+            .enumerate()
+            .map(|(k, t)| parse_book_noted(t, &format!("b{k}.txt"), 9).unwrap())
+            .collect();
+        let (kept, gave) = merge_books(books, 9);
+        assert_eq!(gave, vec![2, 1]);
+        let text: Vec<String> = kept.iter().map(|(o, _)| o.text(9)).collect();
+        assert_eq!(text, ["C3 G7", "E5", "D4 F6"]);
+        assert_eq!(kept[0].1.as_deref(), Some("# black 0.5"));
+        assert_eq!(kept[1].1, None);
+        assert_eq!(kept[2].1.as_deref(), Some("# black 0.6"));
+        assert_eq!(book_header(one, "board_size"), Some("9"));
+        assert_eq!(book_header(two, "board_size"), None);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use std::collections::HashSet;
 use std::ops::RangeInclusive;
 
 use qarena_go::{Game, GoOpening, KataRules, Move, Point, Rules};
-use qarena_models::katago_net::{sym_index, KataNet};
+use qarena_models::katago_net::KataNet;
 use qarena_models::Model;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,7 +85,7 @@ pub fn balanced_book(
         let Some(moves) = walk(&net, spec, plies, &mut rng)? else {
             continue;
         };
-        let key = canonical(&moves, spec.size);
+        let key = qarena_go::symmetry_key(&moves, spec.size);
         if seen.contains(&key) {
             continue;
         }
@@ -194,24 +194,6 @@ fn black_winrate(net: &KataNet, spec: &BookSpec, moves: &[Move]) -> Result<f32, 
     Ok(sum / 8.0)
 }
 
-/// The least of the 8 symmetric images of a move sequence, as point
-/// indices: two openings with the same key are one opening turned.
-fn canonical(moves: &[Move], size: u8) -> Vec<u16> {
-    let n = usize::from(size);
-    (0..8u8)
-        .map(|s| {
-            moves
-                .iter()
-                .map(|m| match *m {
-                    Move::Pass => u16::MAX,
-                    Move::Play(p) => sym_index(usize::from(p.x), usize::from(p.y), n, s) as u16,
-                })
-                .collect::<Vec<u16>>()
-        })
-        .min()
-        .unwrap_or_default()
-}
-
 /// The book as a file `qarena match --openings` reads: a header naming how
 /// it was drawn, `board_size` and `komi`, then one opening per line with
 /// Black's winrate as a comment line above it.
@@ -242,20 +224,4 @@ pub fn write_book(entries: &[BookEntry], spec: &BookSpec, drawn_with: &str) -> S
         ));
     }
     s
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn symmetric_openings_share_a_key() {
-        let p = |x, y| Move::Play(Point { x, y });
-        let a = [p(2, 2), p(6, 6)];
-        let mirrored = [p(6, 2), p(2, 6)];
-        let transposed = [p(2, 2), p(6, 6)];
-        assert_eq!(canonical(&a, 9), canonical(&mirrored, 9));
-        assert_eq!(canonical(&a, 9), canonical(&transposed, 9));
-        assert_ne!(canonical(&a, 9), canonical(&[p(2, 2), p(6, 5)], 9));
-    }
 }

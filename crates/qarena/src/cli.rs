@@ -589,6 +589,25 @@ pub enum OpeningsCommand {
         #[arg(long, short)]
         output: PathBuf,
     },
+    /// Merge Go opening books into one, in the order given: an opening
+    /// equal to one kept before it, or to a turn or mirror of one, is
+    /// dropped, so a match over the merged book plays no opening twice.
+    /// The board size and komi come from the first book's headers; each
+    /// opening keeps the comment line above it (Black's winrate in a book
+    /// `qarena openings go` drew). Prints how many each book gave.
+    ///
+    /// Example: qarena openings merge book-a.txt book-b.txt -o book.txt
+    Merge {
+        /// The books, first to last; earlier books win ties.
+        #[arg(required = true, num_args = 1..)]
+        books: Vec<PathBuf>,
+        /// Board size of books without a `board_size` header; a book whose
+        /// header says otherwise is refused.
+        #[arg(long)]
+        board_size: Option<u8>,
+        #[arg(long, short)]
+        output: PathBuf,
+    },
     /// Build a tactical suite for `qarena gate --tactics`: positions from
     /// seeded random play (10-40 plies) where a MultiPV 2 search to --depth
     /// shows one move at least 150 cp better than the next, with the best

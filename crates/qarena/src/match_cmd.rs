@@ -1,7 +1,7 @@
 //! `qarena match` and `qarena demo`: build a match config from the config
 //! file and flags, run it, print the summary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use qarena_arena::{
@@ -309,6 +309,11 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
             };
             return go_openings(&net, &spec, &output);
         }
+        crate::cli::OpeningsCommand::Merge {
+            books,
+            board_size,
+            output,
+        } => return merge_openings(&books, board_size, &output),
         crate::cli::OpeningsCommand::Tactics {
             engine,
             count,
@@ -346,6 +351,81 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
     )
     .map_err(|e| Exit::engine(anyhow::anyhow!(e)))?;
     println!("wrote {n} openings to {}", output.display());
+    Ok(())
+}
+
+fn merge_openings(books: &[PathBuf], board_size: Option<u8>, output: &Path) -> CliResult {
+    let bad = |e: qarena_go::BookError| Exit::input(anyhow::anyhow!(e));
+    let mut texts = Vec::with_capacity(books.len());
+    for path in books {
+        texts.push(qarena_go::read_book(path).map_err(bad)?);
+    }
+    let first = texts.first().map(String::as_str).unwrap_or_default();
+    let size = match (board_size, qarena_go::book_header(first, "board_size")) {
+        (Some(size), _) => size,
+        (None, Some(given)) => given.parse::<u8>().map_err(|_| {
+            Exit::input(anyhow::anyhow!(
+                "{}: `board_size {given}` is not a board size",
+                books[0].display()
+            ))
+        })?,
+        (None, None) => 9,
+    };
+    let mut parsed = Vec::with_capacity(books.len());
+    for (path, text) in books.iter().zip(&texts) {
+        parsed.push(
+            qarena_go::parse_book_noted(text, &path.display().to_string(), size).map_err(bad)?,
+        );
+    }
+    let read: Vec<usize> = parsed.iter().map(Vec::len).collect();
+    let (kept, gave) = qarena_go::merge_books(parsed, size);
+    if kept.len() > qarena_go::MAX_OPENINGS {
+        return Err(Exit::input(anyhow::anyhow!(
+            "the merged book would hold {} openings, more than the {} a match reads: merge fewer books",
+            kept.len(),
+            qarena_go::MAX_OPENINGS
+        )));
+    }
+    let mut text =
+        String::from("# qarena Go opening book, merged by `qarena openings merge` from\n");
+    for ((path, r), g) in books.iter().zip(&read).zip(&gave) {
+        text.push_str(&format!(
+            "#   {}: {g} of its {r} openings\n",
+            path.display()
+        ));
+    }
+    text.push_str(
+        "# (an opening equal to an earlier one under a turn or mirror of the board is dropped)\n",
+    );
+    text.push_str(&format!("board_size {size}\n"));
+    if let Some(komi) = qarena_go::book_header(first, "komi") {
+        text.push_str(&format!("komi {komi}\n"));
+    }
+    for (opening, note) in &kept {
+        if let Some(note) = note {
+            text.push_str(note);
+            text.push('\n');
+        }
+        text.push_str(&opening.text(size));
+        text.push('\n');
+    }
+    if text.len() as u64 > qarena_go::MAX_BOOK_BYTES {
+        return Err(Exit::input(anyhow::anyhow!(
+            "the merged book would be {} bytes, more than the {} a match reads: merge fewer books",
+            text.len(),
+            qarena_go::MAX_BOOK_BYTES
+        )));
+    }
+    fs_err::write(output, text).map_err(Exit::input)?;
+    for ((path, r), g) in books.iter().zip(&read).zip(&gave) {
+        eprintln!("  {}: kept {g} of {r}", path.display());
+    }
+    println!(
+        "wrote {} openings to {} ({} dropped as repeats)",
+        kept.len(),
+        output.display(),
+        read.iter().sum::<usize>() - kept.len()
+    );
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! Go opening books: pairs start from a book line with colours swapped, the
 //! book moves are stored and marked, bad books are refused before any game,
-//! and `qarena openings go` draws a balanced book from the shared net.
+//! `qarena openings go` draws a balanced book from the shared net, and
+//! `qarena openings merge` joins books without repeating an opening.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -191,4 +192,48 @@ fn a_drawn_book_is_balanced_distinct_seeded_and_playable() {
     let o = ws.run(&["openings", "go", "junk.bin.gz", "-o", "j.txt"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("junk.bin.gz"), "{}", text(&o));
+}
+
+#[test]
+fn merged_books_keep_each_opening_once_up_to_symmetry_and_play() {
+    let ws = Ws::new();
+    let p = |name: &str, body: &str| {
+        let path = ws.path().join(name);
+        std::fs::write(&path, body).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let a = p("a.txt", BOOK);
+    // C7 G7 is C3 G3 turned upside down; E5 C7 G3 is E5 C3 G7 mirrored.
+    let b = p(
+        "b.txt",
+        "board_size 9\n# black 0.512\nC7 G7\n# black 0.498\nD5 E3\nE5 C7 G3\n",
+    );
+    let o = ws.run(&["openings", "merge", &a, &b, "-o", "m.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("wrote 4 openings"), "{}", text(&o));
+    assert!(text(&o).contains("2 dropped"), "{}", text(&o));
+    let merged = std::fs::read_to_string(ws.path().join("m.txt")).unwrap();
+    let lines: Vec<&str> = merged
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .filter(|l| !l.starts_with("board_size") && !l.starts_with("komi"))
+        .collect();
+    assert_eq!(lines, ["E5 C3 G7", "C3 G3", "D4 F6 F4 D6", "D5 E3"]);
+    assert!(merged.contains("# black 0.498\nD5 E3\n"), "{merged}");
+    assert!(merged.contains("board_size 9\nkomi 7\n"), "{merged}");
+    assert!(merged.contains("b.txt: 1 of its 3 openings"), "{merged}");
+
+    // The merged book is one a match reads.
+    let out = gnugo_match(
+        &ws,
+        &["--games", "2", "--openings", "m.txt", "--run-tag", "merged"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A book for another board is refused, naming it; nothing is written.
+    let c = p("c.txt", "board_size 13\nD4\n");
+    let o = ws.run(&["openings", "merge", &a, &c, "-o", "bad.txt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("c.txt:1"), "{}", text(&o));
+    assert!(!ws.path().join("bad.txt").exists());
 }
