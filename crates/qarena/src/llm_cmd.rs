@@ -13,7 +13,7 @@ use qarena_stats::{
     mcnemar_exact, paired_bootstrap, paired_sequential, PairedCounts, SequentialSettings,
     SequentialVerdict,
 };
-use qarena_store::{LlmEvalKey, NewLlmEval, Store};
+use qarena_store::{LlmEvalId, LlmEvalKey, NewLlmEval, Store};
 use sha2::{Digest, Sha256};
 
 use crate::cli::DbArgs;
@@ -175,6 +175,18 @@ pub struct KlArgs {
     /// (e.g. attention:0.5, recency:0.1:4). The reference keeps every token.
     #[arg(long)]
     pub prune: Option<qarena_llm::prune::Prune>,
+    /// Compare with a second variant, measured the same way on the same
+    /// tokens: `original`, a strategy file, or SCHEME[@GRANULARITY]
+    /// (with this command's KV configuration and pruning). Prints the
+    /// ratio of the two mean KLs and the difference in same-top-1 rate
+    /// with 95% intervals over blocks of --block tokens.
+    #[arg(long)]
+    pub versus: Option<String>,
+    /// Tokens per block of the --versus intervals. Neighbouring tokens are
+    /// correlated, so contiguous blocks, not tokens, are the independent
+    /// units (docs/statistics.md).
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..))]
+    pub block: u32,
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -507,7 +519,12 @@ fn subject_kv(
 ) -> Result<Subject, Exit> {
     let calib = calib_of(a)?;
     let s = weights_subject(m, &a.model, strategy, calib.as_ref())?;
-    Ok(match kv {
+    Ok(with_kv(s, kv))
+}
+
+/// `s` with its key/value cache quantized as `kv` says, if given.
+fn with_kv(s: Subject, kv: Option<&qarena_llm::kv::KvQuant>) -> Subject {
+    match kv {
         None => s,
         Some(kv) => Subject {
             llama: s.llama.with_kv(kv.clone()),
@@ -516,7 +533,7 @@ fn subject_kv(
             kv: Some(kv.clone()),
             ..s
         },
-    })
+    }
 }
 
 pub(crate) fn weights_subject(
@@ -692,58 +709,73 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         },
     };
     let store = Store::open(&a.db.db)?;
-    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
-    let key = key_of(&subj.sha256);
-    let summary = match store.find_llm_eval(&key)? {
-        Some(rec) => {
+    // Finds a subject's evaluation in the store, or runs and stores it.
+    let evaluate = |subj: &Subject| -> Result<(serde_json::Value, LlmEvalId), Exit> {
+        let key = key_of(&subj.sha256);
+        if let Some(rec) = store.find_llm_eval(&key)? {
             eprintln!(
-                "read back from {} (evaluation {})",
+                "{}: read back from {} (evaluation {})",
+                subj.label,
                 a.db.db.display(),
                 rec.id.0
             );
-            rec.summary
+            return Ok((rec.summary, rec.id));
         }
-        None => {
-            let reference = Llama::new(&reference_model).map_err(llm_exit)?;
-            let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
-            let stop = qarena_engine::install_shutdown_flag();
-            let started = Instant::now();
-            let r = qarena_llm::eval::kl_pruned(
-                &reference,
-                &subj.llama,
-                &ids,
-                settings,
-                a.prune,
-                &stop,
-                &|n, of| eprintln!("  {n}/{of} tokens"),
-            )
-            .map_err(llm_exit)?;
-            let seconds = started.elapsed().as_secs_f64();
-            let mut summary = r.summary_json();
-            if let Some(o) = summary.as_object_mut() {
-                o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
-                o.insert("seconds".into(), seconds.into());
-                if let Some(c) = &subj.calibration {
-                    o.insert("calibration".into(), c.clone());
-                }
-                let context = a.warmup.min(a.window.saturating_sub(1));
-                let (sent, full) = subj.context_bytes(&m, context);
-                o.insert("context_tokens".into(), context.into());
-                o.insert("context_bytes".into(), sent.into());
-                o.insert("context_bytes_f16".into(), full.into());
+        let reference = Llama::new(&reference_model).map_err(llm_exit)?;
+        let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+        let stop = qarena_engine::install_shutdown_flag();
+        let started = Instant::now();
+        let r = qarena_llm::eval::kl_pruned(
+            &reference,
+            &subj.llama,
+            &ids,
+            settings,
+            a.prune,
+            &stop,
+            &|n, of| eprintln!("  {}: {n}/{of} tokens", subj.label),
+        )
+        .map_err(llm_exit)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let mut summary = r.summary_json();
+        if let Some(o) = summary.as_object_mut() {
+            o.insert("bits_per_weight".into(), subj.bits_per_weight.into());
+            o.insert("seconds".into(), seconds.into());
+            if let Some(c) = &subj.calibration {
+                o.insert("calibration".into(), c.clone());
             }
-            store.insert_llm_eval(&NewLlmEval {
-                kv_stats: kv_stat_rows(subj.kv.as_ref()),
-                key: key.clone(),
-                subject: subj.label.clone(),
-                strategy: subj.strategy.clone(),
-                bits_per_weight: Some(subj.bits_per_weight),
-                data_name: a.text.display().to_string(),
-                summary: summary.clone(),
-                seconds,
-                items: r.token_rows(),
-            })?;
-            summary
+            let context = a.warmup.min(a.window.saturating_sub(1));
+            let (sent, full) = subj.context_bytes(&m, context);
+            o.insert("context_tokens".into(), context.into());
+            o.insert("context_bytes".into(), sent.into());
+            o.insert("context_bytes_f16".into(), full.into());
+        }
+        let id = store.insert_llm_eval(&NewLlmEval {
+            kv_stats: kv_stat_rows(subj.kv.as_ref()),
+            key,
+            subject: subj.label.clone(),
+            strategy: subj.strategy.clone(),
+            bits_per_weight: Some(subj.bits_per_weight),
+            data_name: a.text.display().to_string(),
+            summary: summary.clone(),
+            seconds,
+            items: r.token_rows(),
+        })?;
+        Ok((summary, id))
+    };
+    let subj = subject_kv(&m, &a.model, strategy.as_ref(), kv.as_ref())?.pruned(a.prune);
+    let key = key_of(&subj.sha256);
+    let (summary, id) = evaluate(&subj)?;
+    let versus = match &a.versus {
+        None => None,
+        Some(spec) => {
+            let other_strategy = variant_spec(spec)?;
+            let calib = calib_of(&a.model)?;
+            let other =
+                weights_subject(&m, &a.model.model, other_strategy.as_ref(), calib.as_ref())?;
+            let other = with_kv(other, kv.as_ref()).pruned(a.prune);
+            let (other_summary, other_id) = evaluate(&other)?;
+            let paired = paired_kl(&store, id, other_id, a.block as usize)?;
+            Some((other.label, other_summary, paired))
         }
     };
     let stats = kv_stats_summary(&store, &key, a.json)?;
@@ -751,6 +783,12 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         let mut summary = summary;
         if let (Some(o), Some(st)) = (summary.as_object_mut(), stats) {
             o.insert("kv_stats".into(), st);
+        }
+        if let (Some(o), Some((label, other, paired))) = (summary.as_object_mut(), &versus) {
+            o.insert(
+                "versus".into(),
+                serde_json::json!({"subject": label, "summary": other, "paired": paired.json()}),
+            );
         }
         println!(
             "{}",
@@ -789,7 +827,122 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             f("context_bytes_f16")
         );
     }
+    if let Some((label, other, paired)) = &versus {
+        let g = |k: &str| other.get(k).and_then(|v| v.as_f64()).unwrap_or(f64::NAN);
+        println!(
+            "versus {label}: mean KL {:.5}  same top-1 {:.2}%  perplexity {:.3}",
+            g("mean_kl"),
+            100.0 * g("same_top1"),
+            g("ppl_subject")
+        );
+        print_paired(paired);
+    }
     Ok(())
+}
+
+/// Two KL evaluations of one text compared token by token.
+#[derive(Debug, Clone)]
+struct PairedKl {
+    tokens: usize,
+    block: usize,
+    /// Blocks behind the intervals; 0 when the tokens make fewer than two.
+    blocks: usize,
+    /// mean KL of the first over the second, with its 95% interval.
+    kl_ratio: f64,
+    kl_ratio_lower: Option<f64>,
+    kl_ratio_upper: Option<f64>,
+    /// Same-top-1 rate of the first minus the second's.
+    same_top1_difference: f64,
+    same_top1_difference_lower: Option<f64>,
+    same_top1_difference_upper: Option<f64>,
+}
+
+/// The per-token rows of evaluations `a` and `b` paired: the ratio of mean
+/// KLs and the difference in same-top-1 rate, with 95% intervals over
+/// contiguous blocks of `block` tokens (qarena_stats::RatioCi::blocked).
+fn paired_kl(store: &Store, a: LlmEvalId, b: LlmEvalId, block: usize) -> Result<PairedKl, Exit> {
+    let rows = |id| -> Result<(Vec<f64>, Vec<f64>), Exit> {
+        let mut kl = Vec::new();
+        let mut top1 = Vec::new();
+        for (_, v) in store.llm_eval_items(id)? {
+            let k = v.get("kl").and_then(|x| x.as_f64());
+            let t = v.get("same_top1").and_then(|x| x.as_bool());
+            let (Some(k), Some(t)) = (k, t) else {
+                return Err(Exit::input(anyhow!(
+                    "evaluation {} holds a token row without `kl` and `same_top1`: the store is not one this qarena wrote",
+                    id.0
+                )));
+            };
+            kl.push(k);
+            top1.push(f64::from(u8::from(t)));
+        }
+        Ok((kl, top1))
+    };
+    let ((kl_a, top_a), (kl_b, top_b)) = (rows(a)?, rows(b)?);
+    if kl_a.len() != kl_b.len() || kl_a.is_empty() {
+        return Err(Exit::input(anyhow!(
+            "the two evaluations scored {} and {} tokens: they cannot be paired",
+            kl_a.len(),
+            kl_b.len()
+        )));
+    }
+    let n = kl_a.len() as f64;
+    let mean = |x: &[f64]| x.iter().sum::<f64>() / n;
+    let ratio = qarena_stats::RatioCi::blocked(&kl_a, &kl_b, block);
+    let diff = qarena_stats::MeanCi::blocked_difference(&top_a, &top_b, block);
+    Ok(PairedKl {
+        tokens: kl_a.len(),
+        block,
+        blocks: ratio.map_or(0, |r| r.n),
+        kl_ratio: mean(&kl_a) / mean(&kl_b),
+        kl_ratio_lower: ratio.map(|r| r.lower()),
+        kl_ratio_upper: ratio.map(|r| r.upper()),
+        same_top1_difference: mean(&top_a) - mean(&top_b),
+        same_top1_difference_lower: diff.as_ref().and_then(|d| d.lower()),
+        same_top1_difference_upper: diff.as_ref().and_then(|d| d.upper()),
+    })
+}
+
+impl PairedKl {
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tokens": self.tokens,
+            "block": self.block,
+            "blocks": self.blocks,
+            "kl_ratio": self.kl_ratio,
+            "kl_ratio_lower": self.kl_ratio_lower,
+            "kl_ratio_upper": self.kl_ratio_upper,
+            "same_top1_difference": self.same_top1_difference,
+            "same_top1_difference_lower": self.same_top1_difference_lower,
+            "same_top1_difference_upper": self.same_top1_difference_upper,
+        })
+    }
+}
+
+fn print_paired(p: &PairedKl) {
+    match (p.kl_ratio_lower, p.kl_ratio_upper) {
+        (Some(lo), Some(hi)) => println!(
+            "KL ratio {:.3} [{:.3}, {:.3}], {:+.1}% [{:+.1}, {:+.1}]; same top-1 {:+.2} points [{:+.2}, {:+.2}] (95%, {} blocks of {} tokens)",
+            p.kl_ratio,
+            lo,
+            hi,
+            100.0 * (p.kl_ratio - 1.0),
+            100.0 * (lo - 1.0),
+            100.0 * (hi - 1.0),
+            100.0 * p.same_top1_difference,
+            100.0 * p.same_top1_difference_lower.unwrap_or(f64::NAN),
+            100.0 * p.same_top1_difference_upper.unwrap_or(f64::NAN),
+            p.blocks,
+            p.block
+        ),
+        _ => println!(
+            "KL ratio {:.3}, same top-1 {:+.2} points; no interval: {} tokens make fewer than two blocks of {} (lower --block or give more text)",
+            p.kl_ratio,
+            100.0 * p.same_top1_difference,
+            p.tokens,
+            p.block
+        ),
+    }
 }
 
 /// The statistics a KV configuration with `collect_stats` gathered, as

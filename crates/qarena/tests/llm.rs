@@ -117,6 +117,77 @@ fn eval_kl_and_compare_store_per_item_and_read_back() {
 }
 
 #[test]
+fn kl_versus_pairs_two_variants_token_by_token_with_block_intervals() {
+    let ws = Ws::new();
+    let eval_text = data("text-eval.txt");
+    let args = |block: &'static str| {
+        vec![
+            "llm",
+            "kl",
+            "smollm2",
+            "--scheme",
+            "int4",
+            "--granularity",
+            "group:32",
+            "--text",
+            &eval_text,
+            "--versus",
+            "int8@channel",
+            "--max-tokens",
+            "256",
+            "--window",
+            "128",
+            "--warmup",
+            "8",
+            "--block",
+            block,
+            "--json",
+        ]
+        .into_iter()
+        .map(str::to_string)
+        .collect::<Vec<String>>()
+    };
+    let run = |block| {
+        let a = args(block);
+        let refs: Vec<&str> = a.iter().map(String::as_str).collect();
+        ws.run(&refs)
+    };
+    let out = run("16");
+    assert!(out.status.success(), "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["versus"]["paired"];
+    assert_eq!(p["tokens"], 256);
+    assert_eq!(p["blocks"], 16);
+    let ratio = p["kl_ratio"].as_f64().unwrap();
+    let want = v["mean_kl"].as_f64().unwrap() / v["versus"]["summary"]["mean_kl"].as_f64().unwrap();
+    assert!((ratio - want).abs() < 1e-9 * want, "{ratio} against {want}");
+    let (lo, hi) = (
+        p["kl_ratio_lower"].as_f64().unwrap(),
+        p["kl_ratio_upper"].as_f64().unwrap(),
+    );
+    // 4-bit groups against 8-bit channels: many times the KL, resolved.
+    assert!(1.0 < lo && lo <= ratio && ratio <= hi, "{p}");
+    let d = p["same_top1_difference"].as_f64().unwrap();
+    let same =
+        v["same_top1"].as_f64().unwrap() - v["versus"]["summary"]["same_top1"].as_f64().unwrap();
+    assert!((d - same).abs() < 1e-9, "{d} against {same}");
+    assert!(p["same_top1_difference_lower"].as_f64().unwrap() <= d);
+    assert_eq!(ws.store().llm_evals().unwrap().len(), 2);
+
+    // Asked again with blocks too long for two: both read back, the same
+    // ratio, and no interval rather than a made-up one.
+    let out = run("200");
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("read back").count(), 2, "{}", text(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let p = &v["versus"]["paired"];
+    assert_eq!(p["blocks"], 0);
+    assert!(p["kl_ratio_lower"].is_null(), "{p}");
+    assert!((p["kl_ratio"].as_f64().unwrap() - ratio).abs() < 1e-12);
+    assert_eq!(ws.store().llm_evals().unwrap().len(), 2);
+}
+
+#[test]
 fn teacher_kd_and_distill_through_the_cli() {
     let ws = Ws::new();
     let teacher = |text: &str, name: &str| {
