@@ -6,6 +6,8 @@
 //! Run with `cargo test -p qarena-stats --test blocked_simulation --
 //! --nocapture` to see the numbers that `docs/statistics.md` quotes.
 
+#![allow(clippy::unwrap_used, clippy::print_stdout)] // test code
+
 mod common;
 use common::Uniforms;
 
