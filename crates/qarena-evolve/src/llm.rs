@@ -3,7 +3,9 @@
 //!
 //! A language model has no engine and no position suite: a genome is
 //! screened by building its variant in memory with the quantizer every
-//! `llm` command uses ([`qarena_llm::apply`]) and measuring its next-token
+//! `llm` command uses ([`qarena_llm::apply_cached`]: tensors a genome
+//! quantizes as an earlier one did come from a bounded cache, so a child
+//! quantizes only what it changed) and measuring its next-token
 //! agreement with the original over a screening text ([`qarena_llm::kl`]),
 //! in windows from an empty cache. The quality is the mean KL (lower is
 //! better); the same-top-1 rate is the agreement a collapse floor looks
@@ -39,6 +41,10 @@ pub const SCREEN_KL: KlSettings = KlSettings {
     max_tokens: 384,
 };
 
+/// Floats of quantized tensors the screen keeps (2 GiB of f32 at most,
+/// about four SmolLM2-135M variants).
+const CACHE_FLOATS: usize = 1 << 29;
+
 /// Whether `path` is a language model the `llm` commands load (GGUF, or
 /// safetensors with a `config.json` naming a supported architecture).
 pub fn is_language_model(path: &Path) -> bool {
@@ -70,6 +76,9 @@ pub enum LlmOutcome {
 /// The screen of one language model on one text; see the module docs.
 pub struct LlmScreen {
     model: LlmModel,
+    /// Quantized tensors by name and spec, so a child quantizes only the
+    /// tensors its specs change.
+    cache: qarena_llm::VariantCache,
     /// The original's log-probabilities over the scored windows, once.
     reference: ReferenceWindows,
     text: PathBuf,
@@ -102,6 +111,7 @@ impl LlmScreen {
             .map_err(|e| llm_err("the original on the screening text", e))?;
         Ok(LlmScreen {
             model: m,
+            cache: qarena_llm::variant_cache(CACHE_FLOATS),
             reference,
             text: text.to_path_buf(),
             text_sha256: crate::evolve::sha256_hex(&body),
@@ -138,7 +148,7 @@ impl LlmScreen {
         strategy: &Strategy,
         stop: &AtomicBool,
     ) -> Result<LlmOutcome, EvolveError> {
-        let variant = match qarena_llm::apply(&self.model, strategy) {
+        let variant = match qarena_llm::apply_cached(&self.model, strategy, &self.cache) {
             Ok((v, _)) => v,
             Err(e) => return Ok(LlmOutcome::BuildError(e.to_string())),
         };

@@ -19,7 +19,6 @@
 //! runs at the original's precision either way): those terms of the
 //! survival score count as even.
 
-use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -31,7 +30,7 @@ use qarena_probe::katago::{compare_outputs, RawNnOutputs};
 use qarena_probe::regret::{MoveValues, RegretKind};
 use qarena_probe::report::Comparison;
 use qarena_probe::{native, Suite};
-use qarena_quant::{Scheme, Strategy};
+use qarena_quant::{Scheme, Strategy, TensorCache};
 
 use crate::evolve::EvolveError;
 
@@ -60,7 +59,8 @@ pub struct NativeScreen {
     model: Model,
     inputs: Vec<NetInputs>,
     reference: RawNnOutputs,
-    cache: Mutex<TensorCache>,
+    /// Quantized tensors by tensor index and spec.
+    cache: Mutex<TensorCache<(usize, String), Vec<f32>>>,
     /// The original's value of every legal move, when the screen also
     /// measures `policy_regret` ([`NativeScreen::with_regret`]).
     regret: Option<MoveValues>,
@@ -72,31 +72,6 @@ impl std::fmt::Debug for NativeScreen {
             .field("path", &self.path)
             .field("positions", &self.inputs.len())
             .finish_non_exhaustive()
-    }
-}
-
-/// Quantized tensors by tensor index and spec, oldest dropped first.
-#[derive(Default)]
-struct TensorCache {
-    map: HashMap<(usize, String), Arc<Vec<f32>>>,
-    order: VecDeque<(usize, String)>,
-    floats: usize,
-}
-
-impl TensorCache {
-    fn insert(&mut self, key: (usize, String), values: Arc<Vec<f32>>) {
-        self.floats += values.len();
-        if self.map.insert(key.clone(), values).is_none() {
-            self.order.push_back(key);
-        }
-        while self.floats > CACHE_FLOATS {
-            let Some(old) = self.order.pop_front() else {
-                break;
-            };
-            if let Some(v) = self.map.remove(&old) {
-                self.floats -= v.len();
-            }
-        }
     }
 }
 
@@ -129,7 +104,7 @@ impl NativeScreen {
             model,
             inputs,
             reference,
-            cache: Mutex::new(TensorCache::default()),
+            cache: Mutex::new(TensorCache::new(CACHE_FLOATS)),
             regret: None,
         })
     }
@@ -178,9 +153,7 @@ impl NativeScreen {
                 .cache
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .map
-                .get(&key)
-                .cloned();
+                .get(&key);
             let values = match held {
                 Some(v) => v,
                 None => {
@@ -199,11 +172,13 @@ impl NativeScreen {
                             info.name
                         )));
                     }
+                    let n = values.len();
                     let v = Arc::new(values);
-                    self.cache
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .insert(key, Arc::clone(&v));
+                    self.cache.lock().unwrap_or_else(|p| p.into_inner()).insert(
+                        key,
+                        Arc::clone(&v),
+                        n,
+                    );
                     v
                 }
             };

@@ -40,5 +40,8 @@ pub use eval::{
 };
 pub use model::{Calibration, KvCache, Llama};
 pub use tok::Tokenizer;
-pub use variant::{apply, apply_calibrated, VariantReport};
+pub use variant::{
+    apply, apply_cached, apply_calibrated, variant_cache, QuantizedTensor, VariantCache,
+    VariantReport,
+};
 pub use weights::{catalogue, Config, Format, LlmModel, Weight};

@@ -3,9 +3,11 @@
 //! `lm_head`; layers from `blk.N`), applied with the same quantizer as
 //! every other model kind, and the honest bits per weight of the result.
 
+use std::sync::{Arc, Mutex};
+
 use qarena_quant::{
     plan, quantize_gptq_planned, quantize_tensor, GptqPlan, GptqSettings, QuantSpec, Rounding,
-    Scheme, Strategy,
+    Scheme, Strategy, TensorCache,
 };
 use rayon::prelude::*;
 
@@ -37,10 +39,41 @@ pub struct TensorLine {
 /// weight, SQNR in dB, scheme.
 type Quantized = (String, Option<Vec<f32>>, f64, f64, String);
 
+/// One tensor as a spec quantized it, kept in a [`VariantCache`].
+#[derive(Debug)]
+pub struct QuantizedTensor {
+    values: Vec<f32>,
+    bits: f64,
+    sqnr_db: f64,
+    label: String,
+}
+
+/// Quantized tensors by tensor name and spec, for [`apply_cached`]: one
+/// cache serves one model.
+pub type VariantCache = Mutex<TensorCache<(String, String), QuantizedTensor>>;
+
+/// A [`VariantCache`] holding at most `floats` quantized values.
+pub fn variant_cache(floats: usize) -> VariantCache {
+    Mutex::new(TensorCache::new(floats))
+}
+
 /// `model` with every weight quantized as `strategy` says (tensors it
 /// keeps stay as they are; their bits are the file's).
 pub fn apply(model: &LlmModel, strategy: &Strategy) -> Result<(LlmModel, VariantReport)> {
-    apply_calibrated(model, strategy, None)
+    apply_with(model, strategy, None, None)
+}
+
+/// [`apply`], taking every tensor that `cache` holds under the same spec
+/// from it and keeping the ones it quantizes there: variants that share
+/// most of their specs (an evolution's children and parents) quantize
+/// only the tensors they change. `cache` must have been filled from
+/// `model` alone.
+pub fn apply_cached(
+    model: &LlmModel,
+    strategy: &Strategy,
+    cache: &VariantCache,
+) -> Result<(LlmModel, VariantReport)> {
+    apply_with(model, strategy, None, Some(cache))
 }
 
 /// [`apply`] where rules with `rounding = "error_compensating"` round by
@@ -52,6 +85,15 @@ pub fn apply_calibrated(
     model: &LlmModel,
     strategy: &Strategy,
     calibration: Option<&crate::model::Calibration>,
+) -> Result<(LlmModel, VariantReport)> {
+    apply_with(model, strategy, calibration, None)
+}
+
+fn apply_with(
+    model: &LlmModel,
+    strategy: &Strategy,
+    calibration: Option<&crate::model::Calibration>,
+    cache: Option<&VariantCache>,
 ) -> Result<(LlmModel, VariantReport)> {
     let cat = catalogue(&model.weights);
     let needs = plan(&cat, strategy)
@@ -103,6 +145,16 @@ pub fn apply_calibrated(
             if spec.scheme == Scheme::Keep {
                 return Ok((info.name.clone(), None, w.file_bits, 0.0, "keep".into()));
             }
+            let key = (info.name.clone(), format!("{spec:?}"));
+            if let Some(held) = cache.and_then(|c| lock(c).get(&key)) {
+                return Ok((
+                    info.name.clone(),
+                    Some(held.values.clone()),
+                    held.bits,
+                    held.sqnr_db,
+                    held.label.clone(),
+                ));
+            }
             let err = |source| LlmError::Quant {
                 tensor: info.name.clone(),
                 source,
@@ -126,6 +178,16 @@ pub fn apply_calibrated(
                 ),
             };
             let rel = q.metrics.sqnr_db;
+            if let Some(c) = cache {
+                let n = q.values.len();
+                let kept = QuantizedTensor {
+                    values: q.values.clone(),
+                    bits: q.effective_bits,
+                    sqnr_db: rel,
+                    label: label.clone(),
+                };
+                lock(c).insert(key, Arc::new(kept), n);
+            }
             Ok((
                 info.name.clone(),
                 Some(q.values),
@@ -165,6 +227,12 @@ pub fn apply_calibrated(
         tensors,
     };
     Ok((out, report))
+}
+
+fn lock(
+    c: &VariantCache,
+) -> std::sync::MutexGuard<'_, TensorCache<(String, String), QuantizedTensor>> {
+    c.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn spec_label(s: &QuantSpec) -> String {

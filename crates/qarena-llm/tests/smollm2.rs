@@ -182,6 +182,40 @@ fn kl_is_zero_against_itself_and_small_for_int8_channel_weights() {
 }
 
 #[test]
+fn cached_variants_equal_variants_built_from_scratch() {
+    let m = model();
+    let parse = |toml: &str| qarena_quant::Strategy::parse(toml, "test").unwrap();
+    let parent = parse("name = \"p\"\n[default]\nscheme = \"int4\"\ngranularity = \"group:64\"\n");
+    // The child changes the MLP of blocks 0-9 and keeps every other spec.
+    let child = parse(
+        "name = \"c\"\n[[rule]]\nrole = \"mlp\"\nlayers = \"0-9\"\nscheme = \"int3\"\ngranularity = \"group:32\"\n\
+         [default]\nscheme = \"int4\"\ngranularity = \"group:64\"\n",
+    );
+    let cache = qarena_llm::variant_cache(1 << 29);
+    let mut quantized = 0;
+    for (k, s) in [&parent, &child, &parent].into_iter().enumerate() {
+        let (fresh, fresh_report) = qarena_llm::apply(m, s).unwrap();
+        if k == 0 {
+            quantized = fresh_report
+                .tensors
+                .iter()
+                .filter(|t| t.scheme != "keep")
+                .count() as u64;
+        }
+        let (cached, cached_report) = qarena_llm::apply_cached(m, s, &cache).unwrap();
+        assert_eq!(cached_report, fresh_report, "variant {k}");
+        for (name, w) in &fresh.weights {
+            assert!(cached.weights[name].data == w.data, "variant {k}: {name}");
+        }
+    }
+    let (hits, misses) = cache.lock().unwrap().hits_and_misses();
+    // The parent's tensors once, the child's 30 new MLP tensors once;
+    // everything else, and the parent again, from the cache.
+    assert_eq!(misses, quantized + 30, "hits {hits}");
+    assert_eq!(hits, 2 * quantized - 30);
+}
+
+#[test]
 fn the_training_forward_pass_gives_the_fast_pass_logits() {
     let m = model();
     let llama = Llama::new(m).unwrap();

@@ -10,12 +10,15 @@
 //!   bytes a packed file would need (scales, zero points, palettes and
 //!   outliers included) and measures the error ([`ErrorMetrics`]);
 //! - [`StrategyApplication`] records the results and summarises them by
-//!   [`Role`].
+//!   [`Role`];
+//! - [`TensorCache`] keeps quantized tensors between variants of one model
+//!   (an evolution's screens).
 //!
 //! Invariants kept across the crate: outputs are deterministic (fixed
 //! seeds, no dependence on thread count); integer-stored tensors stay
 //! integers within their storage range; every reported metric is finite.
 
+mod cache;
 pub mod codes;
 mod error;
 mod glob;
@@ -28,6 +31,7 @@ mod scheme;
 mod strategy;
 pub mod tensor;
 
+pub use cache::TensorCache;
 pub use error::{QuantError, SelectorError, SpecError, SpecPlace, StrategyError, StrategyProblem};
 pub use glob::Glob;
 pub use gptq::{
