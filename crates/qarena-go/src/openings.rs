@@ -214,11 +214,28 @@ pub fn parse_book_noted(
     Ok(out)
 }
 
+/// Where point (x, y) of a `side × side` board goes under one of its 8
+/// symmetries: flip y (bit 0), flip x (bit 1), transpose (bit 2), in that
+/// order; as the index `y · side + x`.
+pub fn symmetric_index(x: usize, y: usize, side: usize, symmetry: u8) -> usize {
+    let (mut x, mut y) = (x, y);
+    if symmetry & 2 != 0 {
+        x = side - 1 - x;
+    }
+    if symmetry & 1 != 0 {
+        y = side - 1 - y;
+    }
+    if symmetry & 4 != 0 {
+        std::mem::swap(&mut x, &mut y);
+    }
+    y * side + x
+}
+
 /// The least of a move sequence's 8 images under the board's symmetries
 /// (turns and mirrors), as point indices, a pass as `u16::MAX`: two
 /// openings with the same key are one opening turned or mirrored.
 pub fn symmetry_key(moves: &[Move], size: u8) -> Vec<u16> {
-    let n = u16::from(size);
+    let n = usize::from(size);
     (0..8u8)
         .map(|s| {
             moves
@@ -226,17 +243,7 @@ pub fn symmetry_key(moves: &[Move], size: u8) -> Vec<u16> {
                 .map(|m| match *m {
                     Move::Pass => u16::MAX,
                     Move::Play(p) => {
-                        let (mut x, mut y) = (u16::from(p.x), u16::from(p.y));
-                        if s & 1 != 0 {
-                            x = n - 1 - x;
-                        }
-                        if s & 2 != 0 {
-                            y = n - 1 - y;
-                        }
-                        if s & 4 != 0 {
-                            std::mem::swap(&mut x, &mut y);
-                        }
-                        y * n + x
+                        symmetric_index(usize::from(p.x), usize::from(p.y), n, s) as u16
                     }
                 })
                 .collect::<Vec<u16>>()

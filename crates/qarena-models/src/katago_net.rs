@@ -609,19 +609,10 @@ impl KataNet {
 }
 
 /// Where board point (x, y) sits in the net's view under `symmetry`:
-/// flip y (bit 0), flip x (bit 1), transpose (bit 2), in that order.
+/// flip y (bit 0), flip x (bit 1), transpose (bit 2), in that order
+/// ([`qarena_go::symmetric_index`]).
 pub fn sym_index(x: usize, y: usize, side: usize, symmetry: u8) -> usize {
-    let (mut x, mut y) = (x, y);
-    if symmetry & 2 != 0 {
-        x = side - 1 - x;
-    }
-    if symmetry & 1 != 0 {
-        y = side - 1 - y;
-    }
-    if symmetry & 4 != 0 {
-        std::mem::swap(&mut x, &mut y);
-    }
-    y * side + x
+    qarena_go::symmetric_index(x, y, side, symmetry)
 }
 
 fn copy(x: &Act) -> Act {
