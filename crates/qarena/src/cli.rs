@@ -601,10 +601,11 @@ pub enum OpeningsCommand {
         /// The books, first to last; earlier books win ties.
         #[arg(required = true, num_args = 1..)]
         books: Vec<PathBuf>,
-        /// Board size of books without a `board_size` header; a book whose
-        /// header says otherwise is refused.
+        /// The board size (default: the first book's `board_size` header,
+        /// else 9); a book whose header says otherwise is refused.
         #[arg(long)]
         board_size: Option<u8>,
+        /// The merged book.
         #[arg(long, short)]
         output: PathBuf,
     },
