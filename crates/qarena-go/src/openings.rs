@@ -160,7 +160,7 @@ pub fn parse_book_noted(
                 if given.parse::<u8>().ok() != Some(size) {
                     return Err(line_err(
                         i + 1,
-                        format!("the book is for board size `{given}`, the match is {size}x{size}"),
+                        format!("the book is for board size `{given}`, not {size}x{size}"),
                     ));
                 }
                 continue;

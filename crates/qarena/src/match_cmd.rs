@@ -388,11 +388,17 @@ fn merge_openings(books: &[PathBuf], board_size: Option<u8>, output: &Path) -> C
     }
     let mut text =
         String::from("# qarena Go opening book, merged by `qarena openings merge` from\n");
+    // A file name is written into a comment line: no control character
+    // in it may start a line of its own.
+    let shown = |p: &Path| -> String {
+        p.display()
+            .to_string()
+            .chars()
+            .map(|c| if c.is_control() { '?' } else { c })
+            .collect()
+    };
     for ((path, r), g) in books.iter().zip(&read).zip(&gave) {
-        text.push_str(&format!(
-            "#   {}: {g} of its {r} openings\n",
-            path.display()
-        ));
+        text.push_str(&format!("#   {}: {g} of its {r} openings\n", shown(path)));
     }
     text.push_str(
         "# (an opening equal to an earlier one under a turn or mirror of the board is dropped)\n",

@@ -223,6 +223,21 @@ fn merged_books_keep_each_opening_once_up_to_symmetry_and_play() {
     assert!(merged.contains("board_size 9\nkomi 7\n"), "{merged}");
     assert!(merged.contains("b.txt: 1 of its 3 openings"), "{merged}");
 
+    // A book whose name holds a line break still makes a book whose
+    // comments stay comments.
+    let odd = p("odd\nD4.txt", "board_size 9\nE3\n");
+    let o = ws.run(&["openings", "merge", &odd, &a, "-o", "odd.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let merged_odd = std::fs::read_to_string(ws.path().join("odd.txt")).unwrap();
+    assert!(
+        merged_odd.contains("odd?D4.txt: 1 of its 1 openings"),
+        "{merged_odd}"
+    );
+    assert!(
+        !merged_odd.lines().any(|l| l.starts_with("D4.txt")),
+        "{merged_odd}"
+    );
+
     // The merged book is one a match reads.
     let out = gnugo_match(
         &ws,
