@@ -201,27 +201,10 @@ impl RatioCi {
     /// `None` with fewer than two pairs, unequal lengths, a non-finite
     /// value, or `mean(b)` not above 0.
     pub fn paired(a: &[f64], b: &[f64]) -> Option<RatioCi> {
-        let n = a.len();
-        if n < 2 || b.len() != n || a.iter().chain(b).any(|x| !x.is_finite()) {
+        if b.len() != a.len() || a.iter().chain(b).any(|x| !x.is_finite()) {
             return None;
         }
-        let mean_a = a.iter().sum::<f64>() / n as f64;
-        let mean_b = b.iter().sum::<f64>() / n as f64;
-        if mean_b <= 0.0 {
-            return None;
-        }
-        let ratio = mean_a / mean_b;
-        let var = a
-            .iter()
-            .zip(b)
-            .map(|(x, y)| (x - ratio * y).powi(2))
-            .sum::<f64>()
-            / (n - 1) as f64;
-        Some(RatioCi {
-            n,
-            ratio,
-            half_width: Z95 * var.sqrt() / ((n as f64).sqrt() * mean_b),
-        })
+        delta_ratio(a, b, Z95)
     }
 
     /// [`RatioCi::paired`] for series whose neighbours are correlated,
@@ -236,27 +219,8 @@ impl RatioCi {
             return None;
         }
         let (sa, sb) = (block_sums(a, block), block_sums(b, block));
-        let k = sa.len();
-        if k < 2 {
-            return None;
-        }
-        let mean_b = sb.iter().sum::<f64>() / k as f64;
-        if mean_b <= 0.0 {
-            return None;
-        }
-        let ratio = sa.iter().sum::<f64>() / sb.iter().sum::<f64>();
-        let var = sa
-            .iter()
-            .zip(&sb)
-            .map(|(x, y)| (x - ratio * y).powi(2))
-            .sum::<f64>()
-            / (k - 1) as f64;
-        let t = crate::normal::student_quantile(0.975, (k - 1) as f64);
-        Some(RatioCi {
-            n: k,
-            ratio,
-            half_width: t * var.sqrt() / ((k as f64).sqrt() * mean_b),
-        })
+        let t = crate::normal::student_quantile(0.975, sa.len().saturating_sub(1) as f64);
+        delta_ratio(&sa, &sb, t)
     }
 
     pub fn lower(&self) -> f64 {
@@ -266,6 +230,33 @@ impl RatioCi {
     pub fn upper(&self) -> f64 {
         self.ratio + self.half_width
     }
+}
+
+/// `mean(a)/mean(b)` over paired units (equal lengths, finite) with the
+/// delta method's interval, `quantile` standard errors either side; `None`
+/// with fewer than two units or `mean(b)` not above 0.
+fn delta_ratio(a: &[f64], b: &[f64], quantile: f64) -> Option<RatioCi> {
+    let n = a.len();
+    if n < 2 {
+        return None;
+    }
+    let mean_a = a.iter().sum::<f64>() / n as f64;
+    let mean_b = b.iter().sum::<f64>() / n as f64;
+    if mean_b <= 0.0 {
+        return None;
+    }
+    let ratio = mean_a / mean_b;
+    let var = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| (x - ratio * y).powi(2))
+        .sum::<f64>()
+        / (n - 1) as f64;
+    Some(RatioCi {
+        n,
+        ratio,
+        half_width: quantile * var.sqrt() / ((n as f64).sqrt() * mean_b),
+    })
 }
 
 /// Sums of contiguous blocks of `block` values (at least 1); a last block
