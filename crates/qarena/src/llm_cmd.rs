@@ -709,8 +709,11 @@ fn kl_cmd(a: KlArgs) -> CliResult {
         },
     };
     let store = Store::open(&a.db.db)?;
+    // The reference and the text's tokens, made once for every subject
+    // that is not read back.
+    let mut prepared: Option<(Llama, Vec<u32>)> = None;
     // Finds a subject's evaluation in the store, or runs and stores it.
-    let evaluate = |subj: &Subject| -> Result<(serde_json::Value, LlmEvalId), Exit> {
+    let mut evaluate = |subj: &Subject| -> Result<(serde_json::Value, LlmEvalId), Exit> {
         let key = key_of(&subj.sha256);
         if let Some(rec) = store.find_llm_eval(&key)? {
             eprintln!(
@@ -721,14 +724,19 @@ fn kl_cmd(a: KlArgs) -> CliResult {
             );
             return Ok((rec.summary, rec.id));
         }
-        let reference = Llama::new(&reference_model).map_err(llm_exit)?;
-        let ids = m.tokenizer.encode(&text).map_err(llm_exit)?;
+        let (reference, ids) = match prepared {
+            Some(ref p) => p,
+            None => prepared.insert((
+                Llama::new(&reference_model).map_err(llm_exit)?,
+                m.tokenizer.encode(&text).map_err(llm_exit)?,
+            )),
+        };
         let stop = qarena_engine::install_shutdown_flag();
         let started = Instant::now();
         let r = qarena_llm::eval::kl_pruned(
-            &reference,
+            reference,
             &subj.llama,
-            &ids,
+            ids,
             settings,
             a.prune,
             &stop,
