@@ -620,7 +620,7 @@ impl<'a> Screen<'a> {
             subject_sha256: format!("strategy:{}", sha256_hex(&strategy.canonical_json())),
             reference_sha256: self.model_sha.clone(),
             suite_sha256: text_sha.to_string(),
-            settings: LlmScreen::key_settings(),
+            settings: llm.key_settings(),
         };
         let name = text.display().to_string();
         self.in_memory(key, &name, llm.scored_tokens(), || {

@@ -15,9 +15,12 @@
 //!
 //! The screening text is tuning data: report a strategy's quality on
 //! other text (`qarena llm kl MODEL --strategy BEST.toml --text
-//! data/llm/text-eval.txt`). Genes with error-compensating rounding are
-//! not screened here (the genome dies with a `build_error` naming the
-//! calibration it would need): the default gene space rounds to nearest.
+//! data/llm/text-eval.txt`). A calibrated screen ([`LlmScreen::new`] with
+//! `calibrated`) also builds genes with error-compensating (GPTQ)
+//! rounding, from the inputs every linear layer sees over the screening
+//! text's tokens after those the screen reads: calibration and screen
+//! never share a token. Without it such genes die with a `build_error`
+//! naming the calibration they would need.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -40,6 +43,14 @@ pub const SCREEN_KL: KlSettings = KlSettings {
     warmup: 32,
     max_tokens: 384,
 };
+
+/// Calibration tokens at most (after the screened ones), in windows of
+/// [`CALIB_WINDOW`]; a calibrated screen needs at least [`MIN_CALIB_TOKENS`].
+pub const CALIB_TOKENS: usize = 4096;
+/// Window of the calibration pass.
+pub const CALIB_WINDOW: usize = 512;
+/// Fewest calibration tokens a calibrated screen accepts.
+pub const MIN_CALIB_TOKENS: usize = 256;
 
 /// Floats of quantized tensors the screen keeps (2 GiB of f32 at most,
 /// about four SmolLM2-135M variants).
@@ -83,6 +94,9 @@ pub struct LlmScreen {
     reference: ReferenceWindows,
     text: PathBuf,
     text_sha256: String,
+    /// GPTQ's input statistics and what the probe key records of them,
+    /// when the screen is calibrated.
+    calibration: Option<(qarena_llm::Calibration, serde_json::Value)>,
 }
 
 fn llm_err(what: &str, e: LlmError) -> EvolveError {
@@ -90,8 +104,11 @@ fn llm_err(what: &str, e: LlmError) -> EvolveError {
 }
 
 impl LlmScreen {
-    /// Loads the model and tokenizes the screening text.
-    pub fn new(model: &Path, text: &Path) -> Result<LlmScreen, EvolveError> {
+    /// Loads the model and tokenizes the screening text; `calibrated`
+    /// also measures the inputs of every linear layer over the text's
+    /// tokens after the screened ones (up to [`CALIB_TOKENS`]), for genes
+    /// with error-compensating rounding.
+    pub fn new(model: &Path, text: &Path, calibrated: bool) -> Result<LlmScreen, EvolveError> {
         let m = LlmModel::load(model).map_err(|e| llm_err("language model", e))?;
         let body = qarena_llm::read_text(text).map_err(|e| llm_err("screening text", e))?;
         let tokens = m
@@ -109,13 +126,48 @@ impl LlmScreen {
         let original = Llama::new(&m).map_err(|e| llm_err("language model", e))?;
         let reference = ReferenceWindows::new(&original, &tokens, SCREEN_KL)
             .map_err(|e| llm_err("the original on the screening text", e))?;
+        let calibration = if calibrated {
+            let start = reference.covered_tokens().min(tokens.len());
+            let rest = &tokens[start..tokens.len().min(start + CALIB_TOKENS)];
+            if rest.len() < MIN_CALIB_TOKENS {
+                return Err(EvolveError::Screen(format!(
+                    "screening text {}: {} tokens after the {start} the screen reads, and calibrated \
+                     genes calibrate on those: give a text with at least {MIN_CALIB_TOKENS} more \
+                     (data/llm/text-calib.txt has about 3,300), or leave out --calibrated",
+                    text.display(),
+                    rest.len(),
+                )));
+            }
+            let cal = original
+                .calibrate(rest, CALIB_WINDOW)
+                .map_err(|e| llm_err("calibration on the screening text", e))?;
+            let settings = qarena_quant::GptqSettings::default();
+            let facts = serde_json::json!({
+                "method": "gptq",
+                "first_token": start,
+                "tokens": rest.len(),
+                "window": CALIB_WINDOW,
+                "damp": settings.damp,
+                "act_order": settings.act_order,
+            });
+            Some((cal, facts))
+        } else {
+            None
+        };
         Ok(LlmScreen {
             model: m,
             cache: qarena_llm::variant_cache(CACHE_FLOATS),
             reference,
             text: text.to_path_buf(),
             text_sha256: crate::evolve::sha256_hex(&body),
+            calibration,
         })
+    }
+
+    /// The calibration of a calibrated screen, as the probe key records
+    /// it: which tokens of the screening text, and GPTQ's settings.
+    pub fn calibration(&self) -> Option<&serde_json::Value> {
+        self.calibration.as_ref().map(|(_, f)| f)
     }
 
     /// The loaded model (its catalogue is the genome's layout).
@@ -133,13 +185,20 @@ impl LlmScreen {
         self.reference.scored_tokens()
     }
 
-    /// What the probe key records besides the text: the window settings.
-    pub fn key_settings() -> serde_json::Value {
-        serde_json::json!({
+    /// What the probe key records besides the text: the window settings,
+    /// and the calibration of a calibrated screen (every genome's figures
+    /// are keyed by it, so a resumed evolution reads back only figures of
+    /// a screen calibrated the same way).
+    pub fn key_settings(&self) -> serde_json::Value {
+        let mut k = serde_json::json!({
             "window": SCREEN_KL.window,
             "warmup": SCREEN_KL.warmup,
             "max_tokens": SCREEN_KL.max_tokens,
-        })
+        });
+        if let (Some(o), Some(c)) = (k.as_object_mut(), self.calibration()) {
+            o.insert("calibration".into(), c.clone());
+        }
+        k
     }
 
     /// Builds the strategy's variant in memory and measures it.
@@ -148,7 +207,13 @@ impl LlmScreen {
         strategy: &Strategy,
         stop: &AtomicBool,
     ) -> Result<LlmOutcome, EvolveError> {
-        let variant = match qarena_llm::apply_cached(&self.model, strategy, &self.cache) {
+        let calibration = self.calibration.as_ref().map(|(c, _)| c);
+        let variant = match qarena_llm::apply_calibrated_cached(
+            &self.model,
+            strategy,
+            calibration,
+            &self.cache,
+        ) {
             Ok((v, _)) => v,
             Err(e) => return Ok(LlmOutcome::BuildError(e.to_string())),
         };

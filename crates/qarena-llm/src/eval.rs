@@ -257,14 +257,16 @@ pub struct ReferenceWindows {
     context: usize,
     windows: Vec<Tensor>,
     scored: usize,
+    covered: usize,
 }
 
 impl ReferenceWindows {
     /// Runs `reference` over the windows of `tokens` that `s` scores.
     pub fn new(reference: &Llama, tokens: &[u32], s: KlSettings) -> Result<ReferenceWindows> {
-        let (mut windows, mut scored) = (Vec::new(), 0);
+        let (mut windows, mut scored, mut covered) = (Vec::new(), 0, 0);
         let (window, warmup) = window_of(&reference.config, &reference.config, s);
         for (start, end) in window_spans(tokens.len(), window, warmup, s.max_tokens) {
+            covered = covered.max(end);
             let chunk = &tokens[start..end];
             scored += scored_in(chunk.len(), warmup);
             windows.push(log_probs(&reference.forward(chunk, &mut KvCache::new())?)?);
@@ -276,12 +278,20 @@ impl ReferenceWindows {
             context: reference.config.context,
             windows,
             scored: scored.min(s.max_tokens),
+            covered,
         })
     }
 
     /// How many tokens [`kl_cached`] scores: its report's length.
     pub fn scored_tokens(&self) -> usize {
         self.scored
+    }
+
+    /// How many of the text's first tokens the windows read (context
+    /// included): the tokens after them are free for other uses, such as
+    /// calibration, without overlapping what is scored.
+    pub fn covered_tokens(&self) -> usize {
+        self.covered
     }
 }
 

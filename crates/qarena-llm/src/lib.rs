@@ -41,7 +41,7 @@ pub use eval::{
 pub use model::{Calibration, KvCache, Llama};
 pub use tok::Tokenizer;
 pub use variant::{
-    apply, apply_cached, apply_calibrated, variant_cache, QuantizedTensor, VariantCache,
-    VariantReport,
+    apply, apply_cached, apply_calibrated, apply_calibrated_cached, variant_cache, QuantizedTensor,
+    VariantCache, VariantReport,
 };
 pub use weights::{catalogue, Config, Format, LlmModel, Weight};

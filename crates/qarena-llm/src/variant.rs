@@ -76,6 +76,18 @@ pub fn apply_cached(
     apply_with(model, strategy, None, Some(cache))
 }
 
+/// [`apply_calibrated`] with the tensors `cache` holds taken from it, as
+/// [`apply_cached`] does: `cache` must have been filled from `model` and
+/// this same `calibration` alone (its key is the tensor and the spec).
+pub fn apply_calibrated_cached(
+    model: &LlmModel,
+    strategy: &Strategy,
+    calibration: Option<&crate::model::Calibration>,
+    cache: &VariantCache,
+) -> Result<(LlmModel, VariantReport)> {
+    apply_with(model, strategy, calibration, Some(cache))
+}
+
 /// [`apply`] where rules with `rounding = "error_compensating"` round by
 /// GPTQ from `calibration` (the inputs each linear layer saw over
 /// calibration text). Tensors no input reaches through a matrix product
@@ -107,11 +119,15 @@ fn apply_with(
         )));
     }
     let specs = plan(&cat, strategy);
+    let key_of = |i: usize, spec: &QuantSpec| (cat[i].name.clone(), format!("{spec:?}"));
     // One plan per distinct Hessian (inputs shared by q, k, v and by
-    // gate, up), made once.
+    // gate, up), made once, and only for tensors the cache does not hold.
     let mut wanted: Vec<(String, std::sync::Arc<qarena_quant::Hessian>)> = Vec::new();
     for (i, spec) in &specs {
         if spec.rounding != Rounding::ErrorCompensating || spec.scheme == Scheme::Keep {
+            continue;
+        }
+        if cache.is_some_and(|c| lock(c).contains(&key_of(*i, spec))) {
             continue;
         }
         if let Some(h) = calibration.and_then(|c| c.hessians.get(&cat[*i].name)) {
@@ -145,7 +161,7 @@ fn apply_with(
             if spec.scheme == Scheme::Keep {
                 return Ok((info.name.clone(), None, w.file_bits, 0.0, "keep".into()));
             }
-            let key = (info.name.clone(), format!("{spec:?}"));
+            let key = key_of(*i, spec);
             if let Some(held) = cache.and_then(|c| lock(c).get(&key)) {
                 return Ok((
                     info.name.clone(),

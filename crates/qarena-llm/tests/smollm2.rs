@@ -651,6 +651,22 @@ fn error_compensating_rounding_from_calibration_text_beats_rounding_to_nearest()
         started.elapsed().as_secs_f64()
     );
     assert!(report.tensors.iter().any(|t| t.scheme.ends_with("gptq")));
+    // Through a cache (as the evolution's screen builds variants), the
+    // same tensors: GPTQ the first time, read back the second.
+    let cache = qarena_llm::variant_cache(1 << 29);
+    let gptq_tensors = report.tensors.iter().filter(|t| t.scheme != "keep").count() as u64;
+    assert_eq!(gptq_tensors, 4 * 7, "{:?}", report.tensors);
+    for round in 0..2 {
+        let (vc, rc) = qarena_llm::apply_calibrated_cached(m, &gptq, Some(&calib), &cache).unwrap();
+        assert_eq!(rc, report, "round {round}");
+        for (name, w) in &vg.weights {
+            assert!(vc.weights[name].data == w.data, "round {round}: {name}");
+        }
+    }
+    assert_eq!(
+        cache.lock().unwrap().hits_and_misses(),
+        (gptq_tensors, gptq_tensors)
+    );
     let (vn, rn) = qarena_llm::apply(m, &strategy("nearest")).unwrap();
     assert_eq!(report.bits_per_weight, rn.bits_per_weight);
     // Held-out text: the variant built from calibration text moves the

@@ -43,6 +43,11 @@ impl<K: Hash + Eq + Clone, V> TensorCache<K, V> {
         found
     }
 
+    /// Whether `key` has a value, without counting a lookup.
+    pub fn contains(&self, key: &K) -> bool {
+        self.map.contains_key(key)
+    }
+
     /// Keeps `value`, `floats` large, under `key`, then drops the oldest
     /// entries until the cache is within its budget (a value larger than
     /// the whole budget is not kept).
@@ -91,6 +96,9 @@ mod tests {
         // Replacing a key counts its size once.
         c.insert(3, Arc::new(vec![0.0; 2]), 2);
         assert_eq!(c.floats(), 6);
+        // Asking whether a key is held is not a lookup: the counts below
+        // are the gets'.
+        assert!(c.contains(&3) && !c.contains(&1));
         // Larger than the budget: not kept, and nothing else is either.
         c.insert(4, Arc::new(vec![0.0; 11]), 11);
         assert!(c.get(&4).is_none());

@@ -305,6 +305,7 @@ pub fn quantize_gptq_blocks(
                 let (order, u, block, n) = (&plan.order, &plan.u, plan.block, plan.cols);
                 let row = &mut full_row[*offset..offset + n];
                 let mut err = vec![0.0f64; block];
+                let mut d = vec![0.0f64; n];
                 let mut start = 0;
                 while start < n {
                     let end = (start + block).min(n);
@@ -321,13 +322,20 @@ pub fn quantize_gptq_blocks(
                             row[order[j]] -= e * u[i * n + j];
                         }
                     }
-                    // The rest, lazily, after the block of columns.
-                    for j in end..n {
-                        let mut d = 0.0;
-                        for i in start..end {
-                            d += err[i - start] * u[i * n + j];
+                    // The rest, lazily, after the block of columns: each
+                    // later column's correction sums the block's errors in
+                    // order (i outermost, so `u` is read along its rows).
+                    let rest = &mut d[..n - end];
+                    rest.fill(0.0);
+                    for i in start..end {
+                        let e = err[i - start];
+                        let ui = &u[i * n + end..(i + 1) * n];
+                        for (dj, uij) in rest.iter_mut().zip(ui) {
+                            *dj += e * uij;
                         }
-                        row[order[j]] -= d;
+                    }
+                    for (j, dj) in (end..n).zip(rest.iter()) {
+                        row[order[j]] -= dj;
                     }
                     start = end;
                 }

@@ -117,9 +117,12 @@ pub struct EvolveRunArgs {
     pub text: Option<PathBuf>,
     #[arg(long, default_value = "variants")]
     pub cache: PathBuf,
-    /// Genes may also round by GPTQ (error-compensating), from the KataGo
-    /// net's calibration on the shipped suites/go9-calib.suite (KataGo nets
-    /// only: a few seconds per variant more).
+    /// Genes may also round by GPTQ (error-compensating). A KataGo net is
+    /// calibrated on the shipped suites/go9-calib.suite (a few seconds per
+    /// variant more); a language model on the tokens of --text after the
+    /// ones the screen scores (up to 4,096; at least 256 must be left), so
+    /// calibration and screen share no token. Measure the exported
+    /// strategy with `qarena quantize` or `qarena llm kl --calib FILE`.
     #[arg(long)]
     pub calibrated: bool,
     /// How genomes are screened: `native` quantizes each genome in memory
@@ -541,9 +544,6 @@ fn run_evolution(mut a: EvolveRunArgs) -> CliResult {
                 a.model.display()
             )))
         };
-        if a.calibrated {
-            return refuse("--calibrated (GPTQ genes, calibrated on a Go suite)");
-        }
         if a.suite.is_some() {
             return refuse("--suite (positions)");
         }
@@ -571,7 +571,7 @@ fn run_evolution(mut a: EvolveRunArgs) -> CliResult {
             .is_katago()
     {
         return Err(Exit::input(anyhow!(
-            "--calibrated evolves GPTQ genes for KataGo nets; {} is not one",
+            "--calibrated evolves GPTQ genes for KataGo nets and language models; {} is neither",
             a.model.display()
         )));
     }
@@ -629,12 +629,21 @@ fn run_llm_evolution(a: &EvolveRunArgs) -> CliResult {
         a.max_bits,
         text.display()
     );
-    let screen = qarena_evolve::LlmScreen::new(&a.model, text).map_err(evolve_exit)?;
+    let screen =
+        qarena_evolve::LlmScreen::new(&a.model, text, a.calibrated).map_err(evolve_exit)?;
     eprintln!(
         "screening on {} tokens of {} (llm screen: next-token KL against the original)",
         screen.scored_tokens(),
         text.display()
     );
+    if let Some(c) = screen.calibration() {
+        eprintln!(
+            "GPTQ genes calibrated on {} tokens of {} from token {} on",
+            c["tokens"],
+            text.display(),
+            c["first_token"]
+        );
+    }
     let s = qarena_evolve::evolve_llm(&store, &settings, &screen, &stop, &|line| {
         eprintln!("{line}")
     })

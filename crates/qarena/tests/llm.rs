@@ -852,11 +852,7 @@ fn evolve_screens_language_model_genomes_by_kl_and_exports_one_llm_kl_measures()
         "lm",
     ];
     // What does not apply to a language model is refused by name.
-    for extra in [
-        &["--suite", "x.suite"][..],
-        &["--calibrated"],
-        &["--screen", "native"],
-    ] {
+    for extra in [&["--suite", "x.suite"][..], &["--screen", "native"]] {
         let out = ws.run(&[&args[..], extra].concat());
         assert_eq!(out.status.code(), Some(2), "{extra:?}: {}", text(&out));
         assert!(text(&out).contains(extra[0]), "{}", text(&out));
@@ -939,4 +935,108 @@ fn evolve_screens_language_model_genomes_by_kl_and_exports_one_llm_kl_measures()
         assert_eq!(out.status.code(), Some(2), "{}", text(&out));
         assert!(text(&out).contains("llm kl"), "{}", text(&out));
     }
+}
+
+#[test]
+fn a_calibrated_evolution_screens_gptq_genes_calibrated_on_tokens_it_does_not_score() {
+    let ws = Ws::new();
+    let calib = data("text-calib.txt");
+    // Two entrants that differ only in rounding: int3 per channel on the
+    // attention and MLP of blocks 0-1, everything else kept.
+    let entrant = |rounding: &str| {
+        let path = ws.path().join(format!("{rounding}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"int3-{rounding}\"\n[[rule]]\nlayers = \"0-1\"\nrole = [\"mlp\", \"attention\"]\n\
+                 scheme = \"int3\"\nrounding = \"{rounding}\"\n[default]\nscheme = \"keep\"\n"
+            ),
+        )
+        .unwrap();
+        path.display().to_string()
+    };
+    let (gptq, nearest) = (entrant("error_compensating"), entrant("nearest"));
+    let args = |text_file: &str| {
+        [
+            "evolve",
+            "run",
+            "smollm2",
+            "--calibrated",
+            "--max-bits",
+            "32",
+            "--text",
+            text_file,
+            "--entrant",
+            &gptq,
+            "--entrant",
+            &nearest,
+            "--population",
+            "2",
+            "--survivors",
+            "2",
+            "--generations",
+            "1",
+            "--max-genomes",
+            "2",
+            "--collapse-floor",
+            "0",
+            "--name",
+            "lm-gptq",
+        ]
+        .map(String::from)
+    };
+    // A text with too few tokens left after the screened ones is refused
+    // before anything is stored, naming the text and the way out.
+    let short = ws.path().join("short.txt");
+    let body = std::fs::read_to_string(&calib).unwrap();
+    std::fs::write(&short, &body[..2400]).unwrap();
+    let short = short.display().to_string();
+    let a = args(&short);
+    let out = ws.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("short.txt") && text(&out).contains("--calibrated"),
+        "{}",
+        text(&out)
+    );
+    assert!(ws.store().evolutions().unwrap().is_empty());
+
+    let a = args(&calib);
+    let out = ws.run(&a.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", text(&out));
+    // "GPTQ genes calibrated on N tokens of ... from token M on": after
+    // the 384 scored tokens and their context.
+    let line = text(&out)
+        .lines()
+        .find(|l| l.starts_with("GPTQ genes calibrated on"))
+        .unwrap_or_else(|| panic!("{}", text(&out)))
+        .to_string();
+    let numbers: Vec<usize> = line
+        .split_whitespace()
+        .filter_map(|w| w.parse().ok())
+        .collect();
+    assert!(
+        numbers.len() == 2 && numbers[0] >= 256 && numbers[1] >= 384,
+        "{line}"
+    );
+    let store = ws.store();
+    let ev = store.evolutions().unwrap().remove(0);
+    assert_eq!(
+        ev.settings["roundings"][1], "error_compensating",
+        "{}",
+        ev.settings
+    );
+    let genomes = store.genomes(ev.id).unwrap();
+    assert_eq!(genomes.len(), 2, "{}", text(&out));
+    let quality = |gptq: bool| {
+        genomes
+            .iter()
+            .find(|g| g.genome.strategy_toml.contains("error_compensating") == gptq)
+            .and_then(|g| g.quality)
+            .unwrap_or_else(|| panic!("gptq {gptq}: {genomes:?}"))
+    };
+    let (qg, qn) = (quality(true), quality(false));
+    eprintln!("screen KL of int3 on blocks 0-1: GPTQ {qg}, nearest {qn}");
+    // The same bits, and GPTQ from the calibration moves the outputs less.
+    assert!(qg < 0.8 * qn, "GPTQ {qg} vs nearest {qn}");
 }
