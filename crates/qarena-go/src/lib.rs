@@ -37,7 +37,7 @@ pub use game::{
 };
 pub use openings::{
     book_header, load_book, merge_books, parse_book, parse_book_noted, read_book, symmetric_index,
-    symmetry_key, BookError, GoOpening, MAX_BOOK_BYTES, MAX_OPENINGS,
+    symmetry_key, BookError, BookMerge, GoOpening, MAX_BOOK_BYTES, MAX_OPENINGS,
 };
 pub use sgf::{parse_sgf, write_sgf, SgfError, SgfGame, SgfMove};
 pub use vertex::{format_vertex, parse_vertex, VertexError};

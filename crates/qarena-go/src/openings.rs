@@ -252,27 +252,64 @@ pub fn symmetry_key(moves: &[Move], size: u8) -> Vec<u16> {
         .unwrap_or_default()
 }
 
-/// Several books as one: every opening in order, book after book, kept
-/// the first time it or a turned or mirrored image of it appears. Returns
-/// the kept openings (with their notes) and how many each book gave.
+/// Books joined one at a time: every opening in order, book after book,
+/// kept the first time it or a turned or mirrored image of it appears.
+/// Only the kept openings are held, so a merge of many books never holds
+/// more than them and the book being added.
+#[derive(Debug)]
+pub struct BookMerge {
+    size: u8,
+    seen: std::collections::HashSet<Vec<u16>>,
+    kept: Vec<(GoOpening, Option<String>)>,
+}
+
+impl BookMerge {
+    /// An empty merge of books for a `size`×`size` board.
+    pub fn new(size: u8) -> BookMerge {
+        BookMerge {
+            size,
+            seen: std::collections::HashSet::new(),
+            kept: Vec::new(),
+        }
+    }
+
+    /// Adds the openings of `book` not kept before; returns how many.
+    pub fn add(&mut self, book: Vec<(GoOpening, Option<String>)>) -> usize {
+        let before = self.kept.len();
+        for entry in book {
+            if self.seen.insert(symmetry_key(&entry.0.moves, self.size)) {
+                self.kept.push(entry);
+            }
+        }
+        self.kept.len() - before
+    }
+
+    /// Openings kept so far.
+    pub fn len(&self) -> usize {
+        self.kept.len()
+    }
+
+    /// Whether nothing was kept.
+    pub fn is_empty(&self) -> bool {
+        self.kept.is_empty()
+    }
+
+    /// The kept openings, with their notes, in order.
+    pub fn into_openings(self) -> Vec<(GoOpening, Option<String>)> {
+        self.kept
+    }
+}
+
+/// Several books as one ([`BookMerge`] over all of them): the kept
+/// openings (with their notes) and how many each book gave.
 #[allow(clippy::type_complexity)]
 pub fn merge_books(
     books: Vec<Vec<(GoOpening, Option<String>)>>,
     size: u8,
 ) -> (Vec<(GoOpening, Option<String>)>, Vec<usize>) {
-    let mut seen = std::collections::HashSet::new();
-    let mut kept = Vec::new();
-    let mut gave = Vec::with_capacity(books.len());
-    for book in books {
-        let before = kept.len();
-        for entry in book {
-            if seen.insert(symmetry_key(&entry.0.moves, size)) {
-                kept.push(entry);
-            }
-        }
-        gave.push(kept.len() - before);
-    }
-    (kept, gave)
+    let mut merge = BookMerge::new(size);
+    let gave = books.into_iter().map(|b| merge.add(b)).collect();
+    (merge.into_openings(), gave)
 }
 
 #[cfg(test)]

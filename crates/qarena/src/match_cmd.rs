@@ -356,36 +356,43 @@ pub fn openings(cmd: crate::cli::OpeningsCommand) -> CliResult {
 
 fn merge_openings(books: &[PathBuf], board_size: Option<u8>, output: &Path) -> CliResult {
     let bad = |e: qarena_go::BookError| Exit::input(anyhow::anyhow!(e));
-    let mut texts = Vec::with_capacity(books.len());
-    for path in books {
-        texts.push(qarena_go::read_book(path).map_err(bad)?);
+    // One book in memory at a time, besides the openings kept so far.
+    let (mut merge, mut komi, mut size) = (None, None, 9);
+    let (mut read, mut gave) = (Vec::with_capacity(books.len()), Vec::new());
+    for (k, path) in books.iter().enumerate() {
+        let text = qarena_go::read_book(path).map_err(bad)?;
+        if k == 0 {
+            size = match (board_size, qarena_go::book_header(&text, "board_size")) {
+                (Some(size), _) => size,
+                (None, Some(given)) => given.parse::<u8>().map_err(|_| {
+                    Exit::input(anyhow::anyhow!(
+                        "{}: `board_size {given}` is not a board size",
+                        path.display()
+                    ))
+                })?,
+                (None, None) => 9,
+            };
+            merge = Some(qarena_go::BookMerge::new(size));
+            komi = qarena_go::book_header(&text, "komi").map(str::to_string);
+        }
+        let Some(m) = merge.as_mut() else { break };
+        let parsed =
+            qarena_go::parse_book_noted(&text, &path.display().to_string(), size).map_err(bad)?;
+        read.push(parsed.len());
+        gave.push(m.add(parsed));
+        if m.len() > qarena_go::MAX_OPENINGS {
+            return Err(Exit::input(anyhow::anyhow!(
+                "the merged book would hold more than the {} openings a match reads \
+                 ({} after {}): merge fewer books",
+                qarena_go::MAX_OPENINGS,
+                m.len(),
+                path.display()
+            )));
+        }
     }
-    let first = texts.first().map(String::as_str).unwrap_or_default();
-    let size = match (board_size, qarena_go::book_header(first, "board_size")) {
-        (Some(size), _) => size,
-        (None, Some(given)) => given.parse::<u8>().map_err(|_| {
-            Exit::input(anyhow::anyhow!(
-                "{}: `board_size {given}` is not a board size",
-                books[0].display()
-            ))
-        })?,
-        (None, None) => 9,
-    };
-    let mut parsed = Vec::with_capacity(books.len());
-    for (path, text) in books.iter().zip(&texts) {
-        parsed.push(
-            qarena_go::parse_book_noted(text, &path.display().to_string(), size).map_err(bad)?,
-        );
-    }
-    let read: Vec<usize> = parsed.iter().map(Vec::len).collect();
-    let (kept, gave) = qarena_go::merge_books(parsed, size);
-    if kept.len() > qarena_go::MAX_OPENINGS {
-        return Err(Exit::input(anyhow::anyhow!(
-            "the merged book would hold {} openings, more than the {} a match reads: merge fewer books",
-            kept.len(),
-            qarena_go::MAX_OPENINGS
-        )));
-    }
+    let kept = merge
+        .map(qarena_go::BookMerge::into_openings)
+        .unwrap_or_default();
     let mut text =
         String::from("# qarena Go opening book, merged by `qarena openings merge` from\n");
     // A file name is written into a comment line: no control character
@@ -404,7 +411,7 @@ fn merge_openings(books: &[PathBuf], board_size: Option<u8>, output: &Path) -> C
         "# (an opening equal to an earlier one under a turn or mirror of the board is dropped)\n",
     );
     text.push_str(&format!("board_size {size}\n"));
-    if let Some(komi) = qarena_go::book_header(first, "komi") {
+    if let Some(komi) = komi {
         text.push_str(&format!("komi {komi}\n"));
     }
     for (opening, note) in &kept {

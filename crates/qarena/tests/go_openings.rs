@@ -252,3 +252,50 @@ fn merged_books_keep_each_opening_once_up_to_symmetry_and_play() {
     assert!(text(&o).contains("c.txt:1"), "{}", text(&o));
     assert!(!ws.path().join("bad.txt").exists());
 }
+
+#[test]
+fn a_merge_past_what_a_match_reads_is_refused_at_the_book_that_crosses_it() {
+    let ws = Ws::new();
+    // Openings that start on A2, a point no turn or mirror of the board
+    // keeps, then four distinct inner points: no two are equal under a
+    // symmetry, and none can capture.
+    let cols = ['C', 'D', 'E', 'F', 'G'];
+    let inner: Vec<String> = (3..=7)
+        .flat_map(|r| cols.iter().map(move |c| format!("{c}{r}")))
+        .collect();
+    let mut lines = Vec::new();
+    'all: for a in &inner {
+        for b in inner.iter().filter(|b| *b != a) {
+            for c in inner.iter().filter(|c| *c != a && *c != b) {
+                for d in inner.iter().filter(|d| *d != a && *d != b && *d != c) {
+                    lines.push(format!("A2 {a} {b} {c} {d}"));
+                    if lines.len() == 240_000 {
+                        break 'all;
+                    }
+                }
+            }
+        }
+    }
+    let book = |name: &str, part: &[String]| {
+        let path = ws.path().join(name);
+        std::fs::write(&path, format!("board_size 9\n{}\n", part.join("\n"))).unwrap();
+        path.display().to_string()
+    };
+    let (a, b, c) = (
+        book("a.txt", &lines[..120_000]),
+        book("b.txt", &lines[120_000..]),
+        book("c.txt", &["not a move".to_string()]),
+    );
+    // The limit is crossed at b.txt, before c.txt (unreadable) is read.
+    let o = ws.run(&["openings", "merge", &a, &b, &c, "-o", "big.txt"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("merge fewer books") && text(&o).contains("b.txt"),
+        "{}",
+        text(&o)
+    );
+    assert!(!ws.path().join("big.txt").exists());
+    // Each half alone is a book.
+    let o = ws.run(&["openings", "merge", &a, "-o", "half.txt"]);
+    assert!(o.status.success(), "{}", text(&o));
+}
