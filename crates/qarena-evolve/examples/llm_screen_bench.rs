@@ -5,8 +5,15 @@
 //! with MSE clipping everywhere, then children that each change one group
 //! (a role over a layer range), then the parent again.
 //!
+//! With `--calibrated`, every gene rounds by GPTQ (calibrated on the first
+//! 1,024 tokens of data/llm/text-calib.txt), as a `--calibrated` evolution
+//! builds them: cached is the screen's way (tensors from the cache, GPTQ
+//! plans kept by the calibration), the reference builds each genome from a
+//! calibration of its own (`apply_calibrated`, every plan made again, what
+//! `llm kl --calib` does for one variant).
+//!
 //! ```text
-//! cargo run --release -p qarena-evolve --example llm_screen_bench -- [MODEL]
+//! cargo run --release -p qarena-evolve --example llm_screen_bench -- [MODEL] [--calibrated]
 //! ```
 #![allow(clippy::print_stdout, clippy::unwrap_used)]
 
@@ -15,10 +22,39 @@ use std::time::Instant;
 use qarena_quant::Strategy;
 
 fn main() {
-    let arg = std::env::args().nth(1).unwrap_or_else(|| "smollm2".into());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let calibrated = args.iter().any(|a| a == "--calibrated");
+    let arg = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .cloned()
+        .unwrap_or_else(|| "smollm2".into());
     let path = qarena_llm::source::resolve(&arg);
     let m = qarena_llm::LlmModel::load(&path).unwrap();
-    let default = "[default]\nscheme = \"uint4\"\ngranularity = \"group:128\"\nclip = \"mse\"\n";
+    let rounding = if calibrated {
+        "rounding = \"error_compensating\"\n"
+    } else {
+        ""
+    };
+    let default = format!(
+        "[default]\nscheme = \"uint4\"\ngranularity = \"group:128\"\nclip = \"mse\"\n{rounding}"
+    );
+    let calibration = calibrated.then(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/llm");
+        let text = qarena_llm::read_text(&root.join("text-calib.txt")).unwrap();
+        let ids = m.tokenizer.encode(&text).unwrap();
+        let t = Instant::now();
+        let c = qarena_llm::Llama::new(&m)
+            .unwrap()
+            .calibrate(&ids[..ids.len().min(1024)], 512)
+            .unwrap();
+        println!(
+            "calibration over {} tokens: {:.1} s",
+            c.tokens,
+            t.elapsed().as_secs_f64()
+        );
+        c
+    });
     let mut genomes =
         vec![Strategy::parse(&format!("name = \"parent\"\n{default}"), "bench").unwrap()];
     let groups = [
@@ -34,7 +70,7 @@ fn main() {
             format!("layers = \"{layers}\"\n")
         };
         let toml = format!(
-            "name = \"child{k}\"\n[[rule]]\nrole = \"{role}\"\n{layers}scheme = \"{scheme}\"\ngranularity = \"{granularity}\"\nclip = \"mse\"\n{default}"
+            "name = \"child{k}\"\n[[rule]]\nrole = \"{role}\"\n{layers}scheme = \"{scheme}\"\ngranularity = \"{granularity}\"\nclip = \"mse\"\n{rounding}{default}"
         );
         genomes.push(Strategy::parse(&toml, "bench").unwrap());
     }
@@ -50,12 +86,18 @@ fn main() {
             })
             .collect()
     };
-    let reference = time(&|g| {
-        qarena_llm::apply(&m, g).unwrap();
+    let reference = time(&|g| match &calibration {
+        None => {
+            qarena_llm::apply(&m, g).unwrap();
+        }
+        Some(c) => {
+            let own = qarena_llm::Calibration::new(c.tokens, c.hessians.clone());
+            qarena_llm::apply_calibrated(&m, g, Some(&own)).unwrap();
+        }
     });
     let cache = qarena_llm::variant_cache(1 << 29);
     let cached = time(&|g| {
-        qarena_llm::apply_cached(&m, g, &cache).unwrap();
+        qarena_llm::apply_calibrated_cached(&m, g, calibration.as_ref(), &cache).unwrap();
     });
     println!("genome      from scratch (reference)   cached");
     for ((g, r), c) in genomes.iter().zip(&reference).zip(&cached) {
@@ -71,4 +113,8 @@ fn main() {
     );
     let (hits, misses) = cache.lock().unwrap().hits_and_misses();
     println!("cache: {hits} tensors reused, {misses} quantized");
+    if let Some(c) = &calibration {
+        let (hits, misses) = c.plan_hits_and_misses();
+        println!("GPTQ plans (cached run): {hits} reused, {misses} made");
+    }
 }

@@ -5,6 +5,10 @@
 
 use candle_core::{DType, Device, Tensor, D};
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use qarena_quant::{GptqPlan, GptqSettings, Hessian, QuantError, TensorCache};
+
 use crate::error::Result;
 use crate::weights::{Config, LlmModel};
 
@@ -78,7 +82,59 @@ pub struct Llama {
 #[derive(Debug, Clone)]
 pub struct Calibration {
     pub tokens: usize,
-    pub hessians: std::collections::BTreeMap<String, std::sync::Arc<qarena_quant::Hessian>>,
+    pub hessians: std::collections::BTreeMap<String, Arc<Hessian>>,
+    /// GPTQ plans made from these Hessians so far, shared by clones: the
+    /// variants built from one calibration (an evolution's genomes) make
+    /// each plan once. Bounded by [`PLAN_CACHE_VALUES`].
+    plans: Arc<Mutex<PlanCache>>,
+}
+
+/// Plans by the address of their Hessian, each kept with the Hessian it
+/// was made from (so the address cannot be reused while the plan is held).
+type PlanCache = TensorCache<usize, (Arc<Hessian>, GptqPlan)>;
+
+/// A GPTQ plan with the Hessian it was made from.
+pub type Planned = Arc<(Arc<Hessian>, GptqPlan)>;
+
+/// Values (f64) of GPTQ plans a calibration keeps: 1 GiB.
+pub const PLAN_CACHE_VALUES: usize = 1 << 27;
+
+impl Calibration {
+    /// A calibration of `tokens` tokens with these input statistics.
+    pub fn new(
+        tokens: usize,
+        hessians: std::collections::BTreeMap<String, Arc<Hessian>>,
+    ) -> Calibration {
+        Calibration {
+            tokens,
+            hessians,
+            plans: Arc::new(Mutex::new(TensorCache::new(PLAN_CACHE_VALUES))),
+        }
+    }
+
+    /// GPTQ's plan for the Hessian `h` (one of this calibration's; `name`
+    /// names a layer that has it, for errors), made once and kept.
+    pub fn plan(&self, h: &Arc<Hessian>, name: &str) -> std::result::Result<Planned, QuantError> {
+        let key = Arc::as_ptr(h) as usize;
+        let lock = || self.plans.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(held) = lock().get(&key) {
+            if Arc::ptr_eq(&held.0, h) {
+                return Ok(held);
+            }
+        }
+        let plan = GptqPlan::new(h, &GptqSettings::default(), name)?;
+        let made = Arc::new((h.clone(), plan));
+        lock().insert(key, made.clone(), h.cols * h.cols);
+        Ok(made)
+    }
+
+    /// Plans looked up and plans made so far.
+    pub fn plan_hits_and_misses(&self) -> (u64, u64) {
+        self.plans
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .hits_and_misses()
+    }
 }
 
 impl std::fmt::Debug for Llama {
@@ -378,10 +434,7 @@ impl Llama {
                 hessians.insert(name, h.clone());
             }
         }
-        Ok(Calibration {
-            tokens: tokens.len(),
-            hessians,
-        })
+        Ok(Calibration::new(tokens.len(), hessians))
     }
 
     /// The same model with its key/value cache quantized as `kv` says.

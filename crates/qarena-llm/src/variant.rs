@@ -6,8 +6,8 @@
 use std::sync::{Arc, Mutex};
 
 use qarena_quant::{
-    plan, quantize_gptq_planned, quantize_tensor, GptqPlan, GptqSettings, QuantSpec, Rounding,
-    Scheme, Strategy, TensorCache,
+    plan, quantize_gptq_planned, quantize_tensor, QuantSpec, Rounding, Scheme, Strategy,
+    TensorCache,
 };
 use rayon::prelude::*;
 
@@ -136,23 +136,22 @@ fn apply_with(
             }
         }
     }
-    let plans: Vec<(std::sync::Arc<qarena_quant::Hessian>, GptqPlan)> = wanted
-        .par_iter()
-        .map(|(name, h)| {
-            GptqPlan::new(h, &GptqSettings::default(), name)
-                .map(|p| (h.clone(), p))
-                .map_err(|source| LlmError::Quant {
+    // Plans come from the calibration, which keeps them for the next
+    // variant built from it.
+    let plans: Vec<crate::model::Planned> = match calibration {
+        None => Vec::new(),
+        Some(c) => wanted
+            .par_iter()
+            .map(|(name, h)| {
+                c.plan(h, name).map_err(|source| LlmError::Quant {
                     tensor: name.clone(),
                     source,
                 })
-        })
-        .collect::<Result<_>>()?;
-    let plan_for = |h: &std::sync::Arc<qarena_quant::Hessian>| {
-        plans
-            .iter()
-            .find(|(k, _)| std::sync::Arc::ptr_eq(k, h))
-            .map(|(_, p)| p)
+            })
+            .collect::<Result<_>>()?,
     };
+    let plan_for =
+        |h: &Arc<qarena_quant::Hessian>| plans.iter().find(|p| Arc::ptr_eq(&p.0, h)).map(|p| &p.1);
     let results: Vec<Result<Quantized>> = specs
         .par_iter()
         .map(|(i, spec)| {

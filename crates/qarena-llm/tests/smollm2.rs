@@ -667,6 +667,10 @@ fn error_compensating_rounding_from_calibration_text_beats_rounding_to_nearest()
         cache.lock().unwrap().hits_and_misses(),
         (gptq_tensors, gptq_tensors)
     );
+    // GPTQ's plans (4 distinct inputs a layer: q/k/v, o, gate/up, down)
+    // were made by the first build and reused by the second; the third
+    // needed none.
+    assert_eq!(calib.plan_hits_and_misses(), (16, 16));
     let (vn, rn) = qarena_llm::apply(m, &strategy("nearest")).unwrap();
     assert_eq!(report.bits_per_weight, rn.bits_per_weight);
     // Held-out text: the variant built from calibration text moves the
