@@ -114,7 +114,7 @@ fn main() {
     let (hits, misses) = cache.lock().unwrap().hits_and_misses();
     println!("cache: {hits} tensors reused, {misses} quantized");
     if let Some(c) = &calibration {
-        let (hits, misses) = c.plan_hits_and_misses();
-        println!("GPTQ plans (cached run): {hits} reused, {misses} made");
+        let (_, made) = c.plan_hits_and_misses();
+        println!("GPTQ plans made (cached run): {made}");
     }
 }

@@ -137,21 +137,22 @@ fn apply_with(
         }
     }
     // Plans come from the calibration, which keeps them for the next
-    // variant built from it.
-    let plans: Vec<crate::model::Planned> = match calibration {
-        None => Vec::new(),
-        Some(c) => wanted
+    // variant built from it; the distinct ones are made here in parallel,
+    // and a tensor whose plan the calibration has dropped since (or whose
+    // cached values were dropped since) gets it made again below.
+    if let Some(c) = calibration {
+        wanted
             .par_iter()
             .map(|(name, h)| {
-                c.plan(h, name).map_err(|source| LlmError::Quant {
-                    tensor: name.clone(),
-                    source,
-                })
+                c.plan(h, name)
+                    .map(|_| ())
+                    .map_err(|source| LlmError::Quant {
+                        tensor: name.clone(),
+                        source,
+                    })
             })
-            .collect::<Result<_>>()?,
-    };
-    let plan_for =
-        |h: &Arc<qarena_quant::Hessian>| plans.iter().find(|p| Arc::ptr_eq(&p.0, h)).map(|p| &p.1);
+            .collect::<Result<Vec<()>>>()?;
+    }
     let results: Vec<Result<Quantized>> = specs
         .par_iter()
         .map(|(i, spec)| {
@@ -174,12 +175,16 @@ fn apply_with(
                 tensor: info.name.clone(),
                 source,
             };
-            let planned = calibration
-                .and_then(|c| c.hessians.get(&info.name))
-                .and_then(plan_for);
+            let planned = match calibration.and_then(|c| c.hessians.get(&info.name).map(|h| (c, h)))
+            {
+                Some((c, h)) if spec.rounding == Rounding::ErrorCompensating => {
+                    Some(c.plan(h, &info.name).map_err(err)?)
+                }
+                _ => None,
+            };
             let (q, label) = match (spec.rounding, planned) {
                 (Rounding::ErrorCompensating, Some(p)) => (
-                    quantize_gptq_planned(info, &w.data, spec, p).map_err(err)?,
+                    quantize_gptq_planned(info, &w.data, spec, &p.1).map_err(err)?,
                     format!("{} gptq", spec_label(spec)),
                 ),
                 (Rounding::ErrorCompensating, None) => (

